@@ -1,0 +1,123 @@
+import { z } from 'zod'
+import { ShiiooError } from '../errors.js'
+import type { EventId, StreamId, TenantId } from '../ids.js'
+import { isEventId, isStreamId, isTenantId } from '../ids.js'
+import type { EventData, EventType } from './catalog.js'
+import { eventSchemas, isEventType } from './catalog.js'
+import type { Upcasters } from './upcasters.js'
+import { upcasters as defaultUpcasters } from './upcasters.js'
+
+export const ACTOR_KINDS = ['system', 'user', 'service', 'agent', 'routine'] as const
+export type ActorKind = (typeof ACTOR_KINDS)[number]
+export interface Actor {
+  kind: ActorKind
+  id: string
+}
+const actorSchema = z.object({ kind: z.enum(ACTOR_KINDS), id: z.string().min(1).max(200) }).strict()
+
+/** An event as stored: `{ id, stream, seq, type, v, at, tenant, actor, data }`. */
+export type StoredEvent<T extends EventType = EventType> = {
+  [K in T]: {
+    id: EventId
+    stream: StreamId
+    seq: number
+    type: K
+    v: number
+    at: string
+    tenant: TenantId
+    actor: Actor
+    data: EventData<K>
+  }
+}[T]
+
+/** An event proposed for append; the log assigns `stream`, `seq` and `tenant`. */
+export type NewEvent<T extends EventType = EventType> = {
+  [K in T]: { id: EventId; type: K; v: number; at: string; actor: Actor; data: EventData<K> }
+}[T]
+
+export function newEvent<T extends EventType>(
+  type: T,
+  data: EventData<T>,
+  meta: { id: EventId; at: string | Date; actor: Actor },
+): NewEvent<T> {
+  const at = typeof meta.at === 'string' ? meta.at : meta.at.toISOString()
+  return { id: meta.id, type, v: eventSchemas[type].v, at, actor: meta.actor, data } as NewEvent<T>
+}
+
+const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/
+
+function bad(message: string, details: Record<string, unknown> = {}): ShiiooError {
+  return new ShiiooError('INVALID_INPUT', message, { details })
+}
+
+/** Validates a proposed event's envelope and data against the catalog. Throws INVALID_INPUT. */
+export function validateNewEvent(event: unknown, index = 0): NewEvent {
+  if (typeof event !== 'object' || event === null) throw bad(`events[${index}] is not an object`)
+  const e = event as Record<string, unknown>
+  const where = `events[${index}]`
+  if (typeof e.id !== 'string' || !isEventId(e.id)) throw bad(`${where}.id is not an event id (evt_ + ULID)`, { field: `${where}.id` })
+  if (typeof e.type !== 'string' || !isEventType(e.type)) throw bad(`${where}.type "${String(e.type)}" is not a known event type`, { field: `${where}.type` })
+  const def = eventSchemas[e.type]
+  if (e.v !== def.v) throw bad(`${where}.v must be ${def.v} for ${e.type} (got ${String(e.v)})`, { field: `${where}.v` })
+  if (typeof e.at !== 'string' || !ISO_INSTANT.test(e.at)) throw bad(`${where}.at is not an ISO-8601 UTC instant`, { field: `${where}.at` })
+  const actor = actorSchema.safeParse(e.actor)
+  if (!actor.success) throw bad(`${where}.actor is invalid: ${actor.error.issues[0]?.message ?? 'bad actor'}`, { field: `${where}.actor` })
+  const data = def.data.safeParse(e.data)
+  if (!data.success) {
+    const issue = data.error.issues[0]
+    const path = issue ? issue.path.join('.') : ''
+    throw bad(`${where}.data${path ? '.' + path : ''}: ${issue?.message ?? 'invalid'} (${e.type})`, { field: `${where}.data${path ? '.' + path : ''}` })
+  }
+  return { id: e.id, type: e.type, v: def.v, at: e.at, actor: actor.data, data: data.data } as NewEvent
+}
+
+/** Serializes an event as stored, with a stable key order. */
+export function serializeEvent(e: StoredEvent): string {
+  return JSON.stringify({ id: e.id, stream: e.stream, seq: e.seq, type: e.type, v: e.v, at: e.at, tenant: e.tenant, actor: e.actor, data: e.data })
+}
+
+/**
+ * Parses one stored line: checks the envelope, upcasts old versions, validates the data.
+ * Throws DATA_CORRUPTED with the reason when the record is not a valid event.
+ */
+export interface EventCatalog {
+  schemas: Readonly<Record<string, { v: number; data: z.ZodType }>>
+  upcasters: Upcasters
+}
+
+export const defaultCatalog: EventCatalog = { schemas: eventSchemas, upcasters: defaultUpcasters }
+
+export function decodeStoredEvent(line: string, catalog: EventCatalog = defaultCatalog): StoredEvent {
+  let raw: unknown
+  try {
+    raw = JSON.parse(line)
+  } catch {
+    throw new ShiiooError('DATA_CORRUPTED', 'record is not valid JSON')
+  }
+  if (typeof raw !== 'object' || raw === null) throw new ShiiooError('DATA_CORRUPTED', 'record is not an object')
+  const e = raw as Record<string, unknown>
+  const fail = (what: string) => new ShiiooError('DATA_CORRUPTED', `record has ${what}`)
+  if (typeof e.id !== 'string' || !isEventId(e.id)) throw fail('a bad id')
+  if (typeof e.stream !== 'string' || !isStreamId(e.stream)) throw fail('a bad stream')
+  if (typeof e.seq !== 'number' || !Number.isInteger(e.seq) || e.seq < 1) throw fail('a bad seq')
+  if (typeof e.tenant !== 'string' || !isTenantId(e.tenant)) throw fail('a bad tenant')
+  if (typeof e.at !== 'string' || !ISO_INSTANT.test(e.at)) throw fail('a bad time')
+  if (typeof e.type !== 'string' || !Object.prototype.hasOwnProperty.call(catalog.schemas, e.type)) {
+    throw fail(`an unknown type "${String(e.type)}"`)
+  }
+  if (typeof e.v !== 'number' || !Number.isInteger(e.v) || e.v < 1) throw fail('a bad schema version')
+  if (!actorSchema.safeParse(e.actor).success) throw fail('a bad actor')
+  const def = catalog.schemas[e.type]!
+  let data = e.data
+  let v = e.v
+  if (v > def.v) throw fail(`schema version ${v} of ${e.type}, newer than this build knows (${def.v}); upgrade Shiioo`)
+  while (v < def.v) {
+    const up = catalog.upcasters[`${e.type}@${v}`]
+    if (!up) throw fail(`schema version ${v} of ${e.type} with no upcaster`)
+    data = up(data)
+    v++
+  }
+  const parsed = def.data.safeParse(data)
+  if (!parsed.success) throw fail(`invalid ${e.type} data: ${parsed.error.issues[0]?.message ?? ''}`)
+  return { id: e.id, stream: e.stream, seq: e.seq, type: e.type, v, at: e.at, tenant: e.tenant, actor: e.actor as Actor, data: parsed.data } as StoredEvent
+}

@@ -1,0 +1,138 @@
+import { randomBytes } from 'node:crypto'
+import { ShiiooError } from './errors.js'
+
+/** A string tagged with the kind of thing it identifies, so ids of different kinds never mix. */
+export type Brand<T, B extends string> = T & { readonly __brand: B }
+
+export type RunId = Brand<string, 'RunId'>
+export type EventId = Brand<string, 'EventId'>
+export type TenantId = Brand<string, 'TenantId'>
+export type StreamId = Brand<string, 'StreamId'>
+
+const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ'
+const ULID_BODY = '[0-9A-HJKMNP-TV-Z]{26}'
+const RUN_ID = new RegExp(`^run_${ULID_BODY}$`)
+const EVENT_ID = new RegExp(`^evt_${ULID_BODY}$`)
+const TENANT_ID = /^[a-z0-9][a-z0-9-]{0,62}$/
+const CONTROL_STREAM = /^[a-z][a-z0-9-]{0,62}(\.[a-z0-9][a-z0-9-]{0,62}){0,3}$/
+
+export const DEFAULT_TENANT = 'default' as TenantId
+
+function encodeTime(ms: number): string {
+  if (!Number.isInteger(ms) || ms < 0 || ms > 2 ** 48 - 1) {
+    throw new ShiiooError('INVALID_INPUT', `time ${ms} cannot be encoded in a ULID`)
+  }
+  let out = ''
+  let t = ms
+  for (let i = 0; i < 10; i++) {
+    out = CROCKFORD[t % 32]! + out
+    t = Math.floor(t / 32)
+  }
+  return out
+}
+
+/**
+ * Monotonic ULID factory: ids minted by one factory sort in the order they were minted, even
+ * within one millisecond (the random part is incremented), as the ULID spec describes.
+ */
+export function createUlidFactory(now: () => number = Date.now): () => string {
+  let lastTime = -1
+  let lastRandom: number[] = []
+  return () => {
+    let time = now()
+    if (time <= lastTime) {
+      time = lastTime
+      // increment the 80-bit random part, base 32, from the right
+      let i = lastRandom.length - 1
+      while (i >= 0 && lastRandom[i] === 31) {
+        lastRandom[i] = 0
+        i--
+      }
+      if (i < 0) throw new ShiiooError('UNAVAILABLE', 'ULID random part overflowed', { retryable: true })
+      lastRandom[i] = lastRandom[i]! + 1
+    } else {
+      const bytes = randomBytes(16)
+      lastRandom = Array.from({ length: 16 }, (_, k) => bytes[k]! & 31)
+      lastTime = time
+    }
+    return encodeTime(time) + lastRandom.map((d) => CROCKFORD[d]).join('')
+  }
+}
+
+/** Milliseconds since the epoch encoded in a ULID-based id (`run_<ulid>`, `evt_<ulid>`). */
+export function idTime(id: string): number {
+  const body = id.slice(id.indexOf('_') + 1, id.indexOf('_') + 11)
+  let t = 0
+  for (const ch of body) {
+    const d = CROCKFORD.indexOf(ch)
+    if (d < 0) throw new ShiiooError('INVALID_INPUT', `id "${id}" has no ULID time`)
+    t = t * 32 + d
+  }
+  return t
+}
+
+export interface IdFactory {
+  runId(): RunId
+  eventId(): EventId
+}
+
+export function createIdFactory(now: () => number = Date.now): IdFactory {
+  const ulid = createUlidFactory(now)
+  return {
+    runId: () => `run_${ulid()}` as RunId,
+    eventId: () => `evt_${ulid()}` as EventId,
+  }
+}
+
+export function isRunId(value: string): value is RunId {
+  return RUN_ID.test(value)
+}
+
+export function isEventId(value: string): value is EventId {
+  return EVENT_ID.test(value)
+}
+
+export function isTenantId(value: string): value is TenantId {
+  return TENANT_ID.test(value)
+}
+
+/** A stream is a run (its run id) or a named control stream such as `config` or `audit`. */
+export function isStreamId(value: string): value is StreamId {
+  return RUN_ID.test(value) || CONTROL_STREAM.test(value)
+}
+
+export function parseRunId(value: string, field = 'runId'): RunId {
+  if (!isRunId(value)) {
+    throw new ShiiooError('INVALID_INPUT', `${field} "${clip(value)}" is not a run id (run_ followed by a 26-character ULID)`, {
+      details: { field },
+    })
+  }
+  return value
+}
+
+export function parseTenantId(value: string, field = 'tenant'): TenantId {
+  if (!isTenantId(value)) {
+    throw new ShiiooError('INVALID_INPUT', `${field} "${clip(value)}" is not a tenant id (lowercase letters, digits and dashes, at most 63)`, {
+      details: { field },
+    })
+  }
+  return value
+}
+
+export function parseStreamId(value: string, field = 'stream'): StreamId {
+  if (!isStreamId(value)) {
+    throw new ShiiooError('INVALID_INPUT', `${field} "${clip(value)}" is not a stream id (a run id, or a lowercase control stream name)`, {
+      details: { field },
+    })
+  }
+  return value
+}
+
+export function streamKind(stream: StreamId): 'run' | 'control' {
+  return stream.startsWith('run_') ? 'run' : 'control'
+}
+
+function clip(value: string): string {
+  const printable = value.replace(/[^\x20-\x7e]/g, '?')
+  return printable.length > 80 ? printable.slice(0, 77) + '...' : printable
+}

@@ -1,0 +1,50 @@
+export type { Brand, RunId, EventId, TenantId, StreamId, IdFactory } from './ids.js'
+export {
+  DEFAULT_TENANT,
+  createUlidFactory,
+  createIdFactory,
+  idTime,
+  isRunId,
+  isEventId,
+  isTenantId,
+  isStreamId,
+  parseRunId,
+  parseTenantId,
+  parseStreamId,
+  streamKind,
+} from './ids.js'
+export type { ErrorCode, ShiiooErrorOptions } from './errors.js'
+export { ERROR_CODES, ShiiooError, isShiiooError, toShiiooError } from './errors.js'
+export type { Json, Payload, ErrorInfo } from './events/payload.js'
+export { BLOB_KEY, blobKeySchema, jsonSchema, payloadSchema, errorInfoSchema } from './events/payload.js'
+export type { EventSchemas, EventType, EventData } from './events/catalog.js'
+export { eventSchemas, EVENT_TYPES, isEventType } from './events/catalog.js'
+export type { Actor, ActorKind, StoredEvent, NewEvent, EventCatalog } from './events/envelope.js'
+export {
+  ACTOR_KINDS,
+  newEvent,
+  validateNewEvent,
+  serializeEvent,
+  decodeStoredEvent,
+  defaultCatalog,
+} from './events/envelope.js'
+export type { Upcaster, Upcasters } from './events/upcasters.js'
+export { upcasters } from './events/upcasters.js'
+export type {
+  EventLog,
+  ExpectedVersion,
+  AppendRequest,
+  AppendResult,
+  ReadRequest,
+  StreamInfo,
+  ListStreamsRequest,
+  AppendListener,
+} from './ports/event-log.js'
+export type { BlobStore, PutBlobResult } from './ports/blob-store.js'
+export type { IndexStore, StreamCheckpoint, ListRunsQuery, Page, RunListItem } from './ports/index-store.js'
+export type { Clock } from './ports/clock.js'
+export { systemClock } from './ports/clock.js'
+export type { Logger, LogContext } from './ports/logger.js'
+export { silentLogger } from './ports/logger.js'
+export type { RunStatus, StepStatus, StepSummary, RunSummary } from './projection/run-summary.js'
+export { RUN_STATUSES, STEP_STATUSES, foldRunSummary, foldRun } from './projection/run-summary.js'

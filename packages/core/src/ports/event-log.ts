@@ -1,0 +1,66 @@
+import type { NewEvent, StoredEvent } from '../events/envelope.js'
+import type { StreamId, TenantId } from '../ids.js'
+
+/**
+ * `number`: the stream must be at exactly this version (0 = must not exist yet).
+ * `'any'`: append wherever the stream is (used by writers that cannot conflict by design).
+ */
+export type ExpectedVersion = number | 'any'
+
+export interface AppendRequest {
+  tenant: TenantId
+  stream: StreamId
+  expectedVersion: ExpectedVersion
+  events: readonly NewEvent[]
+  signal?: AbortSignal
+}
+
+export interface AppendResult {
+  /** Sequence number of the first and last event of this append. */
+  firstSeq: number
+  lastSeq: number
+  /** True when every event id was already in the stream: nothing was written. */
+  duplicate: boolean
+}
+
+export interface ReadRequest {
+  tenant: TenantId
+  stream: StreamId
+  /** First sequence number to return (default 1). */
+  fromSeq?: number
+  /** Last sequence number to return (default: the end). */
+  toSeq?: number
+  signal?: AbortSignal
+}
+
+export interface StreamInfo {
+  tenant: TenantId
+  stream: StreamId
+  /** Changes whenever the stream changes; lets a projection skip streams it has fully seen. */
+  token: string
+}
+
+export interface ListStreamsRequest {
+  /** Only this tenant's streams; all tenants when absent. */
+  tenant?: TenantId
+  kind?: 'run' | 'control'
+  signal?: AbortSignal
+}
+
+/** Called after events are durable, in append order per stream. */
+export type AppendListener = (events: readonly StoredEvent[]) => void
+
+/**
+ * The event log: the source of truth. An append resolves only once its events are durable;
+ * appends to a stream are ordered and checked against the expected version; event ids make a
+ * repeated append idempotent.
+ */
+export interface EventLog {
+  append(request: AppendRequest): Promise<AppendResult>
+  read(request: ReadRequest): Promise<StoredEvent[]>
+  /** The stream's current version (its last seq), 0 when it does not exist. */
+  version(request: { tenant: TenantId; stream: StreamId }): Promise<number>
+  listStreams(request?: ListStreamsRequest): AsyncIterable<StreamInfo>
+  subscribe(listener: AppendListener): () => void
+  close(): Promise<void>
+}

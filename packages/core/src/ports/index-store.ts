@@ -1,0 +1,48 @@
+import type { RunId, StreamId, TenantId } from '../ids.js'
+import type { RunStatus, RunSummary } from '../projection/run-summary.js'
+
+export interface StreamCheckpoint {
+  tenant: TenantId
+  stream: StreamId
+  /** Seq of the last event projected. */
+  version: number
+  /** The log's change token for the stream when it was last projected. */
+  token: string
+}
+
+export interface ListRunsQuery {
+  tenant: TenantId
+  status?: RunStatus
+  workflow?: string
+  /** ISO instants, inclusive lower and exclusive upper bound on the run's start. */
+  startedFrom?: string
+  startedBefore?: string
+  /** 1..500, default 50. */
+  limit?: number
+  /** Opaque cursor from a previous page's `nextCursor`. */
+  cursor?: string
+}
+
+export interface Page<T> {
+  items: T[]
+  nextCursor: string | null
+}
+
+/** Run summaries without their steps, as lists return them. */
+export type RunListItem = Omit<RunSummary, 'steps'> & { stepCount: number }
+
+/**
+ * The index: a projection of the streams, kept for fast queries and rebuildable from them.
+ * Adapters store and query; the folding logic lives in core (`Projector`), shared by all.
+ */
+export interface IndexStore {
+  getRuns(request: { tenant: TenantId; runIds: readonly RunId[] }): Promise<Map<RunId, RunSummary>>
+  /** Atomically upserts run summaries and stream checkpoints. */
+  save(request: { runs: readonly RunSummary[]; checkpoints: readonly StreamCheckpoint[] }): Promise<void>
+  checkpoints(): Promise<StreamCheckpoint[]>
+  getRun(request: { tenant: TenantId; runId: RunId }): Promise<RunSummary | null>
+  listRuns(query: ListRunsQuery): Promise<Page<RunListItem>>
+  /** Deletes everything (the first step of a rebuild). */
+  reset(): Promise<void>
+  close(): Promise<void>
+}

@@ -1,0 +1,134 @@
+import type { StoredEvent } from '../events/envelope.js'
+import type { ErrorInfo } from '../events/payload.js'
+import { ShiiooError } from '../errors.js'
+import type { RunId, TenantId } from '../ids.js'
+
+export const RUN_STATUSES = ['running', 'completed', 'failed', 'cancelled'] as const
+export type RunStatus = (typeof RUN_STATUSES)[number]
+
+export const STEP_STATUSES = ['running', 'retrying', 'completed', 'failed', 'skipped'] as const
+export type StepStatus = (typeof STEP_STATUSES)[number]
+
+export interface StepSummary {
+  stepId: string
+  status: StepStatus
+  attempts: number
+  startedAt: string | null
+  endedAt: string | null
+  error: ErrorInfo | null
+}
+
+/** What the index knows about a run: a pure fold over the run's events. */
+export interface RunSummary {
+  tenant: TenantId
+  runId: RunId
+  workflow: string
+  workflowHash: string
+  status: RunStatus
+  startedAt: string
+  updatedAt: string
+  endedAt: string | null
+  /** Why the run ended the way it did, in words. */
+  reason: string | null
+  /** The run stream's version: seq of the last event folded in. */
+  version: number
+  steps: StepSummary[]
+}
+
+function stepOf(steps: StepSummary[], stepId: string): StepSummary {
+  let s = steps.find((x) => x.stepId === stepId)
+  if (!s) {
+    s = { stepId, status: 'running', attempts: 0, startedAt: null, endedAt: null, error: null }
+    steps.push(s)
+  }
+  return s
+}
+
+/**
+ * Folds one event into a run summary. Pure: returns a new summary, never mutates its input.
+ * Events must arrive in seq order; a gap or a stray event is DATA_CORRUPTED.
+ */
+export function foldRunSummary(current: RunSummary | null, e: StoredEvent): RunSummary {
+  if (current === null) {
+    if (e.type !== 'run.started' || e.seq !== 1) {
+      throw new ShiiooError('DATA_CORRUPTED', `run ${e.stream} does not begin with run.started at seq 1 (found ${e.type} at ${e.seq})`)
+    }
+    return {
+      tenant: e.tenant,
+      runId: e.stream as string as RunId,
+      workflow: e.data.workflow.name,
+      workflowHash: e.data.workflow.hash,
+      status: 'running',
+      startedAt: e.at,
+      updatedAt: e.at,
+      endedAt: null,
+      reason: null,
+      version: 1,
+      steps: [],
+    }
+  }
+  if (e.seq !== current.version + 1) {
+    throw new ShiiooError('DATA_CORRUPTED', `run ${current.runId}: expected seq ${current.version + 1}, found ${e.seq}`)
+  }
+  const next: RunSummary = { ...current, version: e.seq, updatedAt: e.at, steps: current.steps.map((s) => ({ ...s })) }
+  switch (e.type) {
+    case 'run.started':
+      throw new ShiiooError('DATA_CORRUPTED', `run ${current.runId} has a second run.started at seq ${e.seq}`)
+    case 'step.started': {
+      const s = stepOf(next.steps, e.data.stepId)
+      s.status = 'running'
+      s.attempts = Math.max(s.attempts, e.data.attempt)
+      s.startedAt ??= e.at
+      s.error = null
+      break
+    }
+    case 'step.completed': {
+      const s = stepOf(next.steps, e.data.stepId)
+      s.status = 'completed'
+      s.attempts = Math.max(s.attempts, e.data.attempt)
+      s.endedAt = e.at
+      s.error = null
+      break
+    }
+    case 'step.failed': {
+      const s = stepOf(next.steps, e.data.stepId)
+      s.status = e.data.willRetry ? 'retrying' : 'failed'
+      s.attempts = Math.max(s.attempts, e.data.attempt)
+      s.error = e.data.error
+      if (!e.data.willRetry) s.endedAt = e.at
+      break
+    }
+    case 'step.skipped': {
+      const s = stepOf(next.steps, e.data.stepId)
+      s.status = 'skipped'
+      s.endedAt = e.at
+      break
+    }
+    case 'run.completed':
+      next.status = 'completed'
+      next.endedAt = e.at
+      next.reason = 'all steps completed'
+      break
+    case 'run.failed':
+      next.status = 'failed'
+      next.endedAt = e.at
+      next.reason = e.data.failedStep ? `step ${e.data.failedStep} failed: ${e.data.error.message}` : e.data.error.message
+      break
+    case 'run.cancelled':
+      next.status = 'cancelled'
+      next.endedAt = e.at
+      next.reason = e.data.reason
+      break
+    default: {
+      const exhaustive: never = e
+      throw new ShiiooError('DATA_CORRUPTED', `unhandled event type ${(exhaustive as StoredEvent).type}`)
+    }
+  }
+  return next
+}
+
+export function foldRun(events: readonly StoredEvent[], from: RunSummary | null = null): RunSummary | null {
+  let s = from
+  for (const e of events) s = foldRunSummary(s, e)
+  return s
+}
