@@ -4,10 +4,11 @@ import { ShiiooError } from './errors.js'
 /** A string tagged with the kind of thing it identifies, so ids of different kinds never mix. */
 export type Brand<T, B extends string> = T & { readonly __brand: B }
 
-export type RunId = Brand<string, 'RunId'>
+export type StreamId = Brand<string, 'StreamId'>
+/** A run's id is also the id of its event stream. */
+export type RunId = StreamId & { readonly __run: true }
 export type EventId = Brand<string, 'EventId'>
 export type TenantId = Brand<string, 'TenantId'>
-export type StreamId = Brand<string, 'StreamId'>
 
 const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ'
 const ULID_BODY = '[0-9A-HJKMNP-TV-Z]{26}'

@@ -1,1 +1,7 @@
-export const placeholder = 1
+export { EventFactory } from './events.js'
+export type { EventLogHarness } from './event-log-conformance.js'
+export { eventLogConformance } from './event-log-conformance.js'
+export type { BlobStoreHarness } from './blob-store-conformance.js'
+export { blobStoreConformance } from './blob-store-conformance.js'
+export { MemoryEventLog, MemoryBlobStore } from './memory.js'
+export { FakeClock } from './fake-clock.js'

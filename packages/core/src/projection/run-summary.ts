@@ -55,7 +55,7 @@ export function foldRunSummary(current: RunSummary | null, e: StoredEvent): RunS
     }
     return {
       tenant: e.tenant,
-      runId: e.stream as string as RunId,
+      runId: e.stream as RunId,
       workflow: e.data.workflow.name,
       workflowHash: e.data.workflow.hash,
       status: 'running',

@@ -1,0 +1,425 @@
+import { ftruncateSync } from 'node:fs'
+import { readdir, readFile, stat } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
+import { setImmediate as nextTurn } from 'node:timers/promises'
+import type { NewEvent, StoredEvent } from '../events/envelope.js'
+import { serializeEvent, validateNewEvent } from '../events/envelope.js'
+import { ShiiooError, toShiiooError } from '../errors.js'
+import type { StreamId, TenantId } from '../ids.js'
+import { DEFAULT_TENANT, isStreamId, isTenantId, parseStreamId, parseTenantId, streamKind } from '../ids.js'
+import type {
+  AppendListener,
+  AppendRequest,
+  AppendResult,
+  EventLog,
+  ListStreamsRequest,
+  ReadRequest,
+  StreamInfo,
+} from '../ports/event-log.js'
+import type { Logger } from '../ports/logger.js'
+import { silentLogger } from '../ports/logger.js'
+import { ensureDurableDir } from './durable.js'
+import { FileLock } from './file-lock.js'
+import { encodeMember } from './gzip-members.js'
+import { streamPath, tenantRoot } from './paths.js'
+import type { StreamState } from './stream-file.js'
+import {
+  closeQuietly,
+  decodeStreamBytes,
+  fdatasyncAsync,
+  fingerprint,
+  openStreamFile,
+  refreshState,
+  writeFully,
+} from './stream-file.js'
+
+export interface FsEventLogOptions {
+  dataDir: string
+  logger?: Logger
+  /** Stream files kept open for appending at once; idle ones beyond this are closed. */
+  maxOpenStreams?: number
+  /** How long an append waits for another process holding the stream's lock. */
+  lockTimeoutMs?: number
+  /** Largest serialized event; larger payloads belong in the blob store. */
+  maxEventBytes?: number
+  /** Most events in one append. */
+  maxEventsPerAppend?: number
+}
+
+interface Pending {
+  request: AppendRequest
+  events: NewEvent[]
+  resolve: (r: AppendResult) => void
+  reject: (e: unknown) => void
+}
+
+interface Handle {
+  key: string
+  tenant: TenantId
+  stream: StreamId
+  path: string
+  fd: number | null
+  state: StreamState | null
+  pending: Pending[]
+  flushing: Promise<void> | null
+  lastUsed: number
+}
+
+type Outcome = { ok: true; result: AppendResult; stored: StoredEvent[] } | { ok: false; error: ShiiooError }
+
+/**
+ * The filesystem event log. One gzip-member-per-commit JSONL file per stream; an append resolves
+ * after write + fdatasync. Appends to one stream that arrive while a commit is in flight are
+ * committed together (group commit: one fsync for many events); different streams commit in
+ * parallel. A lock file per stream serializes writers across processes.
+ */
+export class FsEventLog implements EventLog {
+  private readonly handles = new Map<string, Handle>()
+  private readonly listeners = new Set<AppendListener>()
+  private readonly logger: Logger
+  private closed = false
+  private tick = 0
+
+  constructor(private readonly options: FsEventLogOptions) {
+    this.logger = options.logger ?? silentLogger
+  }
+
+  get dataDir(): string {
+    return this.options.dataDir
+  }
+
+  append(request: AppendRequest): Promise<AppendResult> {
+    try {
+      if (this.closed) throw new ShiiooError('UNAVAILABLE', 'the event log is closed')
+      request.signal?.throwIfAborted()
+      const tenant = parseTenantId(request.tenant)
+      const stream = parseStreamId(request.stream)
+      const events = this.validateEvents(request)
+      const ev = request.expectedVersion
+      if (ev !== 'any' && (!Number.isInteger(ev) || ev < 0)) {
+        throw new ShiiooError('INVALID_INPUT', `expectedVersion must be a non-negative integer or "any" (got ${String(ev)})`)
+      }
+      const h = this.handle(tenant, stream)
+      return new Promise<AppendResult>((resolve, reject) => {
+        h.pending.push({ request, events, resolve, reject })
+        this.schedule(h)
+      })
+    } catch (err) {
+      return Promise.reject(toShiiooError(err))
+    }
+  }
+
+  private validateEvents(request: AppendRequest): NewEvent[] {
+    const max = this.options.maxEventsPerAppend ?? 10_000
+    if (!Array.isArray(request.events) || request.events.length === 0) {
+      throw new ShiiooError('INVALID_INPUT', 'events must be a non-empty array')
+    }
+    if (request.events.length > max) throw new ShiiooError('INVALID_INPUT', `at most ${max} events per append`)
+    const seen = new Set<string>()
+    return request.events.map((e, i) => {
+      const v = validateNewEvent(e, i)
+      if (seen.has(v.id)) throw new ShiiooError('INVALID_INPUT', `events[${i}].id ${v.id} appears twice in one append`)
+      seen.add(v.id)
+      return v
+    })
+  }
+
+  private handle(tenant: TenantId, stream: StreamId): Handle {
+    const key = `${tenant}/${stream}`
+    let h = this.handles.get(key)
+    if (h) {
+      h.lastUsed = ++this.tick
+      return h
+    }
+    h = {
+      key,
+      tenant,
+      stream,
+      path: streamPath(this.options.dataDir, tenant, stream),
+      fd: null,
+      state: null,
+      pending: [],
+      flushing: null,
+      lastUsed: ++this.tick,
+    }
+    this.handles.set(key, h)
+    this.evictIdle()
+    return h
+  }
+
+  private evictIdle(): void {
+    const max = this.options.maxOpenStreams ?? 512
+    if (this.handles.size <= max) return
+    // close the least recently used idle quarter in one go, so this scan stays rare
+    const idle = [...this.handles.values()].filter((h) => h.flushing === null && h.pending.length === 0)
+    idle.sort((a, b) => a.lastUsed - b.lastUsed)
+    for (const h of idle.slice(0, Math.max(1, Math.floor(max / 4)))) {
+      closeQuietly(h.fd)
+      this.handles.delete(h.key)
+    }
+  }
+
+  private schedule(h: Handle): void {
+    if (h.flushing !== null) return
+    h.flushing = this.flush(h).finally(() => {
+      h.flushing = null
+      if (h.pending.length > 0) this.schedule(h) // arrived after the loop's last look
+    })
+  }
+
+  private async flush(h: Handle): Promise<void> {
+    await nextTurn() // let appends issued in the same turn join this commit
+    while (h.pending.length > 0) {
+      const batch = h.pending.splice(0)
+      let outcomes: Outcome[]
+      try {
+        outcomes = await this.commit(h, batch)
+      } catch (err) {
+        const error = toShiiooError(err)
+        if (error.code === 'INTERNAL') this.logger.error('append failed', { stream: h.stream, tenant: h.tenant, error: error.message })
+        outcomes = batch.map(() => ({ ok: false, error }))
+      }
+      const appended: StoredEvent[] = []
+      outcomes.forEach((o, i) => {
+        if (o.ok) {
+          appended.push(...o.stored)
+          batch[i]!.resolve(o.result)
+        } else batch[i]!.reject(o.error)
+      })
+      if (appended.length > 0) this.notify(appended)
+    }
+  }
+
+  private async commit(h: Handle, batch: Pending[]): Promise<Outcome[]> {
+    if (h.fd === null) ensureDurableDir(dirname(h.path))
+    const lock = new FileLock(`${h.path}.lock`, { timeoutMs: this.options.lockTimeoutMs ?? 10_000 })
+    await lock.acquire()
+    let writtenAt = -1
+    try {
+      h.fd ??= openStreamFile(h.path)
+      h.state = refreshState(h.fd, h.state, h)
+      const state = h.state
+      const { outcomes, lines, added } = this.plan(h, state, batch)
+      if (lines.length > 0) {
+        const member = encodeMember(lines.join('\n') + '\n')
+        writtenAt = state.size
+        writeFully(h.fd, member, writtenAt)
+        await fdatasyncAsync(h.fd)
+        state.size += member.length
+        state.version += lines.length
+        for (const [id, v] of added) state.ids.set(id, v)
+      }
+      return outcomes
+    } catch (err) {
+      // Leave no partial record behind and forget what we knew: the next commit re-reads the file.
+      if (writtenAt >= 0 && h.fd !== null) {
+        try {
+          ftruncateSync(h.fd, writtenAt)
+        } catch {
+          // the next commit cuts it as a torn tail
+        }
+      }
+      h.state = null
+      throw err
+    } finally {
+      lock.release()
+    }
+  }
+
+  /** Decides each pending append in order: duplicate, conflict, or the events it adds. */
+  private plan(h: Handle, state: StreamState, batch: Pending[]) {
+    const outcomes: Outcome[] = []
+    const lines: string[] = []
+    const added = new Map<string, { seq: number; fp: number }>()
+    let version = state.version
+    for (const p of batch) {
+      const known = p.events.map((e) => state.ids.get(e.id) ?? added.get(e.id))
+      const present = known.filter((k) => k !== undefined).length
+      if (present === p.events.length) {
+        const first = known[0]!.seq
+        const same = p.events.every((e, i) => known[i]!.seq === first + i && known[i]!.fp === fingerprint(e.type, JSON.stringify(e.data)))
+        outcomes.push(
+          same
+            ? { ok: true, result: { firstSeq: first, lastSeq: first + p.events.length - 1, duplicate: true }, stored: [] }
+            : { ok: false, error: conflict(`events ${p.events[0]!.id}... were appended before with different content or order`) },
+        )
+        continue
+      }
+      if (present > 0) {
+        outcomes.push({ ok: false, error: conflict('some of these event ids were appended before; a retry must resend the same batch') })
+        continue
+      }
+      const ev = p.request.expectedVersion
+      if (ev !== 'any' && ev !== version) {
+        outcomes.push({ ok: false, error: conflict(`stream ${h.stream} is at version ${version}, expected ${ev}`, { version, expected: ev }) })
+        continue
+      }
+      const maxBytes = this.options.maxEventBytes ?? 1024 * 1024
+      const stored: StoredEvent[] = []
+      const serialized: string[] = []
+      const fps: number[] = []
+      let tooLarge: string | null = null
+      for (const e of p.events) {
+        const s = { id: e.id, stream: h.stream, seq: version + stored.length + 1, type: e.type, v: e.v, at: e.at, tenant: h.tenant, actor: e.actor, data: e.data } as StoredEvent
+        const dataJson = JSON.stringify(e.data)
+        const line = serializeEvent(s, dataJson)
+        // a UTF-16 unit is at most 3 UTF-8 bytes: count bytes only for lines that could be too long
+        if (line.length * 3 > maxBytes && Buffer.byteLength(line) > maxBytes) {
+          tooLarge = e.id
+          break
+        }
+        stored.push(s)
+        serialized.push(line)
+        fps.push(fingerprint(e.type, dataJson))
+      }
+      if (tooLarge !== null) {
+        outcomes.push({
+          ok: false,
+          error: new ShiiooError('PAYLOAD_TOO_LARGE', `event ${tooLarge} is over ${maxBytes} bytes; store large payloads as blobs`),
+        })
+        continue
+      }
+      for (let i = 0; i < stored.length; i++) {
+        lines.push(serialized[i]!)
+        added.set(stored[i]!.id, { seq: stored[i]!.seq, fp: fps[i]! })
+      }
+      version += stored.length
+      outcomes.push({ ok: true, result: { firstSeq: stored[0]!.seq, lastSeq: version, duplicate: false }, stored })
+    }
+    return { outcomes, lines, added }
+  }
+
+  private notify(events: StoredEvent[]): void {
+    for (const l of this.listeners) {
+      try {
+        l(events)
+      } catch (err) {
+        this.logger.error('append listener failed', { error: (err as Error).message })
+      }
+    }
+  }
+
+  async read(request: ReadRequest): Promise<StoredEvent[]> {
+    const tenant = parseTenantId(request.tenant)
+    const stream = parseStreamId(request.stream)
+    const fromSeq = request.fromSeq ?? 1
+    const toSeq = request.toSeq ?? Number.MAX_SAFE_INTEGER
+    if (!Number.isInteger(fromSeq) || fromSeq < 1) throw new ShiiooError('INVALID_INPUT', 'fromSeq must be an integer >= 1')
+    if (!Number.isInteger(toSeq) || toSeq < 0) throw new ShiiooError('INVALID_INPUT', 'toSeq must be an integer >= 0')
+    const path = streamPath(this.options.dataDir, tenant, stream)
+    let buf: Buffer
+    try {
+      buf = await readFile(path, request.signal ? { signal: request.signal } : {})
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
+      throw err
+    }
+    // Within this process, show only what is durable (a commit may be between write and fsync).
+    const durable = this.handles.get(`${tenant}/${stream}`)?.state?.size
+    if (durable !== undefined && durable < buf.length) buf = buf.subarray(0, durable)
+    return decodeStreamBytes(buf, { tenant, stream, path }, 0, 0, fromSeq, toSeq).events
+  }
+
+  async version(request: { tenant: TenantId; stream: StreamId }): Promise<number> {
+    const tenant = parseTenantId(request.tenant)
+    const stream = parseStreamId(request.stream)
+    const path = streamPath(this.options.dataDir, tenant, stream)
+    let buf: Buffer
+    try {
+      buf = await readFile(path)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0
+      throw err
+    }
+    const durable = this.handles.get(`${tenant}/${stream}`)?.state?.size
+    if (durable !== undefined && durable < buf.length) buf = buf.subarray(0, durable)
+    return decodeStreamBytes(buf, { tenant, stream, path }, 0, 0, Number.MAX_SAFE_INTEGER).count
+  }
+
+  /** Reads a whole stream strictly, reporting a torn tail instead of hiding it (for `verify`). */
+  async inspect(request: { tenant: TenantId; stream: StreamId }) {
+    const tenant = parseTenantId(request.tenant)
+    const stream = parseStreamId(request.stream)
+    const path = streamPath(this.options.dataDir, tenant, stream)
+    const buf = await readFile(path)
+    return { path, ...decodeStreamBytes(buf, { tenant, stream, path }, 0) }
+  }
+
+  async *listStreams(request: ListStreamsRequest = {}): AsyncIterable<StreamInfo> {
+    const tenants = request.tenant ? [parseTenantId(request.tenant)] : await this.tenants()
+    for (const tenant of tenants) {
+      const root = tenantRoot(this.options.dataDir, tenant)
+      if (request.kind !== 'run') yield* this.filesIn(join(root, 'control'), tenant, 'control')
+      if (request.kind !== 'control') {
+        for (const y of await dirs(join(root, 'events'), /^\d{4}$/)) {
+          for (const m of await dirs(join(root, 'events', y), /^\d{2}$/)) {
+            for (const d of await dirs(join(root, 'events', y, m), /^\d{2}$/)) {
+              yield* this.filesIn(join(root, 'events', y, m, d), tenant, 'run')
+            }
+          }
+        }
+      }
+    }
+  }
+
+  /** Tenants that have a folder in the data dir; the default tenant always. */
+  async tenants(): Promise<TenantId[]> {
+    const others = (await dirs(join(this.options.dataDir, 'tenants'), /./)).filter(isTenantId).filter((t) => t !== DEFAULT_TENANT)
+    return [DEFAULT_TENANT, ...(others as TenantId[])]
+  }
+
+  private async *filesIn(dir: string, tenant: TenantId, kind: 'run' | 'control'): AsyncIterable<StreamInfo> {
+    let names: string[]
+    try {
+      names = (await readdir(dir)).sort()
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return
+      throw err
+    }
+    for (const name of names) {
+      if (!name.endsWith('.jsonl.gz')) continue
+      const stream = name.slice(0, -'.jsonl.gz'.length)
+      if (!isStreamId(stream) || streamKind(stream) !== kind) continue
+      try {
+        const s = await stat(join(dir, name))
+        yield { tenant, stream, token: `${s.size}:${Math.floor(s.mtimeMs)}` }
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+      }
+    }
+  }
+
+  subscribe(listener: AppendListener): () => void {
+    this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
+  }
+
+  async close(): Promise<void> {
+    this.closed = true
+    await Promise.all([...this.handles.values()].map((h) => h.flushing))
+    for (const h of this.handles.values()) closeQuietly(h.fd)
+    this.handles.clear()
+    this.listeners.clear()
+  }
+}
+
+function conflict(message: string, details: Record<string, unknown> = {}): ShiiooError {
+  return new ShiiooError('CONFLICT', message, { details })
+}
+
+async function dirs(path: string, pattern: RegExp): Promise<string[]> {
+  try {
+    const entries = await readdir(path, { withFileTypes: true })
+    return entries
+      .filter((e) => e.isDirectory() && pattern.test(e.name))
+      .map((e) => e.name)
+      .sort()
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
+    throw err
+  }
+}
+
+export function openFsEventLog(options: FsEventLogOptions): FsEventLog {
+  return new FsEventLog(options)
+}

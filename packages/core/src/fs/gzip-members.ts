@@ -1,0 +1,100 @@
+import { crc32, gzipSync, inflateRawSync } from 'node:zlib'
+import { ShiiooError } from '../errors.js'
+
+/**
+ * A stream file is a sequence of gzip members, each holding one or more whole JSON lines, so the
+ * file is valid for `zcat | jq` and an append never rewrites earlier bytes. This module finds
+ * member boundaries (which plain gunzip hides) so a torn tail can be told from damage in the middle.
+ */
+export function encodeMember(text: string): Buffer {
+  return gzipSync(text, { level: 1 })
+}
+
+const FHCRC = 2
+const FEXTRA = 4
+const FNAME = 8
+const FCOMMENT = 16
+
+type Decoded = { ok: true; text: Buffer; next: number } | { ok: false; reason: string }
+
+function skipZeroTerminated(buf: Buffer, at: number): number {
+  const end = buf.indexOf(0, at)
+  return end < 0 ? -1 : end + 1
+}
+
+export function decodeMemberAt(buf: Buffer, offset: number): Decoded {
+  if (buf.length - offset < 18) return { ok: false, reason: 'member shorter than a gzip header and trailer' }
+  if (buf[offset] !== 0x1f || buf[offset + 1] !== 0x8b || buf[offset + 2] !== 8) return { ok: false, reason: 'no gzip magic' }
+  const flags = buf[offset + 3]!
+  let p = offset + 10
+  if (flags & FEXTRA) {
+    if (p + 2 > buf.length) return { ok: false, reason: 'truncated gzip header' }
+    p += 2 + buf.readUInt16LE(p)
+  }
+  if (flags & FNAME) p = skipZeroTerminated(buf, p)
+  if (p > 0 && flags & FCOMMENT) p = skipZeroTerminated(buf, p)
+  if (p > 0 && flags & FHCRC) p += 2
+  if (p < 0 || p >= buf.length) return { ok: false, reason: 'truncated gzip header' }
+  let text: Buffer
+  let consumed: number
+  try {
+    const r = inflateRawSync(buf.subarray(p), { info: true }) as unknown as { buffer: Buffer; engine: { bytesWritten: number } }
+    text = r.buffer
+    consumed = r.engine.bytesWritten
+  } catch (err) {
+    return { ok: false, reason: `deflate data: ${(err as Error).message}` }
+  }
+  const trailer = p + consumed
+  if (trailer + 8 > buf.length) return { ok: false, reason: 'truncated gzip trailer' }
+  if (buf.readUInt32LE(trailer) !== crc32(text)) return { ok: false, reason: 'gzip CRC mismatch' }
+  if (buf.readUInt32LE(trailer + 4) !== text.length % 2 ** 32) return { ok: false, reason: 'gzip length mismatch' }
+  return { ok: true, text, next: trailer + 8 }
+}
+
+export interface MemberScan {
+  /** Every whole line, without its newline, with the byte offset of the member holding it. */
+  lines: Array<{ text: string; offset: number }>
+  /** Offset just past the last whole member. */
+  end: number
+  /** Set when the bytes after `end` are an incomplete member: an append cut short by a crash. */
+  tornTail: { offset: number; bytes: number; reason: string } | null
+}
+
+function hasWholeMemberAfter(buf: Buffer, from: number): number {
+  for (let i = buf.indexOf(0x1f, from); i >= 0 && i < buf.length - 17; i = buf.indexOf(0x1f, i + 1)) {
+    if (buf[i + 1] === 0x8b && buf[i + 2] === 8 && decodeMemberAt(buf, i).ok) return i
+  }
+  return -1
+}
+
+/**
+ * Splits a stream file into lines. A bad member followed by a good one is damage in the middle:
+ * DATA_CORRUPTED naming the offset (nothing is skipped). A bad member at the end is a torn tail.
+ */
+export function scanMembers(buf: Buffer, start = 0): MemberScan {
+  const lines: MemberScan['lines'] = []
+  let off = start
+  while (off < buf.length) {
+    const m = decodeMemberAt(buf, off)
+    if (!m.ok) {
+      const later = hasWholeMemberAfter(buf, off + 1)
+      if (later >= 0) {
+        throw new ShiiooError('DATA_CORRUPTED', `damaged record at byte ${off} (${m.reason}); a whole record follows at byte ${later}`, {
+          details: { offset: off },
+        })
+      }
+      return { lines, end: off, tornTail: { offset: off, bytes: buf.length - off, reason: m.reason } }
+    }
+    const text = m.text.toString('utf8')
+    if (text.length === 0 || !text.endsWith('\n')) {
+      throw new ShiiooError('DATA_CORRUPTED', `record at byte ${off} does not hold whole lines`, { details: { offset: off } })
+    }
+    let from = 0
+    for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', from)) {
+      lines.push({ text: text.slice(from, nl), offset: off })
+      from = nl + 1
+    }
+    off = m.next
+  }
+  return { lines, end: off, tornTail: null }
+}

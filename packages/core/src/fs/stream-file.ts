@@ -1,0 +1,147 @@
+import { closeSync, constants, fdatasync, fdatasyncSync, fstatSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs'
+import { dirname } from 'node:path'
+import { promisify } from 'node:util'
+import { crc32 } from 'node:zlib'
+import type { StoredEvent } from '../events/envelope.js'
+import { decodeStoredEvent } from '../events/envelope.js'
+import { ShiiooError } from '../errors.js'
+import type { StreamId, TenantId } from '../ids.js'
+import { ensureDurableDir, fsyncDir } from './durable.js'
+import { scanMembers } from './gzip-members.js'
+
+export const fdatasyncAsync = promisify(fdatasync)
+
+/** What a writer knows about its stream file: how far it is durable and which ids it holds. */
+export interface StreamState {
+  size: number
+  version: number
+  /** event id -> seq and a fingerprint of (type, data), for idempotent re-appends. */
+  ids: Map<string, { seq: number; fp: number }>
+}
+
+/** Fingerprint of an event's type and data JSON, to tell a true retry from a reused id. */
+export function fingerprint(type: string, dataJson: string): number {
+  return crc32(type + '\n' + dataJson)
+}
+
+export function readRange(fd: number, from: number, to: number): Buffer {
+  const buf = Buffer.allocUnsafe(to - from)
+  let got = 0
+  while (got < buf.length) {
+    const n = readSync(fd, buf, got, buf.length - got, from + got)
+    if (n === 0) break
+    got += n
+  }
+  return got === buf.length ? buf : buf.subarray(0, got)
+}
+
+export function writeFully(fd: number, buf: Buffer, position: number): void {
+  let done = 0
+  while (done < buf.length) done += writeSync(fd, buf, done, buf.length - done, position + done)
+}
+
+/** Opens (creating durably if needed) a stream file for reading and writing. */
+export function openStreamFile(path: string): number {
+  ensureDurableDir(dirname(path))
+  try {
+    const fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o644)
+    fsyncDir(dirname(path))
+    return fd
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+    return openSync(path, constants.O_RDWR)
+  }
+}
+
+export function closeQuietly(fd: number | null): void {
+  if (fd === null) return
+  try {
+    closeSync(fd)
+  } catch {
+    // already closed
+  }
+}
+
+export interface DecodedLines {
+  events: StoredEvent[]
+  /** How many events the bytes hold, decoded or not. */
+  count: number
+  end: number
+  tornTail: { offset: number; bytes: number; reason: string } | null
+}
+
+/**
+ * Decodes the events in `buf` (a stream file, or the part of it from `baseOffset` on), checking
+ * that each belongs to this stream and tenant and that seqs run on from `prevVersion` with no gap.
+ * Lines whose seq is below `fromSeq` are counted but not decoded.
+ */
+export function decodeStreamBytes(
+  buf: Buffer,
+  where: { tenant: TenantId; stream: StreamId; path: string },
+  prevVersion: number,
+  baseOffset = 0,
+  fromSeq = 1,
+  toSeq = Number.MAX_SAFE_INTEGER,
+): DecodedLines {
+  let scan
+  try {
+    scan = scanMembers(buf)
+  } catch (err) {
+    if (err instanceof ShiiooError) {
+      const offset = baseOffset + Number(err.details.offset ?? 0)
+      throw new ShiiooError('DATA_CORRUPTED', `${where.path}: damaged record at byte ${offset}: ${err.message}`, {
+        details: { ...err.details, offset, stream: where.stream, tenant: where.tenant, seq: prevVersion + 1 },
+      })
+    }
+    throw err
+  }
+  const events: StoredEvent[] = []
+  let seq = prevVersion
+  for (const line of scan.lines) {
+    seq++
+    if (seq < fromSeq || seq > toSeq) continue
+    let e: StoredEvent
+    try {
+      e = decodeStoredEvent(line.text)
+    } catch (err) {
+      throw corrupt(where, seq, baseOffset + line.offset, (err as Error).message)
+    }
+    if (e.seq !== seq) throw corrupt(where, seq, baseOffset + line.offset, `seq ${e.seq} where ${seq} was expected`)
+    if (e.stream !== where.stream || e.tenant !== where.tenant) {
+      throw corrupt(where, seq, baseOffset + line.offset, `event of ${e.tenant}/${e.stream} in this stream`)
+    }
+    events.push(e)
+  }
+  const tornTail = scan.tornTail ? { ...scan.tornTail, offset: baseOffset + scan.tornTail.offset } : null
+  return { events, count: seq - prevVersion, end: baseOffset + scan.end, tornTail }
+}
+
+function corrupt(where: { tenant: TenantId; stream: StreamId; path: string }, seq: number, offset: number, message: string) {
+  return new ShiiooError('DATA_CORRUPTED', `${where.path}: seq ${seq} at byte ${offset}: ${message}`, {
+    details: { stream: where.stream, tenant: where.tenant, seq, offset },
+  })
+}
+
+/**
+ * Brings `state` up to date with the file (another process may have appended) and cuts a torn
+ * tail. Must be called with the stream's lock held.
+ */
+export function refreshState(
+  fd: number,
+  state: StreamState | null,
+  where: { tenant: TenantId; stream: StreamId; path: string },
+): StreamState {
+  const size = fstatSync(fd).size
+  if (state !== null && size === state.size) return state
+  const base = state !== null && size > state.size ? state : { size: 0, version: 0, ids: new Map<string, { seq: number; fp: number }>() }
+  const decoded = decodeStreamBytes(readRange(fd, base.size, size), where, base.version, base.size)
+  for (const e of decoded.events) base.ids.set(e.id, { seq: e.seq, fp: fingerprint(e.type, JSON.stringify(e.data)) })
+  base.version += decoded.events.length
+  base.size = decoded.end
+  if (decoded.tornTail) {
+    // Only a writer that died mid-append leaves a partial record, and we hold the lock: cut it.
+    ftruncateSync(fd, decoded.end)
+    fdatasyncSync(fd)
+  }
+  return base
+}

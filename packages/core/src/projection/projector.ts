@@ -1,0 +1,171 @@
+import type { StoredEvent } from '../events/envelope.js'
+import { toShiiooError } from '../errors.js'
+import type { RunId, StreamId, TenantId } from '../ids.js'
+import { streamKind } from '../ids.js'
+import type { EventLog, StreamInfo } from '../ports/event-log.js'
+import type { IndexStore, StreamCheckpoint } from '../ports/index-store.js'
+import type { Logger } from '../ports/logger.js'
+import { silentLogger } from '../ports/logger.js'
+import type { RunSummary } from './run-summary.js'
+import { foldRun } from './run-summary.js'
+
+export interface ProjectProgress {
+  done: number
+  total: number
+  events: number
+}
+
+export interface ProjectResult {
+  streams: number
+  events: number
+  runs: number
+  /** Streams that could not be projected (damaged); the rest of the index is still built. */
+  failed: Array<{ tenant: TenantId; stream: StreamId; message: string }>
+}
+
+export interface ProjectorOptions {
+  log: EventLog
+  index: IndexStore
+  logger?: Logger
+  /** Streams read and saved per index transaction during catch-up and rebuild. */
+  chunkSize?: number
+  /** Stream reads in flight at once during catch-up and rebuild. */
+  readConcurrency?: number
+}
+
+/**
+ * Keeps the index a fold of the streams: live (`attach`), after a restart (`catchUp`, which
+ * re-reads only streams whose change token moved) and from nothing (`rebuild`). The same fold
+ * code runs in all three, so a rebuilt index answers exactly like the live one.
+ */
+export class Projector {
+  private readonly logger: Logger
+  private chain: Promise<void> = Promise.resolve()
+
+  constructor(private readonly options: ProjectorOptions) {
+    this.logger = options.logger ?? silentLogger
+  }
+
+  /** Folds appended events into the index. Idempotent: events the index already has are skipped. */
+  async apply(events: readonly StoredEvent[]): Promise<void> {
+    const byRun = new Map<string, StoredEvent[]>()
+    for (const e of events) {
+      if (streamKind(e.stream) !== 'run') continue
+      const key = `${e.tenant}/${e.stream}`
+      const list = byRun.get(key)
+      if (list) list.push(e)
+      else byRun.set(key, [e])
+    }
+    if (byRun.size === 0) return
+    const runs: RunSummary[] = []
+    for (const [tenant, ids] of groupByTenant([...byRun.values()].map((l) => l[0]!))) {
+      const current = await this.options.index.getRuns({ tenant, runIds: ids as RunId[] })
+      for (const id of ids) {
+        const list = byRun.get(`${tenant}/${id}`)!.sort((a, b) => a.seq - b.seq)
+        const summary = current.get(id as RunId) ?? null
+        const version = summary?.version ?? 0
+        let fresh = list.filter((e) => e.seq > version)
+        if (fresh.length === 0) continue
+        if (fresh[0]!.seq !== version + 1) {
+          // the index missed events (e.g. a crash between append and projection): read the gap
+          fresh = await this.options.log.read({ tenant, stream: id, fromSeq: version + 1 })
+        }
+        const next = foldRun(fresh, summary)
+        if (next) runs.push(next)
+      }
+    }
+    if (runs.length > 0) await this.options.index.save({ runs, checkpoints: [] })
+  }
+
+  /** Projects every append of `log` from now on, in order. Returns the unsubscribe function. */
+  attach(): () => void {
+    return this.options.log.subscribe((events) => {
+      this.chain = this.chain
+        .then(() => this.apply(events))
+        .catch((err: unknown) => this.logger.error('projection failed', { error: toShiiooError(err).message }))
+    })
+  }
+
+  /** Resolves when every append seen so far has been projected. */
+  async idle(): Promise<void> {
+    await this.chain
+  }
+
+  /** Brings the index up to date with the streams, reading only streams that changed. */
+  async catchUp(options: { onProgress?: (p: ProjectProgress) => void; signal?: AbortSignal } = {}): Promise<ProjectResult> {
+    const seen = new Map<string, StreamCheckpoint>()
+    for (const c of await this.options.index.checkpoints()) seen.set(`${c.tenant}/${c.stream}`, c)
+    const todo: StreamInfo[] = []
+    for await (const s of this.options.log.listStreams({ signal: options.signal })) {
+      if (seen.get(`${s.tenant}/${s.stream}`)?.token !== s.token) todo.push(s)
+    }
+    const result: ProjectResult = { streams: todo.length, events: 0, runs: 0, failed: [] }
+    const chunkSize = this.options.chunkSize ?? 500
+    let done = 0
+    options.onProgress?.({ done, total: todo.length, events: 0 })
+    for (let i = 0; i < todo.length; i += chunkSize) {
+      options.signal?.throwIfAborted()
+      const chunk = todo.slice(i, i + chunkSize)
+      await this.projectChunk(chunk, seen, result)
+      done += chunk.length
+      options.onProgress?.({ done, total: todo.length, events: result.events })
+    }
+    return result
+  }
+
+  /** Empties the index and projects every stream from its first event. */
+  async rebuild(options: { onProgress?: (p: ProjectProgress) => void; signal?: AbortSignal } = {}): Promise<ProjectResult> {
+    await this.chain
+    await this.options.index.reset()
+    return this.catchUp(options)
+  }
+
+  private async projectChunk(chunk: StreamInfo[], seen: Map<string, StreamCheckpoint>, result: ProjectResult): Promise<void> {
+    const current = new Map<string, RunSummary>()
+    for (const [tenant, ids] of groupByTenant(chunk.filter((s) => streamKind(s.stream) === 'run'))) {
+      for (const [id, s] of await this.options.index.getRuns({ tenant, runIds: ids as RunId[] })) current.set(`${tenant}/${id}`, s)
+    }
+    const runs: RunSummary[] = []
+    const checkpoints: StreamCheckpoint[] = []
+    await forEachLimited(chunk, this.options.readConcurrency ?? 16, async (s) => {
+      const key = `${s.tenant}/${s.stream}`
+      const before = current.get(key) ?? null
+      const from = streamKind(s.stream) === 'run' ? (before?.version ?? 0) : (seen.get(key)?.version ?? 0)
+      try {
+        const events = await this.options.log.read({ tenant: s.tenant, stream: s.stream, fromSeq: from + 1 })
+        result.events += events.length
+        let version = from + events.length
+        if (streamKind(s.stream) === 'run' && events.length > 0) {
+          const next = foldRun(events, before)!
+          runs.push(next)
+          version = next.version
+        }
+        checkpoints.push({ tenant: s.tenant, stream: s.stream, version, token: s.token })
+      } catch (err) {
+        const message = toShiiooError(err).message
+        this.logger.error('stream not projected', { tenant: s.tenant, stream: s.stream, error: message })
+        result.failed.push({ tenant: s.tenant, stream: s.stream, message })
+      }
+    })
+    result.runs += runs.length
+    await this.options.index.save({ runs, checkpoints })
+  }
+}
+
+function groupByTenant(items: ReadonlyArray<{ tenant: TenantId; stream: StreamId }>): Map<TenantId, StreamId[]> {
+  const out = new Map<TenantId, StreamId[]>()
+  for (const it of items) {
+    const list = out.get(it.tenant)
+    if (list) list.push(it.stream)
+    else out.set(it.tenant, [it.stream])
+  }
+  return out
+}
+
+async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]!)
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
+}
