@@ -1,0 +1,136 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, appendFileSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, relative } from 'node:path'
+import { gunzipSync } from 'node:zlib'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import type { NewEvent, StreamId, TenantId } from '../src/index.js'
+import {
+  createIdFactory,
+  DEFAULT_TENANT,
+  encodeMember,
+  FsBlobStore,
+  newEvent,
+  openFsEventLog,
+  ShiiooError,
+  streamPath,
+  verifyDataDir,
+} from '../src/index.js'
+
+const T = DEFAULT_TENANT
+const actor = { kind: 'system' as const, id: 'test' }
+let dataDir: string
+const ids = createIdFactory(() => Date.UTC(2026, 0, 7, 10, 0, 0))
+const started = (): NewEvent => newEvent('run.started', { workflow: { name: 'w', hash: 'e'.repeat(64) } }, { id: ids.eventId(), at: new Date(), actor })
+const step = (s: string): NewEvent => newEvent('step.started', { stepId: s, attempt: 1, idempotencyKey: s }, { id: ids.eventId(), at: new Date(), actor })
+
+async function code(p: Promise<unknown>): Promise<string> {
+  try {
+    await p
+    return 'resolved'
+  } catch (err) {
+    return (err as ShiiooError).code
+  }
+}
+
+beforeEach(() => {
+  dataDir = mkdtempSync(join(tmpdir(), 'shiioo-fslog-'))
+})
+afterEach(() => rmSync(dataDir, { recursive: true, force: true }))
+
+describe('filesystem event log layout', () => {
+  it('writes runs to events/YYYY/MM/DD/<run_id>.jsonl.gz dated by the run start, control streams to control/, tenants under tenants/', async () => {
+    const log = openFsEventLog({ dataDir })
+    const run = ids.runId()
+    await log.append({ tenant: T, stream: run, expectedVersion: 0, events: [started(), step('a')] })
+    await log.append({ tenant: T, stream: 'audit' as StreamId, expectedVersion: 0, events: [step('x')] })
+    await log.append({ tenant: 'acme' as TenantId, stream: run, expectedVersion: 0, events: [started()] })
+    await log.close()
+    expect(existsSync(join(dataDir, 'events/2026/01/07', `${run}.jsonl.gz`))).toBe(true)
+    expect(existsSync(join(dataDir, 'control/audit.jsonl.gz'))).toBe(true)
+    expect(relative(dataDir, streamPath(dataDir, 'acme' as TenantId, run))).toBe(`tenants/acme/events/2026/01/07/${run}.jsonl.gz`)
+    // plain gzip JSON lines: what `zcat file | jq` reads
+    const lines = gunzipSync(readFileSync(streamPath(dataDir, T, run))).toString().trim().split('\n').map((l) => JSON.parse(l))
+    expect(lines.map((l) => [l.seq, l.type, l.stream, l.tenant, l.v])).toEqual([
+      [1, 'run.started', run, 'default', 1],
+      [2, 'step.started', run, 'default', 1],
+    ])
+    expect(Object.keys(lines[0])).toEqual(['id', 'stream', 'seq', 'type', 'v', 'at', 'tenant', 'actor', 'data'])
+  })
+
+  it('cuts a torn tail before the next append, and verify reports it as a warning until then', async () => {
+    const run = ids.runId()
+    let log = openFsEventLog({ dataDir })
+    await log.append({ tenant: T, stream: run, expectedVersion: 0, events: [started(), step('a')] })
+    await log.close()
+    const file = streamPath(dataDir, T, run)
+    const size = statSync(file).size
+    appendFileSync(file, encodeMember('{"half":"written"}\n'.repeat(10)).subarray(0, 25))
+    log = openFsEventLog({ dataDir })
+    const report = await verifyDataDir({ log, blobs: new FsBlobStore({ dataDir }) })
+    expect(report.ok).toBe(true)
+    expect(report.warnings).toHaveLength(1)
+    expect(report.warnings[0]).toMatchObject({ kind: 'stream', id: run, offset: size })
+    expect(await log.read({ tenant: T, stream: run })).toHaveLength(2)
+    const r = await log.append({ tenant: T, stream: run, expectedVersion: 2, events: [step('b')] })
+    expect(r.firstSeq).toBe(3)
+    await log.close()
+    expect(gunzipSync(readFileSync(file)).toString().trim().split('\n')).toHaveLength(3)
+    log = openFsEventLog({ dataDir })
+    expect((await verifyDataDir({ log, blobs: new FsBlobStore({ dataDir }) })).warnings).toEqual([])
+    await log.close()
+  })
+
+  it('refuses to read or append past damage in the middle, and verify names the first bad record', async () => {
+    const run = ids.runId()
+    let log = openFsEventLog({ dataDir })
+    await log.append({ tenant: T, stream: run, expectedVersion: 0, events: [started()] })
+    await log.append({ tenant: T, stream: run, expectedVersion: 1, events: [step('a'), step('b'), step('c')] })
+    await log.append({ tenant: T, stream: run, expectedVersion: 4, events: [step('d')] })
+    await log.close()
+    const file = streamPath(dataDir, T, run)
+    const bytes = readFileSync(file)
+    const second = bytes.indexOf(Buffer.from([0x1f, 0x8b, 0x08]), 10)
+    bytes[second + 14] = bytes[second + 14]! ^ 0x55
+    writeFileSync(file, bytes)
+    log = openFsEventLog({ dataDir })
+    expect(await code(log.read({ tenant: T, stream: run }))).toBe('DATA_CORRUPTED')
+    expect(await code(log.append({ tenant: T, stream: run, expectedVersion: 'any', events: [step('e')] }))).toBe('DATA_CORRUPTED')
+    expect(readFileSync(file)).toEqual(bytes) // nothing was written or cut
+    const report = await verifyDataDir({ log, blobs: new FsBlobStore({ dataDir }) })
+    expect(report.ok).toBe(false)
+    expect(report.problems[0]).toMatchObject({ kind: 'stream', id: run, offset: second })
+    expect(report.problems[0]!.message).toMatch(new RegExp(`byte ${second}`))
+    await log.close()
+  })
+
+  it('rejects an oversized event with PAYLOAD_TOO_LARGE and keeps the rest of the batch commit', async () => {
+    const log = openFsEventLog({ dataDir, maxEventBytes: 2000 })
+    const run = ids.runId()
+    await log.append({ tenant: T, stream: run, expectedVersion: 0, events: [started()] })
+    const huge = newEvent('step.skipped', { stepId: 'big', reason: 'x'.repeat(1000) }, { id: ids.eventId(), at: new Date(), actor })
+    const hugeAgain = { ...huge, data: { stepId: 'big', reason: 'é'.repeat(1000) } } as NewEvent
+    const results = await Promise.allSettled([
+      log.append({ tenant: T, stream: run, expectedVersion: 'any', events: [hugeAgain] }),
+      log.append({ tenant: T, stream: run, expectedVersion: 'any', events: [step('small')] }),
+    ])
+    expect(results[0]).toMatchObject({ status: 'rejected', reason: { code: 'PAYLOAD_TOO_LARGE' } })
+    expect(results[1]).toMatchObject({ status: 'fulfilled', value: { firstSeq: 2 } })
+    expect(await log.version({ tenant: T, stream: run })).toBe(2)
+    await log.close()
+  })
+
+  it('closes idle streams beyond maxOpenStreams and reopens them transparently', async () => {
+    const log = openFsEventLog({ dataDir, maxOpenStreams: 4 })
+    const runs = Array.from({ length: 20 }, () => ids.runId())
+    for (const run of runs) await log.append({ tenant: T, stream: run, expectedVersion: 0, events: [started()] })
+    for (const run of runs) await log.append({ tenant: T, stream: run, expectedVersion: 1, events: [step('again')] })
+    for (const run of runs) expect(await log.version({ tenant: T, stream: run })).toBe(2)
+    await log.close()
+  })
+
+  it('fails appends after close with UNAVAILABLE', async () => {
+    const log = openFsEventLog({ dataDir })
+    await log.close()
+    expect(await code(log.append({ tenant: T, stream: ids.runId(), expectedVersion: 0, events: [started()] }))).toBe('UNAVAILABLE')
+  })
+})
