@@ -80,14 +80,16 @@ export function scanMembers(buf: Buffer, start = 0): MemberScan {
       const later = hasWholeMemberAfter(buf, off + 1)
       if (later >= 0) {
         throw new ShiiooError('DATA_CORRUPTED', `damaged record at byte ${off} (${m.reason}); a whole record follows at byte ${later}`, {
-          details: { offset: off },
+          details: { offset: off, reason: `${m.reason}; a whole record follows at byte ${later}` },
         })
       }
       return { lines, end: off, tornTail: { offset: off, bytes: buf.length - off, reason: m.reason } }
     }
     const text = m.text.toString('utf8')
     if (text.length === 0 || !text.endsWith('\n')) {
-      throw new ShiiooError('DATA_CORRUPTED', `record at byte ${off} does not hold whole lines`, { details: { offset: off } })
+      throw new ShiiooError('DATA_CORRUPTED', `record at byte ${off} does not hold whole lines`, {
+        details: { offset: off, reason: 'record does not hold whole lines' },
+      })
     }
     let from = 0
     for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', from)) {

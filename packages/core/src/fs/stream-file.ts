@@ -89,7 +89,8 @@ export function decodeStreamBytes(
   } catch (err) {
     if (err instanceof ShiiooError) {
       const offset = baseOffset + Number(err.details.offset ?? 0)
-      throw new ShiiooError('DATA_CORRUPTED', `${where.path}: damaged record at byte ${offset}: ${err.message}`, {
+      const reason = typeof err.details.reason === 'string' ? err.details.reason : err.message
+      throw new ShiiooError('DATA_CORRUPTED', `${where.path}: damaged record at byte ${offset} (${reason})`, {
         details: { ...err.details, offset, stream: where.stream, tenant: where.tenant, seq: prevVersion + 1 },
       })
     }

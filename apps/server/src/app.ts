@@ -1,0 +1,46 @@
+import type { Clock, Logger } from '@shiioo/core'
+import { systemClock } from '@shiioo/core'
+import { Hono } from 'hono'
+import { HOME_PAGE } from './http/home.js'
+import { notFoundBody, toHttpError } from './http/errors.js'
+
+export interface AppDeps {
+  version: string
+  logger: Logger
+  /** When the server started, in clock milliseconds. */
+  startedAt: number
+  clock?: Clock
+}
+
+export interface HealthResponse {
+  status: 'ok'
+  version: string
+  uptimeSeconds: number
+}
+
+/** The HTTP surface, without I/O of its own: tests drive it with `app.request()`. */
+export function createApp(deps: AppDeps): Hono {
+  const clock = deps.clock ?? systemClock
+  const app = new Hono()
+
+  app.get('/api/health', (c) => {
+    const uptimeSeconds = Math.max(0, Math.floor((clock.now() - deps.startedAt) / 1000))
+    return c.json({ status: 'ok', version: deps.version, uptimeSeconds } satisfies HealthResponse)
+  })
+
+  app.get('/', (c) => c.html(HOME_PAGE))
+
+  app.notFound((c) => {
+    if (c.req.path === '/api' || c.req.path.startsWith('/api/')) {
+      return c.json(notFoundBody(`no API route ${c.req.method} ${c.req.path}`), 404)
+    }
+    return c.text('not found', 404)
+  })
+
+  app.onError((err, c) => {
+    const { status, body } = toHttpError(err, deps.logger.child({ method: c.req.method, path: c.req.path }))
+    return c.json(body, status)
+  })
+
+  return app
+}

@@ -1,0 +1,51 @@
+import { isAbsolute, relative } from 'node:path'
+import type { Command } from 'commander'
+import type { Config, ConfigFlags, LogLevel } from '../config/index.js'
+import { LOG_LEVELS, loadProcessConfig } from '../config/index.js'
+
+export interface GlobalOptions {
+  dataDir?: string
+  config?: string
+  logLevel?: string
+}
+
+/**
+ * Options every command takes. No commander defaults here: a default would hide the values from
+ * shiioo.toml and SHIIOO_* variables, which rank below flags.
+ */
+export function withGlobalOptions(command: Command, defaultLogLevel: LogLevel = 'info'): Command {
+  return command
+    .option('--data-dir <path>', 'data directory (env SHIIOO_DATA_DIR; default ./data)')
+    .option('--config <file>', 'TOML config file (default ./shiioo.toml when present)')
+    .option(
+      '--log-level <level>',
+      `log level: ${LOG_LEVELS.join(', ')} (env SHIIOO_LOG_LEVEL; default ${defaultLogLevel})`,
+    )
+}
+
+/**
+ * One-shot commands default to `warn` so their output is not buried in log lines; the server
+ * logs at `info`. Either yields to shiioo.toml, SHIIOO_LOG_LEVEL and --log-level.
+ */
+export const QUIET: LogLevel = 'warn'
+
+export function loadCommandConfig(
+  options: GlobalOptions & Pick<ConfigFlags, 'host' | 'port'>,
+  defaultLogLevel?: LogLevel,
+): Config {
+  const flags = {
+    config: options.config,
+    dataDir: options.dataDir,
+    logLevel: options.logLevel,
+    host: options.host,
+    port: options.port,
+  }
+  return loadProcessConfig(flags, defaultLogLevel ? { logLevel: defaultLogLevel } : undefined)
+}
+
+/** Shows a path relative to the working directory when it is inside it, as `./data`. */
+export function displayPath(path: string, cwd: string): string {
+  const rel = relative(cwd, path)
+  if (rel === '') return '.'
+  return rel.startsWith('..') || isAbsolute(rel) ? path : './' + rel
+}

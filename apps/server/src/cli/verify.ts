@@ -1,0 +1,78 @@
+import type { Command } from 'commander'
+import type { VerifyFinding, VerifyProgress } from '@shiioo/core'
+import { verifyDataDir } from '@shiioo/core'
+import { openStorage } from '../compose.js'
+import type { CommandContext } from './context.js'
+import type { Output } from './io.js'
+import type { GlobalOptions } from './options.js'
+import { QUIET, loadCommandConfig, withGlobalOptions } from './options.js'
+import type { Progress } from './progress.js'
+import { createProgress } from './progress.js'
+
+interface VerifyOptions extends GlobalOptions {
+  json?: boolean
+}
+
+export function describeFinding(f: VerifyFinding): string {
+  const seq = f.seq === undefined ? '' : ` seq ${f.seq}`
+  const at = f.offset === undefined ? '' : ` at byte ${f.offset}`
+  return `${f.kind} ${f.id} (tenant ${f.tenant})${seq}${at}: ${f.message}`
+}
+
+/** The number of streams and blobs is not known up front: a counter per phase. */
+function phasedCounter(out: Output): { update(p: VerifyProgress): void; finish(): void } {
+  let phase: VerifyProgress['phase'] | null = null
+  let counter: Progress | null = null
+  return {
+    update(p) {
+      if (p.phase !== phase) {
+        counter?.finish()
+        phase = p.phase
+        counter = createProgress({ out, unit: p.phase, label: 'verifying' })
+      }
+      counter?.update(p.done, undefined)
+    },
+    finish: () => counter?.finish(),
+  }
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`
+}
+
+export function registerVerify(program: Command, ctx: CommandContext): void {
+  withGlobalOptions(
+    program
+      .command('verify')
+      .description('check every event stream and blob in the data dir; exit 1 when any record is bad')
+      .option('--json', 'print the full report as JSON on stdout'),
+    QUIET,
+  ).action(async (options: VerifyOptions) => {
+    const storage = await openStorage(loadCommandConfig(options, QUIET), { create: false })
+    try {
+      const progress = phasedCounter(ctx.io.err)
+      const report = await verifyDataDir({
+        log: storage.log,
+        blobs: storage.blobs,
+        onProgress: (p) => progress.update(p),
+      })
+      progress.finish()
+      if (options.json) {
+        ctx.io.out.write(JSON.stringify(report) + '\n')
+      } else {
+        for (const w of report.warnings) ctx.io.err.write(`warning: ${describeFinding(w)}\n`)
+        const counts = `${plural(report.streams, 'stream')}, ${plural(report.events, 'event')}, ${plural(report.blobs, 'blob')}`
+        const first = report.problems[0]
+        if (report.ok || first === undefined) {
+          ctx.io.out.write(`ok: ${counts} verified\n`)
+        } else {
+          ctx.io.out.write(`first bad record: ${describeFinding(first)}\n`)
+          ctx.io.out.write(`${plural(report.problems.length, 'problem')} found (checked ${counts})\n`)
+        }
+      }
+      if (!report.ok) ctx.setExitCode(1)
+    } finally {
+      await storage.close()
+    }
+  })
+}

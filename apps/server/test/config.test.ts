@@ -1,0 +1,153 @@
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { ConfigError, loadConfig } from '../src/index.js'
+import { tempDirs } from './helpers.js'
+
+const dirs = tempDirs()
+afterEach(() => dirs.cleanup())
+
+async function withToml(text: string): Promise<string> {
+  const cwd = await dirs.make()
+  await writeFile(join(cwd, 'shiioo.toml'), text)
+  return cwd
+}
+
+function problemsOf(fn: () => unknown): readonly string[] {
+  try {
+    fn()
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError)
+    expect((err as ConfigError).code).toBe('INVALID_INPUT')
+    return (err as ConfigError).problems
+  }
+  throw new Error('expected a ConfigError')
+}
+
+describe('loadConfig', () => {
+  it('uses the defaults when nothing is set, with the data dir resolved against cwd', async () => {
+    const cwd = await dirs.make()
+    expect(loadConfig({ cwd })).toEqual({
+      host: '127.0.0.1',
+      port: 8080,
+      dataDir: join(cwd, 'data'),
+      logLevel: 'info',
+      configFile: null,
+    })
+  })
+
+  it('ranks defaults < shiioo.toml < SHIIOO_* < flags', async () => {
+    const cwd = await withToml(
+      '[server]\nhost = "0.0.0.0"\nport = 9000\n[storage]\ndata_dir = "from-toml"\n[log]\nlevel = "warn"\n',
+    )
+    const fromToml = loadConfig({ cwd })
+    expect(fromToml).toMatchObject({ host: '0.0.0.0', port: 9000, dataDir: join(cwd, 'from-toml'), logLevel: 'warn' })
+    expect(fromToml.configFile).toBe(join(cwd, 'shiioo.toml'))
+
+    const env = { SHIIOO_PORT: '9100', SHIIOO_DATA_DIR: '/srv/env-data', SHIIOO_LOG_LEVEL: 'debug' }
+    expect(loadConfig({ cwd, env })).toMatchObject({
+      host: '0.0.0.0',
+      port: 9100,
+      dataDir: '/srv/env-data',
+      logLevel: 'debug',
+    })
+
+    const flags = { port: '9200', logLevel: 'silent', host: '::1' }
+    expect(loadConfig({ cwd, env, flags })).toMatchObject({
+      host: '::1',
+      port: 9200,
+      dataDir: '/srv/env-data',
+      logLevel: 'silent',
+    })
+  })
+
+  it('ranks a command default above the built-in one and below every source', async () => {
+    const cwd = await dirs.make()
+    expect(loadConfig({ cwd, defaults: { logLevel: 'warn' } }).logLevel).toBe('warn')
+    const env = { SHIIOO_LOG_LEVEL: 'debug' }
+    expect(loadConfig({ cwd, env, defaults: { logLevel: 'warn' } }).logLevel).toBe('debug')
+  })
+
+  it('reads the file named by --config instead of ./shiioo.toml', async () => {
+    const cwd = await withToml('[server]\nport = 1111\n')
+    await writeFile(join(cwd, 'other.toml'), '[server]\nport = 2222\n')
+    expect(loadConfig({ cwd, flags: { config: 'other.toml' } }).port).toBe(2222)
+  })
+
+  it('accepts port 0 (pick a free port)', async () => {
+    expect(loadConfig({ cwd: await dirs.make(), flags: { port: '0' } }).port).toBe(0)
+  })
+
+  it('rejects an unknown key in the TOML, naming the file and the key', async () => {
+    const cwd = await withToml('[server]\nprot = 1\n')
+    expect(problemsOf(() => loadConfig({ cwd }))).toEqual(['shiioo.toml: server.prot is not a known setting'])
+  })
+
+  it('rejects an unknown TOML section', async () => {
+    const cwd = await withToml('[sever]\nport = 1\n')
+    expect(problemsOf(() => loadConfig({ cwd }))).toEqual(['shiioo.toml: sever is not a known setting'])
+  })
+
+  it('rejects an unknown SHIIOO_ variable', async () => {
+    const cwd = await dirs.make()
+    const [problem] = problemsOf(() => loadConfig({ cwd, env: { SHIIOO_PROT: '1', HOME: '/root' } }))
+    expect(problem).toMatch(/^SHIIOO_PROT is not a known setting/)
+  })
+
+  it.each([
+    ['SHIIOO_PORT', 'abc', 'SHIIOO_PORT: must be an integer 0-65535, 0 picks a free port (got "abc")'],
+    ['SHIIOO_PORT', '70000', 'SHIIOO_PORT: must be an integer 0-65535, 0 picks a free port (got 70000)'],
+    ['SHIIOO_PORT', '80.5', 'SHIIOO_PORT: must be an integer 0-65535, 0 picks a free port (got "80.5")'],
+    [
+      'SHIIOO_LOG_LEVEL',
+      'loud',
+      'SHIIOO_LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent (got "loud")',
+    ],
+    ['SHIIOO_DATA_DIR', '', 'SHIIOO_DATA_DIR: must not be empty'],
+    ['SHIIOO_HOST', 'bad host', 'SHIIOO_HOST: must be a hostname or IP address (got "bad host")'],
+  ])('rejects %s=%j', async (name, value, message) => {
+    const cwd = await dirs.make()
+    expect(problemsOf(() => loadConfig({ cwd, env: { [name]: value } }))).toEqual([message])
+  })
+
+  it('rejects a bad value in the TOML and in a flag, naming where it came from', async () => {
+    const cwd = await withToml('[server]\nport = 70000\n[log]\nlevel = 3\n')
+    expect(problemsOf(() => loadConfig({ cwd }))).toEqual([
+      'shiioo.toml: server.port: must be an integer 0-65535, 0 picks a free port (got 70000)',
+      'shiioo.toml: log.level: must be one of fatal, error, warn, info, debug, trace, silent (got 3)',
+    ])
+    const clean = await dirs.make()
+    expect(problemsOf(() => loadConfig({ cwd: clean, flags: { port: 'http' } }))).toEqual([
+      '--port: must be an integer 0-65535, 0 picks a free port (got "http")',
+    ])
+  })
+
+  it('rejects a string port in the TOML rather than guessing', async () => {
+    const cwd = await withToml('[server]\nport = "8080"\n')
+    expect(problemsOf(() => loadConfig({ cwd }))[0]).toMatch(/^shiioo.toml: server.port: must be an integer/)
+  })
+
+  it('rejects a section that is not a table', async () => {
+    const cwd = await withToml('server = 5\n')
+    expect(problemsOf(() => loadConfig({ cwd }))).toEqual(['shiioo.toml: server: must be a table'])
+  })
+
+  it('names the file and line of malformed TOML', async () => {
+    const cwd = await withToml('[server]\nport = = 1\n')
+    const [problem] = problemsOf(() => loadConfig({ cwd }))
+    expect(problem).toMatch(/^shiioo.toml:2:\d+: malformed TOML: /)
+  })
+
+  it('requires a file named by --config to exist, but not the default one', async () => {
+    const cwd = await dirs.make()
+    expect(() => loadConfig({ cwd })).not.toThrow()
+    expect(problemsOf(() => loadConfig({ cwd, flags: { config: 'missing.toml' } }))).toEqual([
+      '--config missing.toml: file not found',
+    ])
+  })
+
+  it('does not let a bad lower-ranked value hide behind a good higher-ranked one', async () => {
+    const cwd = await withToml('[server]\nport = 70000\n')
+    expect(() => loadConfig({ cwd, env: { SHIIOO_PORT: '8081' } })).toThrow(ConfigError)
+  })
+})

@@ -1,0 +1,49 @@
+#!/usr/bin/env node
+// `npm run bench`: runs every benchmark in a child process (so each gets a fresh heap and a large
+// libuv threadpool for parallel fsyncs, as the shiioo launcher sets), prints the results and
+// appends them, with the machine and date, to docs/benchmarks.md.
+import { spawnSync } from 'node:child_process'
+import { appendFileSync, readFileSync } from 'node:fs'
+import { cpus, totalmem } from 'node:os'
+import { join, dirname } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+const only = process.argv.slice(2)
+const suites = [
+  { name: 'event-log', file: 'event-log.mjs', title: 'Durable append (filesystem event log)' },
+  { name: 'rebuild', file: 'rebuild.mjs', title: 'Index rebuild (SQLite)' },
+].filter((s) => only.length === 0 || only.includes(s.name))
+
+const results = {}
+for (const s of suites) {
+  process.stderr.write(`bench ${s.name}: ${s.title}\n`)
+  const r = spawnSync(
+    process.execPath,
+    ['--input-type=module', '-e', `const m = await import(${JSON.stringify(join(root, 'bench', s.file))}); process.stdout.write(JSON.stringify(await m.run()))`],
+    { cwd: root, env: { ...process.env, UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE ?? '64' }, stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 },
+  )
+  if (r.status !== 0) {
+    process.stderr.write(`bench ${s.name} failed (exit ${r.status})\n`)
+    process.exit(1)
+  }
+  results[s.name] = JSON.parse(r.stdout.toString())
+  console.log(s.name, JSON.stringify(results[s.name], null, 2))
+}
+
+const cpu = cpus()[0]?.model ?? 'unknown CPU'
+const machine = `${cpus().length} cores (${cpu}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${process.platform}`
+const fmt = (n) => (typeof n === 'number' ? (Number.isInteger(n) ? n.toLocaleString('en-US') : n.toFixed(3)) : String(n))
+let md = `\n## Run of ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC\n\nMachine: ${machine}.\n`
+for (const s of suites) {
+  md += `\n### ${s.title}\n\n| metric | value |\n|---|---|\n`
+  for (const [k, v] of Object.entries(results[s.name])) md += `| ${k} | ${fmt(v)} |\n`
+}
+const doc = join(root, 'docs', 'benchmarks.md')
+try {
+  readFileSync(doc)
+} catch {
+  appendFileSync(doc, '# Benchmarks\n\nEach `npm run bench` appends a section below. Targets and how to read them are in docs/performance.md.\n')
+}
+appendFileSync(doc, md)
+console.error(`results appended to docs/benchmarks.md`)
