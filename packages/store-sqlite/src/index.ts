@@ -1,1 +1,3 @@
-export const placeholder = 1
+export type { OpenSqliteIndexOptions } from './open.js'
+export { openSqliteIndex } from './open.js'
+export type { SqliteIndexStore } from './sqlite-index-store.js'

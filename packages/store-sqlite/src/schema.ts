@@ -1,0 +1,69 @@
+import { index, integer, primaryKey, sqliteTable, text } from 'drizzle-orm/sqlite-core'
+
+/**
+ * The index schema. Migrations in ../drizzle are generated from this file with
+ * `pnpm --filter @shiioo/store-sqlite db:generate` and committed; never edit an applied migration.
+ *
+ * Instants are kept verbatim (`started_at`, ...) so summaries round-trip exactly; `started_key` is the
+ * same start instant in a fixed-width UTC form (nanosecond fraction) so that text order is time order
+ * whatever precision the original carried, and time-window filters compare instants, not strings.
+ */
+export const runs = sqliteTable(
+  'runs',
+  {
+    tenant: text('tenant').notNull(),
+    runId: text('run_id').notNull(),
+    workflow: text('workflow').notNull(),
+    workflowHash: text('workflow_hash').notNull(),
+    status: text('status', { enum: ['running', 'completed', 'failed', 'cancelled'] }).notNull(),
+    startedAt: text('started_at').notNull(),
+    startedKey: text('started_key').notNull(),
+    updatedAt: text('updated_at').notNull(),
+    endedAt: text('ended_at'),
+    reason: text('reason'),
+    version: integer('version').notNull(),
+    stepCount: integer('step_count').notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenant, t.runId] }),
+    index('runs_tenant_status_run_idx').on(t.tenant, t.status, t.runId),
+    index('runs_tenant_workflow_run_idx').on(t.tenant, t.workflow, t.runId),
+    index('runs_tenant_started_run_idx').on(t.tenant, t.startedKey, t.runId),
+  ],
+)
+
+export const steps = sqliteTable(
+  'steps',
+  {
+    tenant: text('tenant').notNull(),
+    runId: text('run_id').notNull(),
+    stepId: text('step_id').notNull(),
+    /** Position in the run's step list: the order in which the fold first saw each step. */
+    ordinal: integer('ordinal').notNull(),
+    status: text('status', { enum: ['running', 'retrying', 'completed', 'failed', 'skipped'] }).notNull(),
+    attempts: integer('attempts').notNull(),
+    startedAt: text('started_at'),
+    endedAt: text('ended_at'),
+    /** ErrorInfo as JSON, or null. */
+    error: text('error'),
+  },
+  // no foreign key to runs: only save() writes steps, always with their run, and the per-row
+  // parent check cost ~20% of a rebuild's save time
+  (t) => [primaryKey({ columns: [t.tenant, t.runId, t.stepId] })],
+)
+
+export const streamCheckpoints = sqliteTable(
+  'stream_checkpoints',
+  {
+    tenant: text('tenant').notNull(),
+    stream: text('stream').notNull(),
+    version: integer('version').notNull(),
+    token: text('token').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenant, t.stream] })],
+)
+
+export const meta = sqliteTable('meta', {
+  key: text('key').primaryKey(),
+  value: text('value').notNull(),
+})

@@ -1,0 +1,251 @@
+import type Database from 'better-sqlite3'
+import { and, asc, desc, eq, gte, lt, type SQL } from 'drizzle-orm'
+import type { BetterSQLite3Database } from 'drizzle-orm/better-sqlite3'
+import {
+  ShiiooError,
+  type IndexStore,
+  type ListRunsQuery,
+  type Logger,
+  type Page,
+  type RunId,
+  type RunListItem,
+  type RunSummary,
+  type StreamCheckpoint,
+  type StreamId,
+  type TenantId,
+} from '@shiioo/core'
+import {
+  decodeCursor,
+  encodeCursor,
+  instantKey,
+  parseLimit,
+  parseStatus,
+  stepFromRow,
+  storedRunStatus,
+  type StepRow,
+} from './codec.js'
+import { meta, runs, steps, streamCheckpoints } from './schema.js'
+import type * as schema from './schema.js'
+
+interface RunRow {
+  tenant: string
+  run_id: string
+  workflow: string
+  workflow_hash: string
+  status: string
+  started_at: string
+  updated_at: string
+  ended_at: string | null
+  reason: string | null
+  version: number
+}
+
+const RUN_COLUMNS = 'tenant, run_id, workflow, workflow_hash, status, started_at, updated_at, ended_at, reason, version'
+
+/** Raw prepared statements for the hot paths (rebuild saves and the projector's lookups). */
+function prepare(db: Database.Database) {
+  return {
+    upsertRun: db.prepare<unknown[]>(
+      `INSERT INTO runs (tenant, run_id, workflow, workflow_hash, status, started_at, started_key, updated_at,
+         ended_at, reason, version, step_count)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (tenant, run_id) DO UPDATE SET workflow = excluded.workflow,
+         workflow_hash = excluded.workflow_hash, status = excluded.status, started_at = excluded.started_at,
+         started_key = excluded.started_key, updated_at = excluded.updated_at, ended_at = excluded.ended_at,
+         reason = excluded.reason, version = excluded.version, step_count = excluded.step_count`,
+    ),
+    deleteSteps: db.prepare<unknown[]>('DELETE FROM steps WHERE tenant = ? AND run_id = ?'),
+    insertStep: db.prepare<unknown[]>(
+      `INSERT INTO steps (tenant, run_id, step_id, ordinal, status, attempts, started_at, ended_at, error)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    upsertCheckpoint: db.prepare<unknown[]>(
+      `INSERT INTO stream_checkpoints (tenant, stream, version, token) VALUES (?, ?, ?, ?)
+       ON CONFLICT (tenant, stream) DO UPDATE SET version = excluded.version, token = excluded.token`,
+    ),
+    // json_each takes any number of ids as one parameter: one statement, no variable limit
+    selectRuns: db.prepare<[string, string], RunRow>(
+      `SELECT ${RUN_COLUMNS} FROM runs WHERE tenant = ? AND run_id IN (SELECT value FROM json_each(?))`,
+    ),
+    selectSteps: db.prepare<[string, string], StepRow>(
+      `SELECT run_id, step_id, status, attempts, started_at, ended_at, error FROM steps
+       WHERE tenant = ? AND run_id IN (SELECT value FROM json_each(?)) ORDER BY run_id, ordinal`,
+    ),
+  }
+}
+
+/** The index on one SQLite file. Open it with `openSqliteIndex`; see there for the file's settings. */
+export class SqliteIndexStore implements IndexStore {
+  readonly #db: Database.Database
+  readonly #orm: BetterSQLite3Database<typeof schema>
+  readonly #logger: Logger
+  readonly #stmt: ReturnType<typeof prepare>
+  readonly #saveTx: Database.Transaction<(request: Parameters<IndexStore['save']>[0]) => void>
+  #closed = false
+
+  constructor(db: Database.Database, orm: BetterSQLite3Database<typeof schema>, logger: Logger) {
+    this.#db = db
+    this.#orm = orm
+    this.#logger = logger
+    this.#stmt = prepare(db)
+    this.#saveTx = db.transaction((request) => this.#write(request))
+  }
+
+  async save(request: { runs: readonly RunSummary[]; checkpoints: readonly StreamCheckpoint[] }): Promise<void> {
+    this.#open()
+    if (request.runs.length === 0 && request.checkpoints.length === 0) return
+    // IMMEDIATE takes the write lock up front, so a second process waits (busy_timeout) instead of
+    // failing to upgrade a read lock halfway through
+    this.#saveTx.immediate(request)
+  }
+
+  #write(request: { runs: readonly RunSummary[]; checkpoints: readonly StreamCheckpoint[] }): void {
+    const { upsertRun, deleteSteps, insertStep, upsertCheckpoint } = this.#stmt
+    for (const r of request.runs) {
+      const key = instantKey(r.startedAt, `runs[${r.runId}].startedAt`)
+      upsertRun.run(
+        r.tenant,
+        r.runId,
+        r.workflow,
+        r.workflowHash,
+        r.status,
+        r.startedAt,
+        key,
+        r.updatedAt,
+        r.endedAt,
+        r.reason,
+        r.version,
+        r.steps.length,
+      )
+      deleteSteps.run(r.tenant, r.runId)
+      for (let i = 0; i < r.steps.length; i++) {
+        const s = r.steps[i]!
+        const error = s.error === null ? null : JSON.stringify(s.error)
+        insertStep.run(r.tenant, r.runId, s.stepId, i, s.status, s.attempts, s.startedAt, s.endedAt, error)
+      }
+    }
+    for (const c of request.checkpoints) upsertCheckpoint.run(c.tenant, c.stream, c.version, c.token)
+  }
+
+  /** Steps come back in the order they were saved: the fold's order, first started first. */
+  async getRuns(request: { tenant: TenantId; runIds: readonly RunId[] }): Promise<Map<RunId, RunSummary>> {
+    this.#open()
+    return this.#read(request.tenant, request.runIds)
+  }
+
+  async getRun(request: { tenant: TenantId; runId: RunId }): Promise<RunSummary | null> {
+    this.#open()
+    return this.#read(request.tenant, [request.runId]).get(request.runId) ?? null
+  }
+
+  #read(tenant: TenantId, runIds: readonly RunId[]): Map<RunId, RunSummary> {
+    const out = new Map<RunId, RunSummary>()
+    if (runIds.length === 0) return out
+    const ids = JSON.stringify(runIds)
+    for (const row of this.#stmt.selectRuns.all(tenant, ids)) {
+      out.set(row.run_id as RunId, {
+        tenant: row.tenant as TenantId,
+        runId: row.run_id as RunId,
+        workflow: row.workflow,
+        workflowHash: row.workflow_hash,
+        status: storedRunStatus(row.status, row.run_id),
+        startedAt: row.started_at,
+        updatedAt: row.updated_at,
+        endedAt: row.ended_at,
+        reason: row.reason,
+        version: row.version,
+        steps: [],
+      })
+    }
+    if (out.size === 0) return out
+    for (const row of this.#stmt.selectSteps.all(tenant, ids)) {
+      out.get(row.run_id as RunId)?.steps.push(stepFromRow(row))
+    }
+    return out
+  }
+
+  async checkpoints(): Promise<StreamCheckpoint[]> {
+    this.#open()
+    const rows = this.#orm
+      .select()
+      .from(streamCheckpoints)
+      .orderBy(asc(streamCheckpoints.tenant), asc(streamCheckpoints.stream))
+      .all()
+    return rows.map((r) => ({
+      tenant: r.tenant as TenantId,
+      stream: r.stream as StreamId,
+      version: r.version,
+      token: r.token,
+    }))
+  }
+
+  async listRuns(query: ListRunsQuery): Promise<Page<RunListItem>> {
+    this.#open()
+    const limit = parseLimit(query.limit)
+    const where: SQL[] = [eq(runs.tenant, query.tenant)]
+    if (query.status !== undefined) where.push(eq(runs.status, parseStatus(query.status)))
+    if (query.workflow !== undefined) where.push(eq(runs.workflow, query.workflow))
+    if (query.startedFrom !== undefined) where.push(gte(runs.startedKey, instantKey(query.startedFrom, 'startedFrom')))
+    if (query.startedBefore !== undefined) {
+      where.push(lt(runs.startedKey, instantKey(query.startedBefore, 'startedBefore')))
+    }
+    if (query.cursor !== undefined) where.push(lt(runs.runId, decodeCursor(query.cursor)))
+    const rows = this.#orm
+      .select({
+        tenant: runs.tenant,
+        runId: runs.runId,
+        workflow: runs.workflow,
+        workflowHash: runs.workflowHash,
+        status: runs.status,
+        startedAt: runs.startedAt,
+        updatedAt: runs.updatedAt,
+        endedAt: runs.endedAt,
+        reason: runs.reason,
+        version: runs.version,
+        stepCount: runs.stepCount,
+      })
+      .from(runs)
+      .where(and(...where))
+      .orderBy(desc(runs.runId))
+      .limit(limit + 1)
+      .all()
+    const items: RunListItem[] = rows.slice(0, limit).map((r) => ({
+      ...r,
+      tenant: r.tenant as TenantId,
+      runId: r.runId as RunId,
+      status: storedRunStatus(r.status, r.runId),
+    }))
+    const last = items.at(-1)
+    return { items, nextCursor: rows.length > limit && last ? encodeCursor(last.runId) : null }
+  }
+
+  async reset(): Promise<void> {
+    this.#open()
+    this.#orm.transaction(
+      (tx) => {
+        tx.delete(steps).run()
+        tx.delete(runs).run()
+        tx.delete(streamCheckpoints).run()
+        tx.delete(meta).run()
+      },
+      { behavior: 'immediate' },
+    )
+    this.#logger.info('index reset')
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    try {
+      // refreshes the planner's statistics (cheap, bounded) so it keeps choosing the right list index
+      this.#db.pragma('optimize')
+    } catch (err) {
+      this.#logger.warn('PRAGMA optimize failed', { error: err instanceof Error ? err.message : String(err) })
+    }
+    this.#db.close()
+  }
+
+  #open(): void {
+    if (this.#closed) throw new ShiiooError('UNAVAILABLE', 'the SQLite index is closed', { retryable: false })
+  }
+}
