@@ -1,5 +1,5 @@
-import { ftruncateSync } from 'node:fs'
-import { readdir, readFile, stat } from 'node:fs/promises'
+import { ftruncateSync, readFileSync, statSync } from 'node:fs'
+import { readdir } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import type { NewEvent, StoredEvent } from '../events/envelope.js'
@@ -307,13 +307,9 @@ export class FsEventLog implements EventLog {
     if (!Number.isInteger(fromSeq) || fromSeq < 1) throw new ShiiooError('INVALID_INPUT', 'fromSeq must be an integer >= 1')
     if (!Number.isInteger(toSeq) || toSeq < 0) throw new ShiiooError('INVALID_INPUT', 'toSeq must be an integer >= 0')
     const path = streamPath(this.options.dataDir, tenant, stream)
-    let buf: Buffer
-    try {
-      buf = await readFile(path, request.signal ? { signal: request.signal } : {})
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
-      throw err
-    }
+    request.signal?.throwIfAborted()
+    let buf = readStreamFile(path)
+    if (buf === null) return []
     // Within this process, show only what is durable (a commit may be between write and fsync).
     const durable = this.handles.get(`${tenant}/${stream}`)?.state?.size
     if (durable !== undefined && durable < buf.length) buf = buf.subarray(0, durable)
@@ -324,13 +320,8 @@ export class FsEventLog implements EventLog {
     const tenant = parseTenantId(request.tenant)
     const stream = parseStreamId(request.stream)
     const path = streamPath(this.options.dataDir, tenant, stream)
-    let buf: Buffer
-    try {
-      buf = await readFile(path)
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0
-      throw err
-    }
+    let buf = readStreamFile(path)
+    if (buf === null) return 0
     const durable = this.handles.get(`${tenant}/${stream}`)?.state?.size
     if (durable !== undefined && durable < buf.length) buf = buf.subarray(0, durable)
     return decodeStreamBytes(buf, { tenant, stream, path }, 0, 0, Number.MAX_SAFE_INTEGER).count
@@ -341,7 +332,7 @@ export class FsEventLog implements EventLog {
     const tenant = parseTenantId(request.tenant)
     const stream = parseStreamId(request.stream)
     const path = streamPath(this.options.dataDir, tenant, stream)
-    const buf = await readFile(path)
+    const buf = readStreamFile(path) ?? Buffer.alloc(0)
     return { path, ...decodeStreamBytes(buf, { tenant, stream, path }, 0) }
   }
 
@@ -380,12 +371,8 @@ export class FsEventLog implements EventLog {
       if (!name.endsWith('.jsonl.gz')) continue
       const stream = name.slice(0, -'.jsonl.gz'.length)
       if (!isStreamId(stream) || streamKind(stream) !== kind) continue
-      try {
-        const s = await stat(join(dir, name))
-        yield { tenant, stream, token: `${s.size}:${Math.floor(s.mtimeMs)}` }
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
-      }
+      const s = statSync(join(dir, name), { throwIfNoEntry: false })
+      if (s) yield { tenant, stream, token: `${s.size}:${Math.floor(s.mtimeMs)}` }
     }
   }
 
@@ -400,6 +387,19 @@ export class FsEventLog implements EventLog {
     for (const h of this.handles.values()) closeQuietly(h.fd)
     this.handles.clear()
     this.listeners.clear()
+  }
+}
+
+/**
+ * Stream files are read whole and synchronously: they are small (one run each) and a sync read
+ * costs one syscall round instead of four threadpool hops, which is what makes rebuilds fast.
+ */
+function readStreamFile(path: string): Buffer | null {
+  try {
+    return readFileSync(path)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null
+    throw err
   }
 }
 
