@@ -26,6 +26,7 @@ export {
   validateNewEvent,
   serializeEvent,
   decodeStoredEvent,
+  decodeStoredRecord,
   defaultCatalog,
 } from './events/envelope.js'
 export type { Upcaster, Upcasters } from './events/upcasters.js'
@@ -58,3 +59,7 @@ export type { ProjectProgress, ProjectResult, ProjectorOptions } from './project
 export { Projector } from './projection/projector.js'
 export type { VerifyReport, VerifyFinding, VerifyProgress } from './verify.js'
 export { verifyDataDir } from './verify.js'
+export type { FoldTask, FoldOutcome, StreamFolder } from './projection/stream-folder.js'
+export { foldStreams, inProcessFolder } from './projection/stream-folder.js'
+export type { ParallelFolderOptions } from './fs/parallel-folder.js'
+export { createParallelFolder } from './fs/parallel-folder.js'

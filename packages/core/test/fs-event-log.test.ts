@@ -134,3 +134,26 @@ describe('filesystem event log layout', () => {
     expect(await code(log.append({ tenant: T, stream: ids.runId(), expectedVersion: 0, events: [started()] }))).toBe('UNAVAILABLE')
   })
 })
+
+describe('filesystem event log: what a crash can leave at the end of a file', () => {
+  it('treats zero padding and garbage after the last record as a torn tail, never as data', async () => {
+    for (const tail of [Buffer.alloc(4096), Buffer.alloc(7), Buffer.from('garbage'), encodeMember('{"x":1}\n').subarray(0, 12)]) {
+      const run = ids.runId()
+      let log = openFsEventLog({ dataDir })
+      await log.append({ tenant: T, stream: run, expectedVersion: 0, events: [started(), step('a')] })
+      await log.close()
+      const file = streamPath(dataDir, T, run)
+      const size = statSync(file).size
+      appendFileSync(file, tail)
+      log = openFsEventLog({ dataDir })
+      expect(await log.read({ tenant: T, stream: run })).toHaveLength(2)
+      const report = await verifyDataDir({ log, blobs: new FsBlobStore({ dataDir }) })
+      expect(report.warnings.find((w) => w.id === run)).toMatchObject({ offset: size })
+      await log.append({ tenant: T, stream: run, expectedVersion: 2, events: [step('b')] })
+      await log.close()
+      expect(statSync(file).size).toBeGreaterThan(size)
+      expect(gunzipSync(readFileSync(file)).toString().trim().split('\n')).toHaveLength(3)
+      rmSync(file)
+    }
+  })
+})

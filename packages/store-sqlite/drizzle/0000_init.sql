@@ -16,25 +16,13 @@ CREATE TABLE `runs` (
 	`reason` text,
 	`version` integer NOT NULL,
 	`step_count` integer NOT NULL,
+	`steps_json` text NOT NULL,
 	PRIMARY KEY(`tenant`, `run_id`)
 );
 --> statement-breakpoint
 CREATE INDEX `runs_tenant_status_run_idx` ON `runs` (`tenant`,`status`,`run_id`);--> statement-breakpoint
 CREATE INDEX `runs_tenant_workflow_run_idx` ON `runs` (`tenant`,`workflow`,`run_id`);--> statement-breakpoint
 CREATE INDEX `runs_tenant_started_run_idx` ON `runs` (`tenant`,`started_key`,`run_id`);--> statement-breakpoint
-CREATE TABLE `steps` (
-	`tenant` text NOT NULL,
-	`run_id` text NOT NULL,
-	`step_id` text NOT NULL,
-	`ordinal` integer NOT NULL,
-	`status` text NOT NULL,
-	`attempts` integer NOT NULL,
-	`started_at` text,
-	`ended_at` text,
-	`error` text,
-	PRIMARY KEY(`tenant`, `run_id`, `step_id`)
-);
---> statement-breakpoint
 CREATE TABLE `stream_checkpoints` (
 	`tenant` text NOT NULL,
 	`stream` text NOT NULL,

@@ -76,38 +76,32 @@ export function storedRunStatus(value: string, runId: string): RunStatus {
   throw new ShiiooError('DATA_CORRUPTED', `index row for run ${runId} has unknown status "${clip(value)}"`)
 }
 
-export interface StepRow {
-  run_id: string
-  step_id: string
-  status: string
-  attempts: number
-  started_at: string | null
-  ended_at: string | null
-  error: string | null
+type StepTuple = [string, string, number, string | null, string | null, ErrorInfo | null]
+
+/**
+ * A run's steps are kept on its row as one compact JSON array of tuples
+ * `[stepId, status, attempts, startedAt, endedAt, error]`: they are always read and written with
+ * their run, and tuples are half the size of objects (a rebuild writes every row).
+ */
+export function stepsToJson(steps: readonly StepSummary[]): string {
+  return JSON.stringify(steps.map((s): StepTuple => [s.stepId, s.status, s.attempts, s.startedAt, s.endedAt, s.error]))
 }
 
-export function stepFromRow(row: StepRow): StepSummary {
-  if (!(STEP_STATUSES as readonly string[]).includes(row.status)) {
-    throw new ShiiooError('DATA_CORRUPTED', `index row for step ${row.run_id}/${row.step_id} has unknown status`)
+export function stepsFromJson(json: string, runId: string): StepSummary[] {
+  let value: unknown
+  try {
+    value = JSON.parse(json)
+  } catch (cause) {
+    throw new ShiiooError('DATA_CORRUPTED', `index row for run ${runId} has unreadable steps`, { cause })
   }
-  let error: ErrorInfo | null = null
-  if (row.error !== null) {
-    try {
-      error = JSON.parse(row.error) as ErrorInfo
-    } catch (cause) {
-      throw new ShiiooError('DATA_CORRUPTED', `index row for step ${row.run_id}/${row.step_id} has a bad error`, {
-        cause,
-      })
+  if (!Array.isArray(value)) throw new ShiiooError('DATA_CORRUPTED', `index row for run ${runId} has unreadable steps`)
+  return (value as unknown[]).map((t) => {
+    if (!Array.isArray(t) || t.length !== 6 || !(STEP_STATUSES as readonly string[]).includes(t[1] as string)) {
+      throw new ShiiooError('DATA_CORRUPTED', `index row for run ${runId} has a step with an unknown shape or status`)
     }
-  }
-  return {
-    stepId: row.step_id,
-    status: row.status as StepStatus,
-    attempts: row.attempts,
-    startedAt: row.started_at,
-    endedAt: row.ended_at,
-    error,
-  }
+    const [stepId, status, attempts, startedAt, endedAt, error] = t as StepTuple
+    return { stepId, status: status as StepStatus, attempts, startedAt, endedAt, error }
+  })
 }
 
 function clip(value: unknown): string {

@@ -33,6 +33,9 @@ export function openSqliteIndex(options: OpenSqliteIndexOptions): SqliteIndexSto
   try {
     if (!memory) mkdirSync(dirname(options.path), { recursive: true })
     db = new Database(options.path)
+    // 16 KiB pages: run rows carry their steps, and bigger pages halve a rebuild's write time.
+    // Takes effect only on a new, empty file (before WAL); an existing file keeps its size.
+    db.pragma('page_size = 16384')
     db.pragma('journal_mode = WAL')
     db.pragma('synchronous = NORMAL')
     db.pragma('busy_timeout = 5000')

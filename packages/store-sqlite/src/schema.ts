@@ -23,6 +23,8 @@ export const runs = sqliteTable(
     reason: text('reason'),
     version: integer('version').notNull(),
     stepCount: integer('step_count').notNull(),
+    /** The run's StepSummary[] as JSON: steps are always read and written with their run. */
+    stepsJson: text('steps_json').notNull(),
   },
   (t) => [
     primaryKey({ columns: [t.tenant, t.runId] }),
@@ -30,26 +32,6 @@ export const runs = sqliteTable(
     index('runs_tenant_workflow_run_idx').on(t.tenant, t.workflow, t.runId),
     index('runs_tenant_started_run_idx').on(t.tenant, t.startedKey, t.runId),
   ],
-)
-
-export const steps = sqliteTable(
-  'steps',
-  {
-    tenant: text('tenant').notNull(),
-    runId: text('run_id').notNull(),
-    stepId: text('step_id').notNull(),
-    /** Position in the run's step list: the order in which the fold first saw each step. */
-    ordinal: integer('ordinal').notNull(),
-    status: text('status', { enum: ['running', 'retrying', 'completed', 'failed', 'skipped'] }).notNull(),
-    attempts: integer('attempts').notNull(),
-    startedAt: text('started_at'),
-    endedAt: text('ended_at'),
-    /** ErrorInfo as JSON, or null. */
-    error: text('error'),
-  },
-  // no foreign key to runs: only save() writes steps, always with their run, and the per-row
-  // parent check cost ~20% of a rebuild's save time
-  (t) => [primaryKey({ columns: [t.tenant, t.runId, t.stepId] })],
 )
 
 export const streamCheckpoints = sqliteTable(

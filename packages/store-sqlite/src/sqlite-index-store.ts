@@ -20,11 +20,11 @@ import {
   instantKey,
   parseLimit,
   parseStatus,
-  stepFromRow,
+  stepsFromJson,
+  stepsToJson,
   storedRunStatus,
-  type StepRow,
 } from './codec.js'
-import { meta, runs, steps, streamCheckpoints } from './schema.js'
+import { meta, runs, streamCheckpoints } from './schema.js'
 import type * as schema from './schema.js'
 
 interface RunRow {
@@ -38,26 +38,23 @@ interface RunRow {
   ended_at: string | null
   reason: string | null
   version: number
+  steps_json: string
 }
 
-const RUN_COLUMNS = 'tenant, run_id, workflow, workflow_hash, status, started_at, updated_at, ended_at, reason, version'
+const RUN_COLUMNS = 'tenant, run_id, workflow, workflow_hash, status, started_at, updated_at, ended_at, reason, version, steps_json'
 
 /** Raw prepared statements for the hot paths (rebuild saves and the projector's lookups). */
 function prepare(db: Database.Database) {
   return {
     upsertRun: db.prepare<unknown[]>(
       `INSERT INTO runs (tenant, run_id, workflow, workflow_hash, status, started_at, started_key, updated_at,
-         ended_at, reason, version, step_count)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ended_at, reason, version, step_count, steps_json)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (tenant, run_id) DO UPDATE SET workflow = excluded.workflow,
          workflow_hash = excluded.workflow_hash, status = excluded.status, started_at = excluded.started_at,
          started_key = excluded.started_key, updated_at = excluded.updated_at, ended_at = excluded.ended_at,
-         reason = excluded.reason, version = excluded.version, step_count = excluded.step_count`,
-    ),
-    deleteSteps: db.prepare<unknown[]>('DELETE FROM steps WHERE tenant = ? AND run_id = ?'),
-    insertStep: db.prepare<unknown[]>(
-      `INSERT INTO steps (tenant, run_id, step_id, ordinal, status, attempts, started_at, ended_at, error)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         reason = excluded.reason, version = excluded.version, step_count = excluded.step_count,
+         steps_json = excluded.steps_json`,
     ),
     upsertCheckpoint: db.prepare<unknown[]>(
       `INSERT INTO stream_checkpoints (tenant, stream, version, token) VALUES (?, ?, ?, ?)
@@ -66,10 +63,6 @@ function prepare(db: Database.Database) {
     // json_each takes any number of ids as one parameter: one statement, no variable limit
     selectRuns: db.prepare<[string, string], RunRow>(
       `SELECT ${RUN_COLUMNS} FROM runs WHERE tenant = ? AND run_id IN (SELECT value FROM json_each(?))`,
-    ),
-    selectSteps: db.prepare<[string, string], StepRow>(
-      `SELECT run_id, step_id, status, attempts, started_at, ended_at, error FROM steps
-       WHERE tenant = ? AND run_id IN (SELECT value FROM json_each(?)) ORDER BY run_id, ordinal`,
     ),
   }
 }
@@ -100,7 +93,7 @@ export class SqliteIndexStore implements IndexStore {
   }
 
   #write(request: { runs: readonly RunSummary[]; checkpoints: readonly StreamCheckpoint[] }): void {
-    const { upsertRun, deleteSteps, insertStep, upsertCheckpoint } = this.#stmt
+    const { upsertRun, upsertCheckpoint } = this.#stmt
     for (const r of request.runs) {
       const key = instantKey(r.startedAt, `runs[${r.runId}].startedAt`)
       upsertRun.run(
@@ -116,13 +109,8 @@ export class SqliteIndexStore implements IndexStore {
         r.reason,
         r.version,
         r.steps.length,
+        stepsToJson(r.steps),
       )
-      deleteSteps.run(r.tenant, r.runId)
-      for (let i = 0; i < r.steps.length; i++) {
-        const s = r.steps[i]!
-        const error = s.error === null ? null : JSON.stringify(s.error)
-        insertStep.run(r.tenant, r.runId, s.stepId, i, s.status, s.attempts, s.startedAt, s.endedAt, error)
-      }
     }
     for (const c of request.checkpoints) upsertCheckpoint.run(c.tenant, c.stream, c.version, c.token)
   }
@@ -154,12 +142,8 @@ export class SqliteIndexStore implements IndexStore {
         endedAt: row.ended_at,
         reason: row.reason,
         version: row.version,
-        steps: [],
+        steps: stepsFromJson(row.steps_json, row.run_id),
       })
-    }
-    if (out.size === 0) return out
-    for (const row of this.#stmt.selectSteps.all(tenant, ids)) {
-      out.get(row.run_id as RunId)?.steps.push(stepFromRow(row))
     }
     return out
   }
@@ -223,7 +207,6 @@ export class SqliteIndexStore implements IndexStore {
     this.#open()
     this.#orm.transaction(
       (tx) => {
-        tx.delete(steps).run()
         tx.delete(runs).run()
         tx.delete(streamCheckpoints).run()
         tx.delete(meta).run()

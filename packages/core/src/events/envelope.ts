@@ -111,6 +111,11 @@ export function decodeStoredEvent(line: string, catalog: EventCatalog = defaultC
   } catch {
     throw new ShiiooError('DATA_CORRUPTED', 'record is not valid JSON')
   }
+  return decodeStoredRecord(raw, catalog)
+}
+
+/** Like decodeStoredEvent, for a record already parsed from JSON. */
+export function decodeStoredRecord(raw: unknown, catalog: EventCatalog = defaultCatalog): StoredEvent {
   if (typeof raw !== 'object' || raw === null) throw new ShiiooError('DATA_CORRUPTED', 'record is not an object')
   const e = raw as Record<string, unknown>
   const fail = (what: string) => new ShiiooError('DATA_CORRUPTED', `record has ${what}`)

@@ -8,6 +8,8 @@ import type { Logger } from '../ports/logger.js'
 import { silentLogger } from '../ports/logger.js'
 import type { RunSummary } from './run-summary.js'
 import { foldRun } from './run-summary.js'
+import type { FoldOutcome, FoldTask, StreamFolder } from './stream-folder.js'
+import { inProcessFolder } from './stream-folder.js'
 
 export interface ProjectProgress {
   done: number
@@ -29,8 +31,8 @@ export interface ProjectorOptions {
   logger?: Logger
   /** Streams read and saved per index transaction during catch-up and rebuild. */
   chunkSize?: number
-  /** Stream reads in flight at once during catch-up and rebuild. */
-  readConcurrency?: number
+  /** Reads and folds streams for catch-up and rebuild; default: in this thread. */
+  folder?: StreamFolder
 }
 
 /**
@@ -40,10 +42,12 @@ export interface ProjectorOptions {
  */
 export class Projector {
   private readonly logger: Logger
+  private readonly folder: StreamFolder
   private chain: Promise<void> = Promise.resolve()
 
   constructor(private readonly options: ProjectorOptions) {
     this.logger = options.logger ?? silentLogger
+    this.folder = options.folder ?? inProcessFolder(options.log)
   }
 
   /** Folds appended events into the index. Idempotent: events the index already has are skipped. */
@@ -100,14 +104,23 @@ export class Projector {
       if (seen.get(`${s.tenant}/${s.stream}`)?.token !== s.token) todo.push(s)
     }
     const result: ProjectResult = { streams: todo.length, events: 0, runs: 0, failed: [] }
-    const chunkSize = this.options.chunkSize ?? 500
+    const chunkSize = this.options.chunkSize ?? 1000
+    const chunks: StreamInfo[][] = []
+    for (let i = 0; i < todo.length; i += chunkSize) chunks.push(todo.slice(i, i + chunkSize))
     let done = 0
     options.onProgress?.({ done, total: todo.length, events: 0 })
-    for (let i = 0; i < todo.length; i += chunkSize) {
+    // Pipeline: the folder reads and folds chunk i+1 while chunk i is written to the index.
+    let folding = chunks.length > 0 ? this.foldChunk(chunks[0]!, seen) : null
+    for (let i = 0; i < chunks.length; i++) {
       options.signal?.throwIfAborted()
-      const chunk = todo.slice(i, i + chunkSize)
-      await this.projectChunk(chunk, seen, result)
-      done += chunk.length
+      const outcome = await folding!
+      folding = i + 1 < chunks.length ? this.foldChunk(chunks[i + 1]!, seen) : null
+      for (const f of outcome.failed) this.logger.error('stream not projected', { tenant: f.tenant, stream: f.stream, error: f.message })
+      await this.options.index.save({ runs: outcome.runs, checkpoints: outcome.checkpoints })
+      result.events += outcome.events
+      result.runs += outcome.runs.length
+      result.failed.push(...outcome.failed)
+      done += chunks[i]!.length
       options.onProgress?.({ done, total: todo.length, events: result.events })
     }
     return result
@@ -120,35 +133,18 @@ export class Projector {
     return this.catchUp(options)
   }
 
-  private async projectChunk(chunk: StreamInfo[], seen: Map<string, StreamCheckpoint>, result: ProjectResult): Promise<void> {
+  private async foldChunk(chunk: StreamInfo[], seen: Map<string, StreamCheckpoint>): Promise<FoldOutcome> {
     const current = new Map<string, RunSummary>()
     for (const [tenant, ids] of groupByTenant(chunk.filter((s) => streamKind(s.stream) === 'run'))) {
       for (const [id, s] of await this.options.index.getRuns({ tenant, runIds: ids as RunId[] })) current.set(`${tenant}/${id}`, s)
     }
-    const runs: RunSummary[] = []
-    const checkpoints: StreamCheckpoint[] = []
-    await forEachLimited(chunk, this.options.readConcurrency ?? 16, async (s) => {
+    const tasks: FoldTask[] = chunk.map((s) => {
       const key = `${s.tenant}/${s.stream}`
-      const before = current.get(key) ?? null
-      const from = streamKind(s.stream) === 'run' ? (before?.version ?? 0) : (seen.get(key)?.version ?? 0)
-      try {
-        const events = await this.options.log.read({ tenant: s.tenant, stream: s.stream, fromSeq: from + 1 })
-        result.events += events.length
-        let version = from + events.length
-        if (streamKind(s.stream) === 'run' && events.length > 0) {
-          const next = foldRun(events, before)!
-          runs.push(next)
-          version = next.version
-        }
-        checkpoints.push({ tenant: s.tenant, stream: s.stream, version, token: s.token })
-      } catch (err) {
-        const message = toShiiooError(err).message
-        this.logger.error('stream not projected', { tenant: s.tenant, stream: s.stream, error: message })
-        result.failed.push({ tenant: s.tenant, stream: s.stream, message })
-      }
+      const base = current.get(key) ?? null
+      const from = streamKind(s.stream) === 'run' ? (base?.version ?? 0) : (seen.get(key)?.version ?? 0)
+      return { tenant: s.tenant, stream: s.stream, token: s.token, fromSeq: from + 1, base }
     })
-    result.runs += runs.length
-    await this.options.index.save({ runs, checkpoints })
+    return this.folder.fold(tasks)
   }
 }
 
@@ -160,12 +156,4 @@ function groupByTenant(items: ReadonlyArray<{ tenant: TenantId; stream: StreamId
     else out.set(it.tenant, [it.stream])
   }
   return out
-}
-
-async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0
-  const worker = async () => {
-    while (next < items.length) await fn(items[next++]!)
-  }
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
 }

@@ -44,36 +44,39 @@ function stepOf(steps: StepSummary[], stepId: string): StepSummary {
   return s
 }
 
-/**
- * Folds one event into a run summary. Pure: returns a new summary, never mutates its input.
- * Events must arrive in seq order; a gap or a stray event is DATA_CORRUPTED.
- */
-export function foldRunSummary(current: RunSummary | null, e: StoredEvent): RunSummary {
-  if (current === null) {
-    if (e.type !== 'run.started' || e.seq !== 1) {
-      throw new ShiiooError('DATA_CORRUPTED', `run ${e.stream} does not begin with run.started at seq 1 (found ${e.type} at ${e.seq})`)
-    }
-    return {
-      tenant: e.tenant,
-      runId: e.stream as RunId,
-      workflow: e.data.workflow.name,
-      workflowHash: e.data.workflow.hash,
-      status: 'running',
-      startedAt: e.at,
-      updatedAt: e.at,
-      endedAt: null,
-      reason: null,
-      version: 1,
-      steps: [],
-    }
+function cloneSummary(s: RunSummary): RunSummary {
+  return { ...s, steps: s.steps.map((x) => ({ ...x })) }
+}
+
+function startSummary(e: StoredEvent): RunSummary {
+  if (e.type !== 'run.started' || e.seq !== 1) {
+    throw new ShiiooError('DATA_CORRUPTED', `run ${e.stream} does not begin with run.started at seq 1 (found ${e.type} at ${e.seq})`)
   }
-  if (e.seq !== current.version + 1) {
-    throw new ShiiooError('DATA_CORRUPTED', `run ${current.runId}: expected seq ${current.version + 1}, found ${e.seq}`)
+  return {
+    tenant: e.tenant,
+    runId: e.stream as RunId,
+    workflow: e.data.workflow.name,
+    workflowHash: e.data.workflow.hash,
+    status: 'running',
+    startedAt: e.at,
+    updatedAt: e.at,
+    endedAt: null,
+    reason: null,
+    version: 1,
+    steps: [],
   }
-  const next: RunSummary = { ...current, version: e.seq, updatedAt: e.at, steps: current.steps.map((s) => ({ ...s })) }
+}
+
+/** Applies one event to a summary the caller owns (mutates it). */
+function applyEvent(next: RunSummary, e: StoredEvent): void {
+  if (e.seq !== next.version + 1) {
+    throw new ShiiooError('DATA_CORRUPTED', `run ${next.runId}: expected seq ${next.version + 1}, found ${e.seq}`)
+  }
+  next.version = e.seq
+  next.updatedAt = e.at
   switch (e.type) {
     case 'run.started':
-      throw new ShiiooError('DATA_CORRUPTED', `run ${current.runId} has a second run.started at seq ${e.seq}`)
+      throw new ShiiooError('DATA_CORRUPTED', `run ${next.runId} has a second run.started at seq ${e.seq}`)
     case 'step.started': {
       const s = stepOf(next.steps, e.data.stepId)
       s.status = 'running'
@@ -124,11 +127,30 @@ export function foldRunSummary(current: RunSummary | null, e: StoredEvent): RunS
       throw new ShiiooError('DATA_CORRUPTED', `unhandled event type ${(exhaustive as StoredEvent).type}`)
     }
   }
+}
+
+/**
+ * Folds one event into a run summary. Pure: returns a new summary, never mutates its input.
+ * Events must arrive in seq order; a gap or a stray event is DATA_CORRUPTED.
+ */
+export function foldRunSummary(current: RunSummary | null, e: StoredEvent): RunSummary {
+  if (current === null) return startSummary(e)
+  const next = cloneSummary(current)
+  applyEvent(next, e)
   return next
 }
 
+/** Folds events into a summary (copying `from` once, not per event). Pure like foldRunSummary. */
 export function foldRun(events: readonly StoredEvent[], from: RunSummary | null = null): RunSummary | null {
-  let s = from
-  for (const e of events) s = foldRunSummary(s, e)
+  if (events.length === 0) return from
+  let i = 0
+  let s: RunSummary
+  if (from === null) {
+    s = startSummary(events[0]!)
+    i = 1
+  } else {
+    s = cloneSummary(from)
+  }
+  for (; i < events.length; i++) applyEvent(s, events[i]!)
   return s
 }

@@ -1,0 +1,66 @@
+import { toShiiooError } from '../errors.js'
+import type { StreamId, TenantId } from '../ids.js'
+import { streamKind } from '../ids.js'
+import type { EventLog } from '../ports/event-log.js'
+import type { StreamCheckpoint } from '../ports/index-store.js'
+import type { RunSummary } from './run-summary.js'
+import { foldRun } from './run-summary.js'
+
+/** One stream to bring up to date: read it from `fromSeq` and fold onto `base`. */
+export interface FoldTask {
+  tenant: TenantId
+  stream: StreamId
+  token: string
+  fromSeq: number
+  base: RunSummary | null
+}
+
+export interface FoldOutcome {
+  runs: RunSummary[]
+  checkpoints: StreamCheckpoint[]
+  events: number
+  failed: Array<{ tenant: TenantId; stream: StreamId; message: string }>
+}
+
+/**
+ * Reads and folds streams for the projector. The default folds in this thread; the filesystem
+ * log also has a worker-thread folder (`createParallelFolder`) for rebuilds.
+ */
+export interface StreamFolder {
+  fold(tasks: readonly FoldTask[]): Promise<FoldOutcome>
+  close(): Promise<void>
+}
+
+/** Reads and folds each task's stream in this thread. The one fold routine every folder runs. */
+export async function foldStreams(log: EventLog, tasks: readonly FoldTask[]): Promise<FoldOutcome> {
+  const out: FoldOutcome = { runs: [], checkpoints: [], events: 0, failed: [] }
+  for (const t of tasks) {
+    try {
+      const events = await log.read({ tenant: t.tenant, stream: t.stream, fromSeq: t.fromSeq })
+      out.events += events.length
+      let version = t.fromSeq - 1 + events.length
+      if (streamKind(t.stream) === 'run' && events.length > 0) {
+        const next = foldRun(events, t.base)!
+        out.runs.push(next)
+        version = next.version
+      }
+      out.checkpoints.push({ tenant: t.tenant, stream: t.stream, version, token: t.token })
+    } catch (err) {
+      out.failed.push({ tenant: t.tenant, stream: t.stream, message: toShiiooError(err).message })
+    }
+  }
+  return out
+}
+
+export function inProcessFolder(log: EventLog): StreamFolder {
+  return { fold: (tasks) => foldStreams(log, tasks), close: async () => {} }
+}
+
+export function mergeOutcomes(outcomes: readonly FoldOutcome[]): FoldOutcome {
+  return {
+    runs: outcomes.flatMap((o) => o.runs),
+    checkpoints: outcomes.flatMap((o) => o.checkpoints),
+    events: outcomes.reduce((n, o) => n + o.events, 0),
+    failed: outcomes.flatMap((o) => o.failed),
+  }
+}
