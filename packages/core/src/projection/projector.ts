@@ -8,8 +8,8 @@ import type { Logger } from '../ports/logger.js'
 import { silentLogger } from '../ports/logger.js'
 import type { RunSummary } from './run-summary.js'
 import { foldRun } from './run-summary.js'
-import type { FoldOutcome, FoldTask, StreamFolder } from './stream-folder.js'
-import { inProcessFolder } from './stream-folder.js'
+import type { FoldOutcome, FoldTask } from './stream-folder.js'
+import { foldStreams } from './stream-folder.js'
 
 export interface ProjectProgress {
   done: number
@@ -31,8 +31,6 @@ export interface ProjectorOptions {
   logger?: Logger
   /** Streams read and saved per index transaction during catch-up and rebuild. */
   chunkSize?: number
-  /** Reads and folds streams for catch-up and rebuild; default: in this thread. */
-  folder?: StreamFolder
 }
 
 /**
@@ -42,12 +40,10 @@ export interface ProjectorOptions {
  */
 export class Projector {
   private readonly logger: Logger
-  private readonly folder: StreamFolder
   private chain: Promise<void> = Promise.resolve()
 
   constructor(private readonly options: ProjectorOptions) {
     this.logger = options.logger ?? silentLogger
-    this.folder = options.folder ?? inProcessFolder(options.log)
   }
 
   /** Folds appended events into the index. Idempotent: events the index already has are skipped. */
@@ -105,23 +101,17 @@ export class Projector {
     }
     const result: ProjectResult = { streams: todo.length, events: 0, runs: 0, failed: [] }
     const chunkSize = this.options.chunkSize ?? 1000
-    const chunks: StreamInfo[][] = []
-    for (let i = 0; i < todo.length; i += chunkSize) chunks.push(todo.slice(i, i + chunkSize))
-    let done = 0
-    options.onProgress?.({ done, total: todo.length, events: 0 })
-    // Pipeline: the folder reads and folds chunk i+1 while chunk i is written to the index.
-    let folding = chunks.length > 0 ? this.foldChunk(chunks[0]!, seen) : null
-    for (let i = 0; i < chunks.length; i++) {
+    options.onProgress?.({ done: 0, total: todo.length, events: 0 })
+    for (let i = 0; i < todo.length; i += chunkSize) {
       options.signal?.throwIfAborted()
-      const outcome = await folding!
-      folding = i + 1 < chunks.length ? this.foldChunk(chunks[i + 1]!, seen) : null
+      const chunk = todo.slice(i, i + chunkSize)
+      const outcome = await this.foldChunk(chunk, seen)
       for (const f of outcome.failed) this.logger.error('stream not projected', { tenant: f.tenant, stream: f.stream, error: f.message })
       await this.options.index.save({ runs: outcome.runs, checkpoints: outcome.checkpoints })
       result.events += outcome.events
       result.runs += outcome.runs.length
       result.failed.push(...outcome.failed)
-      done += chunks[i]!.length
-      options.onProgress?.({ done, total: todo.length, events: result.events })
+      options.onProgress?.({ done: i + chunk.length, total: todo.length, events: result.events })
     }
     return result
   }
@@ -144,7 +134,7 @@ export class Projector {
       const from = streamKind(s.stream) === 'run' ? (base?.version ?? 0) : (seen.get(key)?.version ?? 0)
       return { tenant: s.tenant, stream: s.stream, token: s.token, fromSeq: from + 1, base }
     })
-    return this.folder.fold(tasks)
+    return foldStreams(this.options.log, tasks)
   }
 }
 

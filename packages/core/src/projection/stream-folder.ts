@@ -22,16 +22,7 @@ export interface FoldOutcome {
   failed: Array<{ tenant: TenantId; stream: StreamId; message: string }>
 }
 
-/**
- * Reads and folds streams for the projector. The default folds in this thread; the filesystem
- * log also has a worker-thread folder (`createParallelFolder`) for rebuilds.
- */
-export interface StreamFolder {
-  fold(tasks: readonly FoldTask[]): Promise<FoldOutcome>
-  close(): Promise<void>
-}
-
-/** Reads and folds each task's stream in this thread. The one fold routine every folder runs. */
+/** Reads each task's stream from its `fromSeq` and folds it onto its base: the catch-up routine. */
 export async function foldStreams(log: EventLog, tasks: readonly FoldTask[]): Promise<FoldOutcome> {
   const out: FoldOutcome = { runs: [], checkpoints: [], events: 0, failed: [] }
   for (const t of tasks) {
@@ -50,17 +41,4 @@ export async function foldStreams(log: EventLog, tasks: readonly FoldTask[]): Pr
     }
   }
   return out
-}
-
-export function inProcessFolder(log: EventLog): StreamFolder {
-  return { fold: (tasks) => foldStreams(log, tasks), close: async () => {} }
-}
-
-export function mergeOutcomes(outcomes: readonly FoldOutcome[]): FoldOutcome {
-  return {
-    runs: outcomes.flatMap((o) => o.runs),
-    checkpoints: outcomes.flatMap((o) => o.checkpoints),
-    events: outcomes.reduce((n, o) => n + o.events, 0),
-    failed: outcomes.flatMap((o) => o.failed),
-  }
 }
