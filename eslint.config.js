@@ -5,12 +5,17 @@ import { importX } from 'eslint-plugin-import-x'
 import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript'
 
 export default tseslint.config(
-  { ignores: ['**/dist/**', '**/node_modules/**', '**/drizzle/**', 'bench/.peers/**', 'data/**', '**/*.mjs', '**/*.js'] },
+  {
+    ignores: ['**/dist/**', '**/node_modules/**', '**/drizzle/**', 'bench/.peers/**', 'data/**', '**/*.mjs', '**/*.js'],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
-      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+      parserOptions: {
+        projectService: { allowDefaultProject: ['vitest.config.ts'] },
+        tsconfigRootDir: import.meta.dirname,
+      },
     },
     plugins: { 'import-x': importX },
     settings: {
@@ -25,7 +30,11 @@ export default tseslint.config(
       'import-x/no-cycle': 'error',
       'no-restricted-imports': [
         'error',
-        { patterns: [{ group: ['@shiioo/*/src/*', '@shiioo/*/dist/*'], message: 'Import a package through its public index.' }] },
+        {
+          patterns: [
+            { group: ['@shiioo/*/src/*', '@shiioo/*/dist/*'], message: 'Import a package through its public index.' },
+          ],
+        },
       ],
       'no-restricted-properties': [
         'error',

@@ -6,7 +6,12 @@ import { median, percentile, progress, rawFsyncRate, removeDir, tempDir } from '
 const ids = createIdFactory()
 const actor = { kind: 'system', id: 'bench' }
 const T = 'default'
-const ev = (i) => newEvent('step.started', { stepId: 'step', attempt: 1, idempotencyKey: `k${i}` }, { id: ids.eventId(), at: new Date().toISOString(), actor })
+const ev = (i) =>
+  newEvent(
+    'step.started',
+    { stepId: 'step', attempt: 1, idempotencyKey: `k${i}` },
+    { id: ids.eventId(), at: new Date().toISOString(), actor },
+  )
 
 async function oneStream(writers, total) {
   const dir = tempDir('one')

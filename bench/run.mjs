@@ -20,8 +20,17 @@ for (const s of suites) {
   process.stderr.write(`bench ${s.name}: ${s.title}\n`)
   const r = spawnSync(
     process.execPath,
-    ['--input-type=module', '-e', `const m = await import(${JSON.stringify(join(root, 'bench', s.file))}); process.stdout.write(JSON.stringify(await m.run()))`],
-    { cwd: root, env: { ...process.env, UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE ?? '64' }, stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 },
+    [
+      '--input-type=module',
+      '-e',
+      `const m = await import(${JSON.stringify(join(root, 'bench', s.file))}); process.stdout.write(JSON.stringify(await m.run()))`,
+    ],
+    {
+      cwd: root,
+      env: { ...process.env, UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE ?? '64' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+      maxBuffer: 1 << 24,
+    },
   )
   if (r.status !== 0) {
     process.stderr.write(`bench ${s.name} failed (exit ${r.status})\n`)
@@ -33,7 +42,8 @@ for (const s of suites) {
 
 const cpu = cpus()[0]?.model ?? 'unknown CPU'
 const machine = `${cpus().length} cores (${cpu}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${process.platform}`
-const fmt = (n) => (typeof n === 'number' ? (Number.isInteger(n) ? n.toLocaleString('en-US') : n.toFixed(3)) : String(n))
+const fmt = (n) =>
+  typeof n === 'number' ? (Number.isInteger(n) ? n.toLocaleString('en-US') : n.toFixed(3)) : String(n)
 let md = `\n## Run of ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC\n\nMachine: ${machine}.\n`
 for (const s of suites) {
   md += `\n### ${s.title}\n\n| metric | value |\n|---|---|\n`
@@ -43,7 +53,10 @@ const doc = join(root, 'docs', 'benchmarks.md')
 try {
   readFileSync(doc)
 } catch {
-  appendFileSync(doc, '# Benchmarks\n\nEach `npm run bench` appends a section below. Targets and how to read them are in docs/performance.md.\n')
+  appendFileSync(
+    doc,
+    '# Benchmarks\n\nEach `npm run bench` appends a section below. Targets and how to read them are in docs/performance.md.\n',
+  )
 }
 appendFileSync(doc, md)
 console.error(`results appended to docs/benchmarks.md`)

@@ -35,7 +35,9 @@ const env = { ...process.env }
 // machine has them (no download), and leave node-gyp's own discovery alone elsewhere.
 if (!env.npm_config_nodedir && existsSync('/usr/include/node/node.h')) env.npm_config_nodedir = '/usr'
 const frozen = existsSync(join(root, 'pnpm-lock.yaml')) ? ['--frozen-lockfile'] : []
-console.error(`shiioo setup: installing dependencies with ${PNPM} (first run compiles better-sqlite3, about 2 minutes)...`)
+console.error(
+  `shiioo setup: installing dependencies with ${PNPM} (first run compiles better-sqlite3, about 2 minutes)...`,
+)
 const r = spawnSync('npx', ['--yes', PNPM, 'install', ...frozen], { cwd: root, env, stdio: 'inherit' })
 if (r.status !== 0) {
   console.error('shiioo setup: dependency install failed (see above). Fix the cause and run `npm run setup` again.')

@@ -104,27 +104,39 @@ export function isStreamId(value: string): value is StreamId {
 
 export function parseRunId(value: string, field = 'runId'): RunId {
   if (!isRunId(value)) {
-    throw new ShiiooError('INVALID_INPUT', `${field} "${clip(value)}" is not a run id (run_ followed by a 26-character ULID)`, {
-      details: { field },
-    })
+    throw new ShiiooError(
+      'INVALID_INPUT',
+      `${field} "${clip(value)}" is not a run id (run_ followed by a 26-character ULID)`,
+      {
+        details: { field },
+      },
+    )
   }
   return value
 }
 
 export function parseTenantId(value: string, field = 'tenant'): TenantId {
   if (!isTenantId(value)) {
-    throw new ShiiooError('INVALID_INPUT', `${field} "${clip(value)}" is not a tenant id (lowercase letters, digits and dashes, at most 63)`, {
-      details: { field },
-    })
+    throw new ShiiooError(
+      'INVALID_INPUT',
+      `${field} "${clip(value)}" is not a tenant id (lowercase letters, digits and dashes, at most 63)`,
+      {
+        details: { field },
+      },
+    )
   }
   return value
 }
 
 export function parseStreamId(value: string, field = 'stream'): StreamId {
   if (!isStreamId(value)) {
-    throw new ShiiooError('INVALID_INPUT', `${field} "${clip(value)}" is not a stream id (a run id, or a lowercase control stream name)`, {
-      details: { field },
-    })
+    throw new ShiiooError(
+      'INVALID_INPUT',
+      `${field} "${clip(value)}" is not a stream id (a run id, or a lowercase control stream name)`,
+      {
+        details: { field },
+      },
+    )
   }
   return value
 }

@@ -79,9 +79,16 @@ export async function verifyDataDir(options: {
       if (streamKind(s.stream) === 'run' && events.length > 0) foldRun(events)
     } catch (err) {
       const e = toShiiooError(err)
-      const seq = (e.details.seq as number | undefined) ?? ((err as { seq?: number }).seq)
+      const seq = (e.details.seq as number | undefined) ?? (err as { seq?: number }).seq
       const offset = e.details.offset as number | undefined
-      report.problems.push({ kind: 'stream', tenant: s.tenant, id: s.stream, ...(seq ? { seq } : {}), ...(offset !== undefined ? { offset } : {}), message: e.message })
+      report.problems.push({
+        kind: 'stream',
+        tenant: s.tenant,
+        id: s.stream,
+        ...(seq ? { seq } : {}),
+        ...(offset !== undefined ? { offset } : {}),
+        message: e.message,
+      })
     }
     options.onProgress?.({ phase: 'streams', done: report.streams })
   }

@@ -4,8 +4,14 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
 import { afterAll, describe, expect, it } from 'vitest'
-import type { RunId } from '../src/index.js'
-import { DEFAULT_TENANT, FsBlobStore, createIdFactory, openFsEventLog, streamPath, verifyDataDir } from '../src/index.js'
+import {
+  DEFAULT_TENANT,
+  FsBlobStore,
+  createIdFactory,
+  openFsEventLog,
+  streamPath,
+  verifyDataDir,
+} from '../src/index.js'
 
 const writerScript = join(import.meta.dirname, 'fixtures', 'crash-writer.mjs')
 const dirs: string[] = []
@@ -76,7 +82,7 @@ describe('crash safety with real processes', () => {
       const log = openFsEventLog({ dataDir })
       const events = await log.read({ tenant: DEFAULT_TENANT, stream }) // strict: decodes every record
       await log.close()
-      const bySeq = new Map(events.map((e) => [e.id, e.seq]))
+      const bySeq = new Map<string, number>(events.map((e) => [e.id, e.seq]))
       expect(new Set(events.map((e) => e.id)).size).toBe(events.length) // no duplicates
       expect(events.map((e) => e.seq)).toEqual(events.map((_, k) => k + 1)) // no gaps
       for (const [id, seq] of acked) expect([id, bySeq.get(id)]).toEqual([id, seq]) // nothing acknowledged is lost
@@ -97,13 +103,14 @@ describe('crash safety with real processes', () => {
     expect(report.problems).toEqual([])
     expect(report.ok).toBe(true)
     expect(report.events).toBeGreaterThanOrEqual(acked.size)
-    for (const key of blobKeys) expect(Buffer.from(await blobs.get({ tenant: DEFAULT_TENANT, key })).length).toBeGreaterThan(0)
+    for (const key of blobKeys)
+      expect(Buffer.from(await blobs.get({ tenant: DEFAULT_TENANT, key })).length).toBeGreaterThan(0)
   }, 180_000)
 
   it('serializes two processes appending to one stream: no interleaving, no loss', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'shiioo-2proc-'))
     dirs.push(dataDir)
-    const stream = createIdFactory().runId() as RunId
+    const stream = createIdFactory().runId()
     const env = { CRASH_WRITER_EVENTS: '60' }
     const a = startWriter(dataDir, stream, 'a', env)
     const b = startWriter(dataDir, stream, 'b', env)

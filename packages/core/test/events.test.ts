@@ -4,7 +4,14 @@ import { gunzipSync } from 'node:zlib'
 import { z } from 'zod'
 import { describe, expect, it } from 'vitest'
 import type { EventCatalog, RunSummary, StoredEvent } from '../src/index.js'
-import { decodeStoredEvent, defaultCatalog, eventSchemas, foldRun, serializeEvent, validateNewEvent } from '../src/index.js'
+import {
+  decodeStoredEvent,
+  defaultCatalog,
+  eventSchemas,
+  foldRun,
+  serializeEvent,
+  validateNewEvent,
+} from '../src/index.js'
 
 const line = (over: Record<string, unknown> = {}) =>
   JSON.stringify({
@@ -31,12 +38,17 @@ describe('event envelope and catalog', () => {
     expect(() => decodeStoredEvent(line({ type: 'run.exploded' }))).toThrow(/unknown type "run.exploded"/)
     expect(() => decodeStoredEvent(line({ v: 9 }))).toThrow(/newer than this build knows/)
     expect(() => decodeStoredEvent(line({ seq: 0 }))).toThrow(/bad seq/)
-    expect(() => decodeStoredEvent(line({ data: { workflow: { name: 'w', hash: 'nothex' } } }))).toThrow(/invalid run.started data/)
+    expect(() => decodeStoredEvent(line({ data: { workflow: { name: 'w', hash: 'nothex' } } }))).toThrow(
+      /invalid run.started data/,
+    )
   })
 
   it('upcasts old schema versions through the upcaster chain before validating', () => {
     const catalog: EventCatalog = {
-      schemas: { ...defaultCatalog.schemas, 'run.cancelled': { v: 3, data: z.object({ reason: z.string(), by: z.string() }) } },
+      schemas: {
+        ...defaultCatalog.schemas,
+        'run.cancelled': { v: 3, data: z.object({ reason: z.string(), by: z.string() }) },
+      },
       upcasters: {
         'run.cancelled@1': (d) => ({ reason: (d as { why: string }).why }),
         'run.cancelled@2': (d) => ({ ...(d as object), by: 'unknown' }),
@@ -45,16 +57,38 @@ describe('event envelope and catalog', () => {
     const e = decodeStoredEvent(line({ seq: 2, type: 'run.cancelled', v: 1, data: { why: 'old shape' } }), catalog)
     expect(e.v).toBe(3)
     expect(e.data).toEqual({ reason: 'old shape', by: 'unknown' })
-    expect(() => decodeStoredEvent(line({ type: 'run.cancelled', v: 2, data: {} }), { ...catalog, upcasters: {} })).toThrow(/no upcaster/)
+    expect(() =>
+      decodeStoredEvent(line({ type: 'run.cancelled', v: 2, data: {} }), { ...catalog, upcasters: {} }),
+    ).toThrow(/no upcaster/)
   })
 
   it('validates proposed events and names the field', () => {
-    const ok = { id: 'evt_01KEYHQ0A0AAAAAAAAAAAAAAAA', type: 'step.started', v: 1, at: '2026-01-07T10:00:00.000Z', actor: { kind: 'user', id: 'ann' } }
-    expect(() => validateNewEvent({ ...ok, data: { stepId: '../x', attempt: 1, idempotencyKey: 'k' } })).toThrow(/data.stepId/)
-    expect(() => validateNewEvent({ ...ok, data: { stepId: 'a', attempt: 0, idempotencyKey: 'k' } })).toThrow(/data.attempt/)
-    expect(() => validateNewEvent({ ...ok, actor: { kind: 'root', id: 'x' }, data: { stepId: 'a', attempt: 1, idempotencyKey: 'k' } })).toThrow(/actor/)
-    expect(() => validateNewEvent({ ...ok, v: 2, data: { stepId: 'a', attempt: 1, idempotencyKey: 'k' } })).toThrow(/v must be 1/)
-    expect(validateNewEvent({ ...ok, data: { stepId: 'a', attempt: 1, idempotencyKey: 'k' } }).type).toBe('step.started')
+    const ok = {
+      id: 'evt_01KEYHQ0A0AAAAAAAAAAAAAAAA',
+      type: 'step.started',
+      v: 1,
+      at: '2026-01-07T10:00:00.000Z',
+      actor: { kind: 'user', id: 'ann' },
+    }
+    expect(() => validateNewEvent({ ...ok, data: { stepId: '../x', attempt: 1, idempotencyKey: 'k' } })).toThrow(
+      /data.stepId/,
+    )
+    expect(() => validateNewEvent({ ...ok, data: { stepId: 'a', attempt: 0, idempotencyKey: 'k' } })).toThrow(
+      /data.attempt/,
+    )
+    expect(() =>
+      validateNewEvent({
+        ...ok,
+        actor: { kind: 'root', id: 'x' },
+        data: { stepId: 'a', attempt: 1, idempotencyKey: 'k' },
+      }),
+    ).toThrow(/actor/)
+    expect(() => validateNewEvent({ ...ok, v: 2, data: { stepId: 'a', attempt: 1, idempotencyKey: 'k' } })).toThrow(
+      /v must be 1/,
+    )
+    expect(validateNewEvent({ ...ok, data: { stepId: 'a', attempt: 1, idempotencyKey: 'k' } }).type).toBe(
+      'step.started',
+    )
   })
 
   it('every catalog type has a version and a schema', () => {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
 import { gunzipSync } from 'node:zlib'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import type { NewEvent, StreamId, TenantId } from '../src/index.js'
+import type { NewEvent, StreamId, TenantId, ShiiooError } from '../src/index.js'
 import {
   createIdFactory,
   DEFAULT_TENANT,
@@ -11,7 +11,6 @@ import {
   FsBlobStore,
   newEvent,
   openFsEventLog,
-  ShiiooError,
   streamPath,
   verifyDataDir,
 } from '../src/index.js'
@@ -20,8 +19,14 @@ const T = DEFAULT_TENANT
 const actor = { kind: 'system' as const, id: 'test' }
 let dataDir: string
 const ids = createIdFactory(() => Date.UTC(2026, 0, 7, 10, 0, 0))
-const started = (): NewEvent => newEvent('run.started', { workflow: { name: 'w', hash: 'e'.repeat(64) } }, { id: ids.eventId(), at: new Date(), actor })
-const step = (s: string): NewEvent => newEvent('step.started', { stepId: s, attempt: 1, idempotencyKey: s }, { id: ids.eventId(), at: new Date(), actor })
+const started = (): NewEvent =>
+  newEvent(
+    'run.started',
+    { workflow: { name: 'w', hash: 'e'.repeat(64) } },
+    { id: ids.eventId(), at: new Date(), actor },
+  )
+const step = (s: string): NewEvent =>
+  newEvent('step.started', { stepId: s, attempt: 1, idempotencyKey: s }, { id: ids.eventId(), at: new Date(), actor })
 
 async function code(p: Promise<unknown>): Promise<string> {
   try {
@@ -47,14 +52,20 @@ describe('filesystem event log layout', () => {
     await log.close()
     expect(existsSync(join(dataDir, 'events/2026/01/07', `${run}.jsonl.gz`))).toBe(true)
     expect(existsSync(join(dataDir, 'control/audit.jsonl.gz'))).toBe(true)
-    expect(relative(dataDir, streamPath(dataDir, 'acme' as TenantId, run))).toBe(`tenants/acme/events/2026/01/07/${run}.jsonl.gz`)
+    expect(relative(dataDir, streamPath(dataDir, 'acme' as TenantId, run))).toBe(
+      `tenants/acme/events/2026/01/07/${run}.jsonl.gz`,
+    )
     // plain gzip JSON lines: what `zcat file | jq` reads
-    const lines = gunzipSync(readFileSync(streamPath(dataDir, T, run))).toString().trim().split('\n').map((l) => JSON.parse(l))
+    const lines = gunzipSync(readFileSync(streamPath(dataDir, T, run)))
+      .toString()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
     expect(lines.map((l) => [l.seq, l.type, l.stream, l.tenant, l.v])).toEqual([
       [1, 'run.started', run, 'default', 1],
       [2, 'step.started', run, 'default', 1],
     ])
-    expect(Object.keys(lines[0])).toEqual(['id', 'stream', 'seq', 'type', 'v', 'at', 'tenant', 'actor', 'data'])
+    expect(Object.keys(lines[0]!)).toEqual(['id', 'stream', 'seq', 'type', 'v', 'at', 'tenant', 'actor', 'data'])
   })
 
   it('cuts a torn tail before the next append, and verify reports it as a warning until then', async () => {
@@ -94,7 +105,9 @@ describe('filesystem event log layout', () => {
     writeFileSync(file, bytes)
     log = openFsEventLog({ dataDir })
     expect(await code(log.read({ tenant: T, stream: run }))).toBe('DATA_CORRUPTED')
-    expect(await code(log.append({ tenant: T, stream: run, expectedVersion: 'any', events: [step('e')] }))).toBe('DATA_CORRUPTED')
+    expect(await code(log.append({ tenant: T, stream: run, expectedVersion: 'any', events: [step('e')] }))).toBe(
+      'DATA_CORRUPTED',
+    )
     expect(readFileSync(file)).toEqual(bytes) // nothing was written or cut
     const report = await verifyDataDir({ log, blobs: new FsBlobStore({ dataDir }) })
     expect(report.ok).toBe(false)
@@ -107,7 +120,11 @@ describe('filesystem event log layout', () => {
     const log = openFsEventLog({ dataDir, maxEventBytes: 2000 })
     const run = ids.runId()
     await log.append({ tenant: T, stream: run, expectedVersion: 0, events: [started()] })
-    const huge = newEvent('step.skipped', { stepId: 'big', reason: 'x'.repeat(1000) }, { id: ids.eventId(), at: new Date(), actor })
+    const huge = newEvent(
+      'step.skipped',
+      { stepId: 'big', reason: 'x'.repeat(1000) },
+      { id: ids.eventId(), at: new Date(), actor },
+    )
     const hugeAgain = { ...huge, data: { stepId: 'big', reason: 'é'.repeat(1000) } } as NewEvent
     const results = await Promise.allSettled([
       log.append({ tenant: T, stream: run, expectedVersion: 'any', events: [hugeAgain] }),
@@ -131,13 +148,20 @@ describe('filesystem event log layout', () => {
   it('fails appends after close with UNAVAILABLE', async () => {
     const log = openFsEventLog({ dataDir })
     await log.close()
-    expect(await code(log.append({ tenant: T, stream: ids.runId(), expectedVersion: 0, events: [started()] }))).toBe('UNAVAILABLE')
+    expect(await code(log.append({ tenant: T, stream: ids.runId(), expectedVersion: 0, events: [started()] }))).toBe(
+      'UNAVAILABLE',
+    )
   })
 })
 
 describe('filesystem event log: what a crash can leave at the end of a file', () => {
   it('treats zero padding and garbage after the last record as a torn tail, never as data', async () => {
-    for (const tail of [Buffer.alloc(4096), Buffer.alloc(7), Buffer.from('garbage'), encodeMember('{"x":1}\n').subarray(0, 12)]) {
+    for (const tail of [
+      Buffer.alloc(4096),
+      Buffer.alloc(7),
+      Buffer.from('garbage'),
+      encodeMember('{"x":1}\n').subarray(0, 12),
+    ]) {
       const run = ids.runId()
       let log = openFsEventLog({ dataDir })
       await log.append({ tenant: T, stream: run, expectedVersion: 0, events: [started(), step('a')] })

@@ -18,7 +18,10 @@ describe('gzip member scanning', () => {
     const withName = gzipSync('{"b":1}\n')
     withName[3] = 8 // FNAME flag; splice a name after the 10-byte header
     const named = Buffer.concat([withName.subarray(0, 10), Buffer.from('events.jsonl\0'), withName.subarray(10)])
-    expect(scanMembers(Buffer.concat([named, encodeMember('{"b":2}\n')])).lines.map((l) => l.text)).toEqual(['{"b":1}', '{"b":2}'])
+    expect(scanMembers(Buffer.concat([named, encodeMember('{"b":2}\n')])).lines.map((l) => l.text)).toEqual([
+      '{"b":1}',
+      '{"b":2}',
+    ])
   })
 
   it('reports a cut-off last member as a torn tail, at the offset where it starts', () => {

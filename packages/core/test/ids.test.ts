@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest'
-import { createIdFactory, createUlidFactory, idTime, isStreamId, parseRunId, parseTenantId, ShiiooError } from '../src/index.js'
+import {
+  createIdFactory,
+  createUlidFactory,
+  idTime,
+  isStreamId,
+  parseRunId,
+  parseTenantId,
+  ShiiooError,
+} from '../src/index.js'
 
 describe('ids', () => {
   it('mints time-ordered, strictly increasing ULIDs even within one millisecond', () => {
@@ -18,10 +26,18 @@ describe('ids', () => {
   })
 
   it('rejects ids that could escape a folder or are not ids', () => {
-    for (const bad of ['../run_01', 'run_../../x', 'run_' + '0'.repeat(25), 'RUN_' + '0'.repeat(26), 'run_' + 'U'.repeat(26), '']) {
+    for (const bad of [
+      '../run_01',
+      'run_../../x',
+      'run_' + '0'.repeat(25),
+      'RUN_' + '0'.repeat(26),
+      'run_' + 'U'.repeat(26),
+      '',
+    ]) {
       expect(() => parseRunId(bad)).toThrow(ShiiooError)
     }
-    for (const bad of ['..', 'A', 'a/b', 'a'.repeat(64), '-x', 'x\0']) expect(() => parseTenantId(bad)).toThrow(/tenant/)
+    for (const bad of ['..', 'A', 'a/b', 'a'.repeat(64), '-x', 'x\0'])
+      expect(() => parseTenantId(bad)).toThrow(/tenant/)
     expect(isStreamId('audit')).toBe(true)
     expect(isStreamId('config.roles')).toBe(true)
     expect(isStreamId('../audit')).toBe(false)

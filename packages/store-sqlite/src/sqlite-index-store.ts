@@ -41,7 +41,8 @@ interface RunRow {
   steps_json: string
 }
 
-const RUN_COLUMNS = 'tenant, run_id, workflow, workflow_hash, status, started_at, updated_at, ended_at, reason, version, steps_json'
+const RUN_COLUMNS =
+  'tenant, run_id, workflow, workflow_hash, status, started_at, updated_at, ended_at, reason, version, steps_json'
 
 /** Raw prepared statements for the hot paths (rebuild saves and the projector's lookups). */
 function prepare(db: Database.Database) {

@@ -43,7 +43,9 @@ export function eventLogConformance(name: string, factory: () => Promise<EventLo
       expect(r).toEqual({ firstSeq: 1, lastSeq: events.length, duplicate: false })
       const read = await h.log.read({ tenant: T, stream: run })
       expect(read.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1))
-      expect(read.map((e) => [e.id, e.type, e.at, e.actor, e.data])).toEqual(events.map((e) => [e.id, e.type, e.at, e.actor, e.data]))
+      expect(read.map((e) => [e.id, e.type, e.at, e.actor, e.data])).toEqual(
+        events.map((e) => [e.id, e.type, e.at, e.actor, e.data]),
+      )
       expect(read.every((e) => e.stream === run && e.tenant === T)).toBe(true)
       expect(await h.log.version({ tenant: T, stream: run })).toBe(events.length)
     })
@@ -60,8 +62,12 @@ export function eventLogConformance(name: string, factory: () => Promise<EventLo
     it('rejects an append at the wrong expected version with CONFLICT and writes nothing', async () => {
       const run = f.runId()
       await h.log.append({ tenant: T, stream: run, expectedVersion: 0, events: [f.runStarted()] })
-      expect(await codeOf(h.log.append({ tenant: T, stream: run, expectedVersion: 0, events: [f.stepStarted('a')] }))).toBe('CONFLICT')
-      expect(await codeOf(h.log.append({ tenant: T, stream: run, expectedVersion: 5, events: [f.stepStarted('a')] }))).toBe('CONFLICT')
+      expect(
+        await codeOf(h.log.append({ tenant: T, stream: run, expectedVersion: 0, events: [f.stepStarted('a')] })),
+      ).toBe('CONFLICT')
+      expect(
+        await codeOf(h.log.append({ tenant: T, stream: run, expectedVersion: 5, events: [f.stepStarted('a')] })),
+      ).toBe('CONFLICT')
       expect(await h.log.version({ tenant: T, stream: run })).toBe(1)
     })
 
@@ -90,12 +96,19 @@ export function eventLogConformance(name: string, factory: () => Promise<EventLo
       expect(again).toEqual({ firstSeq: 1, lastSeq: 2, duplicate: true })
       expect(await h.log.version({ tenant: T, stream: run })).toBe(3)
       // same id, different content: not a retry
-      const forged = { ...first[1]!, data: { stepId: 'zzz', attempt: 1, idempotencyKey: 'x' } } as (typeof first)[number]
-      expect(await codeOf(h.log.append({ tenant: T, stream: run, expectedVersion: 'any', events: [forged] }))).toBe('CONFLICT')
-      // part old, part new: refused, nothing written
-      expect(await codeOf(h.log.append({ tenant: T, stream: run, expectedVersion: 'any', events: [first[0]!, f.stepStarted('b')] }))).toBe(
+      const forged = {
+        ...first[1]!,
+        data: { stepId: 'zzz', attempt: 1, idempotencyKey: 'x' },
+      } as (typeof first)[number]
+      expect(await codeOf(h.log.append({ tenant: T, stream: run, expectedVersion: 'any', events: [forged] }))).toBe(
         'CONFLICT',
       )
+      // part old, part new: refused, nothing written
+      expect(
+        await codeOf(
+          h.log.append({ tenant: T, stream: run, expectedVersion: 'any', events: [first[0]!, f.stepStarted('b')] }),
+        ),
+      ).toBe('CONFLICT')
       expect(await h.log.version({ tenant: T, stream: run })).toBe(3)
     })
 
@@ -103,7 +116,9 @@ export function eventLogConformance(name: string, factory: () => Promise<EventLo
       const run = f.runId()
       await h.log.append({ tenant: T, stream: run, expectedVersion: 0, events: [f.runStarted()] })
       const appended = await Promise.all(
-        Array.from({ length: 200 }, (_, i) => h.log.append({ tenant: T, stream: run, expectedVersion: 'any', events: [f.stepStarted(`s${i}`)] })),
+        Array.from({ length: 200 }, (_, i) =>
+          h.log.append({ tenant: T, stream: run, expectedVersion: 'any', events: [f.stepStarted(`s${i}`)] }),
+        ),
       )
       const seqs = appended.map((r) => r.firstSeq).sort((a, b) => a - b)
       expect(seqs).toEqual(Array.from({ length: 200 }, (_, i) => i + 2))
@@ -117,9 +132,28 @@ export function eventLogConformance(name: string, factory: () => Promise<EventLo
       const cases: Array<[string, Promise<unknown>]> = [
         ['empty', h.log.append({ tenant: T, stream: run, expectedVersion: 0, events: [] })],
         ['bad tenant', h.log.append({ tenant: '../x' as TenantId, stream: run, expectedVersion: 0, events: [ok] })],
-        ['bad stream', h.log.append({ tenant: T, stream: '../../etc/passwd' as typeof run, expectedVersion: 0, events: [ok] })],
-        ['bad type', h.log.append({ tenant: T, stream: run, expectedVersion: 0, events: [{ ...ok, type: 'nope' } as unknown as typeof ok] })],
-        ['bad data', h.log.append({ tenant: T, stream: run, expectedVersion: 0, events: [{ ...ok, data: { workflow: 1 } } as unknown as typeof ok] })],
+        [
+          'bad stream',
+          h.log.append({ tenant: T, stream: '../../etc/passwd' as typeof run, expectedVersion: 0, events: [ok] }),
+        ],
+        [
+          'bad type',
+          h.log.append({
+            tenant: T,
+            stream: run,
+            expectedVersion: 0,
+            events: [{ ...ok, type: 'nope' } as unknown as typeof ok],
+          }),
+        ],
+        [
+          'bad data',
+          h.log.append({
+            tenant: T,
+            stream: run,
+            expectedVersion: 0,
+            events: [{ ...ok, data: { workflow: 1 } } as unknown as typeof ok],
+          }),
+        ],
         ['bad version', h.log.append({ tenant: T, stream: run, expectedVersion: -1, events: [ok] })],
         ['duplicate ids', h.log.append({ tenant: T, stream: run, expectedVersion: 0, events: [ok, ok] })],
       ]
@@ -146,7 +180,12 @@ export function eventLogConformance(name: string, factory: () => Promise<EventLo
       const b = f.runId()
       await h.log.append({ tenant: T, stream: a, expectedVersion: 0, events: [f.runStarted()] })
       await h.log.append({ tenant: T, stream: b, expectedVersion: 0, events: [f.runStarted()] })
-      await h.log.append({ tenant: T, stream: 'audit' as typeof a, expectedVersion: 0, events: [f.runCancelled('control event')] })
+      await h.log.append({
+        tenant: T,
+        stream: 'audit' as typeof a,
+        expectedVersion: 0,
+        events: [f.runCancelled('control event')],
+      })
       const before = new Map<string, string>()
       for await (const s of h.log.listStreams()) before.set(s.stream, s.token)
       expect([...before.keys()].sort()).toEqual([a, b, 'audit'].sort())
@@ -181,7 +220,12 @@ export function eventLogConformance(name: string, factory: () => Promise<EventLo
       h.log = log
       const read = await log.read({ tenant: T, stream: run })
       expect(read.map((e) => e.id)).toEqual(events.map((e) => e.id))
-      const next = await log.append({ tenant: T, stream: run, expectedVersion: events.length, events: [f.stepStarted('after')] })
+      const next = await log.append({
+        tenant: T,
+        stream: run,
+        expectedVersion: events.length,
+        events: [f.stepStarted('after')],
+      })
       expect(next.firstSeq).toBe(events.length + 1)
     })
   })

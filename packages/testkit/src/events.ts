@@ -46,7 +46,11 @@ export class EventFactory {
   }
 
   runFailed(stepId: string): NewEvent {
-    return newEvent('run.failed', { failedStep: stepId, error: { code: 'STEP_FAILED', message: 'boom', retryable: false } }, this.meta())
+    return newEvent(
+      'run.failed',
+      { failedStep: stepId, error: { code: 'STEP_FAILED', message: 'boom', retryable: false } },
+      this.meta(),
+    )
   }
 
   runCancelled(reason = 'cancelled by test'): NewEvent {
@@ -54,12 +58,17 @@ export class EventFactory {
   }
 
   /** A whole run: started, n steps, and an ending chosen by `outcome`. */
-  run(steps: number, outcome: 'completed' | 'failed' | 'cancelled' | 'running' = 'completed', workflow = 'demo'): NewEvent[] {
+  run(
+    steps: number,
+    outcome: 'completed' | 'failed' | 'cancelled' | 'running' = 'completed',
+    workflow = 'demo',
+  ): NewEvent[] {
     const events = [this.runStarted(workflow)]
     for (let i = 0; i < steps; i++) {
       const id = `s${i}`
       events.push(this.stepStarted(id))
-      if (outcome === 'failed' && i === steps - 1) events.push(this.stepFailed(id, 1, true), this.stepStarted(id, 2), this.stepFailed(id, 2))
+      if (outcome === 'failed' && i === steps - 1)
+        events.push(this.stepFailed(id, 1, true), this.stepStarted(id, 2), this.stepFailed(id, 2))
       else events.push(this.stepCompleted(id))
     }
     if (outcome === 'completed') events.push(this.runCompleted())

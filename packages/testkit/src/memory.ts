@@ -20,14 +20,18 @@ import { ShiiooError, parseBlobKey, parseStreamId, parseTenantId, streamKind, va
  * the real adapters; nothing in the product uses them (state lost on restart is not state).
  */
 export class MemoryEventLog implements EventLog {
-  private readonly streams = new Map<string, { tenant: TenantId; stream: StreamId; events: StoredEvent[]; fps: Map<string, string> }>()
+  private readonly streams = new Map<
+    string,
+    { tenant: TenantId; stream: StreamId; events: StoredEvent[]; fps: Map<string, string> }
+  >()
   private readonly listeners = new Set<AppendListener>()
   private changes = 0
 
   async append(request: AppendRequest): Promise<AppendResult> {
     const tenant = parseTenantId(request.tenant)
     const stream = parseStreamId(request.stream)
-    if (!Array.isArray(request.events) || request.events.length === 0) throw new ShiiooError('INVALID_INPUT', 'events must be a non-empty array')
+    if (!Array.isArray(request.events) || request.events.length === 0)
+      throw new ShiiooError('INVALID_INPUT', 'events must be a non-empty array')
     const ev = request.expectedVersion
     if (ev !== 'any' && (!Number.isInteger(ev) || ev < 0)) throw new ShiiooError('INVALID_INPUT', 'bad expectedVersion')
     const seen = new Set<string>()
@@ -48,8 +52,9 @@ export class MemoryEventLog implements EventLog {
       throw new ShiiooError('CONFLICT', 'event ids reused with different content')
     }
     if (known.some((k) => k !== undefined)) throw new ShiiooError('CONFLICT', 'some event ids were appended before')
-    if (ev !== 'any' && ev !== s.events.length) throw new ShiiooError('CONFLICT', `stream is at version ${s.events.length}, expected ${ev}`)
-    const stored = events.map((e, i) => ({ ...e, stream, tenant, seq: s.events.length + i + 1 }) as StoredEvent)
+    if (ev !== 'any' && ev !== s.events.length)
+      throw new ShiiooError('CONFLICT', `stream is at version ${s.events.length}, expected ${ev}`)
+    const stored = events.map((e, i) => ({ ...e, stream, tenant, seq: s.events.length + i + 1 }))
     for (const e of stored) s.fps.set(e.id, e.type + JSON.stringify(e.data))
     s.events.push(...stored)
     this.streams.set(key, s)
@@ -100,7 +105,8 @@ export class MemoryBlobStore implements BlobStore {
     const key = parseBlobKey(request.key)
     const bytes = this.data.get(`${parseTenantId(request.tenant)}/${key}`)
     if (!bytes) throw new ShiiooError('NOT_FOUND', `blob ${key} not found`)
-    if (createHash('sha256').update(bytes).digest('hex') !== key) throw new ShiiooError('DATA_CORRUPTED', `blob ${key} is damaged`)
+    if (createHash('sha256').update(bytes).digest('hex') !== key)
+      throw new ShiiooError('DATA_CORRUPTED', `blob ${key} is damaged`)
     return Uint8Array.from(bytes)
   }
 

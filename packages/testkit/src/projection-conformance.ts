@@ -14,7 +14,13 @@ export interface ProjectionHarness {
 const TENANTS = ['default', 'acme', 'globex'] as TenantId[]
 const WORKFLOWS = ['ingest', 'triage', 'nightly-report', 'refund']
 
-type Plan = { tenant: TenantId; workflow: string; steps: number; outcome: 'completed' | 'failed' | 'cancelled' | 'running'; appends: number }
+type Plan = {
+  tenant: TenantId
+  workflow: string
+  steps: number
+  outcome: 'completed' | 'failed' | 'cancelled' | 'running'
+  appends: number
+}
 
 /** Deterministic random runs: tenant, workflow, size, ending and how many appends write them. */
 function plans(count: number, seed: number): Plan[] {
@@ -43,11 +49,13 @@ async function answers(index: IndexStore, runIds: Map<TenantId, RunId[]>) {
   }
   for (const tenant of TENANTS) {
     out[`${tenant}/all`] = await pageAll({ tenant })
-    for (const status of RUN_STATUSES) out[`${tenant}/status=${status}`] = (await pageAll({ tenant, status })).map((r) => r.runId)
-    for (const workflow of WORKFLOWS) out[`${tenant}/workflow=${workflow}`] = (await pageAll({ tenant, workflow })).map((r) => r.runId)
-    out[`${tenant}/window`] = (await pageAll({ tenant, startedFrom: '2026-11-24T12:00:10Z', startedBefore: '2026-11-24T12:03:00Z' })).map(
-      (r) => r.runId,
-    )
+    for (const status of RUN_STATUSES)
+      out[`${tenant}/status=${status}`] = (await pageAll({ tenant, status })).map((r) => r.runId)
+    for (const workflow of WORKFLOWS)
+      out[`${tenant}/workflow=${workflow}`] = (await pageAll({ tenant, workflow })).map((r) => r.runId)
+    out[`${tenant}/window`] = (
+      await pageAll({ tenant, startedFrom: '2026-11-24T12:00:10Z', startedBefore: '2026-11-24T12:03:00Z' })
+    ).map((r) => r.runId)
     const ids = runIds.get(tenant) ?? []
     const full = await index.getRuns({ tenant, runIds: ids })
     out[`${tenant}/summaries`] = ids.map((id) => full.get(id) ?? null)
@@ -59,7 +67,11 @@ async function answers(index: IndexStore, runIds: Map<TenantId, RunId[]>) {
  * An index fed live (by `Projector.attach`, event batch by event batch), one rebuilt from zero,
  * and one caught up after missing appends must all answer every query identically.
  */
-export function projectionConformance(name: string, factory: () => Promise<ProjectionHarness>, options: { runs: number; seed?: number }): void {
+export function projectionConformance(
+  name: string,
+  factory: () => Promise<ProjectionHarness>,
+  options: { runs: number; seed?: number },
+): void {
   describe(`projection conformance: ${name}`, () => {
     it(`answers the same live, rebuilt from zero and caught up, over ${options.runs} generated runs`, async () => {
       const h = await factory()

@@ -6,7 +6,9 @@ import { blobKeySchema, errorInfoSchema, payloadSchema } from './payload.js'
  * types here. A type's `v` only grows; a reader meeting an older `v` runs the upcasters in
  * `upcasters.ts` first, so old logs keep loading.
  */
-const stepId = z.string().regex(/^[A-Za-z_][A-Za-z0-9_-]{0,63}$/, 'a step id is a letter or _ then letters, digits, _ or -')
+const stepId = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_-]{0,63}$/, 'a step id is a letter or _ then letters, digits, _ or -')
 
 export const eventSchemas = {
   'run.started': {
@@ -22,7 +24,9 @@ export const eventSchemas = {
   },
   'step.started': {
     v: 1,
-    data: z.object({ stepId, attempt: z.number().int().positive(), idempotencyKey: z.string().min(1).max(300) }).strict(),
+    data: z
+      .object({ stepId, attempt: z.number().int().positive(), idempotencyKey: z.string().min(1).max(300) })
+      .strict(),
   },
   'step.completed': {
     v: 1,

@@ -20,7 +20,8 @@ function checkActor(value: unknown): Actor | string {
   if (typeof value !== 'object' || value === null) return 'not an object'
   const a = value as Record<string, unknown>
   if (typeof a.kind !== 'string' || !ACTOR_KIND_SET.has(a.kind)) return `kind must be one of ${ACTOR_KINDS.join(', ')}`
-  if (typeof a.id !== 'string' || a.id.length === 0 || a.id.length > 200) return 'id must be a string of 1-200 characters'
+  if (typeof a.id !== 'string' || a.id.length === 0 || a.id.length > 200)
+    return 'id must be a string of 1-200 characters'
   if (Object.keys(a).length !== 2) return 'only kind and id are allowed'
   return { kind: a.kind as ActorKind, id: a.id }
 }
@@ -51,7 +52,7 @@ export function newEvent<T extends EventType>(
   meta: { id: EventId; at: string | Date; actor: Actor },
 ): NewEvent<T> {
   const at = typeof meta.at === 'string' ? meta.at : meta.at.toISOString()
-  return { id: meta.id, type, v: eventSchemas[type].v, at, actor: meta.actor, data } as NewEvent<T>
+  return { id: meta.id, type, v: eventSchemas[type].v, at, actor: meta.actor, data }
 }
 
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/
@@ -65,18 +66,24 @@ export function validateNewEvent(event: unknown, index = 0): NewEvent {
   if (typeof event !== 'object' || event === null) throw bad(`events[${index}] is not an object`)
   const e = event as Record<string, unknown>
   const where = `events[${index}]`
-  if (typeof e.id !== 'string' || !isEventId(e.id)) throw bad(`${where}.id is not an event id (evt_ + ULID)`, { field: `${where}.id` })
-  if (typeof e.type !== 'string' || !isEventType(e.type)) throw bad(`${where}.type "${String(e.type)}" is not a known event type`, { field: `${where}.type` })
+  if (typeof e.id !== 'string' || !isEventId(e.id))
+    throw bad(`${where}.id is not an event id (evt_ + ULID)`, { field: `${where}.id` })
+  if (typeof e.type !== 'string' || !isEventType(e.type))
+    throw bad(`${where}.type "${String(e.type)}" is not a known event type`, { field: `${where}.type` })
   const def = eventSchemas[e.type]
-  if (e.v !== def.v) throw bad(`${where}.v must be ${def.v} for ${e.type} (got ${String(e.v)})`, { field: `${where}.v` })
-  if (typeof e.at !== 'string' || !ISO_INSTANT.test(e.at)) throw bad(`${where}.at is not an ISO-8601 UTC instant`, { field: `${where}.at` })
+  if (e.v !== def.v)
+    throw bad(`${where}.v must be ${def.v} for ${e.type} (got ${String(e.v)})`, { field: `${where}.v` })
+  if (typeof e.at !== 'string' || !ISO_INSTANT.test(e.at))
+    throw bad(`${where}.at is not an ISO-8601 UTC instant`, { field: `${where}.at` })
   const actor = checkActor(e.actor)
   if (typeof actor === 'string') throw bad(`${where}.actor is invalid: ${actor}`, { field: `${where}.actor` })
   const data = def.data.safeParse(e.data)
   if (!data.success) {
     const issue = data.error.issues[0]
     const path = issue ? issue.path.join('.') : ''
-    throw bad(`${where}.data${path ? '.' + path : ''}: ${issue?.message ?? 'invalid'} (${e.type})`, { field: `${where}.data${path ? '.' + path : ''}` })
+    throw bad(`${where}.data${path ? '.' + path : ''}: ${issue?.message ?? 'invalid'} (${e.type})`, {
+      field: `${where}.data${path ? '.' + path : ''}`,
+    })
   }
   return { id: e.id, type: e.type, v: def.v, at: e.at, actor, data: data.data } as NewEvent
 }
@@ -141,5 +148,15 @@ export function decodeStoredRecord(raw: unknown, catalog: EventCatalog = default
   }
   const parsed = def.data.safeParse(data)
   if (!parsed.success) throw fail(`invalid ${e.type} data: ${parsed.error.issues[0]?.message ?? ''}`)
-  return { id: e.id, stream: e.stream, seq: e.seq, type: e.type, v, at: e.at, tenant: e.tenant, actor: e.actor as Actor, data: parsed.data } as StoredEvent
+  return {
+    id: e.id,
+    stream: e.stream,
+    seq: e.seq,
+    type: e.type,
+    v,
+    at: e.at,
+    tenant: e.tenant,
+    actor: e.actor as Actor,
+    data: parsed.data,
+  } as StoredEvent
 }

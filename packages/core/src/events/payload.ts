@@ -9,27 +9,21 @@ export type Json = null | boolean | number | string | Json[] | { [key: string]: 
 /** True for values that survive JSON round-trips unchanged: plain objects, arrays, finite numbers, ... */
 export function isJson(value: unknown, depth = 0): value is Json {
   if (depth > 64) return false
-  switch (typeof value) {
-    case 'string':
-    case 'boolean':
-      return true
-    case 'number':
-      return Number.isFinite(value)
-    case 'object': {
-      if (value === null) return true
-      if (Array.isArray(value)) return value.every((v) => isJson(v, depth + 1))
-      const proto = Object.getPrototypeOf(value) as unknown
-      if (proto !== Object.prototype && proto !== null) return false
-      for (const k in value) if (!isJson((value as Record<string, unknown>)[k], depth + 1)) return false
-      return true
-    }
-    default:
-      return false
-  }
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return true
+  if (typeof value === 'number') return Number.isFinite(value)
+  if (typeof value !== 'object') return false
+  if (Array.isArray(value)) return value.every((v) => isJson(v, depth + 1))
+  const proto = Object.getPrototypeOf(value) as unknown
+  if (proto !== Object.prototype && proto !== null) return false
+  for (const k in value) if (!isJson((value as Record<string, unknown>)[k], depth + 1)) return false
+  return true
 }
 
 // A hand-written check rather than a recursive zod union: it runs for every event read.
-export const jsonSchema: z.ZodType<Json> = z.custom<Json>((v) => isJson(v), 'must be plain JSON (finite numbers, at most 64 levels)')
+export const jsonSchema: z.ZodType<Json> = z.custom<Json>(
+  (v) => isJson(v),
+  'must be plain JSON (finite numbers, at most 64 levels)',
+)
 
 /** A value carried by an event: small values inline, large or sensitive ones in a blob by hash. */
 export const payloadSchema = z.union([

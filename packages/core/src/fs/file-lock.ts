@@ -1,5 +1,15 @@
 import { randomBytes } from 'node:crypto'
-import { closeSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync, constants, linkSync } from 'node:fs'
+import {
+  closeSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+  constants,
+  linkSync,
+} from 'node:fs'
 import { hostname } from 'node:os'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { ShiiooError } from '../errors.js'
@@ -76,9 +86,13 @@ export class FileLock {
     while (!this.tryAcquire()) {
       if (Date.now() >= deadline) {
         const o = readOwner(this.path)
-        throw new ShiiooError('UNAVAILABLE', `${this.path} is locked by process ${o?.pid ?? '?'} on ${o?.host ?? '?'}; try again`, {
-          retryable: true,
-        })
+        throw new ShiiooError(
+          'UNAVAILABLE',
+          `${this.path} is locked by process ${o?.pid ?? '?'} on ${o?.host ?? '?'}; try again`,
+          {
+            retryable: true,
+          },
+        )
       }
       signal?.throwIfAborted()
       await sleep(wait)

@@ -19,7 +19,8 @@ export interface FsBlobStoreOptions {
 /** Rejects anything but 64 lowercase hex characters: no `../`, no uppercase, no NUL, no other length. */
 export function parseBlobKey(key: unknown): string {
   if (typeof key !== 'string' || !BLOB_KEY.test(key)) {
-    const shown = typeof key === 'string' ? JSON.stringify(key.length > 80 ? key.slice(0, 77) + '...' : key) : typeof key
+    const shown =
+      typeof key === 'string' ? JSON.stringify(key.length > 80 ? key.slice(0, 77) + '...' : key) : typeof key
     throw new ShiiooError('INVALID_INPUT', `blob key ${shown} is not 64 lowercase hex characters (a sha256)`, {
       details: { field: 'key' },
     })
@@ -73,14 +74,19 @@ export class FsBlobStore implements BlobStore {
     const key = parseBlobKey(request.key)
     let data: Buffer
     try {
-      data = await readFile(blobPath(this.options.dataDir, tenant, key), request.signal ? { signal: request.signal } : {})
+      data = await readFile(
+        blobPath(this.options.dataDir, tenant, key),
+        request.signal ? { signal: request.signal } : {},
+      )
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new ShiiooError('NOT_FOUND', `blob ${key} not found`)
       throw err
     }
     const actual = sha256Hex(data)
     if (actual !== key) {
-      throw new ShiiooError('DATA_CORRUPTED', `blob ${key} is damaged: its content hashes to ${actual}`, { details: { key } })
+      throw new ShiiooError('DATA_CORRUPTED', `blob ${key} is damaged: its content hashes to ${actual}`, {
+        details: { key },
+      })
     }
     return data
   }

@@ -97,7 +97,10 @@ export class FsEventLog implements EventLog {
       const events = this.validateEvents(request)
       const ev = request.expectedVersion
       if (ev !== 'any' && (!Number.isInteger(ev) || ev < 0)) {
-        throw new ShiiooError('INVALID_INPUT', `expectedVersion must be a non-negative integer or "any" (got ${String(ev)})`)
+        throw new ShiiooError(
+          'INVALID_INPUT',
+          `expectedVersion must be a non-negative integer or "any" (got ${String(ev)})`,
+        )
       }
       const h = this.handle(tenant, stream)
       return new Promise<AppendResult>((resolve, reject) => {
@@ -176,7 +179,8 @@ export class FsEventLog implements EventLog {
         outcomes = await this.commit(h, batch)
       } catch (err) {
         const error = toShiiooError(err)
-        if (error.code === 'INTERNAL') this.logger.error('append failed', { stream: h.stream, tenant: h.tenant, error: error.message })
+        if (error.code === 'INTERNAL')
+          this.logger.error('append failed', { stream: h.stream, tenant: h.tenant, error: error.message })
         outcomes = batch.map(() => ({ ok: false, error }))
       }
       const appended: StoredEvent[] = []
@@ -237,21 +241,36 @@ export class FsEventLog implements EventLog {
       const present = known.filter((k) => k !== undefined).length
       if (present === p.events.length) {
         const first = known[0]!.seq
-        const same = p.events.every((e, i) => known[i]!.seq === first + i && known[i]!.fp === fingerprint(e.type, JSON.stringify(e.data)))
+        const same = p.events.every(
+          (e, i) => known[i]!.seq === first + i && known[i]!.fp === fingerprint(e.type, JSON.stringify(e.data)),
+        )
         outcomes.push(
           same
-            ? { ok: true, result: { firstSeq: first, lastSeq: first + p.events.length - 1, duplicate: true }, stored: [] }
-            : { ok: false, error: conflict(`events ${p.events[0]!.id}... were appended before with different content or order`) },
+            ? {
+                ok: true,
+                result: { firstSeq: first, lastSeq: first + p.events.length - 1, duplicate: true },
+                stored: [],
+              }
+            : {
+                ok: false,
+                error: conflict(`events ${p.events[0]!.id}... were appended before with different content or order`),
+              },
         )
         continue
       }
       if (present > 0) {
-        outcomes.push({ ok: false, error: conflict('some of these event ids were appended before; a retry must resend the same batch') })
+        outcomes.push({
+          ok: false,
+          error: conflict('some of these event ids were appended before; a retry must resend the same batch'),
+        })
         continue
       }
       const ev = p.request.expectedVersion
       if (ev !== 'any' && ev !== version) {
-        outcomes.push({ ok: false, error: conflict(`stream ${h.stream} is at version ${version}, expected ${ev}`, { version, expected: ev }) })
+        outcomes.push({
+          ok: false,
+          error: conflict(`stream ${h.stream} is at version ${version}, expected ${ev}`, { version, expected: ev }),
+        })
         continue
       }
       const maxBytes = this.options.maxEventBytes ?? 1024 * 1024
@@ -260,7 +279,17 @@ export class FsEventLog implements EventLog {
       const fps: number[] = []
       let tooLarge: string | null = null
       for (const e of p.events) {
-        const s = { id: e.id, stream: h.stream, seq: version + stored.length + 1, type: e.type, v: e.v, at: e.at, tenant: h.tenant, actor: e.actor, data: e.data } as StoredEvent
+        const s = {
+          id: e.id,
+          stream: h.stream,
+          seq: version + stored.length + 1,
+          type: e.type,
+          v: e.v,
+          at: e.at,
+          tenant: h.tenant,
+          actor: e.actor,
+          data: e.data,
+        } as StoredEvent
         const dataJson = JSON.stringify(e.data)
         const line = serializeEvent(s, dataJson)
         // a UTF-16 unit is at most 3 UTF-8 bytes: count bytes only for lines that could be too long
@@ -275,7 +304,10 @@ export class FsEventLog implements EventLog {
       if (tooLarge !== null) {
         outcomes.push({
           ok: false,
-          error: new ShiiooError('PAYLOAD_TOO_LARGE', `event ${tooLarge} is over ${maxBytes} bytes; store large payloads as blobs`),
+          error: new ShiiooError(
+            'PAYLOAD_TOO_LARGE',
+            `event ${tooLarge} is over ${maxBytes} bytes; store large payloads as blobs`,
+          ),
         })
         continue
       }
@@ -304,7 +336,8 @@ export class FsEventLog implements EventLog {
     const stream = parseStreamId(request.stream)
     const fromSeq = request.fromSeq ?? 1
     const toSeq = request.toSeq ?? Number.MAX_SAFE_INTEGER
-    if (!Number.isInteger(fromSeq) || fromSeq < 1) throw new ShiiooError('INVALID_INPUT', 'fromSeq must be an integer >= 1')
+    if (!Number.isInteger(fromSeq) || fromSeq < 1)
+      throw new ShiiooError('INVALID_INPUT', 'fromSeq must be an integer >= 1')
     if (!Number.isInteger(toSeq) || toSeq < 0) throw new ShiiooError('INVALID_INPUT', 'toSeq must be an integer >= 0')
     const path = streamPath(this.options.dataDir, tenant, stream)
     request.signal?.throwIfAborted()
@@ -355,8 +388,10 @@ export class FsEventLog implements EventLog {
 
   /** Tenants that have a folder in the data dir; the default tenant always. */
   async tenants(): Promise<TenantId[]> {
-    const others = (await dirs(join(this.options.dataDir, 'tenants'), /./)).filter(isTenantId).filter((t) => t !== DEFAULT_TENANT)
-    return [DEFAULT_TENANT, ...(others as TenantId[])]
+    const others = (await dirs(join(this.options.dataDir, 'tenants'), /./))
+      .filter(isTenantId)
+      .filter((t) => t !== DEFAULT_TENANT)
+    return [DEFAULT_TENANT, ...others]
   }
 
   private async *filesIn(dir: string, tenant: TenantId, kind: 'run' | 'control'): AsyncIterable<StreamInfo> {
@@ -383,7 +418,12 @@ export class FsEventLog implements EventLog {
 
   async close(): Promise<void> {
     this.closed = true
-    await Promise.all([...this.handles.values()].map((h) => h.flushing))
+    // a commit loop can reschedule itself for appends that arrived meanwhile: wait until none runs
+    for (;;) {
+      const busy = [...this.handles.values()].flatMap((h) => (h.flushing ? [h.flushing] : []))
+      if (busy.length === 0) break
+      await Promise.all(busy)
+    }
     for (const h of this.handles.values()) closeQuietly(h.fd)
     this.handles.clear()
     this.listeners.clear()

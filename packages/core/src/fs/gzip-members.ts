@@ -24,7 +24,8 @@ function skipZeroTerminated(buf: Buffer, at: number): number {
 
 export function decodeMemberAt(buf: Buffer, offset: number): Decoded {
   if (buf.length - offset < 18) return { ok: false, reason: 'member shorter than a gzip header and trailer' }
-  if (buf[offset] !== 0x1f || buf[offset + 1] !== 0x8b || buf[offset + 2] !== 8) return { ok: false, reason: 'no gzip magic' }
+  if (buf[offset] !== 0x1f || buf[offset + 1] !== 0x8b || buf[offset + 2] !== 8)
+    return { ok: false, reason: 'no gzip magic' }
   const flags = buf[offset + 3]!
   let p = offset + 10
   if (flags & FEXTRA) {
@@ -38,7 +39,10 @@ export function decodeMemberAt(buf: Buffer, offset: number): Decoded {
   let text: Buffer
   let consumed: number
   try {
-    const r = inflateRawSync(buf.subarray(p), { info: true }) as unknown as { buffer: Buffer; engine: { bytesWritten: number } }
+    const r = inflateRawSync(buf.subarray(p), { info: true }) as unknown as {
+      buffer: Buffer
+      engine: { bytesWritten: number }
+    }
     text = r.buffer
     consumed = r.engine.bytesWritten
   } catch (err) {
@@ -79,9 +83,13 @@ export function scanMembers(buf: Buffer, start = 0): MemberScan {
     if (!m.ok) {
       const later = hasWholeMemberAfter(buf, off + 1)
       if (later >= 0) {
-        throw new ShiiooError('DATA_CORRUPTED', `damaged record at byte ${off} (${m.reason}); a whole record follows at byte ${later}`, {
-          details: { offset: off, reason: `${m.reason}; a whole record follows at byte ${later}` },
-        })
+        throw new ShiiooError(
+          'DATA_CORRUPTED',
+          `damaged record at byte ${off} (${m.reason}); a whole record follows at byte ${later}`,
+          {
+            details: { offset: off, reason: `${m.reason}; a whole record follows at byte ${later}` },
+          },
+        )
       }
       return { lines, end: off, tornTail: { offset: off, bytes: buf.length - off, reason: m.reason } }
     }

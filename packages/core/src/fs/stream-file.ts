@@ -1,4 +1,14 @@
-import { closeSync, constants, fdatasync, fdatasyncSync, fstatSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs'
+import {
+  closeSync,
+  constants,
+  fdatasync,
+  fdatasyncSync,
+  fstatSync,
+  ftruncateSync,
+  openSync,
+  readSync,
+  writeSync,
+} from 'node:fs'
 import { dirname } from 'node:path'
 import { promisify } from 'node:util'
 import { crc32, gunzipSync } from 'node:zlib'
@@ -83,7 +93,10 @@ export function decodeStreamBytes(
   fromSeq = 1,
   toSeq = Number.MAX_SAFE_INTEGER,
 ): DecodedLines {
-  return decodeFast(buf, where, prevVersion, baseOffset, fromSeq, toSeq) ?? decodeByMember(buf, where, prevVersion, baseOffset, fromSeq, toSeq)
+  return (
+    decodeFast(buf, where, prevVersion, baseOffset, fromSeq, toSeq) ??
+    decodeByMember(buf, where, prevVersion, baseOffset, fromSeq, toSeq)
+  )
 }
 
 /**
@@ -184,7 +197,12 @@ function decodeByMember(
   return { events, count: seq - prevVersion, end: baseOffset + scan.end, tornTail }
 }
 
-function corrupt(where: { tenant: TenantId; stream: StreamId; path: string }, seq: number, offset: number, message: string) {
+function corrupt(
+  where: { tenant: TenantId; stream: StreamId; path: string },
+  seq: number,
+  offset: number,
+  message: string,
+) {
   return new ShiiooError('DATA_CORRUPTED', `${where.path}: seq ${seq} at byte ${offset}: ${message}`, {
     details: { stream: where.stream, tenant: where.tenant, seq, offset },
   })
@@ -201,7 +219,10 @@ export function refreshState(
 ): StreamState {
   const size = fstatSync(fd).size
   if (state !== null && size === state.size) return state
-  const base = state !== null && size > state.size ? state : { size: 0, version: 0, ids: new Map<string, { seq: number; fp: number }>() }
+  const base =
+    state !== null && size > state.size
+      ? state
+      : { size: 0, version: 0, ids: new Map<string, { seq: number; fp: number }>() }
   const decoded = decodeStreamBytes(readRange(fd, base.size, size), where, base.version, base.size)
   for (const e of decoded.events) base.ids.set(e.id, { seq: e.seq, fp: fingerprint(e.type, JSON.stringify(e.data)) })
   base.version += decoded.events.length

@@ -92,7 +92,9 @@ export class Projector {
   }
 
   /** Brings the index up to date with the streams, reading only streams that changed. */
-  async catchUp(options: { onProgress?: (p: ProjectProgress) => void; signal?: AbortSignal } = {}): Promise<ProjectResult> {
+  async catchUp(
+    options: { onProgress?: (p: ProjectProgress) => void; signal?: AbortSignal } = {},
+  ): Promise<ProjectResult> {
     const seen = new Map<string, StreamCheckpoint>()
     for (const c of await this.options.index.checkpoints()) seen.set(`${c.tenant}/${c.stream}`, c)
     const todo: StreamInfo[] = []
@@ -106,7 +108,8 @@ export class Projector {
       options.signal?.throwIfAborted()
       const chunk = todo.slice(i, i + chunkSize)
       const outcome = await this.foldChunk(chunk, seen)
-      for (const f of outcome.failed) this.logger.error('stream not projected', { tenant: f.tenant, stream: f.stream, error: f.message })
+      for (const f of outcome.failed)
+        this.logger.error('stream not projected', { tenant: f.tenant, stream: f.stream, error: f.message })
       await this.options.index.save({ runs: outcome.runs, checkpoints: outcome.checkpoints })
       result.events += outcome.events
       result.runs += outcome.runs.length
@@ -117,7 +120,9 @@ export class Projector {
   }
 
   /** Empties the index and projects every stream from its first event. */
-  async rebuild(options: { onProgress?: (p: ProjectProgress) => void; signal?: AbortSignal } = {}): Promise<ProjectResult> {
+  async rebuild(
+    options: { onProgress?: (p: ProjectProgress) => void; signal?: AbortSignal } = {},
+  ): Promise<ProjectResult> {
     await this.chain
     await this.options.index.reset()
     return this.catchUp(options)
@@ -126,7 +131,8 @@ export class Projector {
   private async foldChunk(chunk: StreamInfo[], seen: Map<string, StreamCheckpoint>): Promise<FoldOutcome> {
     const current = new Map<string, RunSummary>()
     for (const [tenant, ids] of groupByTenant(chunk.filter((s) => streamKind(s.stream) === 'run'))) {
-      for (const [id, s] of await this.options.index.getRuns({ tenant, runIds: ids as RunId[] })) current.set(`${tenant}/${id}`, s)
+      for (const [id, s] of await this.options.index.getRuns({ tenant, runIds: ids as RunId[] }))
+        current.set(`${tenant}/${id}`, s)
     }
     const tasks: FoldTask[] = chunk.map((s) => {
       const key = `${s.tenant}/${s.stream}`

@@ -50,7 +50,10 @@ function cloneSummary(s: RunSummary): RunSummary {
 
 function startSummary(e: StoredEvent): RunSummary {
   if (e.type !== 'run.started' || e.seq !== 1) {
-    throw new ShiiooError('DATA_CORRUPTED', `run ${e.stream} does not begin with run.started at seq 1 (found ${e.type} at ${e.seq})`)
+    throw new ShiiooError(
+      'DATA_CORRUPTED',
+      `run ${e.stream} does not begin with run.started at seq 1 (found ${e.type} at ${e.seq})`,
+    )
   }
   return {
     tenant: e.tenant,
@@ -115,7 +118,9 @@ function applyEvent(next: RunSummary, e: StoredEvent): void {
     case 'run.failed':
       next.status = 'failed'
       next.endedAt = e.at
-      next.reason = e.data.failedStep ? `step ${e.data.failedStep} failed: ${e.data.error.message}` : e.data.error.message
+      next.reason = e.data.failedStep
+        ? `step ${e.data.failedStep} failed: ${e.data.error.message}`
+        : e.data.error.message
       break
     case 'run.cancelled':
       next.status = 'cancelled'
