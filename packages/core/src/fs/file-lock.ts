@@ -1,67 +1,91 @@
 import { randomBytes } from 'node:crypto'
 import {
   closeSync,
+  constants,
+  linkSync,
   openSync,
   readFileSync,
   renameSync,
   statSync,
   unlinkSync,
   writeSync,
-  constants,
-  linkSync,
 } from 'node:fs'
 import { hostname } from 'node:os'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { ShiiooError } from '../errors.js'
 
 export interface FileLockOptions {
-  /** How long to wait for a lock held by a live process before giving up (UNAVAILABLE). */
+  /** How long `acquire` waits for a lock held by a live process before giving up (UNAVAILABLE). */
   timeoutMs?: number
-  /** A lock older than this is stale even if its pid is alive (pids get reused). */
-  staleMs?: number
 }
 
 interface LockOwner {
   pid: number
   host: string
+  /** The owner process's start time (Linux), so a reused pid is not mistaken for the owner. */
+  start: string | null
   nonce: string
 }
 
-function pidAlive(pid: number): boolean {
+/** Linux: field 22 of /proc/<pid>/stat, the process start time in clock ticks; null elsewhere. */
+function processStart(pid: number): string | null {
   try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null
+  } catch {
+    return null
   }
+}
+
+function ownerAlive(o: LockOwner): boolean {
+  try {
+    process.kill(o.pid, 0)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false
+  }
+  if (o.start === null) return true
+  const now = processStart(o.pid)
+  return now === null || now === o.start
 }
 
 function readOwner(path: string): LockOwner | null {
   try {
     return JSON.parse(readFileSync(path, 'utf8')) as LockOwner
   } catch {
-    return null // vanished, or being written right now
+    return null // vanished, or its creator is writing it right now
   }
 }
 
+let self: { pid: number; host: string; start: string | null } | null = null
+function selfIdentity() {
+  self ??= { pid: process.pid, host: hostname(), start: processStart(process.pid) }
+  return self
+}
+
 /**
- * A lock file next to the resource: created with O_EXCL, holding the owner's pid and a nonce.
- * Locks are held only for the length of one write + fsync, so a lock whose process is dead, or
- * that is older than `staleMs`, is broken. Breaking renames the lock aside and checks it was the
- * stale one, so two processes breaking at once cannot both win.
+ * A lock file next to the resource, created with O_EXCL and holding its owner's pid, host, start
+ * time and a nonce. A writer holds it for as long as it keeps the resource open. A lock whose
+ * owner process is gone (pid dead, or reused by another process) is broken by renaming it aside
+ * and checking the nonce, so two breakers cannot both win.
  */
 export class FileLock {
-  private readonly owner: LockOwner = { pid: process.pid, host: hostname(), nonce: randomBytes(8).toString('hex') }
+  private readonly owner: LockOwner
   private held = false
 
   constructor(
     readonly path: string,
     private readonly options: FileLockOptions = {},
-  ) {}
+  ) {
+    this.owner = { ...selfIdentity(), nonce: randomBytes(8).toString('hex') }
+  }
+
+  get isHeld(): boolean {
+    return this.held
+  }
 
   /** Tries once; false when another live owner holds it. */
   tryAcquire(): boolean {
-    if (this.held) throw new ShiiooError('INTERNAL', `lock ${this.path} acquired twice by one owner`)
+    if (this.held) return true
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
         const fd = openSync(this.path, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o600)
@@ -96,33 +120,36 @@ export class FileLock {
       }
       signal?.throwIfAborted()
       await sleep(wait)
-      wait = Math.min(wait * 2, 25)
+      wait = Math.min(wait * 2, 50)
     }
   }
 
   release(): void {
     if (!this.held) return
     this.held = false
+    const o = readOwner(this.path)
+    if (o !== null && o.nonce !== this.owner.nonce) return // broken and re-taken by another: not ours
     try {
-      // held for one commit only, far below staleMs, so nobody can have broken it: just remove it
       unlinkSync(this.path)
     } catch {
-      // already gone: a stale-lock breaker took it; nothing else to undo
+      // already gone
     }
   }
 
   private breakIfStale(): boolean {
-    let stat
-    try {
-      stat = statSync(this.path)
-    } catch {
-      return true // released meanwhile: try again
-    }
     const o = readOwner(this.path)
-    const tooOld = Date.now() - stat.mtimeMs > (this.options.staleMs ?? 60_000)
-    if (o === null && !tooOld) return false // being written by its creator right now
-    const dead = o !== null && o.host === hostname() && !pidAlive(o.pid)
-    if (!dead && !tooOld) return false
+    if (o === null) {
+      // no owner yet: its creator is between open and write, unless it died right there
+      let age: number
+      try {
+        age = Date.now() - statSync(this.path).mtimeMs
+      } catch {
+        return true // released meanwhile: try again
+      }
+      if (age < 10_000) return false
+    } else if (o.host !== this.owner.host || ownerAlive(o)) {
+      return false
+    }
     const aside = `${this.path}.stale-${this.owner.nonce}`
     try {
       renameSync(this.path, aside)
@@ -135,7 +162,7 @@ export class FileLock {
       try {
         linkSync(aside, this.path)
       } catch {
-        // a newer lock exists; the fresh owner will notice on release (nonce mismatch)
+        // a newer lock exists; the fresh owner sees the nonce mismatch on release
       }
     }
     try {

@@ -40,6 +40,8 @@ export interface FsEventLogOptions {
   maxOpenStreams?: number
   /** How long an append waits for another process holding the stream's lock. */
   lockTimeoutMs?: number
+  /** A stream's lock is released after this long without appends, so other processes can write it. */
+  lockIdleMs?: number
   /** Largest serialized event; larger payloads belong in the blob store. */
   maxEventBytes?: number
   /** Most events in one append. */
@@ -62,6 +64,8 @@ interface Handle {
   state: StreamState | null
   pending: Pending[]
   flushing: Promise<void> | null
+  lock: FileLock | null
+  /** Date.now() of the last append: for LRU eviction and idle lock release. */
   lastUsed: number
 }
 
@@ -78,7 +82,7 @@ export class FsEventLog implements EventLog {
   private readonly listeners = new Set<AppendListener>()
   private readonly logger: Logger
   private closed = false
-  private tick = 0
+  private sweeper: NodeJS.Timeout | null = null
 
   constructor(private readonly options: FsEventLogOptions) {
     this.logger = options.logger ?? silentLogger
@@ -131,7 +135,7 @@ export class FsEventLog implements EventLog {
     const key = `${tenant}/${stream}`
     let h = this.handles.get(key)
     if (h) {
-      h.lastUsed = ++this.tick
+      h.lastUsed = Date.now()
       return h
     }
     h = {
@@ -143,10 +147,12 @@ export class FsEventLog implements EventLog {
       state: null,
       pending: [],
       flushing: null,
-      lastUsed: ++this.tick,
+      lock: null,
+      lastUsed: Date.now(),
     }
     this.handles.set(key, h)
     this.evictIdle()
+    this.sweeper ??= setInterval(() => this.releaseIdleLocks(), this.options.lockIdleMs ?? 2000).unref()
     return h
   }
 
@@ -157,8 +163,17 @@ export class FsEventLog implements EventLog {
     const idle = [...this.handles.values()].filter((h) => h.flushing === null && h.pending.length === 0)
     idle.sort((a, b) => a.lastUsed - b.lastUsed)
     for (const h of idle.slice(0, Math.max(1, Math.floor(max / 4)))) {
+      h.lock?.release()
       closeQuietly(h.fd)
       this.handles.delete(h.key)
+    }
+  }
+
+  /** Lets other processes append to streams this one has stopped writing (fd and state are kept). */
+  private releaseIdleLocks(): void {
+    const before = Date.now() - (this.options.lockIdleMs ?? 2000)
+    for (const h of this.handles.values()) {
+      if (h.lock?.isHeld && h.lastUsed < before && h.flushing === null && h.pending.length === 0) h.lock.release()
     }
   }
 
@@ -196,12 +211,15 @@ export class FsEventLog implements EventLog {
 
   private async commit(h: Handle, batch: Pending[]): Promise<Outcome[]> {
     if (h.fd === null) ensureDurableDir(dirname(h.path))
-    const lock = new FileLock(`${h.path}.lock`, { timeoutMs: this.options.lockTimeoutMs ?? 10_000 })
-    await lock.acquire()
+    h.lock ??= new FileLock(`${h.path}.lock`, { timeoutMs: this.options.lockTimeoutMs ?? 10_000 })
+    // held from the first commit until the stream goes idle: one lock file per writer, not per commit
+    const fresh = !h.lock.isHeld
+    if (fresh && !h.lock.tryAcquire()) await h.lock.acquire()
     let writtenAt = -1
     try {
       h.fd ??= openStreamFile(h.path)
-      h.state = refreshState(h.fd, h.state, h)
+      // on (re)taking the lock, catch up with what other processes wrote; while we hold it, no one does
+      if (fresh || h.state === null) h.state = refreshState(h.fd, h.state, h)
       const state = h.state
       const { outcomes, lines, added } = this.plan(h, state, batch)
       if (lines.length > 0) {
@@ -225,8 +243,6 @@ export class FsEventLog implements EventLog {
       }
       h.state = null
       throw err
-    } finally {
-      lock.release()
     }
   }
 
@@ -343,10 +359,18 @@ export class FsEventLog implements EventLog {
     request.signal?.throwIfAborted()
     let buf = readStreamFile(path)
     if (buf === null) return []
-    // Within this process, show only what is durable (a commit may be between write and fsync).
-    const durable = this.handles.get(`${tenant}/${stream}`)?.state?.size
-    if (durable !== undefined && durable < buf.length) buf = buf.subarray(0, durable)
+    buf = this.durablePart(tenant, stream, buf)
     return decodeStreamBytes(buf, { tenant, stream, path }, 0, 0, fromSeq, toSeq).events
+  }
+
+  /**
+   * While this process holds a stream's lock, it alone writes the file, and a commit may be between
+   * its write and its fsync: show readers only the part that is durable.
+   */
+  private durablePart(tenant: TenantId, stream: StreamId, buf: Buffer): Buffer {
+    const h = this.handles.get(`${tenant}/${stream}`)
+    if (!h?.lock?.isHeld || h.state === null || h.state.size >= buf.length) return buf
+    return buf.subarray(0, h.state.size)
   }
 
   async version(request: { tenant: TenantId; stream: StreamId }): Promise<number> {
@@ -355,8 +379,7 @@ export class FsEventLog implements EventLog {
     const path = streamPath(this.options.dataDir, tenant, stream)
     let buf = readStreamFile(path)
     if (buf === null) return 0
-    const durable = this.handles.get(`${tenant}/${stream}`)?.state?.size
-    if (durable !== undefined && durable < buf.length) buf = buf.subarray(0, durable)
+    buf = this.durablePart(tenant, stream, buf)
     return decodeStreamBytes(buf, { tenant, stream, path }, 0, 0, Number.MAX_SAFE_INTEGER).count
   }
 
@@ -424,7 +447,11 @@ export class FsEventLog implements EventLog {
       if (busy.length === 0) break
       await Promise.all(busy)
     }
-    for (const h of this.handles.values()) closeQuietly(h.fd)
+    if (this.sweeper) clearInterval(this.sweeper)
+    for (const h of this.handles.values()) {
+      h.lock?.release()
+      closeQuietly(h.fd)
+    }
     this.handles.clear()
     this.listeners.clear()
   }

@@ -6,8 +6,24 @@ import { ShiiooError } from '../errors.js'
  * file is valid for `zcat | jq` and an append never rewrites earlier bytes. This module finds
  * member boundaries (which plain gunzip hides) so a torn tail can be told from damage in the middle.
  */
+const GZIP_HEADER = Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3])
+/** Below this many bytes a commit is stored, not deflated: deflate saves little on one event. */
+const STORE_BELOW = 1024
+
 export function encodeMember(text: string): Buffer {
-  return gzipSync(text, { level: 1 })
+  const data = Buffer.from(text, 'utf8')
+  if (data.length >= STORE_BELOW) return gzipSync(data, { level: 1 })
+  // A gzip member with one stored deflate block (what gzip itself writes for incompressible
+  // data): framing and a CRC, no zlib stream to set up, which is most of a small commit's cost.
+  const out = Buffer.allocUnsafe(10 + 5 + data.length + 8)
+  GZIP_HEADER.copy(out, 0)
+  out[10] = 1 // BFINAL=1, BTYPE=00 (stored)
+  out.writeUInt16LE(data.length, 11)
+  out.writeUInt16LE(~data.length & 0xffff, 13)
+  data.copy(out, 15)
+  out.writeUInt32LE(crc32(data), 15 + data.length)
+  out.writeUInt32LE(data.length, 19 + data.length)
+  return out
 }
 
 const FHCRC = 2
