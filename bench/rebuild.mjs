@@ -8,7 +8,11 @@ import { median, progress, removeDir, tempDir } from './lib.mjs'
 const actor = { kind: 'system', id: 'bench' }
 const hash = 'b'.repeat(64)
 
-/** Runs of `steps` steps: start, then started+completed per step, then the end: 2 + 2*steps events. */
+/**
+ * Runs of `steps` steps: start, then started+completed per step, then the end: 2 + 2*steps events.
+ * Written as the engine commits them: one commit per step (a step's completion with the next
+ * step's start), so a run's file holds one gzip member per commit, as in production.
+ */
 export async function generate(dataDir, runs, steps) {
   const log = openFsEventLog({ dataDir })
   let t = Date.UTC(2026, 10, 1)
@@ -30,8 +34,16 @@ export async function generate(dataDir, runs, steps) {
         : newEvent('run.completed', {}, m()),
     )
     events += ev.length
-    batch.push(log.append({ tenant: 'default', stream: run, expectedVersion: 0, events: ev }))
-    if (batch.length >= 256) await Promise.all(batch.splice(0))
+    batch.push(
+      (async () => {
+        let version = 0
+        for (let k = 0; k < ev.length; k += 2) {
+          await log.append({ tenant: 'default', stream: run, expectedVersion: version, events: ev.slice(k, k + 2) })
+          version += ev.slice(k, k + 2).length
+        }
+      })(),
+    )
+    if (batch.length >= 128) await Promise.all(batch.splice(0))
   }
   await Promise.all(batch)
   await log.close()
