@@ -29,3 +29,7 @@ export function formatEventTable(events: readonly StoredEvent[]): string {
 export function grouped(value: number): string {
   return Math.round(value).toLocaleString('en-US')
 }
+
+export function plural(n: number, word: string): string {
+  return `${grouped(n)} ${word}${n === 1 ? '' : 's'}`
+}

@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks'
 import type { Command } from 'commander'
 import { indexFile, openIndexedStorage } from '../compose.js'
 import type { CommandContext } from './context.js'
-import { grouped } from './format.js'
+import { grouped, plural } from './format.js'
 import type { GlobalOptions } from './options.js'
 import { QUIET, loadCommandConfig, withGlobalOptions } from './options.js'
 import { createProgress } from './progress.js'
@@ -40,7 +40,7 @@ export function registerIndex(program: Command, ctx: CommandContext): void {
       } else {
         const rate = seconds > 0 ? ` (${grouped(result.events / seconds)} events/s)` : ''
         ctx.io.out.write(
-          `rebuilt index: ${result.runs} runs, ${result.events} events from ${result.streams} streams` +
+          `rebuilt index: ${plural(result.runs, 'run')}, ${plural(result.events, 'event')} from ${plural(result.streams, 'stream')}` +
             ` in ${seconds.toFixed(2)} s${rate}\n`,
         )
         for (const f of result.failed) {

@@ -8,6 +8,7 @@ import type { GlobalOptions } from './options.js'
 import { QUIET, loadCommandConfig, withGlobalOptions } from './options.js'
 import type { Progress } from './progress.js'
 import { createProgress } from './progress.js'
+import { plural } from './format.js'
 
 interface VerifyOptions extends GlobalOptions {
   json?: boolean
@@ -34,10 +35,6 @@ function phasedCounter(out: Output): { update(p: VerifyProgress): void; finish()
     },
     finish: () => counter?.finish(),
   }
-}
-
-function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? '' : 's'}`
 }
 
 export function registerVerify(program: Command, ctx: CommandContext): void {
