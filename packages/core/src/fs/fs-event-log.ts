@@ -3,7 +3,7 @@ import { readdir } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import type { NewEvent, StoredEvent } from '../events/envelope.js'
-import { serializeEvent, validateNewEvent } from '../events/envelope.js'
+import { validateNewEvent } from '../events/envelope.js'
 import { ShiiooError, toShiiooError } from '../errors.js'
 import type { StreamId, TenantId } from '../ids.js'
 import { DEFAULT_TENANT, isStreamId, isTenantId, parseStreamId, parseTenantId, streamKind } from '../ids.js'
@@ -19,6 +19,8 @@ import type {
 import type { Logger } from '../ports/logger.js'
 import { silentLogger } from '../ports/logger.js'
 import { ensureDurableDir } from './durable.js'
+import type { Outcome, Pending } from './append-plan.js'
+import { planAppends } from './append-plan.js'
 import { FileLock } from './file-lock.js'
 import { encodeMember } from './gzip-members.js'
 import { streamPath, tenantRoot } from './paths.js'
@@ -27,7 +29,6 @@ import {
   closeQuietly,
   decodeStreamBytes,
   fdatasyncAsync,
-  fingerprint,
   openStreamFile,
   refreshState,
   writeFully,
@@ -48,13 +49,6 @@ export interface FsEventLogOptions {
   maxEventsPerAppend?: number
 }
 
-interface Pending {
-  request: AppendRequest
-  events: NewEvent[]
-  resolve: (r: AppendResult) => void
-  reject: (e: unknown) => void
-}
-
 interface Handle {
   key: string
   tenant: TenantId
@@ -68,8 +62,6 @@ interface Handle {
   /** Date.now() of the last append: for LRU eviction and idle lock release. */
   lastUsed: number
 }
-
-type Outcome = { ok: true; result: AppendResult; stored: StoredEvent[] } | { ok: false; error: ShiiooError }
 
 /**
  * The filesystem event log. One gzip-member-per-commit JSONL file per stream; an append resolves
@@ -221,7 +213,7 @@ export class FsEventLog implements EventLog {
       // on (re)taking the lock, catch up with what other processes wrote; while we hold it, no one does
       if (fresh || h.state === null) h.state = refreshState(h.fd, h.state, h)
       const state = h.state
-      const { outcomes, lines, added } = this.plan(h, state, batch)
+      const { outcomes, lines, added } = planAppends(h, state, batch, this.options.maxEventBytes ?? 1024 * 1024)
       if (lines.length > 0) {
         const member = encodeMember(lines.join('\n') + '\n')
         writtenAt = state.size
@@ -244,97 +236,6 @@ export class FsEventLog implements EventLog {
       h.state = null
       throw err
     }
-  }
-
-  /** Decides each pending append in order: duplicate, conflict, or the events it adds. */
-  private plan(h: Handle, state: StreamState, batch: Pending[]) {
-    const outcomes: Outcome[] = []
-    const lines: string[] = []
-    const added = new Map<string, { seq: number; fp: number }>()
-    let version = state.version
-    for (const p of batch) {
-      const known = p.events.map((e) => state.ids.get(e.id) ?? added.get(e.id))
-      const present = known.filter((k) => k !== undefined).length
-      if (present === p.events.length) {
-        const first = known[0]!.seq
-        const same = p.events.every(
-          (e, i) => known[i]!.seq === first + i && known[i]!.fp === fingerprint(e.type, JSON.stringify(e.data)),
-        )
-        outcomes.push(
-          same
-            ? {
-                ok: true,
-                result: { firstSeq: first, lastSeq: first + p.events.length - 1, duplicate: true },
-                stored: [],
-              }
-            : {
-                ok: false,
-                error: conflict(`events ${p.events[0]!.id}... were appended before with different content or order`),
-              },
-        )
-        continue
-      }
-      if (present > 0) {
-        outcomes.push({
-          ok: false,
-          error: conflict('some of these event ids were appended before; a retry must resend the same batch'),
-        })
-        continue
-      }
-      const ev = p.request.expectedVersion
-      if (ev !== 'any' && ev !== version) {
-        outcomes.push({
-          ok: false,
-          error: conflict(`stream ${h.stream} is at version ${version}, expected ${ev}`, { version, expected: ev }),
-        })
-        continue
-      }
-      const maxBytes = this.options.maxEventBytes ?? 1024 * 1024
-      const stored: StoredEvent[] = []
-      const serialized: string[] = []
-      const fps: number[] = []
-      let tooLarge: string | null = null
-      for (const e of p.events) {
-        const s = {
-          id: e.id,
-          stream: h.stream,
-          seq: version + stored.length + 1,
-          type: e.type,
-          v: e.v,
-          at: e.at,
-          tenant: h.tenant,
-          actor: e.actor,
-          data: e.data,
-        } as StoredEvent
-        const dataJson = JSON.stringify(e.data)
-        const line = serializeEvent(s, dataJson)
-        // a UTF-16 unit is at most 3 UTF-8 bytes: count bytes only for lines that could be too long
-        if (line.length * 3 > maxBytes && Buffer.byteLength(line) > maxBytes) {
-          tooLarge = e.id
-          break
-        }
-        stored.push(s)
-        serialized.push(line)
-        fps.push(fingerprint(e.type, dataJson))
-      }
-      if (tooLarge !== null) {
-        outcomes.push({
-          ok: false,
-          error: new ShiiooError(
-            'PAYLOAD_TOO_LARGE',
-            `event ${tooLarge} is over ${maxBytes} bytes; store large payloads as blobs`,
-          ),
-        })
-        continue
-      }
-      for (let i = 0; i < stored.length; i++) {
-        lines.push(serialized[i]!)
-        added.set(stored[i]!.id, { seq: stored[i]!.seq, fp: fps[i]! })
-      }
-      version += stored.length
-      outcomes.push({ ok: true, result: { firstSeq: stored[0]!.seq, lastSeq: version, duplicate: false }, stored })
-    }
-    return { outcomes, lines, added }
   }
 
   private notify(events: StoredEvent[]): void {
@@ -468,10 +369,6 @@ function readStreamFile(path: string): Buffer | null {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null
     throw err
   }
-}
-
-function conflict(message: string, details: Record<string, unknown> = {}): ShiiooError {
-  return new ShiiooError('CONFLICT', message, { details })
 }
 
 async function dirs(path: string, pattern: RegExp): Promise<string[]> {
