@@ -22,7 +22,9 @@ function checkActor(value: unknown): Actor | string {
   if (typeof a.kind !== 'string' || !ACTOR_KIND_SET.has(a.kind)) return `kind must be one of ${ACTOR_KINDS.join(', ')}`
   if (typeof a.id !== 'string' || a.id.length === 0 || a.id.length > 200)
     return 'id must be a string of 1-200 characters'
-  if (Object.keys(a).length !== 2) return 'only kind and id are allowed'
+  let keys = 0
+  for (const _ in a) keys++
+  if (keys !== 2) return 'only kind and id are allowed'
   return { kind: a.kind as ActorKind, id: a.id }
 }
 
@@ -121,15 +123,24 @@ export function decodeStoredEvent(line: string, catalog: EventCatalog = defaultC
   return decodeStoredRecord(raw, catalog)
 }
 
-/** Like decodeStoredEvent, for a record already parsed from JSON. */
-export function decodeStoredRecord(raw: unknown, catalog: EventCatalog = defaultCatalog): StoredEvent {
+/**
+ * Like decodeStoredEvent, for a record already parsed from JSON. A reader that knows which stream
+ * the record must belong to passes it as `expect`, which replaces two pattern checks by equality.
+ */
+export function decodeStoredRecord(
+  raw: unknown,
+  catalog: EventCatalog = defaultCatalog,
+  expect?: { stream: string; tenant: string },
+): StoredEvent {
   if (typeof raw !== 'object' || raw === null) throw new ShiiooError('DATA_CORRUPTED', 'record is not an object')
   const e = raw as Record<string, unknown>
   const fail = (what: string) => new ShiiooError('DATA_CORRUPTED', `record has ${what}`)
   if (typeof e.id !== 'string' || !isEventId(e.id)) throw fail('a bad id')
-  if (typeof e.stream !== 'string' || !isStreamId(e.stream)) throw fail('a bad stream')
+  if (expect ? e.stream !== expect.stream : typeof e.stream !== 'string' || !isStreamId(e.stream))
+    throw fail('a bad stream')
   if (typeof e.seq !== 'number' || !Number.isInteger(e.seq) || e.seq < 1) throw fail('a bad seq')
-  if (typeof e.tenant !== 'string' || !isTenantId(e.tenant)) throw fail('a bad tenant')
+  if (expect ? e.tenant !== expect.tenant : typeof e.tenant !== 'string' || !isTenantId(e.tenant))
+    throw fail('a bad tenant')
   if (typeof e.at !== 'string' || !ISO_INSTANT.test(e.at)) throw fail('a bad time')
   if (typeof e.type !== 'string' || !Object.prototype.hasOwnProperty.call(catalog.schemas, e.type)) {
     throw fail(`an unknown type "${String(e.type)}"`)

@@ -38,6 +38,29 @@ function skipZeroTerminated(buf: Buffer, at: number): number {
   return end < 0 ? -1 : end + 1
 }
 
+/**
+ * Reads a deflate stream made only of stored blocks (how small commits are written) without
+ * zlib: setting up a zlib stream costs more than copying a few hundred bytes. Returns null when
+ * a block is compressed (then zlib decodes the member), 'truncated' when the bytes end mid-block.
+ */
+function readStoredBlocks(buf: Buffer, start: number): { text: Buffer; consumed: number } | 'truncated' | null {
+  const parts: Buffer[] = []
+  let p = start
+  for (;;) {
+    if (p >= buf.length) return 'truncated'
+    const header = buf[p]!
+    if ((header & 0b110) !== 0) return null // a compressed block: the member is zlib's job
+    if (p + 5 > buf.length) return 'truncated'
+    const len = buf.readUInt16LE(p + 1)
+    if ((len ^ 0xffff) !== buf.readUInt16LE(p + 3)) return null // not a stored block after all: let zlib say why
+    if (p + 5 + len > buf.length) return 'truncated'
+    parts.push(buf.subarray(p + 5, p + 5 + len))
+    p += 5 + len
+    if (header & 1) break // BFINAL
+  }
+  return { text: parts.length === 1 ? parts[0]! : Buffer.concat(parts), consumed: p - start }
+}
+
 export function decodeMemberAt(buf: Buffer, offset: number): Decoded {
   if (buf.length - offset < 18) return { ok: false, reason: 'member shorter than a gzip header and trailer' }
   if (buf[offset] !== 0x1f || buf[offset + 1] !== 0x8b || buf[offset + 2] !== 8)
@@ -54,15 +77,21 @@ export function decodeMemberAt(buf: Buffer, offset: number): Decoded {
   if (p < 0 || p >= buf.length) return { ok: false, reason: 'truncated gzip header' }
   let text: Buffer
   let consumed: number
-  try {
-    const r = inflateRawSync(buf.subarray(p), { info: true }) as unknown as {
-      buffer: Buffer
-      engine: { bytesWritten: number }
+  const stored = readStoredBlocks(buf, p)
+  if (stored === 'truncated') return { ok: false, reason: 'truncated stored block' }
+  if (stored !== null) {
+    ;({ text, consumed } = stored)
+  } else {
+    try {
+      const r = inflateRawSync(buf.subarray(p), { info: true }) as unknown as {
+        buffer: Buffer
+        engine: { bytesWritten: number }
+      }
+      text = r.buffer
+      consumed = r.engine.bytesWritten
+    } catch (err) {
+      return { ok: false, reason: `deflate data: ${(err as Error).message}` }
     }
-    text = r.buffer
-    consumed = r.engine.bytesWritten
-  } catch (err) {
-    return { ok: false, reason: `deflate data: ${(err as Error).message}` }
   }
   const trailer = p + consumed
   if (trailer + 8 > buf.length) return { ok: false, reason: 'truncated gzip trailer' }

@@ -11,9 +11,9 @@ import {
 } from 'node:fs'
 import { dirname } from 'node:path'
 import { promisify } from 'node:util'
-import { crc32, gunzipSync } from 'node:zlib'
+import { crc32 } from 'node:zlib'
 import type { StoredEvent } from '../events/envelope.js'
-import { decodeStoredEvent, decodeStoredRecord } from '../events/envelope.js'
+import { decodeStoredEvent, decodeStoredRecord, defaultCatalog } from '../events/envelope.js'
 import { ShiiooError } from '../errors.js'
 import type { StreamId, TenantId } from '../ids.js'
 import { ensureDurableDir, fsyncDir } from './durable.js'
@@ -100,9 +100,9 @@ export function decodeStreamBytes(
 }
 
 /**
- * The common case, a whole and healthy file: one gunzip over all members and one JSON.parse over
- * all wanted lines. Returns null on any trouble, and the member-by-member path then finds and
- * names it (or cuts a torn tail).
+ * The common case, a whole and healthy file: walk the members (small commits are stored blocks,
+ * read without zlib), then one JSON.parse over all wanted lines. Returns null on any trouble, and
+ * the member-by-member path then finds and names it (or reports the torn tail).
  */
 function decodeFast(
   buf: Buffer,
@@ -112,30 +112,28 @@ function decodeFast(
   fromSeq: number,
   toSeq: number,
 ): DecodedLines | null {
-  if (buf.length === 0) return { events: [], count: 0, end: baseOffset, tornTail: null }
-  if (buf.length < 18) return null
-  let out: Buffer
+  let scan
   try {
-    out = gunzipSync(buf)
+    scan = scanMembers(buf)
   } catch {
     return null
   }
-  // gunzip ignores zero padding after the last member (what a crash can leave after an extending
-  // write), so check that the file really ends with a whole member: its trailer must describe a
-  // non-empty suffix of the output that starts at a line.
-  const crc = buf.readUInt32LE(buf.length - 8)
-  const isize = buf.readUInt32LE(buf.length - 4)
-  if (isize === 0 || isize > out.length || crc32(out.subarray(out.length - isize)) !== crc) return null
-  if (out.length > isize && out[out.length - isize - 1] !== 0x0a) return null
-  if (out[out.length - 1] !== 0x0a) return null
-  const lines = out.toString('utf8').slice(0, -1).split('\n')
+  if (scan.tornTail) return null
+  const lines = scan.lines
   const first = Math.max(0, fromSeq - prevVersion - 1)
   const last = Math.min(lines.length, toSeq - prevVersion)
   const events: StoredEvent[] = []
   if (first < last) {
     let raws: unknown[]
     try {
-      raws = JSON.parse('[' + lines.slice(first, last).join(',') + ']') as unknown[]
+      raws = JSON.parse(
+        '[' +
+          lines
+            .slice(first, last)
+            .map((l) => l.text)
+            .join(',') +
+          ']',
+      ) as unknown[]
     } catch {
       return null
     }
@@ -143,7 +141,7 @@ function decodeFast(
     for (let i = 0; i < raws.length; i++) {
       let e: StoredEvent
       try {
-        e = decodeStoredRecord(raws[i])
+        e = decodeStoredRecord(raws[i], defaultCatalog, where)
       } catch {
         return null
       }
@@ -152,7 +150,7 @@ function decodeFast(
       events.push(e)
     }
   }
-  return { events, count: lines.length, end: baseOffset + buf.length, tornTail: null }
+  return { events, count: lines.length, end: baseOffset + scan.end, tornTail: null }
 }
 
 function decodeByMember(
