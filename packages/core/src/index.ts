@@ -28,6 +28,7 @@ export {
   decodeStoredEvent,
   decodeStoredRecord,
   defaultCatalog,
+  storedEventSchema,
 } from './events/envelope.js'
 export type { Upcaster, Upcasters } from './events/upcasters.js'
 export { upcasters } from './events/upcasters.js'

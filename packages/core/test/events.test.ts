@@ -91,6 +91,14 @@ describe('event envelope and catalog', () => {
     )
   })
 
+  it('agrees with the catalog as one strict zod discriminated union', () => {
+    const good = JSON.parse(line()) as unknown
+    expect(storedEventSchema.safeParse(good).success).toBe(true)
+    expect(storedEventSchema.safeParse({ ...(good as object), extra: 1 }).success).toBe(false)
+    expect(storedEventSchema.safeParse({ ...(good as object), type: 'run.exploded' }).success).toBe(false)
+    expect(storedEventSchema.safeParse({ ...(good as object), type: 'run.cancelled' }).success).toBe(false) // data shape of another type
+  })
+
   it('every catalog type has a version and a schema', () => {
     for (const [type, def] of Object.entries(eventSchemas)) {
       expect(type).toMatch(/^[a-z]+\.[a-z]+$/)
@@ -111,5 +119,6 @@ describe('golden event logs', () => {
       .map((l) => decodeStoredEvent(l)) as StoredEvent[]
     const expected = JSON.parse(readFileSync(join(dir, 'run-v1.summary.json'), 'utf8')) as RunSummary
     expect(foldRun(events)).toEqual(expected)
+    for (const e of events) expect(storedEventSchema.safeParse(JSON.parse(serializeEvent(e))).success).toBe(true)
   })
 })

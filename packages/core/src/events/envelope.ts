@@ -1,4 +1,4 @@
-import type { z } from 'zod'
+import { z } from 'zod'
 import { ShiiooError } from '../errors.js'
 import type { EventId, StreamId, TenantId } from '../ids.js'
 import { isEventId, isStreamId, isTenantId } from '../ids.js'
@@ -171,3 +171,47 @@ export function decodeStoredRecord(
     data: parsed.data,
   } as StoredEvent
 }
+
+const envelopeFields = {
+  id: z.string().regex(/^evt_[0-9A-HJKMNP-TV-Z]{26}$/),
+  stream: z.string().min(1).max(200),
+  seq: z.number().int().positive(),
+  at: z.string().regex(ISO_INSTANT),
+  tenant: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/),
+  actor: z.object({ kind: z.enum(ACTOR_KINDS), id: z.string().min(1).max(200) }).strict(),
+}
+
+function envelopeOf<T extends EventType>(type: T) {
+  const def = eventSchemas[type]
+  return z.object({ ...envelopeFields, type: z.literal(type), v: z.literal(def.v), data: def.data }).strict()
+}
+
+/**
+ * The whole catalog as one zod discriminated union over `type`: the canonical, strict schema of
+ * a stored event at the current versions (for tooling and JSON Schema export; the hot read path
+ * checks the same rules by hand and then the per-type data schema).
+ */
+export const storedEventSchema = z.discriminatedUnion('type', [
+  envelopeOf('run.started'),
+  envelopeOf('step.started'),
+  envelopeOf('step.completed'),
+  envelopeOf('step.failed'),
+  envelopeOf('step.skipped'),
+  envelopeOf('run.completed'),
+  envelopeOf('run.failed'),
+  envelopeOf('run.cancelled'),
+])
+
+// Adding a type to the catalog without adding it to the union above fails to compile here.
+type UnionTypes = z.infer<typeof storedEventSchema>['type']
+const _everyTypeInUnion: Record<EventType, UnionTypes> = {
+  'run.started': 'run.started',
+  'step.started': 'step.started',
+  'step.completed': 'step.completed',
+  'step.failed': 'step.failed',
+  'step.skipped': 'step.skipped',
+  'run.completed': 'run.completed',
+  'run.failed': 'run.failed',
+  'run.cancelled': 'run.cancelled',
+}
+void _everyTypeInUnion
