@@ -29,7 +29,6 @@ export {
   decodeStoredRecord,
   defaultCatalog,
   storedEventSchema,
-  storedEventSchema,
 } from './events/envelope.js'
 export type { Upcaster, Upcasters } from './events/upcasters.js'
 export { upcasters } from './events/upcasters.js'

@@ -10,6 +10,7 @@ import {
   eventSchemas,
   foldRun,
   serializeEvent,
+  storedEventSchema,
   validateNewEvent,
 } from '../src/index.js'
 
