@@ -56,6 +56,7 @@ export function registerServe(program: Command, ctx: CommandContext): void {
         await server.close()
       } finally {
         detach()
+        await storage.projector.idle() // finish projecting what was appended before closing the index
       }
     } finally {
       await storage.close()
