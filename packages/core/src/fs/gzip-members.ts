@@ -153,3 +153,19 @@ export function scanMembers(buf: Buffer, start = 0): MemberScan {
   }
   return { lines, end: off, tornTail: null }
 }
+
+/**
+ * The fast path for a healthy file: the uncompressed content of every member, in order, or null
+ * if anything is off (then `scanMembers` finds and names it). No per-line work.
+ */
+export function inflateMembers(buf: Buffer): Buffer[] | null {
+  const chunks: Buffer[] = []
+  let off = 0
+  while (off < buf.length) {
+    const m = decodeMemberAt(buf, off)
+    if (!m.ok) return null
+    chunks.push(m.text)
+    off = m.next
+  }
+  return chunks
+}

@@ -17,7 +17,7 @@ import { decodeStoredEvent, decodeStoredRecord, defaultCatalog } from '../events
 import { ShiiooError } from '../errors.js'
 import type { StreamId, TenantId } from '../ids.js'
 import { ensureDurableDir, fsyncDir } from './durable.js'
-import { scanMembers } from './gzip-members.js'
+import { inflateMembers, scanMembers } from './gzip-members.js'
 
 export const fdatasyncAsync = promisify(fdatasync)
 
@@ -112,28 +112,31 @@ function decodeFast(
   fromSeq: number,
   toSeq: number,
 ): DecodedLines | null {
-  let scan
-  try {
-    scan = scanMembers(buf)
-  } catch {
-    return null
-  }
-  if (scan.tornTail) return null
-  const lines = scan.lines
+  const chunks = inflateMembers(buf)
+  if (chunks === null) return null
+  if (chunks.length === 0) return { events: [], count: 0, end: baseOffset, tornTail: null }
+  const text = (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)).toString('utf8')
+  if (!text.endsWith('\n')) return null
+  // JSON text never holds a raw newline, so newlines are exactly the record boundaries
+  const body = text.slice(0, -1)
   const first = Math.max(0, fromSeq - prevVersion - 1)
-  const last = Math.min(lines.length, toSeq - prevVersion)
+  let count: number
+  let wanted: string
+  if (first === 0 && toSeq === Number.MAX_SAFE_INTEGER) {
+    wanted = body
+    count = 1
+    for (let i = body.indexOf('\n'); i >= 0; i = body.indexOf('\n', i + 1)) count++
+  } else {
+    const lines = body.split('\n')
+    count = lines.length
+    wanted = lines.slice(first, Math.min(lines.length, toSeq - prevVersion)).join('\n')
+  }
+  const last = Math.min(count, toSeq - prevVersion)
   const events: StoredEvent[] = []
   if (first < last) {
     let raws: unknown[]
     try {
-      raws = JSON.parse(
-        '[' +
-          lines
-            .slice(first, last)
-            .map((l) => l.text)
-            .join(',') +
-          ']',
-      ) as unknown[]
+      raws = JSON.parse('[' + wanted.replaceAll('\n', ',') + ']') as unknown[]
     } catch {
       return null
     }
@@ -145,12 +148,11 @@ function decodeFast(
       } catch {
         return null
       }
-      const seq = prevVersion + first + i + 1
-      if (e.seq !== seq || e.stream !== where.stream || e.tenant !== where.tenant) return null
+      if (e.seq !== prevVersion + first + i + 1) return null
       events.push(e)
     }
   }
-  return { events, count: lines.length, end: baseOffset + scan.end, tornTail: null }
+  return { events, count, end: baseOffset + buf.length, tornTail: null }
 }
 
 function decodeByMember(
