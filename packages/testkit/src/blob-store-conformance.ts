@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto'
 import type { BlobStore, TenantId } from '@shiioo/core'
-import { DEFAULT_TENANT, ShiiooError } from '@shiioo/core'
+import { DEFAULT_TENANT } from '@shiioo/core'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { errorCodeOf } from './errors.js'
 
 export interface BlobStoreHarness {
   blobs: BlobStore
@@ -13,15 +14,6 @@ export interface BlobStoreHarness {
 const T = DEFAULT_TENANT
 const OTHER = 'acme' as TenantId
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p
-    return 'resolved'
-  } catch (err) {
-    return err instanceof ShiiooError ? err.code : `not a ShiiooError: ${String(err)}`
-  }
-}
 
 /** The BlobStore port's contract. Every adapter runs this against its real backend. */
 export function blobStoreConformance(name: string, factory: () => Promise<BlobStoreHarness>): void {
@@ -61,7 +53,7 @@ export function blobStoreConformance(name: string, factory: () => Promise<BlobSt
     })
 
     it('answers NOT_FOUND for a well-formed key that is not stored', async () => {
-      expect(await codeOf(h.blobs.get({ tenant: T, key: 'f'.repeat(64) }))).toBe('NOT_FOUND')
+      expect(await errorCodeOf(h.blobs.get({ tenant: T, key: 'f'.repeat(64) }))).toBe('NOT_FOUND')
       expect(await h.blobs.has({ tenant: T, key: 'f'.repeat(64) })).toBe(false)
     })
 
@@ -79,22 +71,24 @@ export function blobStoreConformance(name: string, factory: () => Promise<BlobSt
         '/etc/passwd',
       ]
       for (const key of bad) {
-        expect([key, await codeOf(h.blobs.get({ tenant: T, key }))]).toEqual([key, 'INVALID_INPUT'])
-        expect([key, await codeOf(h.blobs.has({ tenant: T, key }))]).toEqual([key, 'INVALID_INPUT'])
+        expect([key, await errorCodeOf(h.blobs.get({ tenant: T, key }))]).toEqual([key, 'INVALID_INPUT'])
+        expect([key, await errorCodeOf(h.blobs.has({ tenant: T, key }))]).toEqual([key, 'INVALID_INPUT'])
       }
-      expect(await codeOf(h.blobs.get({ tenant: '../../x' as TenantId, key: 'a'.repeat(64) }))).toBe('INVALID_INPUT')
+      expect(await errorCodeOf(h.blobs.get({ tenant: '../../x' as TenantId, key: 'a'.repeat(64) }))).toBe(
+        'INVALID_INPUT',
+      )
     })
 
     it('detects a blob altered in storage on read (DATA_CORRUPTED)', async () => {
       const put = await h.blobs.put({ tenant: T, data: new TextEncoder().encode('the truth') })
       await h.tamper(T, put.key, new TextEncoder().encode('the truth, edited'))
-      expect(await codeOf(h.blobs.get({ tenant: T, key: put.key }))).toBe('DATA_CORRUPTED')
+      expect(await errorCodeOf(h.blobs.get({ tenant: T, key: put.key }))).toBe('DATA_CORRUPTED')
     })
 
     it('keeps tenants apart', async () => {
       const put = await h.blobs.put({ tenant: OTHER, data: new TextEncoder().encode('acme secret plan') })
       expect(await h.blobs.has({ tenant: T, key: put.key })).toBe(false)
-      expect(await codeOf(h.blobs.get({ tenant: T, key: put.key }))).toBe('NOT_FOUND')
+      expect(await errorCodeOf(h.blobs.get({ tenant: T, key: put.key }))).toBe('NOT_FOUND')
       expect(await h.blobs.has({ tenant: OTHER, key: put.key })).toBe(true)
     })
   })

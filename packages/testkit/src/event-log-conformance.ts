@@ -1,6 +1,7 @@
-import type { EventLog, StoredEvent, TenantId } from '@shiioo/core'
-import { DEFAULT_TENANT, ShiiooError } from '@shiioo/core'
+import type { EventLog, ShiiooError, StoredEvent, TenantId } from '@shiioo/core'
+import { DEFAULT_TENANT } from '@shiioo/core'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { errorCodeOf } from './errors.js'
 import { EventFactory } from './events.js'
 
 export interface EventLogHarness {
@@ -12,15 +13,6 @@ export interface EventLogHarness {
 
 const T = DEFAULT_TENANT
 const OTHER = 'acme' as TenantId
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p
-    return 'resolved'
-  } catch (err) {
-    return err instanceof ShiiooError ? err.code : `not a ShiiooError: ${String(err)}`
-  }
-}
 
 /** The EventLog port's contract. Every adapter runs this against its real backend. */
 export function eventLogConformance(name: string, factory: () => Promise<EventLogHarness>): void {
@@ -63,10 +55,10 @@ export function eventLogConformance(name: string, factory: () => Promise<EventLo
       const run = f.runId()
       await h.log.append({ tenant: T, stream: run, expectedVersion: 0, events: [f.runStarted()] })
       expect(
-        await codeOf(h.log.append({ tenant: T, stream: run, expectedVersion: 0, events: [f.stepStarted('a')] })),
+        await errorCodeOf(h.log.append({ tenant: T, stream: run, expectedVersion: 0, events: [f.stepStarted('a')] })),
       ).toBe('CONFLICT')
       expect(
-        await codeOf(h.log.append({ tenant: T, stream: run, expectedVersion: 5, events: [f.stepStarted('a')] })),
+        await errorCodeOf(h.log.append({ tenant: T, stream: run, expectedVersion: 5, events: [f.stepStarted('a')] })),
       ).toBe('CONFLICT')
       expect(await h.log.version({ tenant: T, stream: run })).toBe(1)
     })
@@ -100,12 +92,12 @@ export function eventLogConformance(name: string, factory: () => Promise<EventLo
         ...first[1]!,
         data: { stepId: 'zzz', attempt: 1, idempotencyKey: 'x' },
       } as (typeof first)[number]
-      expect(await codeOf(h.log.append({ tenant: T, stream: run, expectedVersion: 'any', events: [forged] }))).toBe(
-        'CONFLICT',
-      )
+      expect(
+        await errorCodeOf(h.log.append({ tenant: T, stream: run, expectedVersion: 'any', events: [forged] })),
+      ).toBe('CONFLICT')
       // part old, part new: refused, nothing written
       expect(
-        await codeOf(
+        await errorCodeOf(
           h.log.append({ tenant: T, stream: run, expectedVersion: 'any', events: [first[0]!, f.stepStarted('b')] }),
         ),
       ).toBe('CONFLICT')
@@ -157,7 +149,7 @@ export function eventLogConformance(name: string, factory: () => Promise<EventLo
         ['bad version', h.log.append({ tenant: T, stream: run, expectedVersion: -1, events: [ok] })],
         ['duplicate ids', h.log.append({ tenant: T, stream: run, expectedVersion: 0, events: [ok, ok] })],
       ]
-      for (const [label, p] of cases) expect([label, await codeOf(p)]).toEqual([label, 'INVALID_INPUT'])
+      for (const [label, p] of cases) expect([label, await errorCodeOf(p)]).toEqual([label, 'INVALID_INPUT'])
       expect(await h.log.version({ tenant: T, stream: run })).toBe(0)
     })
 
