@@ -181,3 +181,32 @@ describe('filesystem event log: what a crash can leave at the end of a file', ()
     }
   })
 })
+
+describe('filesystem event log: read validation levels', () => {
+  it("checks data schemas in full by default, trusts checksummed data on 'checksum' reads, and verify always checks", async () => {
+    const run = ids.runId()
+    const log = openFsEventLog({ dataDir })
+    await log.append({ tenant: T, stream: run, expectedVersion: 0, events: [started()] })
+    await log.close()
+    // a record with a well-formed envelope and a valid CRC but data its schema refuses
+    const bad = {
+      id: ids.eventId(),
+      stream: run,
+      seq: 2,
+      type: 'step.started',
+      v: 1,
+      at: '2026-01-07T10:00:01.000Z',
+      tenant: T,
+      actor,
+      data: { stepId: 'a', attempt: -5, idempotencyKey: 'k' },
+    }
+    appendFileSync(streamPath(dataDir, T, run), encodeMember(JSON.stringify(bad) + '\n'))
+    const reader = openFsEventLog({ dataDir })
+    expect(await code(reader.read({ tenant: T, stream: run }))).toBe('DATA_CORRUPTED')
+    const trusted = await reader.read({ tenant: T, stream: run, validation: 'checksum' })
+    expect(trusted.map((e) => e.seq)).toEqual([1, 2])
+    const report = await verifyDataDir({ log: reader, blobs: new FsBlobStore({ dataDir }) })
+    expect(report.problems[0]).toMatchObject({ kind: 'stream', id: run, seq: 2 })
+    await reader.close()
+  })
+})

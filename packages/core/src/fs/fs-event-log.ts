@@ -261,7 +261,8 @@ export class FsEventLog implements EventLog {
     let buf = readStreamFile(path)
     if (buf === null) return []
     buf = this.durablePart(tenant, stream, buf)
-    return decodeStreamBytes(buf, { tenant, stream, path }, 0, 0, fromSeq, toSeq).events
+    const trustData = request.validation === 'checksum'
+    return decodeStreamBytes(buf, { tenant, stream, path }, { prevVersion: 0, fromSeq, toSeq, trustData }).events
   }
 
   /**
@@ -281,7 +282,7 @@ export class FsEventLog implements EventLog {
     let buf = readStreamFile(path)
     if (buf === null) return 0
     buf = this.durablePart(tenant, stream, buf)
-    return decodeStreamBytes(buf, { tenant, stream, path }, 0, 0, Number.MAX_SAFE_INTEGER).count
+    return decodeStreamBytes(buf, { tenant, stream, path }, { prevVersion: 0, fromSeq: Number.MAX_SAFE_INTEGER }).count
   }
 
   /** Reads a whole stream strictly, reporting a torn tail instead of hiding it (for `verify`). */
@@ -290,7 +291,7 @@ export class FsEventLog implements EventLog {
     const stream = parseStreamId(request.stream)
     const path = streamPath(this.options.dataDir, tenant, stream)
     const buf = readStreamFile(path) ?? Buffer.alloc(0)
-    return { path, ...decodeStreamBytes(buf, { tenant, stream, path }, 0) }
+    return { path, ...decodeStreamBytes(buf, { tenant, stream, path }, { prevVersion: 0 }) }
   }
 
   async *listStreams(request: ListStreamsRequest = {}): AsyncIterable<StreamInfo> {

@@ -85,18 +85,23 @@ export interface DecodedLines {
  * that each belongs to this stream and tenant and that seqs run on from `prevVersion` with no gap.
  * Lines whose seq is below `fromSeq` are counted but not decoded.
  */
-export function decodeStreamBytes(
-  buf: Buffer,
-  where: { tenant: TenantId; stream: StreamId; path: string },
-  prevVersion: number,
-  baseOffset = 0,
-  fromSeq = 1,
-  toSeq = Number.MAX_SAFE_INTEGER,
-): DecodedLines {
-  return (
-    decodeFast(buf, where, prevVersion, baseOffset, fromSeq, toSeq) ??
-    decodeByMember(buf, where, prevVersion, baseOffset, fromSeq, toSeq)
-  )
+export interface DecodeRange {
+  /** The stream version just before these bytes (0 when they start the file). */
+  prevVersion: number
+  /** Where these bytes start in the file, for offsets in messages. */
+  baseOffset?: number
+  fromSeq?: number
+  toSeq?: number
+  /** Skip data schema checks of current-version events (see ReadRequest.validation). */
+  trustData?: boolean
+}
+
+type Where = { tenant: TenantId; stream: StreamId; path: string }
+type Range = Required<DecodeRange>
+
+export function decodeStreamBytes(buf: Buffer, where: Where, range: DecodeRange): DecodedLines {
+  const r: Range = { baseOffset: 0, fromSeq: 1, toSeq: Number.MAX_SAFE_INTEGER, trustData: false, ...range }
+  return decodeFast(buf, where, r) ?? decodeByMember(buf, where, r)
 }
 
 /**
@@ -104,14 +109,8 @@ export function decodeStreamBytes(
  * read without zlib), then one JSON.parse over all wanted lines. Returns null on any trouble, and
  * the member-by-member path then finds and names it (or reports the torn tail).
  */
-function decodeFast(
-  buf: Buffer,
-  where: { tenant: TenantId; stream: StreamId; path: string },
-  prevVersion: number,
-  baseOffset: number,
-  fromSeq: number,
-  toSeq: number,
-): DecodedLines | null {
+function decodeFast(buf: Buffer, where: Where, range: Range): DecodedLines | null {
+  const { prevVersion, baseOffset, fromSeq, toSeq } = range
   const chunks = inflateMembers(buf)
   if (chunks === null) return null
   if (chunks.length === 0) return { events: [], count: 0, end: baseOffset, tornTail: null }
@@ -144,7 +143,7 @@ function decodeFast(
     for (let i = 0; i < raws.length; i++) {
       let e: StoredEvent
       try {
-        e = decodeStoredRecord(raws[i], defaultCatalog, where)
+        e = decodeStoredRecord(raws[i], defaultCatalog, where, range.trustData)
       } catch {
         return null
       }
@@ -155,14 +154,8 @@ function decodeFast(
   return { events, count, end: baseOffset + buf.length, tornTail: null }
 }
 
-function decodeByMember(
-  buf: Buffer,
-  where: { tenant: TenantId; stream: StreamId; path: string },
-  prevVersion: number,
-  baseOffset: number,
-  fromSeq: number,
-  toSeq: number,
-): DecodedLines {
+function decodeByMember(buf: Buffer, where: Where, range: Range): DecodedLines {
+  const { prevVersion, baseOffset, fromSeq, toSeq } = range
   let scan
   try {
     scan = scanMembers(buf)
@@ -197,12 +190,7 @@ function decodeByMember(
   return { events, count: seq - prevVersion, end: baseOffset + scan.end, tornTail }
 }
 
-function corrupt(
-  where: { tenant: TenantId; stream: StreamId; path: string },
-  seq: number,
-  offset: number,
-  message: string,
-) {
+function corrupt(where: Where, seq: number, offset: number, message: string) {
   return new ShiiooError('DATA_CORRUPTED', `${where.path}: seq ${seq} at byte ${offset}: ${message}`, {
     details: { stream: where.stream, tenant: where.tenant, seq, offset },
   })
@@ -212,18 +200,17 @@ function corrupt(
  * Brings `state` up to date with the file (another process may have appended) and cuts a torn
  * tail. Must be called with the stream's lock held.
  */
-export function refreshState(
-  fd: number,
-  state: StreamState | null,
-  where: { tenant: TenantId; stream: StreamId; path: string },
-): StreamState {
+export function refreshState(fd: number, state: StreamState | null, where: Where): StreamState {
   const size = fstatSync(fd).size
   if (state !== null && size === state.size) return state
   const base =
     state !== null && size > state.size
       ? state
       : { size: 0, version: 0, ids: new Map<string, { seq: number; fp: number }>() }
-  const decoded = decodeStreamBytes(readRange(fd, base.size, size), where, base.version, base.size)
+  const decoded = decodeStreamBytes(readRange(fd, base.size, size), where, {
+    prevVersion: base.version,
+    baseOffset: base.size,
+  })
   for (const e of decoded.events) base.ids.set(e.id, { seq: e.seq, fp: fingerprint(e.type, JSON.stringify(e.data)) })
   base.version += decoded.events.length
   base.size = decoded.end

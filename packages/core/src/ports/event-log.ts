@@ -30,6 +30,14 @@ export interface ReadRequest {
   fromSeq?: number
   /** Last sequence number to return (default: the end). */
   toSeq?: number
+  /**
+   * `'full'` (default): every event's envelope and data are checked against the catalog.
+   * `'checksum'`: an adapter that checksums what it stores (the filesystem log: CRC32 per commit)
+   * may skip the data schema check for current-version events, which it validated when they were
+   * appended; envelopes are still checked. For bulk readers such as index rebuilds; `shiioo verify`
+   * always reads in full.
+   */
+  validation?: 'full' | 'checksum'
   signal?: AbortSignal
 }
 
