@@ -95,8 +95,25 @@ export class Projector {
   async catchUp(
     options: { onProgress?: (p: ProjectProgress) => void; signal?: AbortSignal } = {},
   ): Promise<ProjectResult> {
+    return this.project(options, false)
+  }
+
+  /** Empties the index and projects every stream from its first event. */
+  async rebuild(
+    options: { onProgress?: (p: ProjectProgress) => void; signal?: AbortSignal } = {},
+  ): Promise<ProjectResult> {
+    await this.chain
+    await this.options.index.reset()
+    return this.project(options, true)
+  }
+
+  /** `empty`: the index was just reset, so there is nothing to look up before folding. */
+  private async project(
+    options: { onProgress?: (p: ProjectProgress) => void; signal?: AbortSignal },
+    empty: boolean,
+  ): Promise<ProjectResult> {
     const seen = new Map<string, StreamCheckpoint>()
-    for (const c of await this.options.index.checkpoints()) seen.set(`${c.tenant}/${c.stream}`, c)
+    if (!empty) for (const c of await this.options.index.checkpoints()) seen.set(`${c.tenant}/${c.stream}`, c)
     const todo: StreamInfo[] = []
     for await (const s of this.options.log.listStreams({ signal: options.signal })) {
       if (seen.get(`${s.tenant}/${s.stream}`)?.token !== s.token) todo.push(s)
@@ -107,7 +124,7 @@ export class Projector {
     for (let i = 0; i < todo.length; i += chunkSize) {
       options.signal?.throwIfAborted()
       const chunk = todo.slice(i, i + chunkSize)
-      const outcome = await this.foldChunk(chunk, seen)
+      const outcome = await this.foldChunk(chunk, seen, empty)
       for (const f of outcome.failed)
         this.logger.error('stream not projected', { tenant: f.tenant, stream: f.stream, error: f.message })
       await this.options.index.save({ runs: outcome.runs, checkpoints: outcome.checkpoints })
@@ -119,18 +136,14 @@ export class Projector {
     return result
   }
 
-  /** Empties the index and projects every stream from its first event. */
-  async rebuild(
-    options: { onProgress?: (p: ProjectProgress) => void; signal?: AbortSignal } = {},
-  ): Promise<ProjectResult> {
-    await this.chain
-    await this.options.index.reset()
-    return this.catchUp(options)
-  }
-
-  private async foldChunk(chunk: StreamInfo[], seen: Map<string, StreamCheckpoint>): Promise<FoldOutcome> {
+  private async foldChunk(
+    chunk: StreamInfo[],
+    seen: Map<string, StreamCheckpoint>,
+    empty: boolean,
+  ): Promise<FoldOutcome> {
     const current = new Map<string, RunSummary>()
-    for (const [tenant, ids] of groupByTenant(chunk.filter((s) => streamKind(s.stream) === 'run'))) {
+    const runs = empty ? [] : chunk.filter((s) => streamKind(s.stream) === 'run')
+    for (const [tenant, ids] of groupByTenant(runs)) {
       for (const [id, s] of await this.options.index.getRuns({ tenant, runIds: ids as RunId[] }))
         current.set(`${tenant}/${id}`, s)
     }
