@@ -159,21 +159,11 @@ export function decodeStoredRecord(
     data = up(data)
     v++
   }
-  if (trustData && v === e.v) {
-    return {
-      id: e.id,
-      stream: e.stream,
-      seq: e.seq,
-      type: e.type,
-      v,
-      at: e.at,
-      tenant: e.tenant,
-      actor: e.actor,
-      data,
-    } as StoredEvent
+  if (!(trustData && v === e.v)) {
+    const parsed = def.data.safeParse(data)
+    if (!parsed.success) throw fail(`invalid ${e.type} data: ${parsed.error.issues[0]?.message ?? ''}`)
+    data = parsed.data
   }
-  const parsed = def.data.safeParse(data)
-  if (!parsed.success) throw fail(`invalid ${e.type} data: ${parsed.error.issues[0]?.message ?? ''}`)
   return {
     id: e.id,
     stream: e.stream,
@@ -183,7 +173,7 @@ export function decodeStoredRecord(
     at: e.at,
     tenant: e.tenant,
     actor: e.actor as Actor,
-    data: parsed.data,
+    data,
   } as StoredEvent
 }
 
