@@ -18,7 +18,7 @@ export { ERROR_CODES, ShiiooError, isShiiooError, toShiiooError } from './errors
 export type { Json, Payload, ErrorInfo } from './events/payload.js'
 export { BLOB_KEY, blobKeySchema, jsonSchema, payloadSchema, errorInfoSchema } from './events/payload.js'
 export type { EventSchemas, EventType, EventData } from './events/catalog.js'
-export { eventSchemas, EVENT_TYPES, isEventType } from './events/catalog.js'
+export { eventSchemas, EVENT_TYPES, isEventType, STEP_ID } from './events/catalog.js'
 export type { Actor, ActorKind, StoredEvent, NewEvent, EventCatalog } from './events/envelope.js'
 export {
   ACTOR_KINDS,

@@ -1,7 +1,8 @@
+import { STEP_ID } from '@shiioo/core'
 import { z } from 'zod'
 
-// The same rule as @shiioo/core's step ids in events, so every definition step id fits an event.
-export const STEP_ID = /^[A-Za-z_][A-Za-z0-9_-]{0,63}$/
+// core's rule for step ids in events, so every definition step id fits an event
+export { STEP_ID }
 export const WORKFLOW_NAME = /^[a-z][a-z0-9-]{0,62}$/
 export const TOOL_NAME = /^[a-z][a-z0-9_.-]{0,127}$/
 export const ROLE_NAME = /^[a-z][a-z0-9_.-]{0,63}$/

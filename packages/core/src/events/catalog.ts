@@ -6,9 +6,10 @@ import { blobKeySchema, errorInfoSchema, payloadSchema } from './payload.js'
  * types here. A type's `v` only grows; a reader meeting an older `v` runs the upcasters in
  * `upcasters.ts` first, so old logs keep loading.
  */
-const stepId = z
-  .string()
-  .regex(/^[A-Za-z_][A-Za-z0-9_-]{0,63}$/, 'a step id is a letter or _ then letters, digits, _ or -')
+/** A step id: what workflow definitions may use, and what step events carry. */
+export const STEP_ID = /^[A-Za-z_][A-Za-z0-9_-]{0,63}$/
+
+const stepId = z.string().regex(STEP_ID, 'a step id is a letter or _ then letters, digits, _ or -')
 
 export const eventSchemas = {
   'run.started': {
