@@ -102,43 +102,23 @@ export function isStreamId(value: string): value is StreamId {
   return RUN_ID.test(value) || CONTROL_STREAM.test(value)
 }
 
-export function parseRunId(value: string, field = 'runId'): RunId {
-  if (!isRunId(value)) {
-    throw new ShiiooError(
-      'INVALID_INPUT',
-      `${field} "${clip(value)}" is not a run id (run_ followed by a 26-character ULID)`,
-      {
-        details: { field },
-      },
-    )
+function parseId<T extends string>(value: string, field: string, valid: (v: string) => v is T, what: string): T {
+  if (!valid(value)) {
+    throw new ShiiooError('INVALID_INPUT', `${field} "${clip(value)}" is not ${what}`, { details: { field } })
   }
   return value
+}
+
+export function parseRunId(value: string, field = 'runId'): RunId {
+  return parseId(value, field, isRunId, 'a run id (run_ followed by a 26-character ULID)')
 }
 
 export function parseTenantId(value: string, field = 'tenant'): TenantId {
-  if (!isTenantId(value)) {
-    throw new ShiiooError(
-      'INVALID_INPUT',
-      `${field} "${clip(value)}" is not a tenant id (lowercase letters, digits and dashes, at most 63)`,
-      {
-        details: { field },
-      },
-    )
-  }
-  return value
+  return parseId(value, field, isTenantId, 'a tenant id (lowercase letters, digits and dashes, at most 63)')
 }
 
 export function parseStreamId(value: string, field = 'stream'): StreamId {
-  if (!isStreamId(value)) {
-    throw new ShiiooError(
-      'INVALID_INPUT',
-      `${field} "${clip(value)}" is not a stream id (a run id, or a lowercase control stream name)`,
-      {
-        details: { field },
-      },
-    )
-  }
-  return value
+  return parseId(value, field, isStreamId, 'a stream id (a run id, or a lowercase control stream name)')
 }
 
 export function streamKind(stream: StreamId): 'run' | 'control' {

@@ -1,11 +1,10 @@
-import { DEFAULT_TENANT } from './ids.js'
 import type { StreamId, TenantId } from './ids.js'
-import { toShiiooError } from './errors.js'
+import { DEFAULT_TENANT, streamKind } from './ids.js'
+import { ShiiooError, toShiiooError } from './errors.js'
 import type { BlobStore } from './ports/blob-store.js'
 import type { EventLog } from './ports/event-log.js'
 import type { StoredEvent } from './events/envelope.js'
 import { foldRun } from './projection/run-summary.js'
-import { streamKind } from './ids.js'
 
 export interface VerifyFinding {
   kind: 'stream' | 'blob'
@@ -73,13 +72,15 @@ export async function verifyDataDir(options: {
       report.events += events.length
       const ids = new Set<string>()
       for (const e of events) {
-        if (ids.has(e.id)) throw Object.assign(new Error(`event id ${e.id} appears twice`), { seq: e.seq })
+        if (ids.has(e.id)) {
+          throw new ShiiooError('DATA_CORRUPTED', `event id ${e.id} appears twice`, { details: { seq: e.seq } })
+        }
         ids.add(e.id)
       }
       if (streamKind(s.stream) === 'run' && events.length > 0) foldRun(events)
     } catch (err) {
       const e = toShiiooError(err)
-      const seq = (e.details.seq as number | undefined) ?? (err as { seq?: number }).seq
+      const seq = e.details.seq as number | undefined
       const offset = e.details.offset as number | undefined
       report.problems.push({
         kind: 'stream',

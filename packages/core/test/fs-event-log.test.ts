@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
 import { gunzipSync } from 'node:zlib'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import type { NewEvent, StreamId, TenantId, ShiiooError } from '../src/index.js'
+import type { NewEvent, ShiiooError, StreamId, TenantId } from '../src/index.js'
 import {
   createIdFactory,
   DEFAULT_TENANT,
@@ -35,6 +35,16 @@ async function code(p: Promise<unknown>): Promise<string> {
   } catch (err) {
     return (err as ShiiooError).code
   }
+}
+
+/** A run with two events on disk: its id, file and size, with no log left open. */
+async function writeTwoEvents() {
+  const run = ids.runId()
+  const log = openFsEventLog({ dataDir })
+  await log.append({ tenant: T, stream: run, expectedVersion: 0, events: [started(), step('a')] })
+  await log.close()
+  const file = streamPath(dataDir, T, run)
+  return { run, file, size: statSync(file).size }
 }
 
 beforeEach(() => {
@@ -69,14 +79,9 @@ describe('filesystem event log layout', () => {
   })
 
   it('cuts a torn tail before the next append, and verify reports it as a warning until then', async () => {
-    const run = ids.runId()
-    let log = openFsEventLog({ dataDir })
-    await log.append({ tenant: T, stream: run, expectedVersion: 0, events: [started(), step('a')] })
-    await log.close()
-    const file = streamPath(dataDir, T, run)
-    const size = statSync(file).size
+    const { run, file, size } = await writeTwoEvents()
     appendFileSync(file, encodeMember('{"half":"written"}\n'.repeat(10)).subarray(0, 25))
-    log = openFsEventLog({ dataDir })
+    let log = openFsEventLog({ dataDir })
     const report = await verifyDataDir({ log, blobs: new FsBlobStore({ dataDir }) })
     expect(report.ok).toBe(true)
     expect(report.warnings).toHaveLength(1)
@@ -162,14 +167,9 @@ describe('filesystem event log: what a crash can leave at the end of a file', ()
       Buffer.from('garbage'),
       encodeMember('{"x":1}\n').subarray(0, 12),
     ]) {
-      const run = ids.runId()
-      let log = openFsEventLog({ dataDir })
-      await log.append({ tenant: T, stream: run, expectedVersion: 0, events: [started(), step('a')] })
-      await log.close()
-      const file = streamPath(dataDir, T, run)
-      const size = statSync(file).size
+      const { run, file, size } = await writeTwoEvents()
       appendFileSync(file, tail)
-      log = openFsEventLog({ dataDir })
+      const log = openFsEventLog({ dataDir })
       expect(await log.read({ tenant: T, stream: run })).toHaveLength(2)
       const report = await verifyDataDir({ log, blobs: new FsBlobStore({ dataDir }) })
       expect(report.warnings.find((w) => w.id === run)).toMatchObject({ offset: size })

@@ -102,10 +102,7 @@ export function serializeEvent(e: StoredEvent, dataJson: string = JSON.stringify
   )
 }
 
-/**
- * Parses one stored line: checks the envelope, upcasts old versions, validates the data.
- * Throws DATA_CORRUPTED with the reason when the record is not a valid event.
- */
+/** The event types a reader knows, with their current versions and the upcasters to reach them. */
 export interface EventCatalog {
   schemas: Readonly<Record<string, { v: number; data: z.ZodType }>>
   upcasters: Upcasters
@@ -113,6 +110,10 @@ export interface EventCatalog {
 
 export const defaultCatalog: EventCatalog = { schemas: eventSchemas, upcasters: defaultUpcasters }
 
+/**
+ * Parses one stored line: checks the envelope, upcasts old versions, validates the data.
+ * Throws DATA_CORRUPTED with the reason when the record is not a valid event.
+ */
 export function decodeStoredEvent(line: string, catalog: EventCatalog = defaultCatalog): StoredEvent {
   let raw: unknown
   try {
