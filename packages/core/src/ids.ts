@@ -12,7 +12,7 @@ export type TenantId = Brand<string, 'TenantId'>
 
 const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ'
 const ULID_BODY = '[0-9A-HJKMNP-TV-Z]{26}'
-const RUN_ID = new RegExp(`^run_${ULID_BODY}$`)
+export const RUN_ID = new RegExp(`^run_${ULID_BODY}$`)
 const EVENT_ID = new RegExp(`^evt_${ULID_BODY}$`)
 const TENANT_ID = /^[a-z0-9][a-z0-9-]{0,62}$/
 const CONTROL_STREAM = /^[a-z][a-z0-9-]{0,62}(\.[a-z0-9][a-z0-9-]{0,62}){0,3}$/

@@ -1,6 +1,7 @@
 export type { Brand, RunId, EventId, TenantId, StreamId, IdFactory } from './ids.js'
 export {
   DEFAULT_TENANT,
+  RUN_ID,
   createUlidFactory,
   createIdFactory,
   idTime,

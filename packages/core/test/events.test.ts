@@ -20,7 +20,7 @@ const line = (over: Record<string, unknown> = {}) =>
     stream: 'run_01KEYHQ0A0AAAAAAAAAAAAAAAA',
     seq: 1,
     type: 'run.started',
-    v: 1,
+    v: 2,
     at: '2026-01-07T10:00:00.000Z',
     tenant: 'default',
     actor: { kind: 'system', id: 'test' },
@@ -98,6 +98,15 @@ describe('event envelope and catalog', () => {
     expect(storedEventSchema.safeParse({ ...(good as object), extra: 1 }).success).toBe(false)
     expect(storedEventSchema.safeParse({ ...(good as object), type: 'run.exploded' }).success).toBe(false)
     expect(storedEventSchema.safeParse({ ...(good as object), type: 'run.cancelled' }).success).toBe(false) // data shape of another type
+  })
+
+  it('upcasts run.started v1 (parentRunId) to v2 (parent)', () => {
+    const parent = 'run_01KEYHQ0A0AAAAAAAAAAAAAAAB'
+    const e = decodeStoredEvent(
+      line({ v: 1, data: { workflow: { name: 'w', hash: 'a'.repeat(64) }, parentRunId: parent } }),
+    )
+    expect(e.v).toBe(2)
+    expect(e.data).toEqual({ workflow: { name: 'w', hash: 'a'.repeat(64) }, parent: { runId: parent } })
   })
 
   it('every catalog type has a version and a schema', () => {

@@ -72,7 +72,7 @@ describe('filesystem event log layout', () => {
       .split('\n')
       .map((l) => JSON.parse(l) as Record<string, unknown>)
     expect(lines.map((l) => [l.seq, l.type, l.stream, l.tenant, l.v])).toEqual([
-      [1, 'run.started', run, 'default', 1],
+      [1, 'run.started', run, 'default', 2],
       [2, 'step.started', run, 'default', 1],
     ])
     expect(Object.keys(lines[0]!)).toEqual(['id', 'stream', 'seq', 'type', 'v', 'at', 'tenant', 'actor', 'data'])

@@ -15,7 +15,7 @@ export const runs = sqliteTable(
     runId: text('run_id').notNull(),
     workflow: text('workflow').notNull(),
     workflowHash: text('workflow_hash').notNull(),
-    status: text('status', { enum: ['running', 'completed', 'failed', 'cancelled'] }).notNull(),
+    status: text('status', { enum: ['running', 'paused', 'completed', 'failed', 'cancelled'] }).notNull(),
     startedAt: text('started_at').notNull(),
     startedKey: text('started_key').notNull(),
     updatedAt: text('updated_at').notNull(),

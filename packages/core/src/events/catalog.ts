@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { RUN_ID } from '../ids.js'
 import { blobKeySchema, errorInfoSchema, payloadSchema } from './payload.js'
 
 /**
@@ -11,33 +12,76 @@ export const STEP_ID = /^[A-Za-z_][A-Za-z0-9_-]{0,63}$/
 
 const stepId = z.string().regex(STEP_ID, 'a step id is a letter or _ then letters, digits, _ or -')
 
+/** A foreach item's position; events of a foreach body carry it next to the foreach step's id. */
+const item = z.number().int().nonnegative().max(1_000_000)
+const runRef = z.string().regex(RUN_ID, 'a run id is run_ + a ULID')
+
 export const eventSchemas = {
   'run.started': {
-    v: 1,
+    v: 2,
     data: z
       .object({
         workflow: z.object({ name: z.string().min(1).max(200), hash: blobKeySchema }).strict(),
         input: payloadSchema.optional(),
         idempotencyKey: z.string().min(1).max(200).optional(),
-        parentRunId: z.string().optional(),
+        /** The step (and foreach item) of the run that started this one as a sub-workflow. */
+        parent: z.object({ runId: runRef, stepId: stepId.optional(), item: item.optional() }).strict().optional(),
+        /** The run this one was forked from, and the step it re-executes from. */
+        forkOf: z.object({ runId: runRef, fromStep: stepId }).strict().optional(),
       })
       .strict(),
   },
   'step.started': {
     v: 1,
     data: z
-      .object({ stepId, attempt: z.number().int().positive(), idempotencyKey: z.string().min(1).max(300) })
+      .object({
+        stepId,
+        item: item.optional(),
+        attempt: z.number().int().positive(),
+        idempotencyKey: z.string().min(1).max(300),
+        /** The step's rendered input (for a foreach: the list it fans out over). */
+        input: payloadSchema.optional(),
+      })
+      .strict(),
+  },
+  'step.waiting': {
+    v: 1,
+    data: z
+      .object({
+        stepId,
+        item: item.optional(),
+        attempt: z.number().int().positive(),
+        for: z.enum(['approval', 'timer', 'event', 'child']),
+        /** When a timer is due. */
+        until: z.string().datetime().optional(),
+        /** The event name an event wait matches. */
+        event: z.string().min(1).max(128).optional(),
+        /** The child run a sub-workflow step waits for. */
+        childRunId: runRef.optional(),
+        /** The rendered question an approval puts to the approvers. */
+        prompt: z.string().max(20_000).optional(),
+      })
       .strict(),
   },
   'step.completed': {
     v: 1,
-    data: z.object({ stepId, attempt: z.number().int().positive(), output: payloadSchema.optional() }).strict(),
+    data: z
+      .object({
+        stepId,
+        item: item.optional(),
+        attempt: z.number().int().positive(),
+        output: payloadSchema.optional(),
+        /** Set when the output was copied from another run (a fork) instead of executed. */
+        reusedFrom: runRef.optional(),
+      })
+      .strict(),
   },
   'step.failed': {
     v: 1,
     data: z
       .object({
         stepId,
+        item: item.optional(),
         attempt: z.number().int().positive(),
         error: errorInfoSchema,
         willRetry: z.boolean(),
@@ -47,7 +91,30 @@ export const eventSchemas = {
   },
   'step.skipped': {
     v: 1,
-    data: z.object({ stepId, reason: z.string().max(1000) }).strict(),
+    data: z.object({ stepId, item: item.optional(), reason: z.string().max(1000) }).strict(),
+  },
+  'approval.decided': {
+    v: 1,
+    data: z
+      .object({
+        stepId,
+        item: item.optional(),
+        decision: z.enum(['approve', 'reject']),
+        comment: z.string().max(4000).optional(),
+      })
+      .strict(),
+  },
+  'event.received': {
+    v: 1,
+    data: z.object({ name: z.string().min(1).max(128), payload: payloadSchema.optional() }).strict(),
+  },
+  'run.paused': {
+    v: 1,
+    data: z.object({ reason: z.string().max(1000).optional() }).strict(),
+  },
+  'run.resumed': {
+    v: 1,
+    data: z.object({}).strict(),
   },
   'run.completed': {
     v: 1,

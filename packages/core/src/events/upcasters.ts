@@ -7,4 +7,11 @@
 export type Upcaster = (data: unknown) => unknown
 export type Upcasters = Readonly<Record<string, Upcaster>>
 
-export const upcasters: Upcasters = {}
+export const upcasters: Upcasters = {
+  /** v1 named a parent run by id only (`parentRunId`); v2 names the parent run and step (`parent`). */
+  'run.started@1': (data) => {
+    if (typeof data !== 'object' || data === null) return data
+    const { parentRunId, ...rest } = data as Record<string, unknown>
+    return parentRunId === undefined ? rest : { ...rest, parent: { runId: parentRunId } }
+  },
+}

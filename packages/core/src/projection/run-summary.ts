@@ -3,10 +3,10 @@ import type { ErrorInfo } from '../events/payload.js'
 import { ShiiooError } from '../errors.js'
 import type { RunId, TenantId } from '../ids.js'
 
-export const RUN_STATUSES = ['running', 'completed', 'failed', 'cancelled'] as const
+export const RUN_STATUSES = ['running', 'paused', 'completed', 'failed', 'cancelled'] as const
 export type RunStatus = (typeof RUN_STATUSES)[number]
 
-export const STEP_STATUSES = ['running', 'retrying', 'completed', 'failed', 'skipped'] as const
+export const STEP_STATUSES = ['running', 'waiting', 'retrying', 'completed', 'failed', 'skipped'] as const
 export type StepStatus = (typeof STEP_STATUSES)[number]
 
 export interface StepSummary {
@@ -80,36 +80,23 @@ function applyEvent(next: RunSummary, e: StoredEvent): void {
   switch (e.type) {
     case 'run.started':
       throw new ShiiooError('DATA_CORRUPTED', `run ${next.runId} has a second run.started at seq ${e.seq}`)
-    case 'step.started': {
-      const s = stepOf(next.steps, e.data.stepId)
-      s.status = 'running'
-      s.attempts = Math.max(s.attempts, e.data.attempt)
-      s.startedAt ??= e.at
-      s.error = null
+    case 'step.started':
+    case 'step.waiting':
+    case 'step.completed':
+    case 'step.failed':
+    case 'step.skipped':
+      // A foreach item's events move the foreach step's own status only through its own events.
+      if (e.data.item === undefined) applyStepEvent(next, e)
       break
-    }
-    case 'step.completed': {
-      const s = stepOf(next.steps, e.data.stepId)
-      s.status = 'completed'
-      s.attempts = Math.max(s.attempts, e.data.attempt)
-      s.endedAt = e.at
-      s.error = null
+    case 'approval.decided':
+    case 'event.received':
       break
-    }
-    case 'step.failed': {
-      const s = stepOf(next.steps, e.data.stepId)
-      s.status = e.data.willRetry ? 'retrying' : 'failed'
-      s.attempts = Math.max(s.attempts, e.data.attempt)
-      s.error = e.data.error
-      if (!e.data.willRetry) s.endedAt = e.at
+    case 'run.paused':
+      next.status = 'paused'
       break
-    }
-    case 'step.skipped': {
-      const s = stepOf(next.steps, e.data.stepId)
-      s.status = 'skipped'
-      s.endedAt = e.at
+    case 'run.resumed':
+      next.status = 'running'
       break
-    }
     case 'run.completed':
       next.status = 'completed'
       next.endedAt = e.at
@@ -131,6 +118,43 @@ function applyEvent(next: RunSummary, e: StoredEvent): void {
       const exhaustive: never = e
       throw new ShiiooError('DATA_CORRUPTED', `unhandled event type ${(exhaustive as StoredEvent).type}`)
     }
+  }
+}
+
+type StepEvent = Extract<StoredEvent, { type: `step.${string}` }>
+
+function applyStepEvent(next: RunSummary, e: StepEvent): void {
+  const s = stepOf(next.steps, e.data.stepId)
+  switch (e.type) {
+    case 'step.started': {
+      s.status = 'running'
+      s.attempts = Math.max(s.attempts, e.data.attempt)
+      s.startedAt ??= e.at
+      s.error = null
+      break
+    }
+    case 'step.completed': {
+      s.status = 'completed'
+      s.attempts = Math.max(s.attempts, e.data.attempt)
+      s.endedAt = e.at
+      s.error = null
+      break
+    }
+    case 'step.failed': {
+      s.status = e.data.willRetry ? 'retrying' : 'failed'
+      s.attempts = Math.max(s.attempts, e.data.attempt)
+      s.error = e.data.error
+      if (!e.data.willRetry) s.endedAt = e.at
+      break
+    }
+    case 'step.skipped': {
+      s.status = 'skipped'
+      s.endedAt = e.at
+      break
+    }
+    case 'step.waiting':
+      s.status = 'waiting'
+      break
   }
 }
 
