@@ -38,9 +38,12 @@ export function hashWorkflow(definition: WorkflowDefinition | WorkflowSpec): str
 
 /** The hash of an already normalized definition. */
 export function hashNormalized(definition: WorkflowDefinition): string {
-  return createHash('sha256')
-    .update(canonicalJson(canonicalForm(definition)), 'utf8')
-    .digest('hex')
+  return createHash('sha256').update(canonicalDefinitionText(definition), 'utf8').digest('hex')
+}
+
+/** The text a definition is hashed (and stored) as: its canonical form as canonical JSON. */
+export function canonicalDefinitionText(definition: WorkflowDefinition): string {
+  return canonicalJson(canonicalForm(definition))
 }
 
 function canonicalForm(definition: WorkflowDefinition): WorkflowDefinition {

@@ -47,3 +47,23 @@ export type { ScopeShape } from './cel.js'
 export type { ExpressionScope, ExpressionFailure } from './evaluate.js'
 export { evaluate, evaluateCondition, evaluateList, evaluateTimestamp, renderTemplate } from './evaluate.js'
 export { workflowJsonSchema } from './json-schema.js'
+export type {
+  RunState,
+  StepState,
+  UnitState,
+  UnitStatus,
+  RunStatus as EngineRunStatus,
+  Decision,
+  ReceivedEvent,
+  WaitFor,
+} from './run/state.js'
+export { UNIT_STATUSES, foldRunState, applyRunEvent, isTerminal, isUnitDone } from './run/state.js'
+export type { AgentRunner, AgentRequest, AgentResult, ToolInvoker, ToolRequest, AttemptContext } from './run/ports.js'
+export { standInAgent, toolInvoker, BUILTIN_TOOLS } from './run/stand-ins.js'
+export type { EngineOptions, StartRunRequest, StartRunResult } from './run/engine.js'
+export { Engine } from './run/engine.js'
+export type { Signal } from './run/signals.js'
+export { STEP_ERROR_CODES } from './run/failures.js'
+export { idempotencyKey } from './run/plan.js'
+export { resolvePayload } from './run/payloads.js'
+export { DefinitionStore } from './run/definitions.js'

@@ -128,6 +128,16 @@ export const eventSchemas = {
     v: 1,
     data: z.object({ reason: z.string().max(1000) }).strict(),
   },
+  /** On a control stream per key: the first start with an idempotency key claims it for its run. */
+  'idempotency.claimed': {
+    v: 1,
+    data: z.object({ key: z.string().min(1).max(300), runId: runRef, requestHash: blobKeySchema }).strict(),
+  },
+  /** On the `workflows` control stream: a definition version (its blob is the hash) under a name. */
+  'workflow.registered': {
+    v: 1,
+    data: z.object({ name: z.string().min(1).max(200), hash: blobKeySchema }).strict(),
+  },
 } as const
 
 export type EventSchemas = typeof eventSchemas

@@ -211,6 +211,8 @@ export const storedEventSchema = z.discriminatedUnion('type', [
   envelopeOf('run.completed'),
   envelopeOf('run.failed'),
   envelopeOf('run.cancelled'),
+  envelopeOf('idempotency.claimed'),
+  envelopeOf('workflow.registered'),
 ])
 
 // Adding a type to the catalog without adding it to the union above fails to compile here.
@@ -229,5 +231,7 @@ const _everyTypeInUnion: Record<EventType, UnionTypes> = {
   'run.completed': 'run.completed',
   'run.failed': 'run.failed',
   'run.cancelled': 'run.cancelled',
+  'idempotency.claimed': 'idempotency.claimed',
+  'workflow.registered': 'workflow.registered',
 }
 void _everyTypeInUnion

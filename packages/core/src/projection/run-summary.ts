@@ -91,6 +91,9 @@ function applyEvent(next: RunSummary, e: StoredEvent): void {
     case 'approval.decided':
     case 'event.received':
       break
+    case 'idempotency.claimed':
+    case 'workflow.registered':
+      throw new ShiiooError('DATA_CORRUPTED', `run ${next.runId} holds a control event (${e.type}) at seq ${e.seq}`)
     case 'run.paused':
       next.status = 'paused'
       break

@@ -1,0 +1,300 @@
+import { randomInt } from 'node:crypto'
+import type {
+  Actor,
+  BlobStore,
+  Clock,
+  EventLog,
+  IdFactory,
+  Json,
+  Logger,
+  NewEvent,
+  RunId,
+  TenantId,
+} from '@shiioo/core'
+import { DEFAULT_TENANT, ShiiooError, createIdFactory, silentLogger, systemClock } from '@shiioo/core'
+import { resolveRunInputs } from '../run-inputs.js'
+import type { WorkflowDefinition } from '../schema.js'
+import { formatValidationErrors } from '../validation-errors.js'
+import { DefinitionStore } from './definitions.js'
+import type { ChildRuns, DriverHost } from './driver.js'
+import { RunDriver } from './driver.js'
+import { claimIdempotencyKey } from './idempotency.js'
+import { externalizePayloads, storePending } from './payloads.js'
+import type { AgentRunner, ToolInvoker } from './ports.js'
+import { Slots } from './slots.js'
+import { standInAgent, toolInvoker } from './stand-ins.js'
+import type { RunState } from './state.js'
+import { foldRunState, isTerminal } from './state.js'
+import { eventFactory, signalEvents } from './signals.js'
+import type { Signal } from './signals.js'
+
+export interface EngineOptions {
+  log: EventLog
+  blobs: BlobStore
+  clock?: Clock
+  ids?: IdFactory
+  logger?: Logger
+  /** The LLM port; defaults to the deterministic stand-in. */
+  agents?: AgentRunner
+  /** The tool port; defaults to the built-in tools. */
+  tools?: ToolInvoker
+  /** Attempts executing at once across all runs (default 64). */
+  maxConcurrency?: number
+  /** Attempts of one run executing at once, unless its definition says fewer (default 16). */
+  maxParallelPerRun?: number
+  /** Payloads whose JSON is larger go to blobs (default 8 KiB). */
+  inlineLimit?: number
+  /** How often a run waiting for a signal checks for events from other processes (default 500 ms). */
+  pollMs?: number
+  random?: () => number
+}
+
+export interface StartRunRequest {
+  tenant?: TenantId
+  /** A validated definition (validateWorkflow / parseWorkflow). */
+  definition: WorkflowDefinition
+  input?: Readonly<Record<string, unknown>>
+  /** The same key with the same workflow and input returns the same run; with others it is refused. */
+  idempotencyKey?: string
+  actor?: Actor
+  parent?: { runId: string; stepId?: string; item?: number }
+  forkOf?: { runId: string; fromStep: string }
+}
+
+export interface StartRunResult {
+  runId: RunId
+  workflowHash: string
+  /** True when the idempotency key named a run that already existed. */
+  duplicate: boolean
+}
+
+/**
+ * The workflow engine: starts runs and drives them to their end, one driver per active run.
+ * Everything it knows is in the log; `close()` and a `kill -9` lose nothing but in-memory work.
+ */
+export class Engine {
+  readonly definitions: DefinitionStore
+  private readonly drivers = new Map<string, RunDriver>()
+  private readonly loading = new Map<string, Promise<RunDriver | null>>()
+  private readonly host: DriverHost
+  private readonly ids: IdFactory
+  private readonly clock: Clock
+  private closed = false
+
+  constructor(private readonly options: EngineOptions) {
+    this.clock = options.clock ?? systemClock
+    this.ids = options.ids ?? createIdFactory(() => this.clock.now())
+    this.definitions = new DefinitionStore(options.blobs, options.log, this.ids, () => this.clock.now())
+    const children: ChildRuns = {
+      start: async (parent, launch, input) => {
+        if (launch.body.kind !== 'subworkflow') throw new ShiiooError('INTERNAL', 'not a sub-workflow step')
+        const compiled = await this.definitions.resolve(parent.tenant, launch.body.workflow, launch.body.workflowHash)
+        const input_ = input !== null && typeof input === 'object' && !Array.isArray(input) ? input : {}
+        const started = await this.start({
+          tenant: parent.tenant,
+          definition: compiled.definition,
+          input: input_,
+          idempotencyKey: launch.idempotencyKey,
+          parent: {
+            runId: parent.runId,
+            stepId: launch.stepId,
+            ...(launch.item === undefined ? {} : { item: launch.item }),
+          },
+        })
+        return started.runId
+      },
+      wait: (parent, child, signal) => abortable(this.wait(parent.tenant, child as RunId), signal),
+      cancel: (parent, child, reason) => this.cancel(parent.tenant, child as RunId, reason).then(() => undefined),
+    }
+    this.host = {
+      log: options.log,
+      blobs: options.blobs,
+      clock: this.clock,
+      logger: options.logger ?? silentLogger,
+      newEventId: () => this.ids.eventId(),
+      random: options.random ?? (() => randomInt(0, 2 ** 32) / 2 ** 32),
+      slots: new Slots(options.maxConcurrency ?? 64),
+      maxParallelPerRun: options.maxParallelPerRun ?? 16,
+      inlineLimit: options.inlineLimit ?? 8192,
+      pollMs: options.pollMs ?? 500,
+      agents: options.agents ?? standInAgent(),
+      tools: options.tools ?? toolInvoker(),
+      children,
+      onEnd: (driver) => this.drivers.delete(`${driver.state.tenant}/${driver.runId}`),
+    }
+  }
+
+  /** Starts a run: returns once its run.started is durable; the run proceeds in the background. */
+  async start(request: StartRunRequest): Promise<StartRunResult> {
+    this.assertOpen()
+    const tenant = request.tenant ?? DEFAULT_TENANT
+    const resolved = resolveRunInputs(request.definition, request.input ?? {})
+    if (!resolved.ok) {
+      throw new ShiiooError('INVALID_INPUT', `bad run input:\n${formatValidationErrors(resolved.errors)}`, {
+        details: { errors: resolved.errors },
+      })
+    }
+    const hash = await this.definitions.put(tenant, request.definition)
+    let runId = this.ids.runId()
+    if (request.idempotencyKey !== undefined) {
+      const claim = await claimIdempotencyKey(this.options.log, this.ids, this.clock, {
+        tenant,
+        key: request.idempotencyKey,
+        runId,
+        workflowHash: hash,
+        input: resolved.inputs,
+      })
+      runId = claim.runId
+      if (claim.existing && (await this.options.log.version({ tenant, stream: runId })) > 0) {
+        return { runId, workflowHash: hash, duplicate: true }
+      }
+    }
+    const make = eventFactory(this.ids, this.clock, request.actor)
+    const data = {
+      workflow: { name: request.definition.name, hash },
+      input: { inline: resolved.inputs as Json },
+      ...(request.idempotencyKey === undefined ? {} : { idempotencyKey: request.idempotencyKey }),
+      ...(request.parent ? { parent: request.parent } : {}),
+      ...(request.forkOf ? { forkOf: request.forkOf } : {}),
+    }
+    const pending = new Map<string, Uint8Array>()
+    externalizePayloads(data, this.host.inlineLimit, pending)
+    await storePending(this.options.blobs, tenant, pending)
+    const events: NewEvent[] = [make('run.started', data)]
+    try {
+      await this.options.log.append({ tenant, stream: runId, expectedVersion: 0, events })
+    } catch (error) {
+      // two starts with one key raced past the claim: the run exists, which is all either wanted
+      if ((error as ShiiooError).code === 'CONFLICT' && request.idempotencyKey !== undefined) {
+        return { runId, workflowHash: hash, duplicate: true }
+      }
+      throw error
+    }
+    await this.drive(tenant, runId)
+    return { runId, workflowHash: hash, duplicate: false }
+  }
+
+  /** Appends events to a run before any driver starts it (a fork's copied steps). */
+  async appendToNewRun(tenant: TenantId, runId: RunId, expectedVersion: number, events: NewEvent[]): Promise<void> {
+    await this.options.log.append({ tenant, stream: runId, expectedVersion, events })
+  }
+
+  /** Drives a run that is not yet driven here (a restart, or a run another process left). */
+  async resume(tenant: TenantId, runId: RunId): Promise<RunState> {
+    const driver = await this.drive(tenant, runId)
+    return driver ? driver.state : await this.state(tenant, runId)
+  }
+
+  /** Resolves with the run's final state, driving it here if no driver in this process is. */
+  async wait(tenant: TenantId, runId: RunId): Promise<RunState> {
+    const driver = await this.drive(tenant, runId)
+    return driver ? await driver.done : await this.state(tenant, runId)
+  }
+
+  /** The run's state, as of its last event or as of `atSeq` (time travel). */
+  async state(tenant: TenantId, runId: RunId, atSeq?: number): Promise<RunState> {
+    const events = await this.options.log.read({
+      tenant,
+      stream: runId,
+      ...(atSeq === undefined ? {} : { toSeq: atSeq }),
+    })
+    if (events.length === 0) throw new ShiiooError('NOT_FOUND', `no run ${runId} in tenant ${tenant}`)
+    return foldRunState(events)
+  }
+
+  /** Records a signal (an approval decision, an external event, pause/resume/cancel) in the run's log. */
+  async signal(tenant: TenantId, runId: RunId, signal: Signal, actor: Actor): Promise<RunState> {
+    const driver = this.drivers.get(`${tenant}/${runId}`)
+    if (driver) {
+      await driver.submit((tx, state) => {
+        for (const e of signalEvents(state, driver.compiled, signal)) tx.emitAs(actor, e.type, e.data as never)
+      })
+      return driver.state
+    }
+    // Not driven here: append with the version we checked against; a concurrent writer makes us re-check.
+    for (let tries = 0; ; tries++) {
+      const state = await this.state(tenant, runId)
+      const compiled = await this.definitions.get(tenant, state.workflow.hash)
+      const make = eventFactory(this.ids, this.clock, actor)
+      const events = signalEvents(state, compiled, signal).map((e) => make(e.type, e.data as never))
+      const pending = new Map<string, Uint8Array>()
+      for (const e of events) externalizePayloads(e.data as Record<string, unknown>, this.host.inlineLimit, pending)
+      await storePending(this.options.blobs, tenant, pending)
+      try {
+        await this.options.log.append({ tenant, stream: runId, expectedVersion: state.version, events })
+        return await this.state(tenant, runId)
+      } catch (error) {
+        if ((error as ShiiooError).code !== 'CONFLICT' || tries >= 20) throw error
+      }
+    }
+  }
+
+  cancel(
+    tenant: TenantId,
+    runId: RunId,
+    reason: string,
+    actor: Actor = { kind: 'system', id: 'engine' },
+  ): Promise<RunState> {
+    return this.signal(tenant, runId, { kind: 'cancel', reason }, actor)
+  }
+
+  /** Runs this engine drives right now. */
+  get active(): number {
+    return this.drivers.size
+  }
+
+  /** Stops driving (in-flight attempts are aborted, nothing is written); the runs resume on the next start. */
+  async close(): Promise<void> {
+    this.closed = true
+    await Promise.allSettled([...this.loading.values()])
+    await Promise.all([...this.drivers.values()].map((d) => d.close()))
+    this.drivers.clear()
+  }
+
+  private async drive(tenant: TenantId, runId: RunId): Promise<RunDriver | null> {
+    const key = `${tenant}/${runId}`
+    const existing = this.drivers.get(key)
+    if (existing) return existing
+    let loading = this.loading.get(key)
+    if (!loading) {
+      loading = this.loadDriver(tenant, runId).finally(() => this.loading.delete(key))
+      this.loading.set(key, loading)
+    }
+    return loading
+  }
+
+  private async loadDriver(tenant: TenantId, runId: RunId): Promise<RunDriver | null> {
+    this.assertOpen()
+    const events = await this.options.log.read({ tenant, stream: runId })
+    if (events.length === 0) throw new ShiiooError('NOT_FOUND', `no run ${runId} in tenant ${tenant}`)
+    const state = foldRunState(events)
+    if (isTerminal(state.status)) return null
+    const compiled = await this.definitions.get(tenant, state.workflow.hash)
+    const driver = await RunDriver.load(this.host, events, compiled)
+    this.drivers.set(`${tenant}/${runId}`, driver)
+    driver.begin()
+    return driver
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new ShiiooError('UNAVAILABLE', 'the engine is closed')
+  }
+}
+
+function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason as Error)
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(signal.reason as Error)
+    signal.addEventListener('abort', onAbort, { once: true })
+    promise.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort)
+        resolve(v)
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort)
+        reject(e as Error)
+      },
+    )
+  })
+}

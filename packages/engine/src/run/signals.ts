@@ -1,0 +1,103 @@
+import type { Actor, Clock, EventData, EventType, IdFactory, Json, NewEvent } from '@shiioo/core'
+import { ShiiooError, newEvent } from '@shiioo/core'
+import type { CompiledWorkflow } from '../compile.js'
+import { EVENT_NAME } from '../names.js'
+import { ENGINE_ACTOR } from './driver.js'
+import type { RunState } from './state.js'
+import { isTerminal, isUnitDone, unitState } from './state.js'
+
+/** Something from outside a run that its log records: a decision, an event, or a change of course. */
+export type Signal =
+  | { kind: 'decision'; stepId: string; item?: number; decision: 'approve' | 'reject'; comment?: string }
+  | { kind: 'event'; name: string; payload?: Json }
+  | { kind: 'pause'; reason?: string }
+  | { kind: 'resume' }
+  | { kind: 'cancel'; reason: string }
+
+type EventSpec = { [T in EventType]: { type: T; data: EventData<T> } }[EventType]
+
+/**
+ * The events a signal appends to a run in its current state, or a typed error saying why it
+ * cannot: CONFLICT when the run or step is past it, NOT_FOUND for a step that is not there,
+ * INVALID_INPUT for a malformed signal. A decision may arrive before its approval step waits.
+ */
+export function signalEvents(state: RunState, compiled: CompiledWorkflow, signal: Signal): EventSpec[] {
+  if (isTerminal(state.status)) throw new ShiiooError('CONFLICT', `run ${state.runId} already ${state.status}`)
+  switch (signal.kind) {
+    case 'decision':
+      return [decision(state, compiled, signal)]
+    case 'event':
+      if (!EVENT_NAME.test(signal.name)) {
+        throw new ShiiooError(
+          'INVALID_INPUT',
+          `event name "${signal.name}" is not lowercase letters, digits, _, . or -`,
+        )
+      }
+      return [
+        {
+          type: 'event.received',
+          data: { name: signal.name, ...(signal.payload === undefined ? {} : { payload: { inline: signal.payload } }) },
+        },
+      ]
+    case 'pause':
+      if (state.status === 'paused') throw new ShiiooError('CONFLICT', `run ${state.runId} is already paused`)
+      return [{ type: 'run.paused', data: signal.reason === undefined ? {} : { reason: signal.reason.slice(0, 1000) } }]
+    case 'resume':
+      if (state.status !== 'paused') throw new ShiiooError('CONFLICT', `run ${state.runId} is not paused`)
+      return [{ type: 'run.resumed', data: {} }]
+    case 'cancel':
+      return [{ type: 'run.cancelled', data: { reason: signal.reason.slice(0, 1000) || 'cancelled' } }]
+  }
+}
+
+function decision(
+  state: RunState,
+  compiled: CompiledWorkflow,
+  signal: Extract<Signal, { kind: 'decision' }>,
+): EventSpec {
+  const step = compiled.steps.get(signal.stepId)?.step
+  const approvals = [...compiled.steps.values()]
+    .filter((s) => s.step.kind === 'approval' || (s.step.kind === 'foreach' && s.step.step.kind === 'approval'))
+    .map((s) => s.step.id)
+  if (!step) {
+    throw new ShiiooError(
+      'NOT_FOUND',
+      `run ${state.runId} has no step "${signal.stepId}"; approval steps: ${approvals.join(', ') || 'none'}`,
+    )
+  }
+  const perItem = step.kind === 'foreach' && step.step.kind === 'approval'
+  if (step.kind !== 'approval' && !perItem) {
+    throw new ShiiooError(
+      'INVALID_INPUT',
+      `step "${signal.stepId}" is a ${step.kind} step, not an approval; approval steps: ${approvals.join(', ') || 'none'}`,
+    )
+  }
+  if (perItem && signal.item === undefined)
+    throw new ShiiooError('INVALID_INPUT', `step "${signal.stepId}" asks per item: say which item`)
+  if (!perItem && signal.item !== undefined)
+    throw new ShiiooError('INVALID_INPUT', `step "${signal.stepId}" has no items`)
+  if (signal.item !== undefined && (!Number.isSafeInteger(signal.item) || signal.item < 0)) {
+    throw new ShiiooError('INVALID_INPUT', `item must be a whole number from 0, not ${signal.item}`)
+  }
+  const where = signal.item === undefined ? `step "${signal.stepId}"` : `item ${signal.item} of step "${signal.stepId}"`
+  const previous = state.decisions.find((d) => d.stepId === signal.stepId && d.item === signal.item)
+  if (previous)
+    throw new ShiiooError('CONFLICT', `${where} was already decided (${previous.decision} by ${previous.actor.id})`)
+  const u = state.steps[signal.stepId] ? unitState(structuredClone(state), signal.stepId, signal.item) : null
+  if (u && isUnitDone(u.status)) throw new ShiiooError('CONFLICT', `${where} is already ${u.status}`)
+  return {
+    type: 'approval.decided',
+    data: {
+      stepId: signal.stepId,
+      ...(signal.item === undefined ? {} : { item: signal.item }),
+      decision: signal.decision,
+      ...(signal.comment === undefined ? {} : { comment: signal.comment.slice(0, 4000) }),
+    },
+  }
+}
+
+/** Makes events stamped by the clock with fresh ids, as `actor` (the engine by default). */
+export function eventFactory(ids: IdFactory, clock: Clock, actor: Actor = ENGINE_ACTOR) {
+  return <T extends EventType>(type: T, data: EventData<T>): NewEvent =>
+    newEvent(type, data, { id: ids.eventId(), at: new Date(clock.now()), actor }) as NewEvent
+}
