@@ -194,6 +194,8 @@ export class RunDriver {
     const blobs: PendingBlobs = new Map()
     const stamp = new Date(now).toISOString()
     const emitAs = <T extends EventType>(actor: Actor, type: T, data: EventData<T>) => {
+      const payload = type === 'event.received' ? (data as EventData<'event.received'>).payload : undefined
+      const eventValue = payload !== undefined && 'inline' in payload ? payload.inline : null
       externalizePayloads(data as Record<string, unknown>, this.host.inlineLimit, blobs)
       const e = newEvent(type, data, { id: this.host.newEventId(), at: stamp, actor })
       applyRunEvent(this.state, {
@@ -203,6 +205,7 @@ export class RunDriver {
         tenant: this.state.tenant,
       } as StoredEvent)
       events.push(e as NewEvent)
+      if (type === 'event.received') this.values.setEvent(this.state.version, eventValue)
     }
     const tx: ActorTx = { emit: (type, data) => emitAs(ENGINE_ACTOR, type, data), emitAs }
     const batch = this.outbox.splice(0)

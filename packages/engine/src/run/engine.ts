@@ -19,13 +19,16 @@ import { DefinitionStore } from './definitions.js'
 import type { ChildRuns, DriverHost } from './driver.js'
 import { RunDriver } from './driver.js'
 import { claimIdempotencyKey } from './idempotency.js'
-import { externalizePayloads, storePending } from './payloads.js'
+import { externalizePayloads, resolvePayload, storePending } from './payloads.js'
 import type { AgentRunner, ToolInvoker } from './ports.js'
 import { Slots } from './slots.js'
 import { standInAgent, toolInvoker } from './stand-ins.js'
 import type { RunState } from './state.js'
 import { foldRunState, isTerminal } from './state.js'
 import { eventFactory, signalEvents } from './signals.js'
+import type { ReplayReport } from './replay.js'
+import { replayRun } from './replay.js'
+import { idempotencyKey } from './plan.js'
 import type { Signal } from './signals.js'
 
 export interface EngineOptions {
@@ -59,6 +62,14 @@ export interface StartRunRequest {
   actor?: Actor
   parent?: { runId: string; stepId?: string; item?: number }
   forkOf?: { runId: string; fromStep: string }
+  /** Events appended with run.started, in the same commit (a fork's reused steps). */
+  prefill?: (runId: RunId) => NewEvent[]
+}
+
+export interface ForkRequest {
+  /** The step to execute again; it and everything after it runs anew, what comes before is reused. */
+  fromStep: string
+  actor?: Actor
 }
 
 export interface StartRunResult {
@@ -160,7 +171,7 @@ export class Engine {
     const pending = new Map<string, Uint8Array>()
     externalizePayloads(data, this.host.inlineLimit, pending)
     await storePending(this.options.blobs, tenant, pending)
-    const events: NewEvent[] = [make('run.started', data)]
+    const events: NewEvent[] = [make('run.started', data), ...(request.prefill?.(runId) ?? [])]
     try {
       await this.options.log.append({ tenant, stream: runId, expectedVersion: 0, events })
     } catch (error) {

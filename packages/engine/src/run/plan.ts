@@ -220,6 +220,7 @@ class Planner {
       default:
         this.executing++
         this.result.launches.push({ stepId: id, item, attempt, idempotencyKey: key, body, input: rendered ?? null })
+        this.checkDeadline(id, item, body, unitState(this.state, id, item))
     }
   }
 
@@ -314,14 +315,7 @@ class Planner {
         for (const e of this.state.events) {
           if (e.name !== name) continue
           const payload = this.ctx.values.event(e.seq)
-          if (match !== undefined) {
-            try {
-              if (!evaluateCondition(match, { ...this.ctx.values.scope(this.state), event: payload })) continue
-            } catch (error) {
-              this.fail(id, item, body, u.attempt, toErrorInfo(error))
-              return
-            }
-          }
+          if (match !== undefined && !this.eventMatches(match, payload)) continue
           this.complete(id, item, u.attempt, { name: e.name, payload, receivedAt: e.at })
           return
         }
@@ -332,6 +326,15 @@ class Planner {
         break
     }
     this.checkDeadline(id, item, body, u)
+  }
+
+  /** An event that `match` cannot be evaluated on (a key it lacks) does not match; it is not an error. */
+  private eventMatches(match: string, payload: Json): boolean {
+    try {
+      return evaluateCondition(match, { ...this.ctx.values.scope(this.state), event: payload })
+    } catch {
+      return false
+    }
   }
 
   private progressItems(
