@@ -240,6 +240,58 @@ export class Engine {
     }
   }
 
+  /** Re-runs the scheduler over a finished run with its recorded outcomes; calls nothing. */
+  async replay(tenant: TenantId, runId: RunId): Promise<ReplayReport> {
+    const events = await this.options.log.read({ tenant, stream: runId })
+    if (events.length === 0) throw new ShiiooError('NOT_FOUND', `no run ${runId} in tenant ${tenant}`)
+    const state = foldRunState(events)
+    return replayRun(events, await this.definitions.get(tenant, state.workflow.hash), this.options.blobs)
+  }
+
+  /**
+   * Starts a new run of the same definition and input from a step of an old one: every step
+   * completed in the old run that is neither the chosen step nor after it (a dependent, however
+   * indirect) keeps its recorded output; the chosen step and the rest execute anew.
+   */
+  async fork(tenant: TenantId, runId: RunId, request: ForkRequest): Promise<StartRunResult> {
+    const source = await this.state(tenant, runId)
+    const compiled = await this.definitions.get(tenant, source.workflow.hash)
+    if (!compiled.steps.has(request.fromStep)) {
+      throw new ShiiooError(
+        'NOT_FOUND',
+        `run ${runId} has no step "${request.fromStep}"; steps: ${compiled.order.join(', ')}`,
+      )
+    }
+    const rerun = new Set([request.fromStep])
+    for (const id of compiled.order) {
+      if (compiled.steps.get(id)!.dependencies.some((d) => rerun.has(d))) rerun.add(id)
+    }
+    const input = await resolvePayload(this.options.blobs, tenant, source.input)
+    const make = eventFactory(this.ids, this.clock, request.actor)
+    return this.start({
+      tenant,
+      definition: compiled.definition,
+      input: input !== null && typeof input === 'object' && !Array.isArray(input) ? input : {},
+      forkOf: { runId, fromStep: request.fromStep },
+      ...(request.actor ? { actor: request.actor } : {}),
+      prefill: (newRunId) =>
+        compiled.order.flatMap((id) => {
+          const s = source.steps[id]
+          if (rerun.has(id) || s?.status !== 'completed') return []
+          const key = idempotencyKey(newRunId, id, undefined, s.attempt)
+          return [
+            make('step.started', { stepId: id, attempt: s.attempt, idempotencyKey: key }),
+            make('step.completed', {
+              stepId: id,
+              attempt: s.attempt,
+              ...(s.output ? { output: s.output } : {}),
+              reusedFrom: runId,
+            }),
+          ]
+        }),
+    })
+  }
+
   cancel(
     tenant: TenantId,
     runId: RunId,
