@@ -9,10 +9,13 @@ import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
-const only = process.argv.slice(2)
+const args = process.argv.slice(2)
+const only = args.filter((a) => !a.startsWith('--'))
+if (args.includes('--peers')) process.env.SHIIOO_BENCH_PEERS = '1'
 const suites = [
   { name: 'event-log', file: 'event-log.mjs', title: 'Durable append (filesystem event log)' },
   { name: 'rebuild', file: 'rebuild.mjs', title: 'Index rebuild (SQLite)' },
+  { name: 'engine', file: 'engine.mjs', title: 'Engine: durable no-op steps (embedded store)' },
 ].filter((s) => only.length === 0 || only.includes(s.name))
 
 const results = {}
