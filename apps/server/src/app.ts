@@ -9,7 +9,7 @@ export interface AppDeps {
   logger: Logger
   /** When the server started, in clock milliseconds. */
   startedAt: number
-  clock?: Clock
+  clock?: Pick<Clock, 'now'>
 }
 
 export interface HealthResponse {

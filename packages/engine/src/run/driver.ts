@@ -41,7 +41,7 @@ export interface DriverHost {
   clock: Clock
   logger: Logger
   newEventId(): EventId
-  random(): number
+  random: () => number
   slots: Slots
   /** Most units of one run executing at once, unless the definition says fewer. */
   maxParallelPerRun: number
@@ -139,7 +139,7 @@ export class RunDriver {
   /** Appends events made outside the scheduler (signals, pause, cancel) in the driver's commit order. */
   submit(make: (tx: ActorTx, state: RunState) => void): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.outbox.push({ make: make as Submission['make'], resolve, reject })
+      this.outbox.push({ make: make, resolve, reject })
       this.kick()
     })
   }
@@ -196,7 +196,7 @@ export class RunDriver {
     const emitAs = <T extends EventType>(actor: Actor, type: T, data: EventData<T>) => {
       const payload = type === 'event.received' ? (data as EventData<'event.received'>).payload : undefined
       const eventValue = payload !== undefined && 'inline' in payload ? payload.inline : null
-      externalizePayloads(data as Record<string, unknown>, this.host.inlineLimit, blobs)
+      externalizePayloads(data, this.host.inlineLimit, blobs)
       const e = newEvent(type, data, { id: this.host.newEventId(), at: stamp, actor })
       applyRunEvent(this.state, {
         ...e,
@@ -290,7 +290,7 @@ export class RunDriver {
             await this.host.agents.run({
               ...ctx,
               role: body.role,
-              prompt: String(input),
+              prompt: typeof input === 'string' ? input : JSON.stringify(input),
               tools: body.tools,
               maxTurns: body.maxTurns,
             })
@@ -316,7 +316,7 @@ export class RunDriver {
           }
           releaseSlot()
           const abandon = () =>
-            void this.host.children.cancel(this.state, child!, 'the parent step ended').catch(() => undefined)
+            void this.host.children.cancel(this.state, child, 'the parent step ended').catch(() => undefined)
           controller.signal.addEventListener('abort', abandon, { once: true })
           const end = await this.host.children.wait(this.state, child, controller.signal)
           if (end.status === 'completed') return await resolvePayload(this.host.blobs, end.tenant, end.output)

@@ -218,7 +218,7 @@ export class Engine {
     const driver = this.drivers.get(`${tenant}/${runId}`)
     if (driver) {
       await driver.submit((tx, state) => {
-        for (const e of signalEvents(state, driver.compiled, signal)) tx.emitAs(actor, e.type, e.data as never)
+        for (const e of signalEvents(state, driver.compiled, signal)) tx.emitAs(actor, e.type, e.data)
       })
       return driver.state
     }
@@ -229,7 +229,7 @@ export class Engine {
       const make = eventFactory(this.ids, this.clock, actor)
       const events = signalEvents(state, compiled, signal).map((e) => make(e.type, e.data as never))
       const pending = new Map<string, Uint8Array>()
-      for (const e of events) externalizePayloads(e.data as Record<string, unknown>, this.host.inlineLimit, pending)
+      for (const e of events) externalizePayloads(e.data, this.host.inlineLimit, pending)
       await storePending(this.options.blobs, tenant, pending)
       try {
         await this.options.log.append({ tenant, stream: runId, expectedVersion: state.version, events })
@@ -356,7 +356,7 @@ function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
       },
       (e: unknown) => {
         signal.removeEventListener('abort', onAbort)
-        reject(e as Error)
+        reject(e instanceof Error ? e : new Error(String(e)))
       },
     )
   })

@@ -34,8 +34,8 @@ export interface PlanContext {
   /** Most units of this run executing at once. */
   maxParallel: number
   /** Takes a slot of the engine-wide concurrency limit; false when none is free. */
-  takeSlot(): boolean
-  random(): number
+  takeSlot: () => boolean
+  random: () => number
 }
 
 export interface PlanResult {
@@ -194,7 +194,13 @@ class Planner {
         this.complete(id, item, attempt, rendered ?? null)
         return
       case 'approval':
-        this.tx.emit('step.waiting', { stepId: id, ...at, attempt, for: 'approval', prompt: String(rendered) })
+        this.tx.emit('step.waiting', {
+          stepId: id,
+          ...at,
+          attempt,
+          for: 'approval',
+          prompt: typeof rendered === 'string' ? rendered : JSON.stringify(rendered),
+        })
         this.checkWait(id, item, body, unitState(this.state, id, item))
         return
       case 'wait': {

@@ -67,7 +67,7 @@ export async function replayRun(
   }
   // the run as it began, with every signal it received (a wait matches signals in log order, whenever they came)
   const seed = [events[0]!, ...events.filter((e) => e.type === 'approval.decided' || e.type === 'event.received')]
-  const replayed: StoredEvent[] = seed.map((e, i) => ({ ...e, seq: i + 1 }) as StoredEvent)
+  const replayed: StoredEvent[] = seed.map((e, i) => ({ ...e, seq: i + 1 }))
   const state = foldRunState(replayed)
   const inputs = await resolvePayload(blobs, tenant, state.input)
   const values = new RunValues(inputs !== null && typeof inputs === 'object' && !Array.isArray(inputs) ? inputs : {})
@@ -92,7 +92,6 @@ export async function replayRun(
   for (; turns < MAX_TURNS && !isTerminal(state.status); turns++) {
     const before = state.version
     const answering = due
-    due = []
     for (const l of answering) answer(l, outcomes.get(attemptKey(l.stepId, l.item, l.attempt)), state, values, tx)
     const result = plan(
       state,

@@ -8,7 +8,6 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import type { WorkflowDefinition } from '../../src/index.js'
 import { Engine, compileWorkflow, foldRunState } from '../../src/index.js'
-// @ts-expect-error plain ESM fixture shared with the child process
 import { ledgerTools, readLedger } from '../fixtures/crash-tools.mjs'
 import { workflow } from './harness.js'
 
@@ -185,7 +184,7 @@ describe('engine crash property (real SIGKILLs)', () => {
                   if (step.kind === 'tool') completedKeys.add(`${runIds[i]}:${e.data.stepId}:${e.data.attempt}`)
                 }
               }
-              const ledger: string[] = readLedger(dataDir) as string[]
+              const ledger = readLedger(dataDir)
               expect(new Set(ledger).size).toBe(ledger.length)
               expect(new Set(ledger)).toEqual(completedKeys)
               const report = await verifyDataDir({ log, blobs })
