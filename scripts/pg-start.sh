@@ -23,6 +23,6 @@ else
 fi
 as_pg "$PGBIN/initdb" -D "$PGROOT/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 --no-sync >/dev/null
 as_pg "$PGBIN/pg_ctl" -D "$PGROOT/data" -l "$PGROOT/log" -w \
-  -o "-p $PGPORT -k $PGROOT -c listen_addresses=127.0.0.1 $settings" start >/dev/null
+  -o "-p $PGPORT -k $PGROOT -c listen_addresses=127.0.0.1 $settings" start >/dev/null || { tail -5 "$PGROOT/log" >&2; exit 1; }
 as_pg "$PGBIN/createdb" -h 127.0.0.1 -p "$PGPORT" -U postgres app
 echo "postgres://postgres@127.0.0.1:$PGPORT/app"

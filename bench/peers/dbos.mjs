@@ -19,7 +19,12 @@ export async function run(opts = {}) {
   await DBOS.launch()
   try {
     const result = await measure((steps) => workflow(steps), opts)
-    return { peer: 'dbos', version: peerVersion('@dbos-inc/dbos-sdk'), setting: 'postgres, synchronous_commit=on', ...result }
+    return {
+      peer: 'dbos',
+      version: peerVersion('@dbos-inc/dbos-sdk'),
+      setting: 'postgres, synchronous_commit=on',
+      ...result,
+    }
   } finally {
     await DBOS.shutdown()
   }

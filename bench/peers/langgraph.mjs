@@ -28,7 +28,10 @@ async function runSetting(durable, opts) {
   }
   try {
     const result = await measure(async (steps) => {
-      const out = await graph(steps).invoke({ i: -1 }, { configurable: { thread_id: randomUUID() }, durability: 'sync' })
+      const out = await graph(steps).invoke(
+        { i: -1 },
+        { configurable: { thread_id: randomUUID() }, durability: 'sync' },
+      )
       if (out.i !== steps - 1) throw new Error(`langgraph run ended with i=${out.i}`)
     }, opts)
     const sync = durable ? 'synchronous=FULL' : 'default (synchronous=NORMAL)'

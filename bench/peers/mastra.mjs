@@ -1,7 +1,7 @@
-// Mastra workflows on a LibSQL file database. Mastra persists a workflow snapshot after every step and awaits it before
-// the next step. Two settings: Mastra's default (WAL, synchronous=NORMAL on the connection it configures, so a commit
-// is not fsynced) and a durable one where Mastra's `PRAGMA synchronous = NORMAL` is replaced by FULL, so every
-// snapshot commit is fsynced before the next step starts.
+// Mastra workflows on a LibSQL file database. Mastra persists the run's snapshot after every step (about two commits a
+// step) and awaits it before the next step. Two settings: Mastra's default (WAL, and its workflow store sets
+// synchronous=NORMAL, so a commit is not fsynced) and a durable one where that `PRAGMA synchronous = NORMAL` becomes
+// FULL (the default for every other connection too), so every snapshot commit is fsynced before the next step starts.
 import { join } from 'node:path'
 import { removeDir, tempDir } from '../lib.mjs'
 import { importPeer, mark, measure, peerVersion } from './workload.mjs'
@@ -21,12 +21,14 @@ async function runSetting(durable, opts) {
   const linear = (id, steps) => {
     let wf = createWorkflow({ id, inputSchema: io, outputSchema: io })
     for (let i = 0; i < steps; i++) {
-      wf = wf.then(createStep({ id: `step${i}`, inputSchema: io, outputSchema: io, execute: async () => (mark(), { i }) }))
+      wf = wf.then(
+        createStep({ id: `step${i}`, inputSchema: io, outputSchema: io, execute: async () => (mark(), { i }) }),
+      )
     }
     return wf.commit()
   }
-  const wfs = {}
-  for (const steps of [opts.sequential?.steps ?? 10, opts.concurrent?.steps ?? 3]) wfs[`linear${steps}`] = linear(`linear${steps}`, steps)
+  const lengths = [opts.sequential?.steps ?? 10, opts.concurrent?.steps ?? 3]
+  const wfs = Object.fromEntries(lengths.map((n) => [`linear${n}`, linear(`linear${n}`, n)]))
   const mastra = new Mastra({ workflows: wfs, storage, logger: false })
   await storage.init()
   try {
@@ -47,7 +49,8 @@ async function runSetting(durable, opts) {
 
 /** A libsql client whose `PRAGMA synchronous = NORMAL` statements become FULL (new connections default to FULL). */
 function fullSync(client) {
-  const fix = (s) => (typeof s === 'string' && /^\s*PRAGMA\s+synchronous\s*=/i.test(s) ? 'PRAGMA synchronous = FULL' : s)
+  const fix = (s) =>
+    typeof s === 'string' && /^\s*PRAGMA\s+synchronous\s*=/i.test(s) ? 'PRAGMA synchronous = FULL' : s
   return new Proxy(client, {
     get(target, prop) {
       if (prop === 'execute') return (stmt, ...rest) => target.execute(fix(stmt), ...rest)

@@ -24,18 +24,26 @@ process.stdout.write(JSON.stringify(await m.run()))`
     const child = spawn(process.execPath, ['--no-deprecation', '--input-type=module', '-e', code], {
       cwd: root,
       env,
-      stdio: ['ignore', 'pipe', 'inherit'],
+      stdio: ['ignore', 'pipe', 'pipe'],
       timeout: 15 * 60 * 1000,
     })
     let out = ''
+    let err = '' // the tail of the runner's stderr, which is also passed through, for the error message
     child.stdout.on('data', (d) => (out += d))
-    child.on('error', (err) => resolve([{ peer, error: err.message }]))
+    child.stderr.on('data', (d) => {
+      process.stderr.write(d)
+      err = (err + d).slice(-2000)
+    })
+    child.on('error', (e) => resolve([{ peer, error: e.message }]))
     child.on('close', (status, signal) => {
-      if (status !== 0) return resolve([{ peer, error: `runner exited with ${signal ?? `status ${status}`}` }])
+      if (status !== 0) {
+        const why = err.match(/^\w*Error\b.*$/m)?.[0] ?? err.trim().split('\n').pop()
+        return resolve([{ peer, error: `runner exited with ${signal ?? `status ${status}`}: ${why}` }])
+      }
       try {
         resolve([JSON.parse(out)].flat())
-      } catch (err) {
-        resolve([{ peer, error: `bad runner output: ${err.message}` }])
+      } catch (e) {
+        resolve([{ peer, error: `bad runner output: ${e.message}` }])
       }
     })
   })
@@ -49,10 +57,13 @@ export async function run(only = peers) {
   }
   let databaseUrl = null
   let pgError = null
-  if (only.includes('dbos')) {
+  const usePg = only.includes('dbos')
+  if (usePg) {
     try {
       const args = [join(root, 'scripts', 'pg-start.sh'), '--durable']
-      databaseUrl = execFileSync('bash', args, { env: pgEnv, stdio: ['ignore', 'pipe', 'inherit'] }).toString().trim()
+      databaseUrl = execFileSync('bash', args, { env: pgEnv, stdio: ['ignore', 'pipe', 'inherit'] })
+        .toString()
+        .trim()
     } catch (err) {
       pgError = `postgres did not start: ${err.message}`
     }
@@ -65,7 +76,11 @@ export async function run(only = peers) {
       else results.push(...(await runPeer(peer, { ...process.env, ...(databaseUrl && { DATABASE_URL: databaseUrl }) })))
     }
   } finally {
-    if (databaseUrl) execFileSync('bash', [join(root, 'scripts', 'pg-stop.sh')], { env: pgEnv, stdio: 'inherit' })
+    try {
+      if (usePg) execFileSync('bash', [join(root, 'scripts', 'pg-stop.sh')], { env: pgEnv, stdio: 'inherit' })
+    } catch (err) {
+      process.stderr.write(`peers: pg-stop failed: ${err.message}\n`)
+    }
   }
   return results
 }
