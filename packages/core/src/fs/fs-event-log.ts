@@ -18,7 +18,7 @@ import type {
 } from '../ports/event-log.js'
 import type { Logger } from '../ports/logger.js'
 import { silentLogger } from '../ports/logger.js'
-import { ensureDurableDir } from './durable.js'
+import { DirSyncer, ensureDurableDir } from './durable.js'
 import type { Outcome, Pending } from './append-plan.js'
 import { planAppends } from './append-plan.js'
 import { FileLock } from './file-lock.js'
@@ -61,6 +61,8 @@ interface Handle {
   lock: FileLock | null
   /** Date.now() of the last append: for LRU eviction and idle lock release. */
   lastUsed: number
+  /** The file was created by this handle and its directory not yet fsynced. */
+  dirUnsynced: boolean
 }
 
 /**
@@ -72,6 +74,7 @@ interface Handle {
 export class FsEventLog implements EventLog {
   private readonly handles = new Map<string, Handle>()
   private readonly listeners = new Set<AppendListener>()
+  private readonly dirs = new DirSyncer()
   private readonly logger: Logger
   private closed = false
   private sweeper: NodeJS.Timeout | null = null
@@ -141,6 +144,7 @@ export class FsEventLog implements EventLog {
       flushing: null,
       lock: null,
       lastUsed: Date.now(),
+      dirUnsynced: false,
     }
     this.handles.set(key, h)
     this.evictIdle()
@@ -209,7 +213,11 @@ export class FsEventLog implements EventLog {
     if (fresh && !h.lock.tryAcquire()) await h.lock.acquire()
     let writtenAt = -1
     try {
-      h.fd ??= openStreamFile(h.path)
+      if (h.fd === null) {
+        const opened = openStreamFile(h.path)
+        h.fd = opened.fd
+        h.dirUnsynced = opened.created
+      }
       // on (re)taking the lock, catch up with what other processes wrote; while we hold it, no one does
       if (fresh || h.state === null) h.state = refreshState(h.fd, h.state, h)
       const state = h.state
@@ -218,7 +226,10 @@ export class FsEventLog implements EventLog {
         const member = encodeMember(lines.join('\n') + '\n')
         writtenAt = state.size
         writeFully(h.fd, member, writtenAt)
-        await fdatasyncAsync(h.fd)
+        // a new file's directory entry must be durable too: its fsync is shared with other new files
+        if (h.dirUnsynced) await Promise.all([fdatasyncAsync(h.fd), this.dirs.sync(dirname(h.path))])
+        else await fdatasyncAsync(h.fd)
+        h.dirUnsynced = false
         state.size += member.length
         state.version += lines.length
         for (const [id, v] of added) state.ids.set(id, v)

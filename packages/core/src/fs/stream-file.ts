@@ -16,7 +16,7 @@ import type { StoredEvent } from '../events/envelope.js'
 import { decodeStoredEvent, decodeStoredRecord, defaultCatalog } from '../events/envelope.js'
 import { ShiiooError } from '../errors.js'
 import type { StreamId, TenantId } from '../ids.js'
-import { ensureDurableDir, fsyncDir } from './durable.js'
+import { ensureDurableDir } from './durable.js'
 import { inflateMembers, scanMembers } from './gzip-members.js'
 
 export const fdatasyncAsync = promisify(fdatasync)
@@ -51,15 +51,18 @@ export function writeFully(fd: number, buf: Buffer, position: number): void {
 }
 
 /** Opens (creating durably if needed) a stream file for reading and writing. */
-export function openStreamFile(path: string): number {
+/**
+ * Opens a stream file for appending, creating it (and its directories, durably) if needed.
+ * `created` says the directory entry is new: the caller must fsync the directory before it
+ * acknowledges anything written to the file.
+ */
+export function openStreamFile(path: string): { fd: number; created: boolean } {
   ensureDurableDir(dirname(path))
   try {
-    const fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o644)
-    fsyncDir(dirname(path))
-    return fd
+    return { fd: openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o644), created: true }
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
-    return openSync(path, constants.O_RDWR)
+    return { fd: openSync(path, constants.O_RDWR), created: false }
   }
 }
 

@@ -16,6 +16,9 @@ const WORKFLOWS = 'workflows' as StreamId
  */
 export class DefinitionStore {
   private readonly compiled = new Map<string, CompiledWorkflow>()
+  /** Hashes of definition objects already hashed, and blobs known stored: starts stay cheap. */
+  private readonly hashes = new WeakMap<WorkflowDefinition, string>()
+  private readonly stored = new Set<string>()
 
   constructor(
     private readonly blobs: BlobStore,
@@ -26,9 +29,13 @@ export class DefinitionStore {
 
   /** Stores a validated definition; returns its hash (the blob key). */
   async put(tenant: TenantId, definition: WorkflowDefinition): Promise<string> {
-    const hash = hashNormalized(definition)
+    let hash = this.hashes.get(definition)
+    if (hash !== undefined && this.stored.has(`${tenant}/${hash}`)) return hash
+    hash = hashNormalized(definition)
+    this.hashes.set(definition, hash)
     const stored = await this.blobs.put({ tenant, data: Buffer.from(canonicalDefinitionText(definition)) })
     if (stored.key !== hash) throw new ShiiooError('INTERNAL', `definition blob ${stored.key} is not its hash ${hash}`)
+    this.stored.add(`${tenant}/${hash}`)
     return hash
   }
 

@@ -83,6 +83,9 @@ export class RunDriver {
   private wakeTimer: { at: number; cancel: () => void } | null = null
   private pollTimer: (() => void) | null = null
   private closed = false
+  /** Events folded into the state but not yet appended: a new run's run.started. */
+  private unsent: NewEvent[] = []
+  private readonly birth = deferred()
 
   private constructor(
     private readonly host: DriverHost,
@@ -98,6 +101,29 @@ export class RunDriver {
     const state = foldRunState(events)
     const values = await loadValues(host.blobs, state, events)
     return new RunDriver(host, state, compiled, values)
+  }
+
+  /**
+   * A driver for a run that does not exist yet: `initial` (run.started, and a fork's reused steps)
+   * is appended together with the first decisions, in one commit at expected version 0.
+   * `born` settles with that commit; a run that fails to be born is not driven.
+   */
+  static async create(
+    host: DriverHost,
+    initial: readonly NewEvent[],
+    runId: string,
+    tenant: RunState['tenant'],
+    compiled: CompiledWorkflow,
+  ): Promise<RunDriver> {
+    const stored = initial.map((e, i) => ({ ...e, stream: runId, seq: i + 1, tenant }) as StoredEvent)
+    const driver = await RunDriver.load(host, stored, compiled)
+    driver.unsent = [...initial]
+    return driver
+  }
+
+  /** Settles when the run's first commit is durable (or failed). */
+  get born(): Promise<void> {
+    return this.birth.promise
   }
 
   get runId(): string {
@@ -189,8 +215,8 @@ export class RunDriver {
     if (this.closed) return
     if (this.catchUpWanted) await this.catchUp()
     const now = this.host.clock.now()
-    const base = this.state.version
-    const events: NewEvent[] = []
+    const base = this.state.version - this.unsent.length
+    const events: NewEvent[] = [...this.unsent]
     const blobs: PendingBlobs = new Map()
     const stamp = new Date(now).toISOString()
     const emitAs = <T extends EventType>(actor: Actor, type: T, data: EventData<T>) => {
@@ -244,11 +270,20 @@ export class RunDriver {
         })
       } catch (error) {
         for (let i = 0; i < result.launches.length; i++) this.host.slots.release()
+        if (this.unsent.length > 0) {
+          // the run was never born: nothing to reload or retry
+          this.closed = true
+          this.birth.reject(error)
+          this.host.onEnd(this)
+          return
+        }
         // Nothing of this batch is known durable: the submissions are tried again on the log's state.
         this.outbox.unshift(...accepted)
         throw error
       }
     }
+    this.unsent = []
+    this.birth.resolve()
     for (const s of accepted) s.resolve?.()
     for (const l of result.launches) this.launch(l)
     this.abortStale()
@@ -502,4 +537,15 @@ async function absorbValue(blobs: BlobStore, values: RunValues, state: RunState,
     default:
       return
   }
+}
+
+function deferred(): { promise: Promise<void>; resolve: () => void; reject: (error: unknown) => void } {
+  let resolve!: () => void
+  let reject!: (error: unknown) => void
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res
+    reject = rej
+  })
+  promise.catch(() => undefined) // observed through `born` by whoever cares
+  return { promise, resolve, reject }
 }

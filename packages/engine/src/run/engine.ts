@@ -171,23 +171,23 @@ export class Engine {
     const pending = new Map<string, Uint8Array>()
     externalizePayloads(data, this.host.inlineLimit, pending)
     await storePending(this.options.blobs, tenant, pending)
-    const events: NewEvent[] = [make('run.started', data), ...(request.prefill?.(runId) ?? [])]
+    const initial: NewEvent[] = [make('run.started', data), ...(request.prefill?.(runId) ?? [])]
+    const compiled = await this.definitions.get(tenant, hash)
+    const driver = await RunDriver.create(this.host, initial, runId, tenant, compiled)
+    const key = `${tenant}/${runId}`
+    this.drivers.set(key, driver)
+    driver.begin()
     try {
-      await this.options.log.append({ tenant, stream: runId, expectedVersion: 0, events })
+      await driver.born
     } catch (error) {
+      if (this.drivers.get(key) === driver) this.drivers.delete(key)
       // two starts with one key raced past the claim: the run exists, which is all either wanted
       if ((error as ShiiooError).code === 'CONFLICT' && request.idempotencyKey !== undefined) {
         return { runId, workflowHash: hash, duplicate: true }
       }
       throw error
     }
-    await this.drive(tenant, runId)
     return { runId, workflowHash: hash, duplicate: false }
-  }
-
-  /** Appends events to a run before any driver starts it (a fork's copied steps). */
-  async appendToNewRun(tenant: TenantId, runId: RunId, expectedVersion: number, events: NewEvent[]): Promise<void> {
-    await this.options.log.append({ tenant, stream: runId, expectedVersion, events })
   }
 
   /** Drives a run that is not yet driven here (a restart, or a run another process left). */
