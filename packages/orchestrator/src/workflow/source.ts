@@ -1,0 +1,29 @@
+import { ShiiooError } from '@shiioo/core'
+import type { ValidWorkflow, ValidationError, WorkflowFormat } from '@shiioo/engine'
+import { formatValidationErrors, parseWorkflow, validateWorkflow } from '@shiioo/engine'
+
+/**
+ * A workflow definition as a caller hands it over: text (YAML or JSON) or an object already
+ * parsed. `origin` names where it came from (a file path) in error messages.
+ */
+export type WorkflowSource =
+  { text: string; format?: WorkflowFormat; origin?: string } | { definition: unknown; origin?: string }
+
+/** Parses and validates a source; INVALID_INPUT lists every problem with its line and column. */
+export function readWorkflowSource(source: WorkflowSource): ValidWorkflow {
+  const result = 'text' in source ? parseWorkflow(source.text, source.format) : validateWorkflow(source.definition)
+  if (result.ok) return { workflow: result.workflow, hash: result.hash }
+  const count = result.errors.length === 1 ? '1 problem' : `${result.errors.length} problems`
+  const where = source.origin === undefined ? 'workflow definition' : `workflow ${source.origin}`
+  const lines = formatValidationErrors(result.errors)
+    .split('\n')
+    .map((l) => `  ${l}`)
+    .join('\n')
+  return invalid(`invalid ${where} (${count}):\n${lines}`, result.errors, source.origin)
+}
+
+function invalid(message: string, errors: readonly ValidationError[], origin: string | undefined): never {
+  throw new ShiiooError('INVALID_INPUT', message, {
+    details: { errors, ...(origin === undefined ? {} : { origin }) },
+  })
+}

@@ -1,0 +1,252 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { afterEach, describe, expect, it } from 'vitest'
+import type { FsEventLog, StoredEvent, TenantId } from '@shiioo/core'
+import { DEFAULT_TENANT, FsBlobStore, Projector, openFsEventLog } from '@shiioo/core'
+import { openSqliteIndex } from '@shiioo/store-sqlite'
+import type { CallerContext, Orchestrator, WorkflowSource } from '../src/index.js'
+import { createOrchestrator, localCaller } from '../src/index.js'
+
+const EXAMPLES = fileURLToPath(new URL('../../../examples/workflows/', import.meta.url))
+const alice: CallerContext = localCaller('alice')
+
+async function example(name: string): Promise<WorkflowSource> {
+  return { text: await readFile(join(EXAMPLES, `${name}.yaml`), 'utf8'), format: 'yaml', origin: `${name}.yaml` }
+}
+
+interface Opened {
+  orchestrator: Orchestrator
+  log: FsEventLog
+  close(): Promise<void>
+}
+
+const cleanups: Array<() => Promise<void>> = []
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c()
+})
+
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'shiioo-orchestrator-'))
+  cleanups.push(() => rm(dir, { recursive: true, force: true }))
+  return dir
+}
+
+/** The real embedded stack on `dir`: filesystem log and blobs, SQLite index, live projector. */
+function open(dir: string): Opened {
+  const log = openFsEventLog({ dataDir: dir })
+  const blobs = new FsBlobStore({ dataDir: dir })
+  const index = openSqliteIndex({ path: join(dir, 'index.sqlite') })
+  const projector = new Projector({ log, index })
+  const orchestrator = createOrchestrator({ log, blobs, index, projector, engine: { pollMs: 20 } })
+  let closed = false
+  const close = async () => {
+    if (closed) return
+    closed = true
+    await orchestrator.close()
+    await index.close()
+    await log.close()
+  }
+  cleanups.push(close)
+  return { orchestrator, log, close }
+}
+
+/** Resolves with the first event of the run that `match` accepts (from the whole history on). */
+function eventOf(o: Orchestrator, runId: string, match: (e: StoredEvent) => boolean): Promise<StoredEvent> {
+  return new Promise((resolve) => {
+    const follower = o.runs.follow(alice, runId, (events) => {
+      const hit = events.find(match)
+      if (hit) {
+        follower.stop()
+        resolve(hit)
+      }
+    })
+  })
+}
+
+const waitsForApproval = (e: StoredEvent) => e.type === 'step.waiting' && e.data.for === 'approval'
+
+describe('createOrchestrator', () => {
+  it('starts a run from YAML, drives it to the end, and lists and shows it from the index', async () => {
+    const { orchestrator: o } = open(await tempDir())
+    const started = await o.runs.start(alice, {
+      source: await example('linear-agent-pipeline'),
+      input: { topic: 'durable agents' },
+    })
+    expect(started).toMatchObject({ workflow: { name: 'linear-agent-pipeline' }, duplicate: false, warnings: [] })
+    const end = await o.runs.wait(alice, started.runId)
+    expect(end.status).toBe('completed')
+
+    const page = await o.runs.list(alice, { status: 'completed' })
+    expect(page.items.map((r) => [r.runId, r.workflow, r.status])).toEqual([
+      [started.runId, 'linear-agent-pipeline', 'completed'],
+    ])
+    expect((await o.runs.list(alice, { status: 'running' })).items).toEqual([])
+
+    const details = await o.runs.get(alice, started.runId)
+    expect(details.summary).toMatchObject({ status: 'completed', version: end.version })
+    expect(details.definition.steps.map((s) => s.id)).toEqual(['research', 'draft', 'edit', 'package'])
+    expect(details.output).toMatchObject({ topic: 'durable agents', brief: expect.stringContaining('stand-in') })
+    const first = (await o.runs.events(alice, started.runId))[0]!
+    expect(first).toMatchObject({ type: 'run.started', actor: alice.actor })
+  })
+
+  it('refuses an invalid definition (every problem, with its line) or input, writing nothing', async () => {
+    const { orchestrator: o, log } = open(await tempDir())
+    const text = 'name: bad\nsteps:\n  - id: a\n    kind: agent\n    prompt: hi\n    needs: [b]\n'
+    const error = await o.runs.start(alice, { source: { text, origin: 'bad.yaml' } }).catch((e: unknown) => e)
+    expect(error).toMatchObject({ code: 'INVALID_INPUT' })
+    const message = (error as Error).message
+    expect(message).toContain('invalid workflow bad.yaml (2 problems)')
+    expect(message).toContain('steps[0].needs[0] (line 6, column 13)')
+    expect(message).toContain('missing required field "role"')
+    const noTopic = o.runs.start(alice, { source: await example('linear-agent-pipeline'), input: { audience: 1 } })
+    await expect(noTopic).rejects.toMatchObject({
+      code: 'INVALID_INPUT',
+      message: expect.stringContaining('input "topic" is required'),
+    })
+    const streams: string[] = []
+    for await (const s of log.listStreams()) streams.push(s.stream)
+    expect(streams).toEqual([])
+  })
+
+  it('waits at an approval until decide, recording who decided', async () => {
+    const { orchestrator: o } = open(await tempDir())
+    const { runId } = await o.runs.start(alice, { source: await example('approval-gate'), input: { version: '1.2' } })
+    await eventOf(o, runId, waitsForApproval)
+    expect((await o.runs.get(alice, runId)).state.steps.review?.status).toBe('waiting')
+    const bob = localCaller('bob')
+    await o.runs.decide(bob, runId, { stepId: 'review', decision: 'approve', comment: 'ship it' })
+    const end = await o.runs.wait(alice, runId)
+    expect(end.status).toBe('completed')
+    expect(end.decisions).toMatchObject([{ stepId: 'review', decision: 'approve', actor: bob.actor }])
+    await expect(o.runs.decide(bob, runId, { stepId: 'review', decision: 'reject' })).rejects.toMatchObject({
+      code: 'CONFLICT',
+    })
+  })
+
+  it('cancels, pauses and resumes runs; a finished run refuses signals', async () => {
+    const { orchestrator: o } = open(await tempDir())
+    const source = await example('approval-gate')
+    const a = await o.runs.start(alice, { source, input: { version: 'a' } })
+    await eventOf(o, a.runId, waitsForApproval)
+    expect((await o.runs.pause(alice, a.runId, 'hold')).status).toBe('paused')
+    await expect(o.runs.pause(alice, a.runId)).rejects.toMatchObject({ code: 'CONFLICT' })
+    expect((await o.runs.resumePaused(alice, a.runId)).status).toBe('running')
+    await o.runs.cancel(alice, a.runId, 'changed my mind')
+    const end = await o.runs.wait(alice, a.runId)
+    expect(end).toMatchObject({ status: 'cancelled', cancelReason: 'changed my mind' })
+    await expect(o.runs.cancel(alice, a.runId)).rejects.toMatchObject({ code: 'CONFLICT' })
+    await expect(o.runs.signal(alice, a.runId, { name: 'deploy.done' })).rejects.toMatchObject({ code: 'CONFLICT' })
+    expect((await o.runs.list(alice, { status: 'cancelled' })).items.map((r) => r.runId)).toEqual([a.runId])
+  })
+
+  it('resumeAll drives, after a restart, every run the index lists as running or paused', async () => {
+    const dir = await tempDir()
+    const first = open(dir)
+    const source = await example('approval-gate')
+    const waiting = await first.orchestrator.runs.start(alice, { source, input: { version: 'w' } })
+    const paused = await first.orchestrator.runs.start(alice, { source, input: { version: 'p' } })
+    await eventOf(first.orchestrator, waiting.runId, waitsForApproval)
+    await eventOf(first.orchestrator, paused.runId, waitsForApproval)
+    await first.orchestrator.runs.pause(alice, paused.runId)
+    await first.close()
+
+    const second = open(dir)
+    const o = second.orchestrator
+    // a decision recorded while no process drives the run is found when it resumes
+    await o.runs.decide(alice, waiting.runId, { stepId: 'review', decision: 'approve' })
+    const resumed = await o.runs.resumeAll(alice)
+    expect(resumed.failed).toEqual([])
+    expect(resumed.resumed.map((r) => r.runId).sort()).toEqual([waiting.runId, paused.runId].sort())
+    expect(resumed.resumed.find((r) => r.runId === paused.runId)?.status).toBe('paused')
+    expect((await o.runs.wait(alice, waiting.runId)).status).toBe('completed')
+    await o.runs.resumePaused(alice, paused.runId)
+    await o.runs.decide(alice, paused.runId, { stepId: 'review', decision: 'reject', comment: 'no' })
+    expect((await o.runs.wait(alice, paused.runId)).status).toBe('failed')
+    expect((await o.runs.resumeAll(alice)).resumed).toEqual([])
+  })
+
+  it('registers the other workflows first so a sub-workflow step finds its child, and refuses a run whose child is missing', async () => {
+    const { orchestrator: o, log } = open(await tempDir())
+    const parent = await example('subworkflow')
+    const missing = await o.runs.start(alice, { source: parent }).catch((e: unknown) => e)
+    expect(missing).toMatchObject({ code: 'INVALID_INPUT' })
+    expect((missing as Error).message).toContain(
+      'step "review" of workflow "subworkflow" runs workflow "subworkflow-child", which is not registered',
+    )
+    expect(await log.version({ tenant: DEFAULT_TENANT, stream: 'workflows' as never })).toBe(0)
+
+    const broken: WorkflowSource = { text: 'name: broken\nsteps: []\n', origin: 'broken.yaml' }
+    const started = await o.runs.start(alice, {
+      source: parent,
+      workflows: [await example('subworkflow-child'), broken],
+    })
+    expect(started.warnings).toEqual([expect.stringMatching(/^broken\.yaml left out: invalid workflow broken\.yaml/)])
+    const end = await o.runs.wait(alice, started.runId)
+    expect(end.status).toBe('completed')
+    const child = end.steps.review?.wait?.childRunId
+    expect(child).toMatch(/^run_/)
+    expect((await o.runs.get(alice, child!)).state.parent).toMatchObject({ runId: started.runId, stepId: 'review' })
+    expect((await o.workflows.list(alice)).map((w) => w.name)).toEqual(['subworkflow', 'subworkflow-child'])
+  })
+
+  it('shows the state as of any event, and checks the seq', async () => {
+    const { orchestrator: o } = open(await tempDir())
+    const { runId } = await o.runs.start(alice, {
+      source: await example('linear-agent-pipeline'),
+      input: { topic: 't' },
+    })
+    const end = await o.runs.wait(alice, runId)
+    const at3 = await o.runs.stateAt(alice, runId, 3)
+    expect(at3).toMatchObject({ version: 3, status: 'running' })
+    expect(at3.steps.research?.status).toBe('completed')
+    expect(at3.steps.draft).toBeUndefined()
+    expect((await o.runs.stateAt(alice, runId, end.version)).status).toBe('completed')
+    for (const bad of [0, end.version + 1, 1.5]) {
+      await expect(o.runs.stateAt(alice, runId, bad)).rejects.toMatchObject({ code: 'INVALID_INPUT' })
+    }
+    await expect(o.runs.get(alice, 'run_nope')).rejects.toMatchObject({ code: 'INVALID_INPUT' })
+    await expect(o.runs.get(alice, 'run_01ARZ3NDEKTSV4RRFFQ69G5FAV')).rejects.toMatchObject({ code: 'NOT_FOUND' })
+  })
+
+  it('replays a finished run without calls, and forks it from a step', async () => {
+    const { orchestrator: o } = open(await tempDir())
+    const { runId } = await o.runs.start(alice, {
+      source: await example('linear-agent-pipeline'),
+      input: { topic: 't' },
+    })
+    await o.runs.wait(alice, runId)
+    expect(await o.runs.replay(alice, runId)).toMatchObject({ ok: true, mismatches: [], calls: 0 })
+    const fork = await o.runs.fork(alice, runId, { fromStep: 'edit' })
+    expect(fork.workflow.name).toBe('linear-agent-pipeline')
+    const end = await o.runs.wait(alice, fork.runId)
+    expect(end).toMatchObject({ status: 'completed', forkOf: { runId, fromStep: 'edit' } })
+    expect(end.steps.research?.reusedFrom).toBe(runId)
+    expect(end.steps.edit?.reusedFrom).toBeNull()
+  })
+
+  it('takes an idempotency key and a definition object', async () => {
+    const { orchestrator: o } = open(await tempDir())
+    const definition = {
+      name: 'echo',
+      steps: [{ id: 'say', kind: 'tool', tool: 'core.echo', input: { a: 1 } }],
+      output: '${{ steps.say.output }}',
+    }
+    const one = await o.runs.start(alice, { source: { definition }, idempotencyKey: 'k1' })
+    const two = await o.runs.start(alice, { source: { definition }, idempotencyKey: 'k1' })
+    expect(two).toMatchObject({ runId: one.runId, duplicate: true })
+    expect((await o.runs.wait(alice, one.runId)).status).toBe('completed')
+    expect((await o.runs.get(alice, one.runId)).output).toEqual({ a: 1 })
+  })
+
+  it('checks the caller on every call', async () => {
+    const { orchestrator: o } = open(await tempDir())
+    const stranger = { tenant: 'Not A Tenant' as TenantId, actor: { kind: 'user' as const, id: 'x' } }
+    await expect(o.runs.list(stranger)).rejects.toMatchObject({ code: 'INVALID_INPUT' })
+    await expect(o.workflows.list({ ...alice, actor: { kind: 'user', id: '' } })).rejects.toMatchObject({
+      code: 'INVALID_INPUT',
+    })
+  })
+})
