@@ -3,6 +3,8 @@ import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { BlobStore, EventLog, IndexStore, Logger } from '@shiioo/core'
 import { FsBlobStore, Projector, ShiiooError, openFsEventLog } from '@shiioo/core'
+import type { Orchestrator } from '@shiioo/orchestrator'
+import { createOrchestrator } from '@shiioo/orchestrator'
 import { openSqliteIndex } from '@shiioo/store-sqlite'
 import type { Config } from './config/index.js'
 import { createLogger } from './logger.js'
@@ -24,6 +26,8 @@ export interface IndexedStorage extends Storage {
   projector: Projector
 }
 
+const STREAM_LOCK_IDLE_MS = 250
+
 export function indexFile(dataDir: string): string {
   return join(dataDir, 'index.sqlite')
 }
@@ -36,7 +40,13 @@ export async function openStorage(config: Config, options: { create: boolean }):
   if (options.create) await mkdir(config.dataDir, { recursive: true })
   else assertDataDir(config.dataDir)
   const logger = createLogger(config.logLevel)
-  const log = openFsEventLog({ dataDir: config.dataDir, logger: logger.child({ component: 'event-log' }) })
+  const log = openFsEventLog({
+    dataDir: config.dataDir,
+    logger: logger.child({ component: 'event-log' }),
+    // Other processes write the streams this one drives (`shiioo decide`, `runs cancel` while `shiioo
+    // run` or the server waits): hand an idle stream's lock back soon, so they wait well under a second.
+    lockIdleMs: STREAM_LOCK_IDLE_MS,
+  })
   const blobs = new FsBlobStore({ dataDir: config.dataDir })
   return { config, logger, log, blobs, close: () => log.close() }
 }
@@ -62,6 +72,33 @@ export async function openIndexedStorage(config: Config, options: { create: bool
     await storage.close()
     throw err
   }
+}
+
+export interface Composed extends IndexedStorage {
+  orchestrator: Orchestrator
+}
+
+/**
+ * The application: the orchestrator over the data dir's stores. `close()` stops it (runs it
+ * drives resume on the next start) and then closes the stores.
+ */
+export async function openOrchestrator(config: Config, options: { create: boolean }): Promise<Composed> {
+  const storage = await openIndexedStorage(config, options)
+  const orchestrator = createOrchestrator({
+    log: storage.log,
+    blobs: storage.blobs,
+    index: storage.index,
+    projector: storage.projector,
+    logger: storage.logger,
+  })
+  const close = async () => {
+    try {
+      await orchestrator.close()
+    } finally {
+      await storage.close()
+    }
+  }
+  return { ...storage, orchestrator, close }
 }
 
 function assertDataDir(dataDir: string): void {

@@ -1,3 +1,6 @@
 import { runCli } from './program.js'
 
 process.exitCode = await runCli(process.argv.slice(2), { out: process.stdout, err: process.stderr }, process.cwd())
+// Everything the command owns is closed by now, so the process ends on its own. A timer some
+// library left armed must not keep a finished command alive for minutes: leave after a grace period.
+setTimeout(() => process.exit(), 300).unref()

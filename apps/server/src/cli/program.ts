@@ -5,7 +5,12 @@ import { registerEvents } from './events.js'
 import { reportError } from './exit-codes.js'
 import { registerIndex } from './index-rebuild.js'
 import type { CliIo } from './io.js'
+import { registerReplay } from './replay.js'
+import { registerResume } from './resume.js'
+import { registerRun } from './run.js'
+import { registerRuns } from './runs.js'
 import { registerServe } from './serve.js'
+import { registerSignals } from './signals.js'
 import { registerVerify } from './verify.js'
 
 /** Runs one command line (`argv` without node and the script) and returns the process exit code. */
@@ -19,6 +24,11 @@ export async function runCli(args: readonly string[], io: CliIo, cwd: string): P
     .showHelpAfterError('(add --help for usage)')
     .configureOutput({ writeOut: (s) => io.out.write(s), writeErr: (s) => io.err.write(s) })
   registerServe(program, ctx)
+  registerRun(program, ctx)
+  registerRuns(program, ctx)
+  registerSignals(program, ctx)
+  registerResume(program, ctx)
+  registerReplay(program, ctx)
   registerEvents(program, ctx)
   registerIndex(program, ctx)
   registerVerify(program, ctx)

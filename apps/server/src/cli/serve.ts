@@ -1,27 +1,17 @@
 import type { Command } from 'commander'
+import { toShiiooError } from '@shiioo/core'
+import { systemCaller } from '@shiioo/orchestrator'
 import { createApp } from '../app.js'
-import { openIndexedStorage } from '../compose.js'
+import { openOrchestrator } from '../compose.js'
 import { listen } from '../http/listen.js'
 import type { CommandContext } from './context.js'
 import type { GlobalOptions } from './options.js'
 import { displayPath, loadCommandConfig, withGlobalOptions } from './options.js'
+import { onInterrupt } from './shutdown.js'
 
 interface ServeOptions extends GlobalOptions {
   host?: string
   port?: string
-}
-
-/** Resolves on the first SIGINT or SIGTERM; a second one gets Node's default handling (exit now). */
-function shutdownSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const on = (signal: NodeJS.Signals) => {
-      process.off('SIGINT', on)
-      process.off('SIGTERM', on)
-      resolve(signal)
-    }
-    process.on('SIGINT', on)
-    process.on('SIGTERM', on)
-  })
 }
 
 export function registerServe(program: Command, ctx: CommandContext): void {
@@ -33,33 +23,45 @@ export function registerServe(program: Command, ctx: CommandContext): void {
       .option('--port <port>', 'port to listen on, 0 picks a free one (env SHIIOO_PORT; default 8080)'),
   ).action(async (options: ServeOptions) => {
     const config = loadCommandConfig(options)
-    const storage = await openIndexedStorage(config, { create: true })
-    const { logger } = storage
+    const app = await openOrchestrator(config, { create: true })
+    const { logger, orchestrator } = app
     try {
-      const caught = await storage.projector.catchUp()
-      const { failed, ...counts } = caught
-      logger.info('index caught up with the event streams', counts)
-      for (const f of failed) logger.warn('stream left out of the index (run `shiioo verify`)', { ...f })
-      const detach = storage.projector.attach()
-      try {
-        const app = createApp({
-          version: ctx.version,
-          logger: logger.child({ component: 'http' }),
-          startedAt: Date.now(),
-        })
-        const server = await listen(app, config.host, config.port)
-        const signalled = shutdownSignal()
-        ctx.io.err.write(`shiioo listening on ${server.url} (data dir ${displayPath(config.dataDir, ctx.cwd)})\n`)
-        logger.info('server started', { url: server.url, version: ctx.version })
-        const signal = await signalled
-        logger.info('shutting down', { signal })
-        await server.close()
-      } finally {
-        detach()
-        await storage.projector.idle() // finish projecting what was appended before closing the index
+      const caught = await orchestrator.catchUp()
+      if (caught) {
+        const { failed, ...counts } = caught
+        logger.info('index caught up with the event streams', counts)
+        for (const f of failed) logger.warn('stream left out of the index (run `shiioo verify`)', { ...f })
       }
+      const http = createApp({
+        version: ctx.version,
+        logger: logger.child({ component: 'http' }),
+        startedAt: Date.now(),
+      })
+      const server = await listen(http, config.host, config.port)
+      const interrupt = onInterrupt()
+      ctx.io.err.write(`shiioo listening on ${server.url} (data dir ${displayPath(config.dataDir, ctx.cwd)})\n`)
+      logger.info('server started', { url: server.url, version: ctx.version })
+      // unfinished runs continue in the background while the server answers
+      const resuming = orchestrator.runs
+        .resumeAll(systemCaller('server'))
+        .then((r) => {
+          const paused = r.resumed.filter((x) => x.status === 'paused').length
+          if (r.resumed.length + r.failed.length > 0) {
+            logger.info('resumed unfinished runs', {
+              running: r.resumed.length - paused,
+              paused,
+              failed: r.failed.length,
+            })
+          }
+        })
+        .catch((error: unknown) => logger.error('could not resume runs', { error: toShiiooError(error).message }))
+      const signal = await interrupt.signalled
+      logger.info('shutting down', { signal })
+      await server.close()
+      await resuming
     } finally {
-      await storage.close()
+      // stops driving runs (they resume on the next start), finishes projecting, closes the stores
+      await app.close()
     }
     logger.info('stopped')
   })

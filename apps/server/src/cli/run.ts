@@ -1,0 +1,113 @@
+import type { Command } from 'commander'
+import { ShiiooError, isShiiooError } from '@shiioo/core'
+import type { CommandContext } from './context.js'
+import type { GlobalOptions } from './options.js'
+import { QUIET, withGlobalOptions } from './options.js'
+import { collect, withSession } from './session.js'
+import { INTERRUPTED_EXIT_CODE, RUN_EXIT_CODES, RUN_EXIT_HELP, reportOutcome, watchRuns } from './watch.js'
+import { readWorkflowFile, siblingWorkflows } from './workflow-files.js'
+
+interface RunOptions extends GlobalOptions {
+  input: string[]
+  idempotencyKey?: string
+  detach?: boolean
+  json?: boolean
+}
+
+/** `key=value` pairs; a value that parses as JSON is that JSON value, anything else a string. */
+export function parseInputs(pairs: readonly string[]): Record<string, unknown> {
+  const input: Record<string, unknown> = {}
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=')
+    const key = eq < 0 ? pair : pair.slice(0, eq)
+    if (eq <= 0) throw new ShiiooError('INVALID_INPUT', `--input ${pair}: write it as key=value`)
+    if (Object.prototype.hasOwnProperty.call(input, key)) {
+      throw new ShiiooError('INVALID_INPUT', `--input ${key} is given twice`)
+    }
+    const text = pair.slice(eq + 1)
+    let value: unknown = text
+    try {
+      value = JSON.parse(text)
+    } catch {
+      // not JSON: the text itself
+    }
+    Object.defineProperty(input, key, { value, enumerable: true, writable: true, configurable: true })
+  }
+  return input
+}
+
+/** A bad-input error after `--input n=2` may mean text was wanted: say how values are read. */
+function hintJsonInputs(ctx: CommandContext, input: Record<string, unknown>): void {
+  const typed = Object.entries(input).filter(([, v]) => typeof v !== 'string')
+  if (typed.length === 0) return
+  const [key, value] = typed[0]!
+  ctx.io.err.write(
+    `note: --input values that parse as JSON are taken as JSON (${key} is ${JSON.stringify(value)}); ` +
+      `for text, quote it as JSON: --input ${key}='"${String(JSON.stringify(value)).replace(/'/g, '')}"'\n`,
+  )
+}
+
+export function registerRun(program: Command, ctx: CommandContext): void {
+  withGlobalOptions(
+    program
+      .command('run')
+      .description('start a run of a workflow file and show its progress until it ends')
+      .argument('<workflow-file>', 'a workflow definition, .yaml or .json')
+      .option(
+        '--input <key=value>',
+        'a run input; the value is parsed as JSON when it parses, else taken as text (repeatable)',
+        collect,
+        [],
+      )
+      .option('--idempotency-key <key>', 'starting again with the same key returns the same run instead of a new one')
+      .option('--detach', 'print the run id and exit; `shiioo resume` (or `shiioo serve`) drives the run on')
+      .option('--json', 'print the outcome (or, with --detach, the started run) as JSON on stdout')
+      .addHelpText(
+        'after',
+        '\nThe other workflow files in the same directory are registered first, so sub-workflow steps find ' +
+          'them by name.\nProgress goes to stderr; the run output goes to stdout.\n' +
+          RUN_EXIT_HELP,
+      ),
+    QUIET,
+  ).action(async (file: string, options: RunOptions) => {
+    const input = parseInputs(options.input)
+    const { path, source } = await readWorkflowFile(file, ctx.cwd)
+    const workflows = await siblingWorkflows(path, ctx.cwd)
+    await withSession(options, { create: true }, async (session) => {
+      const started = await session.app.orchestrator.runs
+        .start(session.caller, {
+          source,
+          input,
+          workflows,
+          ...(options.idempotencyKey === undefined ? {} : { idempotencyKey: options.idempotencyKey }),
+        })
+        .catch((error: unknown) => {
+          if (isShiiooError(error) && error.code === 'INVALID_INPUT') hintJsonInputs(ctx, input)
+          throw error
+        })
+      for (const w of started.warnings) ctx.io.err.write(`warning: ${w}\n`)
+      const again = started.duplicate ? ' (the idempotency key names this existing run)' : ''
+      if (options.detach) {
+        if (options.json) {
+          ctx.io.out.write(
+            JSON.stringify({ runId: started.runId, workflow: started.workflow, duplicate: started.duplicate }) + '\n',
+          )
+        } else {
+          ctx.io.out.write(`${started.runId}\n`)
+          ctx.io.err.write(
+            `started run ${started.runId} of ${started.workflow.name}${again}; ` +
+              `it continues with \`shiioo resume${session.dataDirArg}\` or \`shiioo serve\`\n`,
+          )
+        }
+        return
+      }
+      ctx.io.err.write(`run ${started.runId} (workflow ${started.workflow.name})${again}\n`)
+      const outcomes = await watchRuns(ctx, session, [{ runId: started.runId, fromSeq: 1 }], { prefix: false })
+      if (outcomes === null) return ctx.setExitCode(INTERRUPTED_EXIT_CODE)
+      const outcome = outcomes[0]!
+      if (options.json) ctx.io.out.write(JSON.stringify(outcome) + '\n')
+      reportOutcome(ctx, outcome, session, !options.json)
+      ctx.setExitCode(RUN_EXIT_CODES[outcome.status])
+    })
+  })
+}

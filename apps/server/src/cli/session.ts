@@ -1,0 +1,53 @@
+import { userInfo } from 'node:os'
+import type { CallerContext } from '@shiioo/orchestrator'
+import { localCaller } from '@shiioo/orchestrator'
+import type { Composed } from '../compose.js'
+import { openOrchestrator } from '../compose.js'
+import type { Config } from '../config/index.js'
+import type { GlobalOptions } from './options.js'
+import { QUIET, loadCommandConfig } from './options.js'
+
+/** A command's view of the application: the orchestrator, who is calling, and how to name the data dir. */
+export interface Session {
+  app: Composed
+  config: Config
+  caller: CallerContext
+  /** ` --data-dir <path>` when the command was given one, so a printed command works as shown. */
+  dataDirArg: string
+}
+
+/** The local user: the CLI runs with the rights of whoever can read the data dir. */
+function cliCaller(): CallerContext {
+  let name = 'unknown'
+  try {
+    name = userInfo().username
+  } catch {
+    // no user database entry (some containers): keep the placeholder
+  }
+  return localCaller(name)
+}
+
+function shellWord(text: string): string {
+  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`
+}
+
+/** Opens the orchestrator on the configured data dir, runs `fn`, and closes it whatever happens. */
+export async function withSession<T>(
+  options: GlobalOptions,
+  open: { create: boolean },
+  fn: (session: Session) => Promise<T>,
+): Promise<T> {
+  const config = loadCommandConfig(options, QUIET)
+  const app = await openOrchestrator(config, open)
+  try {
+    const dataDirArg = options.dataDir === undefined ? '' : ` --data-dir ${shellWord(config.dataDir)}`
+    return await fn({ app, config, caller: cliCaller(), dataDirArg })
+  } finally {
+    await app.close()
+  }
+}
+
+/** Collects a repeatable option's values. */
+export function collect(value: string, previous: string[]): string[] {
+  return [...previous, value]
+}

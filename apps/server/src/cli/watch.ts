@@ -1,0 +1,129 @@
+import type { Json } from '@shiioo/core'
+import type { EngineRunStatus, RunDetails, RunFollower } from '@shiioo/orchestrator'
+import type { CommandContext } from './context.js'
+import { formatSpan } from './format.js'
+import { createRunProgress } from './run-progress.js'
+import type { Session } from './session.js'
+import { onInterrupt } from './shutdown.js'
+
+/** How `run`, `fork` and `resume` end: 0 only when every run they waited for completed. */
+export const RUN_EXIT_CODES: Readonly<Record<EngineRunStatus, number>> = {
+  completed: 0,
+  failed: 1,
+  cancelled: 3,
+  // never the end of a wait; listed so the table covers every status
+  running: 1,
+  paused: 1,
+}
+
+/** Ctrl-C while following: the runs stay unfinished in the log; 128 + SIGINT, as shells expect. */
+export const INTERRUPTED_EXIT_CODE = 130
+
+export const RUN_EXIT_HELP =
+  'Exit code: 0 when the run completed, 1 when it failed, 3 when it was cancelled, 2 for bad input, ' +
+  '130 when interrupted (the run stays unfinished: `shiioo resume` continues it).'
+
+export interface Watched {
+  runId: string
+  /** Follow from this seq (1: the whole history). */
+  fromSeq: number
+  startedAt?: string
+  /** Approval units decided before `fromSeq` (`step` or `step[item]`). */
+  decided?: string[]
+}
+
+export interface RunOutcome {
+  runId: string
+  workflow: string
+  status: EngineRunStatus
+  output: Json | null
+  error: { code: string; message: string } | null
+  failedStep: string | null
+  cancelReason: string | null
+  startedAt: string
+  endedAt: string | null
+  durationMs: number | null
+}
+
+export function outcomeOf(details: RunDetails): RunOutcome {
+  const { state } = details
+  return {
+    runId: state.runId,
+    workflow: state.workflow.name,
+    status: state.status,
+    output: details.output,
+    error: state.error ? { code: state.error.code, message: state.error.message } : null,
+    failedStep: state.failedStep,
+    cancelReason: state.cancelReason,
+    startedAt: state.startedAt,
+    endedAt: state.endedAt,
+    durationMs: state.endedAt ? Date.parse(state.endedAt) - Date.parse(state.startedAt) : null,
+  }
+}
+
+/**
+ * Drives the runs here and prints their progress (on stderr) until every one has ended, or until
+ * Ctrl-C, which stops driving and leaves them unfinished in the log. Null when interrupted.
+ */
+export async function watchRuns(
+  ctx: CommandContext,
+  session: Session,
+  runs: readonly Watched[],
+  options: { prefix: boolean },
+): Promise<RunOutcome[] | null> {
+  const { app, caller } = session
+  const followers: RunFollower[] = runs.map((r) => {
+    const progress = createRunProgress(r.runId, {
+      out: ctx.io.err,
+      dataDirArg: session.dataDirArg,
+      ...(r.startedAt === undefined ? {} : { startedAt: r.startedAt }),
+      ...(r.decided === undefined ? {} : { decided: r.decided }),
+      ...(options.prefix ? { prefix: `[…${r.runId.slice(-6)}] ` } : {}),
+    })
+    return app.orchestrator.runs.follow(caller, r.runId, (events) => progress.onEvents(events), { fromSeq: r.fromSeq })
+  })
+  const interrupt = onInterrupt()
+  try {
+    const ended = Promise.all(runs.map((r) => app.orchestrator.runs.wait(caller, r.runId)))
+    const outcome = await Promise.race([ended, interrupt.signalled])
+    if (typeof outcome === 'string') {
+      for (const f of followers) f.stop()
+      ctx.io.err.write(
+        `\n${outcome}: stopped driving; the run${runs.length === 1 ? ' is' : 's are'} left unfinished.` +
+          ` Continue with: shiioo resume${session.dataDirArg}\n`,
+      )
+      return null
+    }
+    await Promise.all(followers.map((f) => f.flush()))
+    const details = await Promise.all(runs.map((r) => app.orchestrator.runs.get(caller, r.runId)))
+    return details.map(outcomeOf)
+  } finally {
+    for (const f of followers) f.stop()
+    interrupt.dispose()
+  }
+}
+
+/** The final word on a run: its status on stderr, its output as JSON on stdout. */
+export function reportOutcome(ctx: CommandContext, o: RunOutcome, session: Session, showOutput: boolean): void {
+  const took = o.durationMs === null ? '' : ` in ${formatSpan(o.durationMs)}`
+  switch (o.status) {
+    case 'completed':
+      ctx.io.err.write(`run ${o.runId} completed${took}\n`)
+      if (showOutput) ctx.io.out.write(JSON.stringify(o.output, null, 2) + '\n')
+      return
+    case 'failed':
+      ctx.io.err.write(
+        `run ${o.runId} failed${took}${o.failedStep ? ` at step ${o.failedStep}` : ''}: ` +
+          `${o.error?.code ?? 'ERROR'}: ${o.error?.message ?? 'no reason recorded'}\n` +
+          `details: shiioo runs show ${o.runId}${session.dataDirArg}\n`,
+      )
+      return
+    case 'cancelled':
+      ctx.io.err.write(`run ${o.runId} cancelled${took}: ${o.cancelReason ?? 'no reason recorded'}\n`)
+      return
+    case 'running':
+    case 'paused':
+      ctx.io.err.write(`run ${o.runId} is ${o.status}\n`)
+      return
+  }
+}
