@@ -284,6 +284,12 @@ export class RunDriver {
     }
     this.unsent = []
     this.birth.resolve()
+    if (this.closed) {
+      // closed while committing: what was decided is durable; the next process performs it
+      for (let i = 0; i < result.launches.length; i++) this.host.slots.release()
+      for (const s of accepted) s.resolve?.()
+      return
+    }
     for (const s of accepted) s.resolve?.()
     for (const l of result.launches) this.launch(l)
     this.abortStale()
@@ -436,11 +442,12 @@ export class RunDriver {
     this.wakeTimer = { at, cancel }
   }
 
-  /** While a unit waits for a signal, look for events another process appended (a `shiioo decide`). */
+  /**
+   * While the run is unfinished, look now and then for events another process appended (a
+   * `shiioo decide`, a pause, resume or cancel from another terminal).
+   */
   private armPoll(): void {
-    const waiting = Object.values(this.state.steps).some(
-      (s) => isSignalWait(s) || (s.items ?? []).some((u) => isSignalWait(u)),
-    )
+    const waiting = !isTerminal(this.state.status)
     if (!waiting || this.pollTimer) return
     this.pollTimer = this.host.clock.setTimer(this.host.clock.now() + this.host.pollMs, () => {
       this.pollTimer = null
@@ -494,10 +501,6 @@ export class RunDriver {
 
 function body(l: Launch): Body {
   return l.body
-}
-
-function isSignalWait(u: { status: string; wait: { for: string } | null }): boolean {
-  return u.status === 'waiting' && (u.wait?.for === 'approval' || u.wait?.for === 'event')
 }
 
 function unitKey(stepId: string, item: number | undefined): string {

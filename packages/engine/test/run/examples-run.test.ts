@@ -1,5 +1,5 @@
 import { readFileSync, readdirSync } from 'node:fs'
-import type { RunId, TenantId } from '@shiioo/core'
+import type { TenantId } from '@shiioo/core'
 import { DEFAULT_TENANT } from '@shiioo/core'
 import { FakeClock } from '@shiioo/testkit'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -42,7 +42,7 @@ async function runExample(name: string, clock: FakeClock, input: Record<string, 
     clock.advance(500)
     await new Promise((r) => setTimeout(r, 5))
   }
-  return { runId: runId as RunId, end: await done }
+  return { runId: runId, end: await done }
 }
 
 describe('examples/workflows run with no API key', () => {
