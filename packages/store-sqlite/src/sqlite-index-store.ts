@@ -55,7 +55,8 @@ function prepare(db: Database.Database) {
          workflow_hash = excluded.workflow_hash, status = excluded.status, started_at = excluded.started_at,
          started_key = excluded.started_key, updated_at = excluded.updated_at, ended_at = excluded.ended_at,
          reason = excluded.reason, version = excluded.version, step_count = excluded.step_count,
-         steps_json = excluded.steps_json`,
+         steps_json = excluded.steps_json
+       WHERE excluded.version >= runs.version`,
     ),
     upsertCheckpoint: db.prepare<unknown[]>(
       `INSERT INTO stream_checkpoints (tenant, stream, version, token) VALUES (?, ?, ?, ?)

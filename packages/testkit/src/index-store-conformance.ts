@@ -153,6 +153,14 @@ export function indexStoreConformance(name: string, factory: () => Promise<Index
       expect((await store.listRuns({ tenant: ACME })).items).toEqual([listItem(second)])
     })
 
+    it('never lets an older summary of a run replace a newer one (two projectors racing)', async () => {
+      const newer = makeRun(0, { status: 'completed', version: 7, steps: [step('a', { status: 'completed' })] })
+      const older = { ...newer, status: 'running' as const, version: 4, steps: [step('a')] }
+      await store.save({ runs: [newer], checkpoints: [] })
+      await store.save({ runs: [older], checkpoints: [] })
+      expect(await store.getRun({ tenant: ACME, runId: newer.runId })).toEqual(newer)
+    })
+
     it('saves and reads back many runs in one call', async () => {
       const runs = Array.from({ length: 700 }, (_, i) => makeRun(i, { steps: [step(`s${i}`)] }))
       await store.save({ runs, checkpoints: [] })

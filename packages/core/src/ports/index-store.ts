@@ -37,7 +37,10 @@ export type RunListItem = Omit<RunSummary, 'steps'> & { stepCount: number }
  */
 export interface IndexStore {
   getRuns(request: { tenant: TenantId; runIds: readonly RunId[] }): Promise<Map<RunId, RunSummary>>
-  /** Atomically upserts run summaries and stream checkpoints. */
+  /**
+   * Atomically upserts run summaries and stream checkpoints. A summary older (lower `version`) than
+   * the stored one is ignored, so two projectors racing on one run cannot move it backwards.
+   */
   save(request: { runs: readonly RunSummary[]; checkpoints: readonly StreamCheckpoint[] }): Promise<void>
   checkpoints(): Promise<StreamCheckpoint[]>
   getRun(request: { tenant: TenantId; runId: RunId }): Promise<RunSummary | null>
