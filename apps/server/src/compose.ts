@@ -90,6 +90,7 @@ export async function openOrchestrator(config: Config, options: { create: boolea
     index: storage.index,
     projector: storage.projector,
     logger: storage.logger,
+    engine: config.engine,
   })
   const close = async () => {
     try {

@@ -32,8 +32,25 @@ describe('loadConfig', () => {
       port: 8080,
       dataDir: join(cwd, 'data'),
       logLevel: 'info',
+      engine: { maxConcurrency: 64, maxParallelPerRun: 16, pollMs: 500 },
       configFile: null,
     })
+  })
+
+  it('takes engine limits from shiioo.toml and SHIIOO_ENGINE_*, and names a bad one', async () => {
+    const cwd = await withToml('[engine]\nmax_concurrency = 8\npoll_ms = 250\n')
+    expect(loadConfig({ cwd, env: { SHIIOO_ENGINE_MAX_PARALLEL_PER_RUN: '4' } }).engine).toEqual({
+      maxConcurrency: 8,
+      maxParallelPerRun: 4,
+      pollMs: 250,
+    })
+    expect(() => loadConfig({ cwd, env: { SHIIOO_ENGINE_POLL_MS: 'soon' } })).toThrow(
+      /SHIIOO_ENGINE_POLL_MS: must be an integer 1-60000 \(got "soon"\)/,
+    )
+    const bad = await withToml('[engine]\nmax_concurrency = 0\n')
+    expect(() => loadConfig({ cwd: bad })).toThrow(
+      /shiioo.toml: engine.max_concurrency: must be an integer 1-4096 \(got 0\)/,
+    )
   })
 
   it('ranks defaults < shiioo.toml < SHIIOO_* < flags', async () => {

@@ -10,6 +10,8 @@ export interface Config {
   /** Absolute path. */
   dataDir: string
   logLevel: LogLevel
+  /** The engine's limits: attempts at once (all runs, one run) and how often a run polls for signals. */
+  engine: { maxConcurrency: number; maxParallelPerRun: number; pollMs: number }
   /** The TOML file that was read, or null when there was none. */
   configFile: string | null
 }
@@ -51,6 +53,11 @@ export function loadConfig(input: LoadConfigInput): Config {
       last((s) => s.storage?.data_dir),
     ),
     logLevel: last((s) => s.log?.level),
+    engine: {
+      maxConcurrency: last((s) => s.engine?.max_concurrency),
+      maxParallelPerRun: last((s) => s.engine?.max_parallel_per_run),
+      pollMs: last((s) => s.engine?.poll_ms),
+    },
     configFile: file.file,
   }
 }

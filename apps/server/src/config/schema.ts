@@ -28,6 +28,11 @@ const level = z.enum(LOG_LEVELS, {
 
 const table = { error: 'must be a table' }
 
+const count = (max: number) => {
+  const error = (issue: { input?: unknown }) => `must be an integer 1-${max} (got ${show(issue.input)})`
+  return z.number({ error }).int({ error }).min(1, { error }).max(max, { error })
+}
+
 /**
  * The settings every source may provide, in the shape of `shiioo.toml`. Each source is parsed on
  * its own against this schema, so an error names the source that holds the bad value.
@@ -38,6 +43,17 @@ export const settingsSchema = z
       server: z.object({ host: host.optional(), port: port.optional() }, table).strict().optional(),
       storage: z.object({ data_dir: dataDir.optional() }, table).strict().optional(),
       log: z.object({ level: level.optional() }, table).strict().optional(),
+      engine: z
+        .object(
+          {
+            max_concurrency: count(4096).optional(),
+            max_parallel_per_run: count(256).optional(),
+            poll_ms: count(60_000).optional(),
+          },
+          table,
+        )
+        .strict()
+        .optional(),
     },
     table,
   )
@@ -49,4 +65,5 @@ export const DEFAULT_SETTINGS = {
   server: { host: '127.0.0.1', port: 8080 },
   storage: { data_dir: './data' },
   log: { level: 'info' },
+  engine: { max_concurrency: 64, max_parallel_per_run: 16, poll_ms: 500 },
 } as const satisfies Settings

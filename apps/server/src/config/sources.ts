@@ -14,6 +14,9 @@ export const ENV_SETTINGS: Readonly<Record<string, readonly [keyof Settings, str
   SHIIOO_PORT: ['server', 'port'],
   SHIIOO_DATA_DIR: ['storage', 'data_dir'],
   SHIIOO_LOG_LEVEL: ['log', 'level'],
+  SHIIOO_ENGINE_MAX_CONCURRENCY: ['engine', 'max_concurrency'],
+  SHIIOO_ENGINE_MAX_PARALLEL_PER_RUN: ['engine', 'max_parallel_per_run'],
+  SHIIOO_ENGINE_POLL_MS: ['engine', 'poll_ms'],
 }
 
 export const FLAG_SETTINGS: Readonly<Record<string, readonly [keyof Settings, string]>> = {
@@ -44,11 +47,10 @@ function validate(raw: unknown, where: Where): Settings {
   throw new ConfigError(result.error.issues.flatMap((issue) => describeIssue(issue, where)))
 }
 
-/** Ports arrive as text from the environment and flags; digits become a number, the rest fails validation. */
+/** Numbers arrive as text from the environment and flags; digits become a number, the rest fails validation. */
 function coerce(section: string, key: string, value: string | number): string | number {
-  return section === 'server' && key === 'port' && typeof value === 'string' && /^\s*\d+\s*$/.test(value)
-    ? Number(value)
-    : value
+  const numeric = (section === 'server' && key === 'port') || section === 'engine'
+  return numeric && typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : value
 }
 
 function fromPairs(
