@@ -6,12 +6,12 @@ import { DEFAULT_TENANT, FsBlobStore, foldRun, openFsEventLog } from '@shiioo/co
 import { afterAll, describe, expect, it } from 'vitest'
 import { Engine, foldRunState } from '../../src/index.js'
 
-// A data dir written by this engine on 2026-11-24 (fixtures/golden/data, kept byte for byte): a run
+// A data dir written by this engine on 2026-11-24 (fixtures/golden/store, kept byte for byte): a run
 // with a retried tool, a foreach of agent calls, a false `when`, a durable timer and an approval.
 // It must keep folding and replaying to the same result; a schema change adds an upcaster instead.
 const RUN = 'run_01M86CH3M08SHMJSYYQ94XWJPE' as RunId
 const dir = mkdtempSync(join(tmpdir(), 'shiioo-golden-'))
-cpSync(join(import.meta.dirname, '..', 'fixtures', 'golden', 'data'), dir, { recursive: true })
+cpSync(join(import.meta.dirname, '..', 'fixtures', 'golden', 'store'), dir, { recursive: true })
 const log = openFsEventLog({ dataDir: dir })
 const blobs = new FsBlobStore({ dataDir: dir })
 const engine = new Engine({ log, blobs })
