@@ -1,0 +1,70 @@
+import type { ChatRequest, ChatResponse, Provider } from '../provider.js'
+
+export interface SourceLimits {
+  requestsPerMinute?: number
+  tokensPerMinute?: number
+  tokensPerDay?: number
+  maxConcurrent?: number
+}
+
+/** Prices per million tokens, in the ledger's currency (USD unless configured otherwise). */
+export interface SourcePrices {
+  inputPer1M: number
+  outputPer1M: number
+}
+
+/** One place calls can go: a provider at a base URL with one key, its models, limits and prices. */
+export interface CapacitySource {
+  id: string
+  provider: Provider
+  models: readonly string[]
+  limits?: SourceLimits
+  prices?: SourcePrices
+  /** Higher is tried first (default 0). */
+  priority?: number
+  /** Tenants and agent roles that may use it; absent means all. */
+  tenants?: readonly string[]
+  roles?: readonly string[]
+  enabled?: boolean
+}
+
+export interface PoolCall {
+  tenant: string
+  role?: string
+  model: string
+  chat: Omit<ChatRequest, 'model' | 'signal'>
+  /** Higher is admitted first when capacity is short (default 0). */
+  priority?: number
+  signal?: AbortSignal
+  /** How long the call may wait for capacity before it fails with UNAVAILABLE (default 10 minutes). */
+  maxWaitMs?: number
+  /** Where the call comes from, for the cost ledger. */
+  context?: { runId?: string; stepId?: string; workflow?: string }
+}
+
+export interface PoolResult {
+  response: ChatResponse
+  sourceId: string
+  /** Cost of this call in the ledger's currency. */
+  cost: number
+  /** Calls made to providers for it (more than 1 after a failover). */
+  attempts: number
+  /** Time spent queued for capacity, in ms. */
+  queuedMs: number
+}
+
+/** What the ledger records for every call that reached a provider. */
+export interface CallRecord {
+  at: number
+  tenant: string
+  role: string | undefined
+  model: string
+  sourceId: string
+  context: PoolCall['context']
+  inputTokens: number
+  outputTokens: number
+  cost: number
+  ok: boolean
+  errorCode: string | undefined
+  durationMs: number
+}
