@@ -58,7 +58,17 @@ export type {
   WaitFor,
 } from './run/state.js'
 export { UNIT_STATUSES, foldRunState, applyRunEvent, isTerminal, isUnitDone } from './run/state.js'
-export type { AgentRunner, AgentRequest, AgentResult, ToolInvoker, ToolRequest, AttemptContext } from './run/ports.js'
+export type {
+  AgentRunner,
+  AgentRequest,
+  AgentResult,
+  AgentTurn,
+  ToolInvoker,
+  ToolRequest,
+  AttemptContext,
+} from './run/ports.js'
+export type { RoleSpec, ModelPort, ModelCall, ModelReply, AgentLoopOptions } from './run/agent-loop.js'
+export { agentLoop, poolModel, MAX_TURNS } from './run/agent-loop.js'
 export { standInAgent, toolInvoker, BUILTIN_TOOLS } from './run/stand-ins.js'
 export type { EngineOptions, StartRunRequest, StartRunResult, ForkRequest } from './run/engine.js'
 export type { ReplayReport } from './run/replay.js'

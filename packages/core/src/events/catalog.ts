@@ -93,6 +93,28 @@ export const eventSchemas = {
     v: 1,
     data: z.object({ stepId, item: item.optional(), reason: z.string().max(1000) }).strict(),
   },
+  /** One model call of an agent step: what was asked and answered (in blobs when large), by which source, at what cost. */
+  'agent.turn': {
+    v: 1,
+    data: z
+      .object({
+        stepId,
+        item: item.optional(),
+        attempt: z.number().int().positive(),
+        turn: z.number().int().positive().max(1000),
+        model: z.string().min(1).max(200),
+        source: z.string().min(1).max(200),
+        usage: z
+          .object({ inputTokens: z.number().int().nonnegative(), outputTokens: z.number().int().nonnegative() })
+          .strict(),
+        cost: z.number().nonnegative(),
+        /** The messages sent (system, user, earlier turns and tool results). */
+        request: payloadSchema,
+        /** The reply: text, tool calls and why it stopped. */
+        response: payloadSchema,
+      })
+      .strict(),
+  },
   'approval.decided': {
     v: 1,
     data: z

@@ -88,6 +88,7 @@ function applyEvent(next: RunSummary, e: StoredEvent): void {
       // A foreach item's events move the foreach step's own status only through its own events.
       if (e.data.item === undefined) applyStepEvent(next, e)
       break
+    case 'agent.turn':
     case 'approval.decided':
     case 'event.received':
       break

@@ -18,7 +18,7 @@ import type { PendingBlobs } from './payloads.js'
 import { externalizePayloads, resolvePayload, storePending } from './payloads.js'
 import type { Body, Launch, PlanResult, Tx } from './plan.js'
 import { plan } from './plan.js'
-import type { AgentRunner, AttemptContext, ToolInvoker } from './ports.js'
+import type { AgentRunner, AgentTurn, AttemptContext, ToolInvoker } from './ports.js'
 import type { Slots } from './slots.js'
 import type { RunState } from './state.js'
 import { applyRunEvent, foldRunState, isTerminal, unitState } from './state.js'
@@ -334,6 +334,8 @@ export class RunDriver {
               prompt: typeof input === 'string' ? input : JSON.stringify(input),
               tools: body.tools,
               maxTurns: body.maxTurns,
+              recorded: await this.recordedTurns(l),
+              record: (turn) => this.recordTurn(l, turn),
             })
           ).output
         case 'tool':
@@ -380,6 +382,42 @@ export class RunDriver {
         releaseSlot()
         if (this.inflight.get(key)?.controller === controller) this.inflight.delete(key)
       })
+  }
+
+  /** The turns an agent attempt recorded before a restart, with their payloads resolved. */
+  private async recordedTurns(l: Launch): Promise<AgentTurn[]> {
+    const u = unitState(this.state, l.stepId, l.item)
+    if (u.attempt !== l.attempt) return []
+    const tenant = this.state.tenant
+    return Promise.all(
+      u.turns.map(async (t) => ({
+        ...t,
+        request: await resolvePayload(this.host.blobs, tenant, t.request),
+        response: await resolvePayload(this.host.blobs, tenant, t.response),
+      })),
+    )
+  }
+
+  /** Appends an agent turn in the run's commit order; refused if the attempt is no longer current. */
+  private recordTurn(l: Launch, turn: AgentTurn): Promise<void> {
+    return this.submit((tx, state) => {
+      const u = unitState(state, l.stepId, l.item)
+      if (u.status !== 'running' || u.attempt !== l.attempt) {
+        throw new ShiiooError('CONFLICT', `attempt ${l.attempt} of step ${l.stepId} is no longer running`)
+      }
+      tx.emit('agent.turn', {
+        stepId: l.stepId,
+        ...(l.item === undefined ? {} : { item: l.item }),
+        attempt: l.attempt,
+        turn: turn.turn,
+        model: turn.model,
+        source: turn.source,
+        usage: turn.usage,
+        cost: turn.cost,
+        request: { inline: turn.request },
+        response: { inline: turn.response },
+      })
+    })
   }
 
   private report(l: Launch, b: Body, outcome: { output: Json } | { error: unknown }): void {

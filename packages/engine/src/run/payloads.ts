@@ -20,9 +20,9 @@ export function toPayload(value: Json, inlineLimit: number, pending: PendingBlob
   return { blob: key, size: bytes.length, contentType: JSON_CONTENT_TYPE }
 }
 
-/** Moves every large inline payload of an event's data (`input`, `output`, `payload`) to a blob. */
+/** Moves every large inline payload of an event's data (`input`, `output`, `payload`, an agent turn's `request`/`response`) to a blob. */
 export function externalizePayloads(data: Record<string, unknown>, inlineLimit: number, pending: PendingBlobs): void {
-  for (const field of ['input', 'output', 'payload']) {
+  for (const field of ['input', 'output', 'payload', 'request', 'response']) {
     const p = data[field] as Payload | undefined
     if (p !== undefined && 'inline' in p) data[field] = toPayload(p.inline, inlineLimit, pending)
   }

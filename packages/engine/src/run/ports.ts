@@ -20,6 +20,23 @@ export interface AgentRequest extends AttemptContext {
   prompt: string
   tools: readonly string[]
   maxTurns: number | undefined
+  /** The turns this attempt already recorded (it is being re-executed after a restart): reuse, do not repeat. */
+  recorded: readonly AgentTurn[]
+  /** Records a turn durably in the run's log before the agent acts on it. */
+  record(turn: AgentTurn): Promise<void>
+}
+
+/** One model call of an agent step, as recorded (`agent.turn`). */
+export interface AgentTurn {
+  turn: number
+  model: string
+  source: string
+  usage: { inputTokens: number; outputTokens: number }
+  cost: number
+  /** The messages sent. */
+  request: Json
+  /** The reply: `{ text, toolCalls, stopReason }`. */
+  response: Json
 }
 
 export interface AgentResult {

@@ -22,6 +22,18 @@ export interface UnitState {
   wait: { for: WaitFor; until: string | null; event: string | null; childRunId: string | null } | null
   skipReason: string | null
   reusedFrom: string | null
+  /** An agent attempt's model turns so far, as recorded. */
+  turns: AgentTurnState[]
+}
+
+export interface AgentTurnState {
+  turn: number
+  model: string
+  source: string
+  usage: { inputTokens: number; outputTokens: number }
+  cost: number
+  request: Payload
+  response: Payload
 }
 
 export interface StepState extends UnitState {
@@ -94,6 +106,7 @@ export function newUnit(): UnitState {
     wait: null,
     skipReason: null,
     reusedFrom: null,
+    turns: [],
   }
 }
 
@@ -165,6 +178,7 @@ export function applyRunEvent(state: RunState, e: StoredEvent): void {
         error: null,
         retryAt: null,
         wait: null,
+        turns: [],
       })
       break
     }
@@ -205,6 +219,12 @@ export function applyRunEvent(state: RunState, e: StoredEvent): void {
       u.status = 'skipped'
       u.skipReason = e.data.reason
       u.endedAt = e.at
+      break
+    }
+    case 'agent.turn': {
+      const u = unitState(state, e.data.stepId, e.data.item)
+      const { stepId: _s, item: _i, attempt: _a, ...turn } = e.data
+      if (e.data.attempt === u.attempt) u.turns.push(turn)
       break
     }
     case 'approval.decided':
