@@ -44,7 +44,19 @@ export type {
   AppendListener,
 } from './ports/event-log.js'
 export type { BlobStore, PutBlobResult } from './ports/blob-store.js'
-export type { IndexStore, StreamCheckpoint, ListRunsQuery, Page, RunListItem } from './ports/index-store.js'
+export type {
+  IndexStore,
+  StreamCheckpoint,
+  ListRunsQuery,
+  Page,
+  RunListItem,
+  LlmCall,
+  CostDimension,
+  CostQuery,
+  CostRow,
+} from './ports/index-store.js'
+export { COST_DIMENSIONS } from './ports/index-store.js'
+export { llmCallsOf } from './projection/llm-calls.js'
 export type { Clock } from './ports/clock.js'
 export { systemClock } from './ports/clock.js'
 export type { Logger, LogContext } from './ports/logger.js'

@@ -36,6 +36,7 @@ export type ServiceAction =
   | 'run.decide'
   | 'run.signal'
   | 'run.resume-all'
+  | 'cost.read'
   | 'workflow.register'
   | 'workflow.list'
 

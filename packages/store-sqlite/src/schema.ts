@@ -1,4 +1,4 @@
-import { index, integer, primaryKey, sqliteTable, text } from 'drizzle-orm/sqlite-core'
+import { index, integer, primaryKey, real, sqliteTable, text } from 'drizzle-orm/sqlite-core'
 
 /**
  * The index schema. Migrations in ../drizzle are generated from this file with
@@ -43,6 +43,28 @@ export const streamCheckpoints = sqliteTable(
     token: text('token').notNull(),
   },
   (t) => [primaryKey({ columns: [t.tenant, t.stream] })],
+)
+
+/** The cost ledger: one row per model call (`agent.turn`), grouped by queries over time windows. */
+export const llmCalls = sqliteTable(
+  'llm_calls',
+  {
+    tenant: text('tenant').notNull(),
+    runId: text('run_id').notNull(),
+    seq: integer('seq').notNull(),
+    at: text('at').notNull(),
+    /** `at` in the fixed-width form of `started_key`, for time-window filters. */
+    atKey: text('at_key').notNull(),
+    workflow: text('workflow').notNull(),
+    stepId: text('step_id').notNull(),
+    role: text('role'),
+    source: text('source').notNull(),
+    model: text('model').notNull(),
+    inputTokens: integer('input_tokens').notNull(),
+    outputTokens: integer('output_tokens').notNull(),
+    cost: real('cost').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenant, t.runId, t.seq] }), index('llm_calls_tenant_at_idx').on(t.tenant, t.atKey)],
 )
 
 export const meta = sqliteTable('meta', {

@@ -1,8 +1,11 @@
 import type Database from 'better-sqlite3'
-import { and, asc, desc, eq, gte, lt, type SQL } from 'drizzle-orm'
+import { and, asc, desc, eq, gte, lt, sql, type SQL } from 'drizzle-orm'
 import type { BetterSQLite3Database } from 'drizzle-orm/better-sqlite3'
 import {
+  COST_DIMENSIONS,
   ShiiooError,
+  type CostQuery,
+  type CostRow,
   type IndexStore,
   type ListRunsQuery,
   type Logger,
@@ -24,7 +27,7 @@ import {
   stepsToJson,
   storedRunStatus,
 } from './codec.js'
-import { meta, runs, streamCheckpoints } from './schema.js'
+import { llmCalls, meta, runs, streamCheckpoints } from './schema.js'
 import type * as schema from './schema.js'
 
 interface RunRow {
@@ -45,6 +48,8 @@ const RUN_COLUMNS =
   'tenant, run_id, workflow, workflow_hash, status, started_at, updated_at, ended_at, reason, version, steps_json'
 
 /** Raw prepared statements for the hot paths (rebuild saves and the projector's lookups). */
+type SaveRequest = Parameters<IndexStore['save']>[0]
+
 function prepare(db: Database.Database) {
   return {
     upsertRun: db.prepare<unknown[]>(
@@ -57,6 +62,10 @@ function prepare(db: Database.Database) {
          reason = excluded.reason, version = excluded.version, step_count = excluded.step_count,
          steps_json = excluded.steps_json
        WHERE excluded.version >= runs.version`,
+    ),
+    insertCall: db.prepare<unknown[]>(
+      `INSERT OR IGNORE INTO llm_calls (tenant, run_id, seq, at, at_key, workflow, step_id, role, source, model,
+         input_tokens, output_tokens, cost) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     upsertCheckpoint: db.prepare<unknown[]>(
       `INSERT INTO stream_checkpoints (tenant, stream, version, token) VALUES (?, ?, ?, ?)
@@ -86,16 +95,33 @@ export class SqliteIndexStore implements IndexStore {
     this.#saveTx = db.transaction((request) => this.#write(request))
   }
 
-  async save(request: { runs: readonly RunSummary[]; checkpoints: readonly StreamCheckpoint[] }): Promise<void> {
+  async save(request: SaveRequest): Promise<void> {
     this.#open()
-    if (request.runs.length === 0 && request.checkpoints.length === 0) return
+    if (request.runs.length === 0 && request.checkpoints.length === 0 && !request.llmCalls?.length) return
     // IMMEDIATE takes the write lock up front, so a second process waits (busy_timeout) instead of
     // failing to upgrade a read lock halfway through
     this.#saveTx.immediate(request)
   }
 
-  #write(request: { runs: readonly RunSummary[]; checkpoints: readonly StreamCheckpoint[] }): void {
-    const { upsertRun, upsertCheckpoint } = this.#stmt
+  #write(request: SaveRequest): void {
+    const { upsertRun, upsertCheckpoint, insertCall } = this.#stmt
+    for (const c of request.llmCalls ?? []) {
+      insertCall.run(
+        c.tenant,
+        c.runId,
+        c.seq,
+        c.at,
+        instantKey(c.at, `llmCalls[${c.runId}#${c.seq}].at`),
+        c.workflow,
+        c.stepId,
+        c.role,
+        c.source,
+        c.model,
+        c.inputTokens,
+        c.outputTokens,
+        c.cost,
+      )
+    }
     for (const r of request.runs) {
       const key = instantKey(r.startedAt, `runs[${r.runId}].startedAt`)
       upsertRun.run(
@@ -205,11 +231,49 @@ export class SqliteIndexStore implements IndexStore {
     return { items, nextCursor: rows.length > limit && last ? encodeCursor(last.runId) : null }
   }
 
+  async costs(query: CostQuery): Promise<CostRow[]> {
+    this.#open()
+    if (!(COST_DIMENSIONS as readonly string[]).includes(query.by)) {
+      throw new ShiiooError(
+        'INVALID_INPUT',
+        `cannot group costs by "${String(query.by)}"; by one of ${COST_DIMENSIONS.join(', ')}`,
+        { details: { field: 'by' } },
+      )
+    }
+    const key = {
+      tenant: llmCalls.tenant,
+      workflow: llmCalls.workflow,
+      run: llmCalls.runId,
+      step: sql<string>`${llmCalls.runId} || '/' || ${llmCalls.stepId}`,
+      role: sql<string>`coalesce(${llmCalls.role}, '-')`,
+      source: llmCalls.source,
+      model: llmCalls.model,
+    }[query.by]
+    const where: SQL[] = [eq(llmCalls.tenant, query.tenant)]
+    if (query.from !== undefined) where.push(gte(llmCalls.atKey, instantKey(query.from, 'from')))
+    if (query.before !== undefined) where.push(lt(llmCalls.atKey, instantKey(query.before, 'before')))
+    if (query.runId !== undefined) where.push(eq(llmCalls.runId, query.runId))
+    const rows = this.#orm
+      .select({
+        key,
+        calls: sql<number>`count(*)`,
+        inputTokens: sql<number>`sum(${llmCalls.inputTokens})`,
+        outputTokens: sql<number>`sum(${llmCalls.outputTokens})`,
+        cost: sql<number>`sum(${llmCalls.cost})`,
+      })
+      .from(llmCalls)
+      .where(and(...where))
+      .groupBy(key)
+      .all()
+    return rows.sort((a, b) => b.cost - a.cost || (a.key < b.key ? -1 : 1))
+  }
+
   async reset(): Promise<void> {
     this.#open()
     this.#orm.transaction(
       (tx) => {
         tx.delete(runs).run()
+        tx.delete(llmCalls).run()
         tx.delete(streamCheckpoints).run()
         tx.delete(meta).run()
       },

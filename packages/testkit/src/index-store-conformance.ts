@@ -4,6 +4,7 @@ import {
   isShiiooError,
   parseTenantId,
   type IndexStore,
+  type LlmCall,
   type RunId,
   type RunSummary,
   type StepSummary,
@@ -278,6 +279,64 @@ export function indexStoreConformance(name: string, factory: () => Promise<Index
       expect((await store.listRuns({ tenant: ACME })).items).toEqual([listItem(mine)])
       expect((await store.listRuns({ tenant: GLOBEX })).items).toEqual([listItem(onlyTheirs), listItem(theirs)])
       expect((await store.listRuns({ tenant: parseTenantId('initech') })).items).toEqual([])
+    })
+
+    it('keeps a cost ledger of model calls, grouped by any dimension within a time window', async () => {
+      const run = makeRun(0)
+      const other = makeRun(1, { workflow: 'triage' })
+      const call = (r: RunSummary, seq: number, minute: number, over: Partial<LlmCall> = {}): LlmCall => ({
+        tenant: r.tenant,
+        runId: r.runId,
+        seq,
+        at: new Date(T0 + minute * MINUTE).toISOString(),
+        workflow: r.workflow,
+        stepId: 'draft',
+        role: 'writer',
+        source: 'openai-main',
+        model: 'gpt-x',
+        inputTokens: 100,
+        outputTokens: 10,
+        cost: 0.5,
+        ...over,
+      })
+      const calls = [
+        call(run, 3, 0),
+        call(run, 5, 1, { stepId: 'review', role: 'reviewer', source: 'anthropic', cost: 2 }),
+        call(other, 2, 5, { role: null, cost: 0.25 }),
+        call({ ...run, tenant: GLOBEX }, 3, 0, { cost: 100 }),
+      ]
+      await store.save({ runs: [run, other], checkpoints: [], llmCalls: calls })
+      await store.save({ runs: [], checkpoints: [], llmCalls: [call(run, 3, 0, { cost: 99 })] }) // a re-projection: kept once
+      const sum = (key: string, n: number, cost: number) => ({
+        key,
+        calls: n,
+        inputTokens: 100 * n,
+        outputTokens: 10 * n,
+        cost,
+      })
+      expect(await store.costs({ tenant: ACME, by: 'source' })).toEqual([
+        sum('anthropic', 1, 2),
+        sum('openai-main', 2, 0.75),
+      ])
+      expect(await store.costs({ tenant: ACME, by: 'role' })).toEqual([
+        sum('reviewer', 1, 2),
+        sum('writer', 1, 0.5),
+        sum('-', 1, 0.25),
+      ])
+      expect(await store.costs({ tenant: ACME, by: 'workflow' })).toEqual([
+        sum('nightly-report', 2, 2.5),
+        sum('triage', 1, 0.25),
+      ])
+      expect(await store.costs({ tenant: ACME, by: 'step', runId: run.runId })).toEqual([
+        sum(`${run.runId}/review`, 1, 2),
+        sum(`${run.runId}/draft`, 1, 0.5),
+      ])
+      const window = { from: new Date(T0 + MINUTE).toISOString(), before: new Date(T0 + 5 * MINUTE).toISOString() }
+      expect(await store.costs({ tenant: ACME, by: 'tenant', ...window })).toEqual([sum('acme', 1, 2)])
+      expect(await store.costs({ tenant: GLOBEX, by: 'run' })).toEqual([sum(run.runId, 1, 100)])
+      await expectInvalid(store.costs({ tenant: ACME, by: 'colour' as 'run' }), 'by')
+      await store.reset()
+      expect(await store.costs({ tenant: ACME, by: 'run' })).toEqual([])
     })
 
     it('reset empties runs, steps and checkpoints', async () => {

@@ -102,6 +102,7 @@ export const eventSchemas = {
         item: item.optional(),
         attempt: z.number().int().positive(),
         turn: z.number().int().positive().max(1000),
+        role: z.string().min(1).max(64).optional(),
         model: z.string().min(1).max(200),
         source: z.string().min(1).max(200),
         usage: z

@@ -28,6 +28,45 @@ export interface Page<T> {
   nextCursor: string | null
 }
 
+/** One model call of an agent step (an `agent.turn` event), as the cost ledger keeps it. */
+export interface LlmCall {
+  tenant: TenantId
+  runId: RunId
+  /** The event's seq in the run: with tenant and run, the call's identity. */
+  seq: number
+  at: string
+  workflow: string
+  stepId: string
+  role: string | null
+  source: string
+  model: string
+  inputTokens: number
+  outputTokens: number
+  cost: number
+}
+
+export const COST_DIMENSIONS = ['tenant', 'workflow', 'run', 'step', 'role', 'source', 'model'] as const
+export type CostDimension = (typeof COST_DIMENSIONS)[number]
+
+export interface CostQuery {
+  tenant: TenantId
+  /** Group the calls by this (a step is keyed `<run>/<step>`). */
+  by: CostDimension
+  /** ISO instants: calls at or after `from` and before `before`. */
+  from?: string
+  before?: string
+  /** Only this run's calls. */
+  runId?: RunId
+}
+
+export interface CostRow {
+  key: string
+  calls: number
+  inputTokens: number
+  outputTokens: number
+  cost: number
+}
+
 /** Run summaries without their steps, as lists return them. */
 export type RunListItem = Omit<RunSummary, 'steps'> & { stepCount: number }
 
@@ -41,7 +80,14 @@ export interface IndexStore {
    * Atomically upserts run summaries and stream checkpoints. A summary older (lower `version`) than
    * the stored one is ignored, so two projectors racing on one run cannot move it backwards.
    */
-  save(request: { runs: readonly RunSummary[]; checkpoints: readonly StreamCheckpoint[] }): Promise<void>
+  save(request: {
+    runs: readonly RunSummary[]
+    checkpoints: readonly StreamCheckpoint[]
+    /** Model calls to add to the cost ledger; one already there (same tenant, run and seq) is kept. */
+    llmCalls?: readonly LlmCall[]
+  }): Promise<void>
+  /** The cost ledger: calls, tokens and cost grouped by a dimension within a time window, costliest first. */
+  costs(query: CostQuery): Promise<CostRow[]>
   checkpoints(): Promise<StreamCheckpoint[]>
   getRun(request: { tenant: TenantId; runId: RunId }): Promise<RunSummary | null>
   listRuns(query: ListRunsQuery): Promise<Page<RunListItem>>

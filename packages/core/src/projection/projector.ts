@@ -3,11 +3,12 @@ import { toShiiooError } from '../errors.js'
 import type { RunId, StreamId, TenantId } from '../ids.js'
 import { streamKind } from '../ids.js'
 import type { EventLog, StreamInfo } from '../ports/event-log.js'
-import type { IndexStore, StreamCheckpoint } from '../ports/index-store.js'
+import type { IndexStore, LlmCall, StreamCheckpoint } from '../ports/index-store.js'
 import type { Logger } from '../ports/logger.js'
 import { silentLogger } from '../ports/logger.js'
 import type { RunSummary } from './run-summary.js'
 import { foldRun } from './run-summary.js'
+import { llmCallsOf } from './llm-calls.js'
 import type { FoldOutcome, FoldTask } from './stream-folder.js'
 import { foldStreams } from './stream-folder.js'
 
@@ -58,6 +59,7 @@ export class Projector {
     }
     if (byRun.size === 0) return
     const runs: RunSummary[] = []
+    const llmCalls: LlmCall[] = []
     for (const [tenant, ids] of groupByTenant([...byRun.values()].map((l) => l[0]!))) {
       const current = await this.options.index.getRuns({ tenant, runIds: ids as RunId[] })
       for (const id of ids) {
@@ -71,10 +73,13 @@ export class Projector {
           fresh = await this.options.log.read({ tenant, stream: id, fromSeq: version + 1 })
         }
         const next = foldRun(fresh, summary)
-        if (next) runs.push(next)
+        if (next) {
+          runs.push(next)
+          llmCalls.push(...llmCallsOf(fresh, next.workflow))
+        }
       }
     }
-    if (runs.length > 0) await this.options.index.save({ runs, checkpoints: [] })
+    if (runs.length > 0) await this.options.index.save({ runs, checkpoints: [], llmCalls })
   }
 
   /** Projects every append of `log` from now on, in order. Returns the unsubscribe function. */
@@ -127,7 +132,11 @@ export class Projector {
       const outcome = await this.foldChunk(chunk, seen, empty)
       for (const f of outcome.failed)
         this.logger.error('stream not projected', { tenant: f.tenant, stream: f.stream, error: f.message })
-      await this.options.index.save({ runs: outcome.runs, checkpoints: outcome.checkpoints })
+      await this.options.index.save({
+        runs: outcome.runs,
+        checkpoints: outcome.checkpoints,
+        llmCalls: outcome.llmCalls,
+      })
       result.events += outcome.events
       result.runs += outcome.runs.length
       result.failed.push(...outcome.failed)

@@ -2,7 +2,8 @@ import { toShiiooError } from '../errors.js'
 import type { StreamId, TenantId } from '../ids.js'
 import { streamKind } from '../ids.js'
 import type { EventLog } from '../ports/event-log.js'
-import type { StreamCheckpoint } from '../ports/index-store.js'
+import type { LlmCall, StreamCheckpoint } from '../ports/index-store.js'
+import { llmCallsOf } from './llm-calls.js'
 import type { RunSummary } from './run-summary.js'
 import { foldRun } from './run-summary.js'
 
@@ -17,6 +18,7 @@ export interface FoldTask {
 
 export interface FoldOutcome {
   runs: RunSummary[]
+  llmCalls: LlmCall[]
   checkpoints: StreamCheckpoint[]
   events: number
   failed: Array<{ tenant: TenantId; stream: StreamId; message: string }>
@@ -24,7 +26,7 @@ export interface FoldOutcome {
 
 /** Reads each task's stream from its `fromSeq` and folds it onto its base: the catch-up routine. */
 export async function foldStreams(log: EventLog, tasks: readonly FoldTask[]): Promise<FoldOutcome> {
-  const out: FoldOutcome = { runs: [], checkpoints: [], events: 0, failed: [] }
+  const out: FoldOutcome = { runs: [], llmCalls: [], checkpoints: [], events: 0, failed: [] }
   for (const t of tasks) {
     try {
       // the events were validated when appended; the log's checksums cover them since
@@ -34,6 +36,7 @@ export async function foldStreams(log: EventLog, tasks: readonly FoldTask[]): Pr
       if (streamKind(t.stream) === 'run' && events.length > 0) {
         const next = foldRun(events, t.base)!
         out.runs.push(next)
+        out.llmCalls.push(...llmCallsOf(events, next.workflow))
         version = next.version
       }
       out.checkpoints.push({ tenant: t.tenant, stream: t.stream, version, token: t.token })

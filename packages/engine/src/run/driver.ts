@@ -410,6 +410,7 @@ export class RunDriver {
         ...(l.item === undefined ? {} : { item: l.item }),
         attempt: l.attempt,
         turn: turn.turn,
+        ...(l.body.kind === 'agent' ? { role: l.body.role } : {}),
         model: turn.model,
         source: turn.source,
         usage: turn.usage,

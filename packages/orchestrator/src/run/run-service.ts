@@ -66,6 +66,19 @@ export function createRunService(deps: RunServiceDeps): RunService {
       return index.listRuns({ ...request, limit, tenant: caller.tenant })
     },
 
+    async costs(caller, query) {
+      admit(caller, 'cost.read')
+      const runId = query.runId === undefined ? undefined : parseRunId(query.runId, 'runId')
+      await feed.current()
+      return index.costs({
+        tenant: caller.tenant,
+        by: query.by,
+        ...(query.from === undefined ? {} : { from: query.from }),
+        ...(query.before === undefined ? {} : { before: query.before }),
+        ...(runId === undefined ? {} : { runId }),
+      })
+    },
+
     async get(caller, runIdText) {
       admit(caller, 'run.get')
       const runId = parseRunId(runIdText)

@@ -1,4 +1,14 @@
-import type { Json, Page, RunId, RunListItem, RunStatus, RunSummary, StoredEvent } from '@shiioo/core'
+import type {
+  CostDimension,
+  CostRow,
+  Json,
+  Page,
+  RunId,
+  RunListItem,
+  RunStatus,
+  RunSummary,
+  StoredEvent,
+} from '@shiioo/core'
 import type { EngineRunStatus, ReplayReport, RunState, WorkflowDefinition } from '@shiioo/engine'
 import type { CallerContext } from '../caller.js'
 import type { WorkflowSource } from '../workflow/source.js'
@@ -33,6 +43,14 @@ export interface RunListRequest {
   limit?: number
   /** From a previous page's `nextCursor`. */
   cursor?: string
+}
+
+export interface CostRequest {
+  by: CostDimension
+  /** ISO instants: calls at or after `from`, before `before`. */
+  from?: string
+  before?: string
+  runId?: string
 }
 
 export interface RunDetails {
@@ -87,6 +105,8 @@ export interface ResumeAllResult {
 export interface RunService {
   start(caller: CallerContext, command: StartRunCommand): Promise<StartedRun>
   list(caller: CallerContext, request?: RunListRequest): Promise<Page<RunListItem>>
+  /** The cost ledger of the caller's tenant: model calls, tokens and cost grouped by a dimension. */
+  costs(caller: CallerContext, query: CostRequest): Promise<CostRow[]>
   get(caller: CallerContext, runId: string): Promise<RunDetails>
   /** The run's state as of event `seq` (time travel). */
   stateAt(caller: CallerContext, runId: string, seq: number): Promise<RunState>
