@@ -91,6 +91,7 @@ export async function openOrchestrator(config: Config, options: { create: boolea
     projector: storage.projector,
     logger: storage.logger,
     engine: config.engine,
+    ...(config.capacity ? { capacity: config.capacity } : {}),
   })
   const close = async () => {
     try {

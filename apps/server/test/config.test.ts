@@ -33,8 +33,52 @@ describe('loadConfig', () => {
       dataDir: join(cwd, 'data'),
       logLevel: 'info',
       engine: { maxConcurrency: 64, maxParallelPerRun: 16, pollMs: 500 },
+      capacity: null,
       configFile: null,
     })
+  })
+
+  it('reads capacity sources and roles, each API key from the variable named for it, never from the file', async () => {
+    const cwd = await withToml(
+      [
+        '[capacity]',
+        'default_model = "gpt-x"',
+        '[[capacity.sources]]',
+        'id = "openai-main"',
+        'provider = "openai"',
+        'base_url = "http://127.0.0.1:9/v1"',
+        'api_key_env = "MY_OPENAI_KEY"',
+        'models = ["gpt-x"]',
+        'requests_per_minute = 60',
+        'price_input_per_1m = 0.5',
+        '[roles.writer]',
+        'system_prompt = "You write."',
+        'model = "gpt-x"',
+      ].join('\n'),
+    )
+    const config = loadConfig({ cwd, env: { MY_OPENAI_KEY: 'sk-test-123' } })
+    expect(config.capacity).toEqual({
+      defaultModel: 'gpt-x',
+      roles: { writer: { systemPrompt: 'You write.', model: 'gpt-x' } },
+      sources: [
+        {
+          id: 'openai-main',
+          provider: 'openai',
+          baseUrl: 'http://127.0.0.1:9/v1',
+          apiKey: 'sk-test-123',
+          models: ['gpt-x'],
+          limits: { requestsPerMinute: 60 },
+          prices: { inputPer1M: 0.5, outputPer1M: 0 },
+        },
+      ],
+    })
+    expect(() => loadConfig({ cwd, env: {} })).toThrow(
+      'capacity source openai-main: environment variable MY_OPENAI_KEY is not set (its API key is read from it)',
+    )
+    const bad = await withToml('[[capacity.sources]]\nid = "x"\nprovider = "gemini"\nmodels = ["m"]\n')
+    expect(() => loadConfig({ cwd: bad })).toThrow(
+      /capacity.sources.0.provider: must be openai, anthropic or simulated \(got "gemini"\)/,
+    )
   })
 
   it('takes engine limits from shiioo.toml and SHIIOO_ENGINE_*, and names a bad one', async () => {

@@ -28,3 +28,5 @@ export type {
   WorkflowFormat,
   ReplayReport,
 } from '@shiioo/engine'
+export type { CapacityConfig, SourceConfig, ProviderKind } from './capacity.js'
+export { PROVIDER_KINDS, capacityAgents, BUILTIN_TOOL_SPECS } from './capacity.js'

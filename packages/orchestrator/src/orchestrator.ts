@@ -1,7 +1,9 @@
 import type { BlobStore, Clock, EventLog, IndexStore, Logger, ProjectResult, Projector } from '@shiioo/core'
 import { silentLogger } from '@shiioo/core'
 import type { AgentRunner, ToolInvoker } from '@shiioo/engine'
-import { Engine } from '@shiioo/engine'
+import { Engine, toolInvoker } from '@shiioo/engine'
+import type { CapacityConfig } from './capacity.js'
+import { capacityAgents } from './capacity.js'
 import { IndexFeed } from './index-feed.js'
 import { createRunService } from './run/run-service.js'
 import type { RunService } from './run/types.js'
@@ -31,6 +33,8 @@ export interface OrchestratorConfig {
   /** The tool port (default: the engine's built-in tools). */
   tools?: ToolInvoker
   engine?: EngineSettings
+  /** LLM capacity sources and agent roles: agent steps then run on the pool (unless `agents` is given). */
+  capacity?: CapacityConfig
 }
 
 export interface Orchestrator {
@@ -51,13 +55,22 @@ export interface Orchestrator {
 /** The composition root of the application services: the engine over the given stores, and the services on top. */
 export function createOrchestrator(config: OrchestratorConfig): Orchestrator {
   const logger = config.logger ?? silentLogger
+  const tools = config.tools ?? toolInvoker()
+  const capacity =
+    config.agents === undefined && config.capacity && config.capacity.sources.length > 0
+      ? capacityAgents(config.capacity, tools, {
+          ...(config.clock ? { clock: config.clock } : {}),
+          logger: logger.child({ component: 'capacity' }),
+        })
+      : null
+  const agents = config.agents ?? capacity?.agents
   const engine = new Engine({
     log: config.log,
     blobs: config.blobs,
     logger: logger.child({ component: 'engine' }),
     ...(config.clock ? { clock: config.clock } : {}),
-    ...(config.agents ? { agents: config.agents } : {}),
-    ...(config.tools ? { tools: config.tools } : {}),
+    ...(agents ? { agents } : {}),
+    tools,
     ...config.engine,
   })
   const feed = new IndexFeed(config.projector)
@@ -72,6 +85,7 @@ export function createOrchestrator(config: OrchestratorConfig): Orchestrator {
       closing ??= (async () => {
         try {
           await engine.close()
+          capacity?.pool.close()
         } finally {
           await feed.close()
         }

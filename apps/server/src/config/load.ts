@@ -1,4 +1,6 @@
 import { resolve } from 'node:path'
+import type { CapacityConfig, SourceConfig } from '@shiioo/orchestrator'
+import { ConfigError } from './error.js'
 import type { LogLevel, Settings } from './schema.js'
 import { DEFAULT_SETTINGS } from './schema.js'
 import type { ConfigFlags } from './sources.js'
@@ -10,6 +12,8 @@ export interface Config {
   /** Absolute path. */
   dataDir: string
   logLevel: LogLevel
+  /** LLM capacity sources (keys resolved from their environment variables) and agent roles; null: none configured. */
+  capacity: CapacityConfig | null
   /** The engine's limits: attempts at once (all runs, one run) and how often a run polls for signals. */
   engine: { maxConcurrency: number; maxParallelPerRun: number; pollMs: number }
   /** The TOML file that was read, or null when there was none. */
@@ -58,6 +62,73 @@ export function loadConfig(input: LoadConfigInput): Config {
       maxParallelPerRun: last((s) => s.engine?.max_parallel_per_run),
       pollMs: last((s) => s.engine?.poll_ms),
     },
+    capacity: capacityOf(
+      layers.map((s) => s.capacity).findLast((c) => c !== undefined) ?? null,
+      layers.map((s) => s.roles).findLast((r) => r !== undefined) ?? null,
+      input.env ?? {},
+    ),
     configFile: file.file,
+  }
+}
+
+/** The capacity settings as the orchestrator takes them, each key read from the variable named for it. */
+function capacityOf(
+  capacity: Settings['capacity'] | null,
+  roles: Settings['roles'] | null,
+  env: Readonly<Record<string, string | undefined>>,
+): CapacityConfig | null {
+  const sources = capacity?.sources ?? []
+  if (sources.length === 0) return null
+  const problems: string[] = []
+  const seen = new Set<string>()
+  const out = sources.map((s, i): SourceConfig => {
+    if (seen.has(s.id)) problems.push(`capacity.sources[${i}].id: "${s.id}" is used twice`)
+    seen.add(s.id)
+    let apiKey: string | undefined
+    if (s.api_key_env !== undefined) {
+      apiKey = env[s.api_key_env]
+      if (!apiKey)
+        problems.push(
+          `capacity source ${s.id}: environment variable ${s.api_key_env} is not set (its API key is read from it)`,
+        )
+    } else if (s.provider === 'anthropic') {
+      problems.push(`capacity source ${s.id}: set api_key_env to the environment variable that holds its API key`)
+    }
+    const limits = {
+      ...(s.requests_per_minute === undefined ? {} : { requestsPerMinute: s.requests_per_minute }),
+      ...(s.tokens_per_minute === undefined ? {} : { tokensPerMinute: s.tokens_per_minute }),
+      ...(s.tokens_per_day === undefined ? {} : { tokensPerDay: s.tokens_per_day }),
+      ...(s.max_concurrent === undefined ? {} : { maxConcurrent: s.max_concurrent }),
+    }
+    return {
+      id: s.id,
+      provider: s.provider,
+      models: s.models,
+      limits,
+      prices: { inputPer1M: s.price_input_per_1m ?? 0, outputPer1M: s.price_output_per_1m ?? 0 },
+      ...(s.base_url === undefined ? {} : { baseUrl: s.base_url }),
+      ...(apiKey === undefined ? {} : { apiKey }),
+      ...(s.azure_api_version === undefined ? {} : { azureApiVersion: s.azure_api_version }),
+      ...(s.script === undefined ? {} : { script: s.script }),
+      ...(s.priority === undefined ? {} : { priority: s.priority }),
+      ...(s.tenants === undefined ? {} : { tenants: s.tenants }),
+      ...(s.roles === undefined ? {} : { roles: s.roles }),
+      ...(s.enabled === undefined ? {} : { enabled: s.enabled }),
+    }
+  })
+  if (problems.length > 0) throw new ConfigError(problems)
+  const roleSpecs: CapacityConfig['roles'] = {}
+  for (const [name, r] of Object.entries(roles ?? {})) {
+    roleSpecs[name] = {
+      systemPrompt: r.system_prompt,
+      model: r.model,
+      ...(r.max_turns === undefined ? {} : { maxTurns: r.max_turns }),
+      ...(r.max_tokens === undefined ? {} : { maxTokens: r.max_tokens }),
+    }
+  }
+  return {
+    sources: out,
+    roles: roleSpecs,
+    ...(capacity?.default_model ? { defaultModel: capacity.default_model } : {}),
   }
 }

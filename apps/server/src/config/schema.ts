@@ -33,6 +33,57 @@ const count = (max: number) => {
   return z.number({ error }).int({ error }).min(1, { error }).max(max, { error })
 }
 
+const name = (what: string) =>
+  z.string({ error: 'must be a string' }).regex(/^[a-z][a-z0-9_.-]{0,63}$/, {
+    error: (issue) => `must be a ${what}: lowercase letters, digits, _, . or - (got ${show(issue.input)})`,
+  })
+const nonNegative = z.number({ error: 'must be a number' }).nonnegative({ error: 'must not be negative' })
+
+const sourceSchema = z
+  .object(
+    {
+      id: name('source id'),
+      provider: z.enum(['openai', 'anthropic', 'simulated'], {
+        error: (issue) => `must be openai, anthropic or simulated (got ${show(issue.input)})`,
+      }),
+      base_url: z.url({ error: 'must be an http(s) URL' }).optional(),
+      /** The environment variable that holds the key: the key itself never goes in a file. */
+      api_key_env: z
+        .string({ error: 'must be a string' })
+        .regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, { error: 'must be an environment variable name' })
+        .optional(),
+      azure_api_version: z.string({ error: 'must be a string' }).optional(),
+      script: z.string({ error: 'must be a string' }).min(1).optional(),
+      models: z
+        .array(z.string().min(1).max(200), { error: 'must be a list of model names' })
+        .min(1, { error: 'must name at least one model' }),
+      requests_per_minute: count(10_000_000).optional(),
+      tokens_per_minute: count(1_000_000_000).optional(),
+      tokens_per_day: count(1_000_000_000_000).optional(),
+      max_concurrent: count(100_000).optional(),
+      price_input_per_1m: nonNegative.optional(),
+      price_output_per_1m: nonNegative.optional(),
+      priority: z.number({ error: 'must be a number' }).int({ error: 'must be an integer' }).optional(),
+      tenants: z.array(z.string()).optional(),
+      roles: z.array(z.string()).optional(),
+      enabled: z.boolean({ error: 'must be true or false' }).optional(),
+    },
+    table,
+  )
+  .strict()
+
+const roleSchema = z
+  .object(
+    {
+      system_prompt: z.string({ error: 'must be a string' }).min(1).max(20_000),
+      model: z.string({ error: 'must be a string' }).min(1).max(200),
+      max_turns: count(1000).optional(),
+      max_tokens: count(1_000_000).optional(),
+    },
+    table,
+  )
+  .strict()
+
 /**
  * The settings every source may provide, in the shape of `shiioo.toml`. Each source is parsed on
  * its own against this schema, so an error names the source that holds the bad value.
@@ -54,6 +105,17 @@ export const settingsSchema = z
         )
         .strict()
         .optional(),
+      capacity: z
+        .object(
+          {
+            default_model: z.string().min(1).max(200).optional(),
+            sources: z.array(sourceSchema, { error: 'must be a list of [[capacity.sources]] tables' }).optional(),
+          },
+          table,
+        )
+        .strict()
+        .optional(),
+      roles: z.record(name('role name'), roleSchema, table).optional(),
     },
     table,
   )

@@ -66,6 +66,8 @@ export interface AgentLoopOptions {
   toolSpecs: Readonly<Record<string, Omit<ToolSpec, 'name'>>>
   /** Turns when neither the step nor the role says (default 8). */
   defaultMaxTurns?: number
+  /** The spec of a role `roles` does not have; without it such a role is an error. */
+  fallbackRole?: (role: string) => RoleSpec
 }
 
 /** The step fails with this code when the model still asks for tools after its last turn. */
@@ -82,7 +84,7 @@ export function agentLoop(options: AgentLoopOptions): AgentRunner {
     async run(request: AgentRequest): Promise<AgentResult> {
       const role = Object.prototype.hasOwnProperty.call(options.roles, request.role)
         ? options.roles[request.role]
-        : undefined
+        : options.fallbackRole?.(request.role)
       if (!role) {
         const known = Object.keys(options.roles).sort().join(', ') || 'none'
         throw new ShiiooError('INVALID_INPUT', `no agent role "${request.role}"; roles: ${known}`)
