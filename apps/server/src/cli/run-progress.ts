@@ -101,6 +101,13 @@ export function createRunProgress(runId: string, options: RunProgressOptions) {
         }
         return
       }
+      case 'agent.turn': {
+        const name = unit(e.data.stepId, e.data.item)
+        const tokens = `${e.data.usage.inputTokens}+${e.data.usage.outputTokens} tokens`
+        const cost = e.data.cost > 0 ? `, $${e.data.cost.toFixed(4)}` : ''
+        line(e.at, `${name} turn ${e.data.turn}: ${e.data.model} via ${e.data.source} (${tokens}${cost})`)
+        return
+      }
       case 'approval.decided': {
         const name = unit(e.data.stepId, e.data.item)
         decided.add(name)
