@@ -1,7 +1,13 @@
 import type { ChatRequest } from '../provider.js'
 
+/** The output budget of a call that sets none; the pool sends it, so vendors count what it reserved. */
+export const DEFAULT_MAX_TOKENS = 1024
+
 /** Tokens a call may use, estimated before it is made: about 4 characters a token, plus its output budget. */
-export function estimateTokens(chat: Omit<ChatRequest, 'model' | 'signal'>, defaultMaxTokens = 1024): number {
+export function estimateTokens(
+  chat: Omit<ChatRequest, 'model' | 'signal'>,
+  defaultMaxTokens = DEFAULT_MAX_TOKENS,
+): number {
   let chars = 0
   for (const m of chat.messages) {
     chars += m.content.length + 8

@@ -1,7 +1,7 @@
 import type { Clock, Logger } from '@shiioo/core'
 import { ShiiooError, isShiiooError, silentLogger, systemClock } from '@shiioo/core'
 import type { ChatResponse } from '../provider.js'
-import { estimateTokens } from './estimate.js'
+import { DEFAULT_MAX_TOKENS, estimateTokens } from './estimate.js'
 import { SourceState } from './source-state.js'
 import type { CallRecord, CapacitySource, PoolCall, PoolResult } from './types.js'
 import { SlidingWindow } from './window.js'
@@ -214,7 +214,13 @@ export class CapacityPool {
     const useHandle = use.add(now, w.tokens)
     const started = now
     s.source.provider
-      .chat({ ...w.call.chat, model: w.call.model, ...(w.call.signal ? { signal: w.call.signal } : {}) })
+      .chat({
+        ...w.call.chat,
+        // the output budget the reservation counted, so the vendor's accounting matches ours
+        maxTokens: w.call.chat.maxTokens ?? DEFAULT_MAX_TOKENS,
+        model: w.call.model,
+        ...(w.call.signal ? { signal: w.call.signal } : {}),
+      })
       .then(
         (response) => {
           const used = response.usage.inputTokens + response.usage.outputTokens
