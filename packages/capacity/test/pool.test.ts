@@ -42,7 +42,11 @@ describe('capacity pool', () => {
   it('queues calls beyond a source requests-per-minute instead of sending them, and admits them as the window frees', async () => {
     const clock = new FakeClock()
     const p = new HandProvider()
-    const pool = new CapacityPool({ clock, sources: [source('a', p, { limits: { requestsPerMinute: 2 } })] })
+    const pool = new CapacityPool({
+      clock,
+      windowSlackMs: 0,
+      sources: [source('a', p, { limits: { requestsPerMinute: 2 } })],
+    })
     const results = Array.from({ length: 5 }, () => pool.call(call()))
     await tick()
     expect(p.calls).toHaveLength(2)

@@ -17,6 +17,8 @@ export interface PoolOptions {
   /** Consecutive failures that open a source's breaker (default 3), and how long it stays open (default 30 s). */
   breakerThreshold?: number
   breakerOpenMs?: number
+  /** How much later than its reservation a call may reach the vendor's window (default 1 s). */
+  windowSlackMs?: number
   /** Receives every call that reached a provider: the cost ledger's feed. */
   onCall?: (record: CallRecord) => void
 }
@@ -58,9 +60,14 @@ export class CapacityPool {
       if (ids.has(s.id)) throw new ShiiooError('INVALID_INPUT', `two capacity sources are named "${s.id}"`)
       ids.add(s.id)
     }
-    this.sources = options.sources.map((s) => new SourceState(s))
+    this.sources = options.sources.map((s) => new SourceState(s, options.windowSlackMs ?? 1000))
     this.clock = options.clock ?? systemClock
     this.logger = options.logger ?? silentLogger
+  }
+
+  /** Calls at providers right now. */
+  get inFlight(): number {
+    return this.sources.reduce((n, s) => n + s.inFlight, 0)
   }
 
   /** Calls waiting for capacity right now. */
@@ -223,7 +230,11 @@ export class CapacityPool {
       })
       .then(
         (response) => {
-          const used = response.usage.inputTokens + response.usage.outputTokens
+          const output =
+            s.source.tokenAccounting === 'max_tokens'
+              ? Math.max(response.usage.outputTokens, w.call.chat.maxTokens ?? DEFAULT_MAX_TOKENS)
+              : response.usage.outputTokens
+          const used = response.usage.inputTokens + output
           s.settle(handles, used)
           use.settle(useHandle, used)
           s.succeeded()

@@ -6,9 +6,9 @@ const DAY = 86_400_000
 
 /** What the pool knows about a source right now: its windows, calls in flight, cooldown and breaker. */
 export class SourceState {
-  readonly requests = new SlidingWindow(MINUTE)
-  readonly tokens = new SlidingWindow(MINUTE)
-  readonly dayTokens = new SlidingWindow(DAY)
+  readonly requests: SlidingWindow
+  readonly tokens: SlidingWindow
+  readonly dayTokens: SlidingWindow
   inFlight = 0
   /** No calls before this time (a 429's Retry-After). */
   coolUntil = 0
@@ -20,7 +20,19 @@ export class SourceState {
   /** Tokens served, for fairness between tenants. */
   served = 0
 
-  constructor(readonly source: CapacitySource) {}
+  /**
+   * `slackMs` widens the windows: a call reserved at t reaches the vendor a little later, and the
+   * vendor's window holds it until then plus a minute; without slack the pool would admit the next
+   * call a moment too early and meet a 429.
+   */
+  constructor(
+    readonly source: CapacitySource,
+    slackMs: number,
+  ) {
+    this.requests = new SlidingWindow(MINUTE + slackMs)
+    this.tokens = new SlidingWindow(MINUTE + slackMs)
+    this.dayTokens = new SlidingWindow(DAY + slackMs)
+  }
 
   serves(model: string, tenant: string, role: string | undefined): boolean {
     const s = this.source

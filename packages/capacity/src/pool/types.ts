@@ -26,6 +26,12 @@ export interface CapacitySource {
   tenants?: readonly string[]
   roles?: readonly string[]
   enabled?: boolean
+  /**
+   * How the vendor counts a call's output against tokens per minute: the output budget it was
+   * sent (`max_tokens`, OpenAI's rule) or the output actually produced (default). The pool settles
+   * each reservation the same way, so its windows match the vendor's.
+   */
+  tokenAccounting?: 'actual' | 'max_tokens'
 }
 
 export interface PoolCall {
