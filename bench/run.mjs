@@ -16,6 +16,7 @@ const suites = [
   { name: 'event-log', file: 'event-log.mjs', title: 'Durable append (filesystem event log)' },
   { name: 'rebuild', file: 'rebuild.mjs', title: 'Index rebuild (SQLite)' },
   { name: 'engine', file: 'engine.mjs', title: 'Engine: durable no-op steps (embedded store)' },
+  { name: 'capacity', file: 'capacity.mjs', title: 'Capacity pool: goodput under rate limits, overhead per call' },
 ].filter((s) => only.length === 0 || only.includes(s.name))
 
 const results = {}
