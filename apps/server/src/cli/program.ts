@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander'
 import { readVersion } from '../version.js'
 import type { CommandContext } from './context.js'
+import { registerCosts } from './costs.js'
 import { registerEvents } from './events.js'
 import { reportError } from './exit-codes.js'
 import { registerIndex } from './index-rebuild.js'
@@ -29,6 +30,7 @@ export async function runCli(args: readonly string[], io: CliIo, cwd: string): P
   registerSignals(program, ctx)
   registerResume(program, ctx)
   registerReplay(program, ctx)
+  registerCosts(program, ctx)
   registerEvents(program, ctx)
   registerIndex(program, ctx)
   registerVerify(program, ctx)

@@ -180,6 +180,15 @@ async function callTools(
   const results: ChatMessage[] = []
   for (const call of calls) {
     let content: string
+    if (!request.tools.includes(call.name)) {
+      // the model may only use the tools the step grants, whatever it asks for
+      const granted = request.tools.join(', ') || 'none'
+      content = JSON.stringify({
+        error: `FORBIDDEN: tool "${call.name}" is not available to this step (tools: ${granted})`,
+      })
+      results.push({ role: 'tool', toolCallId: call.id, name: call.name, content })
+      continue
+    }
     try {
       const output = await tools.invoke({
         tenant: request.tenant,

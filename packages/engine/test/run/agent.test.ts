@@ -160,6 +160,19 @@ describe('engine: agent steps on the capacity pool', () => {
     })
   })
 
+  it('never calls a tool the step does not grant, whatever the model asks', async () => {
+    const provider = new ScriptedProvider()
+    const pool = new CapacityPool({ sources: [{ id: 'main', provider, models: ['m1'] }] })
+    const calls: ToolRequest[] = []
+    h = await openHarness(loop(poolModel(pool), calls))
+    const bare = workflow({ name: 'bare', steps: [{ id: 'ask', kind: 'agent', role: 'researcher', prompt: 'x' }] })
+    const { runId } = await h.engine.start({ definition: bare })
+    expect((await h.engine.wait(T, runId)).status).toBe('completed')
+    expect(calls).toEqual([])
+    const refusal = provider.requests[1]!.messages.find((m) => m.role === 'tool')
+    expect(refusal?.content).toContain('FORBIDDEN: tool \\"core.echo\\" is not available to this step (tools: none)')
+  })
+
   it('replays a finished agent run without calling the model', async () => {
     const provider = new ScriptedProvider()
     const pool = new CapacityPool({ sources: [{ id: 'main', provider, models: ['m1'] }] })

@@ -1,0 +1,107 @@
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { LlmTestServer } from '@shiioo/testkit'
+import { startLlmTestServer } from '@shiioo/testkit'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { assertBuilt, runCli, tempDirs } from './helpers.js'
+
+const dirs = tempDirs()
+let llm: LlmTestServer
+beforeAll(async () => {
+  assertBuilt()
+  llm = await startLlmTestServer({ apiKey: 'sk-e2e-secret' })
+  // the first turn of a conversation asks for a tool; with the tool's result, it answers
+  llm.setReply((r) =>
+    r.toolResults.length === 0
+      ? {
+          toolCalls: [{ name: 'core.echo', input: { topic: r.lastUserText } }],
+          usage: { inputTokens: 400, outputTokens: 40 },
+        }
+      : { text: `brief built from ${r.toolResults[0]!.content}`, usage: { inputTokens: 600, outputTokens: 80 } },
+  )
+})
+afterAll(async () => {
+  await llm.close()
+  await dirs.cleanup()
+})
+
+const WORKFLOW = `name: research
+steps:
+  - id: research
+    kind: agent
+    role: researcher
+    prompt: durable agents
+    tools: [core.echo]
+  - id: review
+    kind: agent
+    role: reviewer
+    needs: [research]
+    prompt: 'Review: \${{ steps.research.output.text }}'
+output: '\${{ steps.review.output }}'
+`
+
+describe('agent steps on a configured OpenAI-compatible source (real CLI, real HTTP)', () => {
+  it('runs the tool loop through the pool, shows each turn, keeps the key out of everything, and reports costs', async () => {
+    const cwd = await dirs.make()
+    await writeFile(
+      join(cwd, 'shiioo.toml'),
+      [
+        '[[capacity.sources]]',
+        'id = "main"',
+        'provider = "openai"',
+        `base_url = "${llm.openAiBaseUrl}"`,
+        'api_key_env = "E2E_LLM_KEY"',
+        'models = ["gpt-test"]',
+        'requests_per_minute = 100',
+        'price_input_per_1m = 2',
+        'price_output_per_1m = 10',
+        '[roles.researcher]',
+        'system_prompt = "You research topics with your tools."',
+        'model = "gpt-test"',
+      ].join('\n'),
+    )
+    await writeFile(join(cwd, 'research.yaml'), WORKFLOW)
+    const env = { E2E_LLM_KEY: 'sk-e2e-secret' }
+    const r = await runCli(['run', 'research.yaml'], { cwd, env })
+    expect(r.stderr).not.toMatch(/^error:/m)
+    expect(r.code).toBe(0)
+    expect(r.stderr).toMatch(/research turn 1: gpt-test via main \(400\+40 tokens, \$0\.0012\)/)
+    expect(r.stderr).toMatch(/research turn 2: gpt-test via main \(600\+80 tokens, \$0\.0020\)/)
+    const output = JSON.parse(r.stdout) as { text: string; turns: number; cost: number }
+    expect(output).toMatchObject({ turns: 2 })
+    const calls = llm.requests.filter((q) => q.status === 200)
+    expect(calls.length).toBeGreaterThanOrEqual(4)
+    expect(calls[0]!.headers.authorization).toBe('Bearer sk-e2e-secret')
+    expect(calls[0]!.idempotencyKey).toMatch(/^run_\w+:research:1:t1$/)
+    // a role with no configuration runs on the default model with a plain prompt
+    const review = calls.find((q) => JSON.stringify(q.body).includes('You are the reviewer'))
+    expect(review).toBeDefined()
+    const events = await runCli(['runs', 'list', '--json'], { cwd, env })
+    const runId = (JSON.parse(events.stdout) as { items: { runId: string }[] }).items[0]!.runId
+    const log = await runCli(['events', runId, '--json'], { cwd, env })
+    expect(log.stdout).toContain('"type":"agent.turn"')
+    expect(log.stdout + r.stdout + r.stderr).not.toContain('sk-e2e-secret')
+    const costs = await runCli(['costs', '--by', 'role', '--json'], { cwd, env })
+    const rows = JSON.parse(costs.stdout) as { key: string; calls: number; cost: number }[]
+    expect(rows.map((row) => [row.key, row.calls])).toEqual([
+      ['researcher', 2],
+      ['reviewer', 2],
+    ])
+    expect(rows[0]!.cost).toBeCloseTo(0.0032)
+    const table = await runCli(['costs', '--by', 'source', '--since', '1h'], { cwd, env })
+    expect(table.stdout).toMatch(/^SOURCE\s+CALLS\s+INPUT\s+OUTPUT\s+COST$/m)
+    expect(table.stdout).toMatch(/^main\s+4\s+2000\s+240\s+\$0\.0064$/m)
+  })
+
+  it('refuses to start when the key variable is missing, naming it', async () => {
+    const cwd = await dirs.make()
+    await writeFile(
+      join(cwd, 'shiioo.toml'),
+      `[[capacity.sources]]\nid = "main"\nprovider = "openai"\napi_key_env = "E2E_MISSING_KEY"\nmodels = ["m"]\n`,
+    )
+    await writeFile(join(cwd, 'research.yaml'), WORKFLOW)
+    const r = await runCli(['run', 'research.yaml'], { cwd })
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain('capacity source main: environment variable E2E_MISSING_KEY is not set')
+  })
+})
