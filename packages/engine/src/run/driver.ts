@@ -222,7 +222,8 @@ export class RunDriver {
     const emitAs = <T extends EventType>(actor: Actor, type: T, data: EventData<T>) => {
       const payload = type === 'event.received' ? (data as EventData<'event.received'>).payload : undefined
       const eventValue = payload !== undefined && 'inline' in payload ? payload.inline : null
-      externalizePayloads(data, this.host.inlineLimit, blobs)
+      // prompts and responses are kept apart from the log whatever their size (they may be sensitive)
+      externalizePayloads(data, type === 'agent.turn' ? 0 : this.host.inlineLimit, blobs)
       const e = newEvent(type, data, { id: this.host.newEventId(), at: stamp, actor })
       applyRunEvent(this.state, {
         ...e,

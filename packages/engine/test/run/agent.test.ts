@@ -1,10 +1,10 @@
 import type { ChatRequest, ChatResponse, Provider } from '@shiioo/capacity'
 import { CapacityPool } from '@shiioo/capacity'
-import type { TenantId } from '@shiioo/core'
+import type { Payload, TenantId } from '@shiioo/core'
 import { DEFAULT_TENANT } from '@shiioo/core'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { ModelPort, ToolRequest } from '../../src/index.js'
-import { agentLoop, poolModel, toolInvoker } from '../../src/index.js'
+import { agentLoop, poolModel, resolvePayload, toolInvoker } from '../../src/index.js'
 import type { Harness } from './harness.js'
 import { openHarness, types, workflow } from './harness.js'
 
@@ -98,11 +98,16 @@ describe('engine: agent steps on the capacity pool', () => {
     expect(toolCalls.map((c) => c.idempotencyKey)).toEqual([`${runId}:ask:1:t1:call_1`])
     const turn = (await h.events(runId)).find((e) => e.type === 'agent.turn')!
     expect(turn.data).toMatchObject({
+      request: { blob: expect.stringMatching(/^[0-9a-f]{64}$/) as string, contentType: 'application/json' },
+      response: { blob: expect.stringMatching(/^[0-9a-f]{64}$/) as string },
+    })
+    expect(turn.data).toMatchObject({
       turn: 1,
       source: 'main',
       usage: { inputTokens: 100, outputTokens: 20 },
-      response: { inline: { stopReason: 'tool_use' } },
     })
+    const response = await resolvePayload(h.blobs, T, (turn.data as { response: Payload }).response)
+    expect(response).toMatchObject({ stopReason: 'tool_use', toolCalls: [{ name: 'core.echo' }] })
   })
 
   it('after a restart mid-step, reuses the recorded turns instead of asking the model again', async () => {
