@@ -1,4 +1,4 @@
-import { resolve } from 'node:path'
+import { dirname, resolve } from 'node:path'
 import type { CapacityConfig, SourceConfig } from '@shiioo/orchestrator'
 import { ConfigError } from './error.js'
 import type { LogLevel, Settings } from './schema.js'
@@ -66,6 +66,7 @@ export function loadConfig(input: LoadConfigInput): Config {
       layers.map((s) => s.capacity).findLast((c) => c !== undefined) ?? null,
       layers.map((s) => s.roles).findLast((r) => r !== undefined) ?? null,
       input.env ?? {},
+      file.file === null ? input.cwd : dirname(file.file),
     ),
     configFile: file.file,
   }
@@ -76,6 +77,7 @@ function capacityOf(
   capacity: Settings['capacity'] | null,
   roles: Settings['roles'] | null,
   env: Readonly<Record<string, string | undefined>>,
+  baseDir: string,
 ): CapacityConfig | null {
   const sources = capacity?.sources ?? []
   if (sources.length === 0) return null
@@ -109,7 +111,8 @@ function capacityOf(
       ...(s.base_url === undefined ? {} : { baseUrl: s.base_url }),
       ...(apiKey === undefined ? {} : { apiKey }),
       ...(s.azure_api_version === undefined ? {} : { azureApiVersion: s.azure_api_version }),
-      ...(s.script === undefined ? {} : { script: s.script }),
+      // a script path is relative to the config file that names it
+      ...(s.script === undefined ? {} : { script: resolve(baseDir, s.script) }),
       ...(s.priority === undefined ? {} : { priority: s.priority }),
       ...(s.tenants === undefined ? {} : { tenants: s.tenants }),
       ...(s.roles === undefined ? {} : { roles: s.roles }),
