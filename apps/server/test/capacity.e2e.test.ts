@@ -1,5 +1,6 @@
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import type { LlmTestServer } from '@shiioo/testkit'
 import { startLlmTestServer } from '@shiioo/testkit'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -91,6 +92,27 @@ describe('agent steps on a configured OpenAI-compatible source (real CLI, real H
     const table = await runCli(['costs', '--by', 'source', '--since', '1h'], { cwd, env })
     expect(table.stdout).toMatch(/^SOURCE\s+CALLS\s+INPUT\s+OUTPUT\s+COST$/m)
     expect(table.stdout).toMatch(/^main\s+4\s+2000\s+240\s+\$0\.0064$/m)
+  })
+
+  it('runs the README demo: examples/capacity with the simulated provider, no key', async () => {
+    const cwd = await dirs.make()
+    const repo = fileURLToPath(new URL('../../../', import.meta.url))
+    const r = await runCli(
+      [
+        'run',
+        join(repo, 'examples/workflows/linear-agent-pipeline.yaml'),
+        '--config',
+        join(repo, 'examples/capacity/shiioo.toml'),
+        '--input',
+        'topic=durability',
+      ],
+      { cwd },
+    )
+    expect(r.code).toBe(0)
+    expect(r.stderr).toMatch(/research turn 1: simulated via demo/)
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      brief: 'Durable agents keep every step as an event, so nothing is lost and everything can be replayed.',
+    })
   })
 
   it('refuses to start when the key variable is missing, naming it', async () => {
