@@ -2,7 +2,7 @@ import { statSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { BlobStore, EventLog, IndexStore, Logger } from '@shiioo/core'
-import { FsBlobStore, Projector, ShiiooError, openFsEventLog } from '@shiioo/core'
+import { FsBlobStore, FsLeases, Projector, ShiiooError, openFsEventLog } from '@shiioo/core'
 import type { Orchestrator } from '@shiioo/orchestrator'
 import { createOrchestrator } from '@shiioo/orchestrator'
 import { openSqliteIndex } from '@shiioo/store-sqlite'
@@ -91,6 +91,7 @@ export async function openOrchestrator(config: Config, options: { create: boolea
     projector: storage.projector,
     logger: storage.logger,
     engine: config.engine,
+    leases: new FsLeases({ dataDir: config.dataDir }),
     ...(config.capacity ? { capacity: config.capacity } : {}),
   })
   const close = async () => {

@@ -165,7 +165,7 @@ describe.concurrent('approval gate across commands: run --detach, decide, resume
     expect(resumed.stderr).toContain(`run ${runId} completed`)
     expect(resumed.code).toBe(0)
     const again = await shiioo(cwd, 'resume', '--json')
-    expect(json(again)).toEqual({ resumed: [], paused: [], failed: [] })
+    expect(json(again)).toEqual({ resumed: [], paused: [], elsewhere: [], failed: [] })
 
     const table = await shiioo(cwd, 'runs', 'list')
     expect(table.code).toBe(0)

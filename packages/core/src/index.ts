@@ -58,6 +58,8 @@ export type {
 export { COST_DIMENSIONS } from './ports/index-store.js'
 export { llmCallsOf } from './projection/llm-calls.js'
 export type { Clock } from './ports/clock.js'
+export type { Lease, Leases } from './ports/leases.js'
+export { FsLeases } from './fs/fs-leases.js'
 export { systemClock } from './ports/clock.js'
 export type { Logger, LogContext } from './ports/logger.js'
 export { silentLogger } from './ports/logger.js'

@@ -1,4 +1,4 @@
-import type { BlobStore, Clock, EventLog, IndexStore, Logger, ProjectResult, Projector } from '@shiioo/core'
+import type { BlobStore, Clock, EventLog, IndexStore, Leases, Logger, ProjectResult, Projector } from '@shiioo/core'
 import { silentLogger } from '@shiioo/core'
 import type { AgentRunner, ToolInvoker } from '@shiioo/engine'
 import { Engine, toolInvoker } from '@shiioo/engine'
@@ -33,6 +33,8 @@ export interface OrchestratorConfig {
   /** The tool port (default: the engine's built-in tools). */
   tools?: ToolInvoker
   engine?: EngineSettings
+  /** Run ownership among processes sharing the stores (the app passes FsLeases on the data dir). */
+  leases?: Leases
   /** LLM capacity sources and agent roles: agent steps then run on the pool (unless `agents` is given). */
   capacity?: CapacityConfig
 }
@@ -71,6 +73,7 @@ export function createOrchestrator(config: OrchestratorConfig): Orchestrator {
     ...(config.clock ? { clock: config.clock } : {}),
     ...(agents ? { agents } : {}),
     tools,
+    ...(config.leases ? { leases: config.leases } : {}),
     ...config.engine,
   })
   const feed = new IndexFeed(config.projector)

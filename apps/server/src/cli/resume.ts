@@ -20,7 +20,10 @@ export function registerResume(program: Command, ctx: CommandContext): void {
         'resume every unfinished run of the data dir (after a crash, a Ctrl-C or `run --detach`) and show ' +
           'their progress until they end; paused runs are listed, not waited for',
       )
-      .option('--json', 'print the outcomes as JSON: { resumed: [...], paused: [...], failed: [...] }')
+      .option(
+        '--json',
+        'print the outcomes as JSON: { resumed: [...], paused: [...], elsewhere: [...], failed: [...] }',
+      )
       .addHelpText(
         'after',
         '\nExit code: 0 when every resumed run completed (or there was none), 1 otherwise, 130 when interrupted.',
@@ -31,6 +34,9 @@ export function registerResume(program: Command, ctx: CommandContext): void {
       const { app, caller, dataDirArg } = session
       const result = await app.orchestrator.runs.resumeAll(caller)
       for (const f of result.failed) ctx.io.err.write(`cannot resume run ${f.runId}: ${f.message}\n`)
+      for (const id of result.elsewhere) {
+        ctx.io.err.write(`run ${id} is driven by another process (shiioo serve or shiioo run); left to it\n`)
+      }
       const paused = result.resumed.filter((r) => r.status === 'paused').map((r) => r.runId)
       for (const id of paused) {
         ctx.io.err.write(`run ${id} is paused; resume it with: shiioo runs resume ${id} --wait${dataDirArg}\n`)
@@ -48,14 +54,17 @@ export function registerResume(program: Command, ctx: CommandContext): void {
         for (const w of waitingUnits(state, dataDirArg)) ctx.io.err.write(`${prefix}${' '.repeat(10)}${w}\n`)
       }
       if (watched.length === 0 && !options.json) {
-        ctx.io.err.write(paused.length + result.failed.length === 0 ? 'no unfinished runs\n' : 'no run to wait for\n')
+        const none = paused.length + result.failed.length + result.elsewhere.length === 0
+        ctx.io.err.write(none ? 'no unfinished runs\n' : 'no run to wait for\n')
       }
       const outcomes = watched.length === 0 ? [] : await watchRuns(ctx, session, watched, { prefix: true })
       if (outcomes === null) return ctx.setExitCode(INTERRUPTED_EXIT_CODE)
       const completed = outcomes.filter((o) => o.status === 'completed').length
       if (completed < outcomes.length || result.failed.length > 0) ctx.setExitCode(1)
       if (options.json) {
-        ctx.io.out.write(JSON.stringify({ resumed: outcomes, paused, failed: result.failed }) + '\n')
+        ctx.io.out.write(
+          JSON.stringify({ resumed: outcomes, paused, elsewhere: result.elsewhere, failed: result.failed }) + '\n',
+        )
         return
       }
       for (const o of outcomes) reportOutcome(ctx, o, session, false)

@@ -6,6 +6,8 @@ import type {
   EventLog,
   IdFactory,
   Json,
+  Lease,
+  Leases,
   Logger,
   NewEvent,
   RunId,
@@ -50,6 +52,12 @@ export interface EngineOptions {
   /** How often a run waiting for a signal checks for events from other processes (default 500 ms). */
   pollMs?: number
   random?: () => number
+  /**
+   * Exclusive driving among processes sharing the stores: a run is driven only by the process that
+   * holds its lease; others wait for it (and take over if that process dies). Without it, a run
+   * started or resumed in two processes may be driven by both (safe, but attempts may repeat).
+   */
+  leases?: Leases
 }
 
 export interface StartRunRequest {
@@ -86,6 +94,7 @@ export interface StartRunResult {
 export class Engine {
   readonly definitions: DefinitionStore
   private readonly drivers = new Map<string, RunDriver>()
+  private readonly leases = new Map<string, Lease>()
   private readonly loading = new Map<string, Promise<RunDriver | null>>()
   private readonly host: DriverHost
   private readonly ids: IdFactory
@@ -131,7 +140,11 @@ export class Engine {
       agents: options.agents ?? standInAgent(),
       tools: options.tools ?? toolInvoker(),
       children,
-      onEnd: (driver) => this.drivers.delete(`${driver.state.tenant}/${driver.runId}`),
+      onEnd: (driver) => {
+        const key = `${driver.state.tenant}/${driver.runId}`
+        this.drivers.delete(key)
+        this.releaseLease(key)
+      },
     }
   }
 
@@ -173,14 +186,19 @@ export class Engine {
     await storePending(this.options.blobs, tenant, pending)
     const initial: NewEvent[] = [make('run.started', data), ...(request.prefill?.(runId) ?? [])]
     const compiled = await this.definitions.get(tenant, hash)
-    const driver = await RunDriver.create(this.host, initial, runId, tenant, compiled)
     const key = `${tenant}/${runId}`
+    if (!this.takeLease(tenant, runId)) {
+      // only a concurrent start with the same key can hold a brand-new run's lease
+      return { runId, workflowHash: hash, duplicate: true }
+    }
+    const driver = await RunDriver.create(this.host, initial, runId, tenant, compiled)
     this.drivers.set(key, driver)
     driver.begin()
     try {
       await driver.born
     } catch (error) {
       if (this.drivers.get(key) === driver) this.drivers.delete(key)
+      this.releaseLease(key)
       // two starts with one key raced past the claim: the run exists, which is all either wanted
       if ((error as ShiiooError).code === 'CONFLICT' && request.idempotencyKey !== undefined) {
         return { runId, workflowHash: hash, duplicate: true }
@@ -196,10 +214,29 @@ export class Engine {
     return driver ? driver.state : await this.state(tenant, runId)
   }
 
-  /** Resolves with the run's final state, driving it here if no driver in this process is. */
+  /**
+   * Resolves with the run's final state, driving it here if no process is; while another process
+   * drives it (holds its lease), follows its log, and takes over if that process dies.
+   */
   async wait(tenant: TenantId, runId: RunId): Promise<RunState> {
-    const driver = await this.drive(tenant, runId)
-    return driver ? await driver.done : await this.state(tenant, runId)
+    for (;;) {
+      const driver = await this.drive(tenant, runId)
+      if (driver) return await driver.done
+      const state = await this.state(tenant, runId)
+      if (isTerminal(state.status)) return state
+      this.assertOpen()
+      await new Promise<void>((resolve) => this.clock.setTimer(this.clock.now() + this.host.pollMs, resolve))
+    }
+  }
+
+  /** True while another process holds the run's lease (it drives the run). */
+  drivenElsewhere(tenant: TenantId, runId: RunId): boolean {
+    const key = `${tenant}/${runId}`
+    if (this.drivers.has(key) || !this.options.leases) return false
+    const lease = this.options.leases.tryAcquire(tenant, runId)
+    if (!lease) return true
+    lease.release()
+    return false
   }
 
   /** The run's state, as of its last event or as of `atSeq` (time travel). */
@@ -312,6 +349,22 @@ export class Engine {
     await Promise.allSettled([...this.loading.values()])
     await Promise.all([...this.drivers.values()].map((d) => d.close()))
     this.drivers.clear()
+    for (const key of [...this.leases.keys()]) this.releaseLease(key)
+  }
+
+  private takeLease(tenant: TenantId, runId: RunId): boolean {
+    if (!this.options.leases) return true
+    const key = `${tenant}/${runId}`
+    if (this.leases.has(key)) return true
+    const lease = this.options.leases.tryAcquire(tenant, runId)
+    if (!lease) return false
+    this.leases.set(key, lease)
+    return true
+  }
+
+  private releaseLease(key: string): void {
+    this.leases.get(key)?.release()
+    this.leases.delete(key)
   }
 
   private async drive(tenant: TenantId, runId: RunId): Promise<RunDriver | null> {
@@ -332,8 +385,15 @@ export class Engine {
     if (events.length === 0) throw new ShiiooError('NOT_FOUND', `no run ${runId} in tenant ${tenant}`)
     const state = foldRunState(events)
     if (isTerminal(state.status)) return null
+    // another process drives it; re-read after taking the lease, it may have moved on meanwhile
+    if (!this.takeLease(tenant, runId)) return null
+    const fresh = await this.options.log.read({ tenant, stream: runId })
+    if (isTerminal(foldRunState(fresh).status)) {
+      this.releaseLease(`${tenant}/${runId}`)
+      return null
+    }
     const compiled = await this.definitions.get(tenant, state.workflow.hash)
-    const driver = await RunDriver.load(this.host, events, compiled)
+    const driver = await RunDriver.load(this.host, fresh, compiled)
     this.drivers.set(`${tenant}/${runId}`, driver)
     driver.begin()
     return driver

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { RunId, StoredEvent, TenantId } from '@shiioo/core'
-import { DEFAULT_TENANT, FsBlobStore, openFsEventLog, verifyDataDir } from '@shiioo/core'
+import { DEFAULT_TENANT, FsBlobStore, FsLeases, openFsEventLog, verifyDataDir } from '@shiioo/core'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import type { WorkflowDefinition } from '../../src/index.js'
@@ -156,7 +156,13 @@ describe('engine crash property (real SIGKILLs)', () => {
             // the last life: a fresh engine in this process finishes whatever is left
             const log = openFsEventLog({ dataDir })
             const blobs = new FsBlobStore({ dataDir })
-            const engine = new Engine({ log, blobs, tools: ledgerTools(dataDir, cases) })
+            // the killed processes' run leases are stale: this engine must break them to finish the runs
+            const engine = new Engine({
+              log,
+              blobs,
+              tools: ledgerTools(dataDir, cases),
+              leases: new FsLeases({ dataDir }),
+            })
             const runIds: RunId[] = []
             try {
               for (const [i, c] of cases.entries()) {

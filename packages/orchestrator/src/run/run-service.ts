@@ -184,10 +184,14 @@ export function createRunService(deps: RunServiceDeps): RunService {
           cursor = page.nextCursor ?? undefined
         } while (cursor !== undefined)
       }
-      const result: ResumeAllResult = { resumed: [], failed: [] }
+      const result: ResumeAllResult = { resumed: [], elsewhere: [], failed: [] }
       // oldest first: a parent resumes before the children it waits for
       for (const runId of unfinished.sort()) {
         try {
+          if (engine.drivenElsewhere(caller.tenant, runId)) {
+            result.elsewhere.push(runId)
+            continue
+          }
           const version = await log.version({ tenant: caller.tenant, stream: runId })
           const state = await engine.resume(caller.tenant, runId)
           result.resumed.push({ runId, status: state.status, version })

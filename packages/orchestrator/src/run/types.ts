@@ -94,6 +94,8 @@ export interface ResumeAllResult {
     /** The run's last seq before this process took it over: what follows is this process's work. */
     version: number
   }>
+  /** Runs another live process drives (holds their lease): left to it; `wait` follows them. */
+  elsewhere: RunId[]
   /** Runs that could not be resumed, and why. */
   failed: Array<{ runId: RunId; message: string }>
 }
