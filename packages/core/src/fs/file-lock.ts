@@ -10,7 +10,9 @@ import {
   unlinkSync,
   writeSync,
 } from 'node:fs'
+import { close, open, write } from 'node:fs'
 import { hostname } from 'node:os'
+import { promisify } from 'node:util'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { ShiiooError } from '../errors.js'
 
@@ -55,6 +57,10 @@ function readOwner(path: string): LockOwner | null {
     return null // vanished, or its creator is writing it right now
   }
 }
+
+const openAsync = promisify(open)
+const writeAsync = promisify(write) as (fd: number, text: string) => Promise<unknown>
+const closeAsync = promisify(close)
 
 let self: { pid: number; host: string; start: string | null } | null = null
 function selfIdentity() {
@@ -102,6 +108,28 @@ export class FileLock {
       if (!this.breakIfStale()) return false
     }
     return false
+  }
+
+  /**
+   * `tryAcquire` with the lock file created off the main thread: creating a file can wait behind
+   * a journal commit of the disk, which would stall every other stream's work.
+   */
+  async tryAcquireAsync(): Promise<boolean> {
+    if (this.held) return true
+    let fd: number
+    try {
+      fd = await openAsync(this.path, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o600)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+      return this.tryAcquire() // taken (or stale): the careful synchronous path decides
+    }
+    try {
+      await writeAsync(fd, JSON.stringify(this.owner))
+    } finally {
+      await closeAsync(fd)
+    }
+    this.held = true
+    return true
   }
 
   async acquire(signal?: AbortSignal): Promise<void> {

@@ -29,7 +29,7 @@ import {
   closeQuietly,
   decodeStreamBytes,
   fdatasyncAsync,
-  openStreamFile,
+  openStreamFileAsync,
   refreshState,
   writeFully,
 } from './stream-file.js'
@@ -75,6 +75,8 @@ export class FsEventLog implements EventLog {
   private readonly handles = new Map<string, Handle>()
   private readonly listeners = new Set<AppendListener>()
   private readonly dirs = new DirSyncer()
+  /** Directories this log made sure exist (durably): a day's folder is created once, not per run. */
+  private readonly knownDirs = new Set<string>()
   private readonly logger: Logger
   private closed = false
   private sweeper: NodeJS.Timeout | null = null
@@ -206,15 +208,19 @@ export class FsEventLog implements EventLog {
   }
 
   private async commit(h: Handle, batch: Pending[]): Promise<Outcome[]> {
-    if (h.fd === null) ensureDurableDir(dirname(h.path))
+    const dir = dirname(h.path)
+    if (h.fd === null && !this.knownDirs.has(dir)) {
+      ensureDurableDir(dir)
+      this.knownDirs.add(dir)
+    }
     h.lock ??= new FileLock(`${h.path}.lock`, { timeoutMs: this.options.lockTimeoutMs ?? 10_000 })
     // held from the first commit until the stream goes idle: one lock file per writer, not per commit
     const fresh = !h.lock.isHeld
-    if (fresh && !h.lock.tryAcquire()) await h.lock.acquire()
+    if (fresh && !(await h.lock.tryAcquireAsync())) await h.lock.acquire()
     let writtenAt = -1
     try {
       if (h.fd === null) {
-        const opened = openStreamFile(h.path)
+        const opened = await openStreamFileAsync(h.path)
         h.fd = opened.fd
         h.dirUnsynced = opened.created
       }

@@ -5,18 +5,16 @@ import {
   fdatasyncSync,
   fstatSync,
   ftruncateSync,
-  openSync,
+  open,
   readSync,
   writeSync,
 } from 'node:fs'
-import { dirname } from 'node:path'
 import { promisify } from 'node:util'
 import { crc32 } from 'node:zlib'
 import type { StoredEvent } from '../events/envelope.js'
 import { decodeStoredEvent, decodeStoredRecord, defaultCatalog } from '../events/envelope.js'
 import { ShiiooError } from '../errors.js'
 import type { StreamId, TenantId } from '../ids.js'
-import { ensureDurableDir } from './durable.js'
 import { inflateMembers, scanMembers } from './gzip-members.js'
 
 export const fdatasyncAsync = promisify(fdatasync)
@@ -52,19 +50,20 @@ export function writeFully(fd: number, buf: Buffer, position: number): void {
 
 /** Opens (creating durably if needed) a stream file for reading and writing. */
 /**
- * Opens a stream file for appending, creating it (and its directories, durably) if needed.
- * `created` says the directory entry is new: the caller must fsync the directory before it
- * acknowledges anything written to the file.
+ * Opens a stream file for appending, creating it if needed, off the main thread (a create can wait
+ * behind the disk's journal). `created` says the directory entry is new: the caller must fsync the
+ * directory (which must exist) before it acknowledges anything written to the file.
  */
-export function openStreamFile(path: string): { fd: number; created: boolean } {
-  ensureDurableDir(dirname(path))
+export async function openStreamFileAsync(path: string): Promise<{ fd: number; created: boolean }> {
   try {
-    return { fd: openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o644), created: true }
+    return { fd: await openAsync(path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o644), created: true }
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
-    return { fd: openSync(path, constants.O_RDWR), created: false }
+    return { fd: await openAsync(path, constants.O_RDWR), created: false }
   }
 }
+
+const openAsync = promisify(open)
 
 export function closeQuietly(fd: number | null): void {
   if (fd === null) return
