@@ -9,20 +9,5 @@ export { indexStoreConformance, type IndexStoreHarness } from './index-store-con
 export { projectionConformance } from './projection-conformance.js'
 export type { ProjectionHarness } from './projection-conformance.js'
 export { errorCodeOf } from './errors.js'
-export { startLlmTestServer, defaultLlmReply } from './llm-server/index.js'
-export type {
-  LlmApi,
-  LlmToolCall,
-  LlmConversationMessage,
-  LlmServerRequest,
-  LlmReply,
-  LlmReplyFn,
-  LlmRateLimits,
-  LlmFaults,
-  LlmTestServerOptions,
-  LlmOutcome,
-  RecordedLlmRequest,
-  LlmMinuteStats,
-  LlmServerStats,
-  LlmTestServer,
-} from './llm-server/index.js'
+// the wire-format LLM test server; its own index lists what it exports
+export * from './llm-server/index.js'
