@@ -255,7 +255,7 @@ describe('shiioo replay and fork', () => {
     expect(json(fork)).toMatchObject({ status: 'completed', output: first.output })
 
     const unknown = await shiioo(cwd, 'fork', runId, '--from', 'nope')
-    expect(unknown.code).toBe(1)
+    expect(unknown.code).toBe(2) // a bad argument, not a missing resource
     expect(unknown.stderr).toContain('has no step "nope"')
   })
 })

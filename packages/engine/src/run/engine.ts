@@ -295,7 +295,7 @@ export class Engine {
     const compiled = await this.definitions.get(tenant, source.workflow.hash)
     if (!compiled.steps.has(request.fromStep)) {
       throw new ShiiooError(
-        'NOT_FOUND',
+        'INVALID_INPUT',
         `run ${runId} has no step "${request.fromStep}"; steps: ${compiled.order.join(', ')}`,
       )
     }

@@ -123,9 +123,10 @@ describe('engine: inspection', () => {
     expect(end.steps.write!.reusedFrom).toBeNull()
     const source = await h.engine.state(T, runId)
     expect(end.steps.each!.output).toEqual(source.steps.each!.output)
-    await expect(h.engine.fork(T, runId, { fromStep: 'nope' })).rejects.toThrow(
-      /has no step "nope"; steps: fetch, each, review, write, publish/,
-    )
+    await expect(h.engine.fork(T, runId, { fromStep: 'nope' })).rejects.toMatchObject({
+      code: 'INVALID_INPUT',
+      message: expect.stringMatching(/has no step "nope"; steps: fetch, each, review, write, publish$/) as string,
+    })
   })
 
   it('shows a run as of any event (time travel)', async () => {
