@@ -33,6 +33,7 @@ describe('loadConfig', () => {
       dataDir: join(cwd, 'data'),
       logLevel: 'info',
       engine: { maxConcurrency: 64, maxParallelPerRun: 16, pollMs: 500 },
+      scanMs: 30_000,
       capacity: null,
       configFile: null,
     })

@@ -238,6 +238,32 @@ describe.concurrent('approval gate across commands: run --detach, decide, resume
   })
 })
 
+describe('serve takes over orphaned runs', () => {
+  it('drives a run that another process left unfinished while the server was already up', async () => {
+    const cwd = await dirs.make()
+    const server = await startServe(['--port', '0', '--log-level', 'warn'], {
+      cwd,
+      env: { SHIIOO_ENGINE_SCAN_MS: '300' },
+    })
+    try {
+      // started after the server's start-up scan, by a process that exits at once
+      const runId = (
+        await shiioo(cwd, 'run', example('approval-gate'), '--input', 'version=v5', '--detach')
+      ).stdout.trim()
+      expect((await shiioo(cwd, 'decide', runId, 'review', 'approve')).code).toBe(0)
+      let status = ''
+      for (let i = 0; i < 100 && status !== 'completed'; i++) {
+        await new Promise((r) => setTimeout(r, 200))
+        status = (await shiioo(cwd, 'runs', 'show', runId, '--json').then(json<{ state: { status: string } }>)).state
+          .status
+      }
+      expect(status).toBe('completed')
+    } finally {
+      expect((await server.stop()).code).toBe(0)
+    }
+  })
+})
+
 describe('shiioo replay and fork', () => {
   it('replays a finished run (it matches) and forks it from a step', async () => {
     const cwd = await dirs.make()

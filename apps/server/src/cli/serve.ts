@@ -55,10 +55,23 @@ export function registerServe(program: Command, ctx: CommandContext): void {
           }
         })
         .catch((error: unknown) => logger.error('could not resume runs', { error: toShiiooError(error).message }))
+      // runs another process left unfinished (a `shiioo run` that was stopped) are taken over too
+      let scanning: Promise<void> = resuming
+      const scan = setInterval(() => {
+        scanning = scanning
+          .then(async () => {
+            await orchestrator.catchUp()
+            const r = await orchestrator.runs.resumeAll(systemCaller('server'))
+            logger.debug('scanned for unfinished runs', { driven: r.resumed.length, elsewhere: r.elsewhere.length })
+          })
+          .catch((error: unknown) => logger.error('could not scan for runs', { error: toShiiooError(error).message }))
+      }, config.scanMs)
+      scan.unref()
       const signal = await interrupt.signalled
       logger.info('shutting down', { signal })
+      clearInterval(scan)
       await server.close()
-      await resuming
+      await scanning
     } finally {
       // stops driving runs (they resume on the next start), finishes projecting, closes the stores
       await app.close()

@@ -16,6 +16,8 @@ export interface Config {
   capacity: CapacityConfig | null
   /** The engine's limits: attempts at once (all runs, one run) and how often a run polls for signals. */
   engine: { maxConcurrency: number; maxParallelPerRun: number; pollMs: number }
+  /** How often the server looks for unfinished runs no live process drives (ms). */
+  scanMs: number
   /** The TOML file that was read, or null when there was none. */
   configFile: string | null
 }
@@ -62,6 +64,7 @@ export function loadConfig(input: LoadConfigInput): Config {
       maxParallelPerRun: last((s) => s.engine?.max_parallel_per_run),
       pollMs: last((s) => s.engine?.poll_ms),
     },
+    scanMs: last((s) => s.engine?.scan_ms),
     capacity: capacityOf(
       layers.map((s) => s.capacity).findLast((c) => c !== undefined) ?? null,
       layers.map((s) => s.roles).findLast((r) => r !== undefined) ?? null,

@@ -17,6 +17,7 @@ export const ENV_SETTINGS: Readonly<Record<string, readonly [keyof Settings, str
   SHIIOO_ENGINE_MAX_CONCURRENCY: ['engine', 'max_concurrency'],
   SHIIOO_ENGINE_MAX_PARALLEL_PER_RUN: ['engine', 'max_parallel_per_run'],
   SHIIOO_ENGINE_POLL_MS: ['engine', 'poll_ms'],
+  SHIIOO_ENGINE_SCAN_MS: ['engine', 'scan_ms'],
 }
 
 export const FLAG_SETTINGS: Readonly<Record<string, readonly [keyof Settings, string]>> = {
