@@ -5,7 +5,7 @@ import { compileWorkflow } from '../compile.js'
 import { canonicalDefinitionText, hashNormalized } from '../hash.js'
 import type { WorkflowDefinition } from '../schema.js'
 import { workflowSchema } from '../schema.js'
-import { ENGINE_ACTOR } from './driver.js'
+import { ENGINE_ACTOR } from './host.js'
 
 const WORKFLOWS = 'workflows' as StreamId
 

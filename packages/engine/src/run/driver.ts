@@ -1,59 +1,19 @@
-import type {
-  Actor,
-  BlobStore,
-  Clock,
-  EventData,
-  EventId,
-  EventLog,
-  EventType,
-  Json,
-  Logger,
-  NewEvent,
-  StoredEvent,
-} from '@shiioo/core'
+import type { Actor, EventData, EventType, Json, NewEvent, StoredEvent } from '@shiioo/core'
 import { ShiiooError, newEvent, toShiiooError } from '@shiioo/core'
 import type { CompiledWorkflow } from '../compile.js'
-import { STEP_ERROR_CODES, errorInfo, retryDecision, toErrorInfo } from './failures.js'
+import { performAttempt } from './attempt.js'
+import { failedData, toErrorInfo } from './failures.js'
+import type { DriverHost } from './host.js'
+import { ENGINE_ACTOR } from './host.js'
 import type { PendingBlobs } from './payloads.js'
-import { externalizePayloads, resolvePayload, storePending } from './payloads.js'
-import type { Body, Launch, PlanResult, Tx } from './plan.js'
+import { externalizePayloads, storePending } from './payloads.js'
+import type { Launch, PlanResult, Tx } from './plan.js'
 import { plan } from './plan.js'
-import type { AgentRunner, AgentTurn, AttemptContext, ToolInvoker } from './ports.js'
-import type { Slots } from './slots.js'
+import type { AttemptContext } from './ports.js'
 import type { RunState } from './state.js'
 import { applyRunEvent, foldRunState, isTerminal, unitState } from './state.js'
-import { RunValues } from './values.js'
-
-export const ENGINE_ACTOR: Actor = { kind: 'system', id: 'engine' }
-
-/** How a parent step starts and awaits its child run; the engine implements it. */
-export interface ChildRuns {
-  start(parent: RunState, launch: Launch, input: Json): Promise<string>
-  /** Resolves with the child's final state. */
-  wait(parent: RunState, childRunId: string, signal: AbortSignal): Promise<RunState>
-  cancel(parent: RunState, childRunId: string, reason: string): Promise<void>
-}
-
-/** What a driver needs from the engine around it. */
-export interface DriverHost {
-  log: EventLog
-  blobs: BlobStore
-  clock: Clock
-  logger: Logger
-  newEventId(): EventId
-  random: () => number
-  slots: Slots
-  /** Most units of one run executing at once, unless the definition says fewer. */
-  maxParallelPerRun: number
-  /** Payloads up to this many bytes of JSON stay inline in events. */
-  inlineLimit: number
-  /** How often a run waiting for a signal looks for events other processes appended. */
-  pollMs: number
-  agents: AgentRunner
-  tools: ToolInvoker
-  children: ChildRuns
-  onEnd(driver: RunDriver): void
-}
+import type { RunValues } from './values.js'
+import { absorbEvent, loadRunValues } from './values.js'
 
 interface Submission {
   make(tx: Tx, state: RunState): void
@@ -99,7 +59,7 @@ export class RunDriver {
 
   static async load(host: DriverHost, events: readonly StoredEvent[], compiled: CompiledWorkflow): Promise<RunDriver> {
     const state = foldRunState(events)
-    const values = await loadValues(host.blobs, state, events)
+    const values = await loadRunValues(host.blobs, state, events)
     return new RunDriver(host, state, compiled, values)
   }
 
@@ -322,62 +282,16 @@ export class RunDriver {
       if (slotHeld) this.host.slots.release()
       slotHeld = false
     }
-    const perform = async (): Promise<Json> => {
-      const input =
-        recordedInput === undefined ? l.input : await resolvePayload(this.host.blobs, this.state.tenant, recordedInput)
-      const body = l.body
-      switch (body.kind) {
-        case 'agent':
-          return (
-            await this.host.agents.run({
-              ...ctx,
-              role: body.role,
-              prompt: typeof input === 'string' ? input : JSON.stringify(input),
-              tools: body.tools,
-              maxTurns: body.maxTurns,
-              recorded: await this.recordedTurns(l),
-              record: (turn) => this.recordTurn(l, turn),
-            })
-          ).output
-        case 'tool':
-          return await this.host.tools.invoke({ ...ctx, tool: body.tool, input })
-        case 'subworkflow': {
-          let child = childRunId
-          if (child === undefined) {
-            child = await this.host.children.start(this.state, l, input)
-            const started = child
-            await this.submit((tx, state) => {
-              const u = unitState(state, l.stepId, l.item)
-              if (u.status !== 'running' || u.attempt !== l.attempt) return
-              tx.emit('step.waiting', {
-                stepId: l.stepId,
-                ...(l.item === undefined ? {} : { item: l.item }),
-                attempt: l.attempt,
-                for: 'child',
-                childRunId: started,
-              })
-            })
-          }
-          releaseSlot()
-          const abandon = () =>
-            void this.host.children.cancel(this.state, child, 'the parent step ended').catch(() => undefined)
-          controller.signal.addEventListener('abort', abandon, { once: true })
-          const end = await this.host.children.wait(this.state, child, controller.signal)
-          if (end.status === 'completed') return await resolvePayload(this.host.blobs, end.tenant, end.output)
-          const why =
-            end.status === 'failed'
-              ? `${end.error?.code ?? 'ERROR'}: ${end.error?.message ?? ''}`
-              : (end.cancelReason ?? end.status)
-          throw Object.assign(new ShiiooError('INTERNAL', `child run ${child} ${end.status}: ${why}`), {
-            stepCode: STEP_ERROR_CODES.CHILD_FAILED,
-          })
-        }
-      }
-    }
-    perform()
+    performAttempt(
+      { host: this.host, state: () => this.state, submit: (make) => this.submit(make), releaseSlot },
+      l,
+      ctx,
+      childRunId,
+      recordedInput,
+    )
       .then(
-        (output) => this.report(l, body(l), { output }),
-        (error: unknown) => this.report(l, body(l), { error }),
+        (output) => this.report(l, { output }),
+        (error: unknown) => this.report(l, { error }),
       )
       .finally(() => {
         releaseSlot()
@@ -385,44 +299,7 @@ export class RunDriver {
       })
   }
 
-  /** The turns an agent attempt recorded before a restart, with their payloads resolved. */
-  private async recordedTurns(l: Launch): Promise<AgentTurn[]> {
-    const u = unitState(this.state, l.stepId, l.item)
-    if (u.attempt !== l.attempt) return []
-    const tenant = this.state.tenant
-    return Promise.all(
-      u.turns.map(async (t) => ({
-        ...t,
-        request: await resolvePayload(this.host.blobs, tenant, t.request),
-        response: await resolvePayload(this.host.blobs, tenant, t.response),
-      })),
-    )
-  }
-
-  /** Appends an agent turn in the run's commit order; refused if the attempt is no longer current. */
-  private recordTurn(l: Launch, turn: AgentTurn): Promise<void> {
-    return this.submit((tx, state) => {
-      const u = unitState(state, l.stepId, l.item)
-      if (u.status !== 'running' || u.attempt !== l.attempt) {
-        throw new ShiiooError('CONFLICT', `attempt ${l.attempt} of step ${l.stepId} is no longer running`)
-      }
-      tx.emit('agent.turn', {
-        stepId: l.stepId,
-        ...(l.item === undefined ? {} : { item: l.item }),
-        attempt: l.attempt,
-        turn: turn.turn,
-        ...(l.body.kind === 'agent' ? { role: l.body.role } : {}),
-        model: turn.model,
-        source: turn.source,
-        usage: turn.usage,
-        cost: turn.cost,
-        request: { inline: turn.request },
-        response: { inline: turn.response },
-      })
-    })
-  }
-
-  private report(l: Launch, b: Body, outcome: { output: Json } | { error: unknown }): void {
+  private report(l: Launch, outcome: { output: Json } | { error: unknown }): void {
     if (this.closed) return
     this.outbox.push({
       make: (tx, state) => {
@@ -435,19 +312,11 @@ export class RunDriver {
           else this.values.setItem(l.stepId, l.item, outcome.output)
           return
         }
-        const stepCode = (outcome.error as { stepCode?: string }).stepCode
-        const info = stepCode
-          ? errorInfo(stepCode, toErrorInfo(outcome.error).message, false)
-          : toErrorInfo(outcome.error)
-        const decision = retryDecision(b.retry, l.attempt, info, this.host.clock.now(), this.host.random)
-        tx.emit('step.failed', {
-          stepId: l.stepId,
-          ...at,
-          attempt: l.attempt,
-          error: info,
-          willRetry: decision.willRetry,
-          ...(decision.willRetry ? { retryAt: new Date(decision.retryAt).toISOString() } : {}),
-        })
+        const info = toErrorInfo(outcome.error)
+        tx.emit(
+          'step.failed',
+          failedData(l.body, l.stepId, l.item, l.attempt, info, this.host.clock.now(), this.host.random),
+        )
       },
     })
     this.kick()
@@ -510,7 +379,7 @@ export class RunDriver {
     })
     for (const e of fresh) {
       applyRunEvent(this.state, e)
-      await absorbValue(this.host.blobs, this.values, this.state, e)
+      await absorbEvent(this.host.blobs, this.values, this.state, e)
     }
   }
 
@@ -518,7 +387,7 @@ export class RunDriver {
   private async reload(): Promise<void> {
     const events = await this.host.log.read({ tenant: this.state.tenant, stream: this.state.runId })
     this.state = foldRunState(events)
-    this.values = await loadValues(this.host.blobs, this.state, events)
+    this.values = await loadRunValues(this.host.blobs, this.state, events)
     this.abortStale()
   }
 
@@ -539,10 +408,6 @@ export class RunDriver {
   }
 }
 
-function body(l: Launch): Body {
-  return l.body
-}
-
 function unitKey(stepId: string, item: number | undefined): string {
   return item === undefined ? stepId : `${stepId}#${item}`
 }
@@ -550,36 +415,6 @@ function unitKey(stepId: string, item: number | undefined): string {
 function parseUnitKey(key: string): [string, number | undefined] {
   const hash = key.indexOf('#')
   return hash < 0 ? [key, undefined] : [key.slice(0, hash), Number(key.slice(hash + 1))]
-}
-
-/** The values a run's expressions read, resolved from its events' payloads. */
-async function loadValues(blobs: BlobStore, state: RunState, events: readonly StoredEvent[]): Promise<RunValues> {
-  const inputs = await resolvePayload(blobs, state.tenant, state.input)
-  const values = new RunValues(inputs !== null && typeof inputs === 'object' && !Array.isArray(inputs) ? inputs : {})
-  for (const e of events) await absorbValue(blobs, values, state, e)
-  return values
-}
-
-async function absorbValue(blobs: BlobStore, values: RunValues, state: RunState, e: StoredEvent): Promise<void> {
-  switch (e.type) {
-    case 'step.completed': {
-      const v = await resolvePayload(blobs, state.tenant, e.data.output)
-      if (e.data.item === undefined) values.setStep(e.data.stepId, v)
-      else values.setItem(e.data.stepId, e.data.item, v)
-      return
-    }
-    case 'step.started':
-      if (e.data.item === undefined && e.data.input !== undefined) {
-        const v = await resolvePayload(blobs, state.tenant, e.data.input)
-        if (Array.isArray(v)) values.setList(e.data.stepId, v)
-      }
-      return
-    case 'event.received':
-      values.setEvent(e.seq, await resolvePayload(blobs, state.tenant, e.data.payload))
-      return
-    default:
-      return
-  }
 }
 
 function deferred(): { promise: Promise<void>; resolve: () => void; reject: (error: unknown) => void } {

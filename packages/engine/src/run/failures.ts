@@ -1,5 +1,6 @@
 import type { ErrorInfo } from '@shiioo/core'
 import { isShiiooError } from '@shiioo/core'
+import type { EventData } from '@shiioo/core'
 import type { RetryPolicy } from '../schema.js'
 
 /**
@@ -29,6 +30,9 @@ export function errorInfo(code: string, message: string, retryable: boolean): Er
 
 /** What a thrown value says about the failure, as recorded in step.failed. */
 export function toErrorInfo(error: unknown): ErrorInfo {
+  // an engine failure (CHILD_FAILED, MAX_TURNS) names its own step code; it is final
+  const stepCode = (error as { stepCode?: unknown } | null)?.stepCode
+  if (typeof stepCode === 'string' && error instanceof Error) return errorInfo(stepCode, error.message, false)
   if (isShiiooError(error)) return errorInfo(error.code, error.message, error.retryable)
   const message = error instanceof Error ? error.message : String(error)
   return errorInfo('INTERNAL', message, false)
@@ -50,4 +54,25 @@ export function retryDecision(
   const base = Math.min(max, initial * factor ** (attempt - 1))
   const spread = base * jitter * (random() * 2 - 1)
   return { willRetry: true, retryAt: now + Math.max(0, Math.round(base + spread)) }
+}
+
+/** A failed attempt's step.failed data, with a retry when the unit's policy allows one. */
+export function failedData(
+  body: { retry: RetryPolicy },
+  stepId: string,
+  item: number | undefined,
+  attempt: number,
+  error: ErrorInfo,
+  now: number,
+  random: () => number,
+): EventData<'step.failed'> {
+  const decision = retryDecision(body.retry, attempt, error, now, random)
+  return {
+    stepId,
+    ...(item === undefined ? {} : { item }),
+    attempt,
+    error,
+    willRetry: decision.willRetry,
+    ...(decision.willRetry ? { retryAt: new Date(decision.retryAt).toISOString() } : {}),
+  }
 }

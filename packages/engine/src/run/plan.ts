@@ -1,9 +1,9 @@
-import type { EventData, EventType, Json } from '@shiioo/core'
-import { ShiiooError } from '@shiioo/core'
+import type { ErrorInfo, EventData, EventType, Json } from '@shiioo/core'
 import type { CompiledWorkflow } from '../compile.js'
-import { evaluateCondition, evaluateList, evaluateTimestamp, renderTemplate } from '../evaluate.js'
+import { evaluateCondition, renderTemplate } from '../evaluate.js'
 import type { ForeachBody, StepDefinition } from '../schema.js'
-import { STEP_ERROR_CODES, errorInfo, retryDecision, toErrorInfo } from './failures.js'
+import { STEP_ERROR_CODES, errorInfo, failedData, toErrorInfo } from './failures.js'
+import { renderInput } from './render-input.js'
 import type { RunState, UnitState } from './state.js'
 import { isTerminal, isUnitDone, stepState, unitState } from './state.js'
 import type { RunValues } from './values.js'
@@ -242,17 +242,10 @@ class Planner {
   }
 
   /** Records a failed attempt, with a retry when the policy allows one. */
-  fail(id: string, item: number | undefined, body: Body, attempt: number, error: ReturnType<typeof errorInfo>): void {
-    const decision = retryDecision(body.retry, attempt, error, this.ctx.now, this.ctx.random)
-    this.tx.emit('step.failed', {
-      stepId: id,
-      ...(item === undefined ? {} : { item }),
-      attempt,
-      error,
-      willRetry: decision.willRetry,
-      ...(decision.willRetry ? { retryAt: new Date(decision.retryAt).toISOString() } : {}),
-    })
-    if (decision.willRetry) this.wake(decision.retryAt)
+  fail(id: string, item: number | undefined, body: Body, attempt: number, error: ErrorInfo): void {
+    const data = failedData(body, id, item, attempt, error, this.ctx.now, this.ctx.random)
+    this.tx.emit('step.failed', data)
+    if (data.retryAt !== undefined) this.wake(Date.parse(data.retryAt))
   }
 
   /** A timeout is a deadline from the attempt's start; it survives restarts because the start is an event. */
@@ -426,47 +419,8 @@ class Planner {
   }
 }
 
-/** What a step's attempt starts from, rendered against the scope. Throws INVALID_INPUT on a bad expression. */
-function renderInput(body: Body, scope: ReturnType<RunValues['scope']>, now: number): Json | undefined {
-  switch (body.kind) {
-    case 'agent':
-      return asText(renderTemplate(body.prompt, scope))
-    case 'approval':
-      return asText(renderTemplate(body.prompt, scope))
-    case 'tool':
-    case 'subworkflow':
-      return renderObject(body.input, scope)
-    case 'transform':
-      return renderTemplate(body.output, scope)
-    case 'foreach':
-      return evaluateList(body.items, scope)
-    case 'wait':
-      if (body.event !== undefined) return { event: body.event.name }
-      if (body.until !== undefined) return { until: evaluateTimestamp(body.until, scope) }
-      return { until: now + (body.duration ?? 0) }
-  }
-}
-
-function renderObject(input: Json, scope: ReturnType<RunValues['scope']>): Json {
-  const value = renderTemplate(input, scope)
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw errorAsShiioo(
-      `the input must yield an object, not ${Array.isArray(value) ? 'a list' : value === null ? 'null' : typeof value}`,
-    )
-  }
-  return value
-}
-
 function isActive(u: UnitState): boolean {
   return u.status === 'running' || u.status === 'waiting'
-}
-
-function asText(value: Json): string {
-  return typeof value === 'string' ? value : JSON.stringify(value)
-}
-
-function errorAsShiioo(message: string): Error {
-  return new ShiiooError('INVALID_INPUT', message)
 }
 
 function clip(text: string): string {

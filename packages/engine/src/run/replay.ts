@@ -3,7 +3,7 @@ import type { BlobStore, ErrorInfo, EventData, EventType, Json, Payload, StoredE
 import { ShiiooError, newEvent } from '@shiioo/core'
 import type { CompiledWorkflow } from '../compile.js'
 import { canonicalJson } from '../hash.js'
-import { ENGINE_ACTOR } from './driver.js'
+import { ENGINE_ACTOR } from './host.js'
 import { resolvePayload } from './payloads.js'
 import type { Launch, Tx } from './plan.js'
 import { plan } from './plan.js'

@@ -2,7 +2,7 @@ import type { Actor, Clock, EventData, EventType, IdFactory, Json, NewEvent } fr
 import { ShiiooError, newEvent } from '@shiioo/core'
 import type { CompiledWorkflow } from '../compile.js'
 import { EVENT_NAME } from '../names.js'
-import { ENGINE_ACTOR } from './driver.js'
+import { ENGINE_ACTOR } from './host.js'
 import type { RunState } from './state.js'
 import { isTerminal, isUnitDone, unitState } from './state.js'
 

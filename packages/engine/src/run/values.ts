@@ -1,4 +1,5 @@
-import type { Json } from '@shiioo/core'
+import type { BlobStore, Json, StoredEvent } from '@shiioo/core'
+import { resolvePayload } from './payloads.js'
 import type { ExpressionScope } from '../evaluate.js'
 import type { RunState } from './state.js'
 
@@ -50,5 +51,39 @@ export class RunValues {
   scope(state: RunState, item?: { item: Json; index: number }): ExpressionScope {
     const base = { inputs: this.inputs, steps: this.steps, run: { id: state.runId, startedAt: state.startedAt } }
     return item ? { ...base, item: item.item, index: item.index } : base
+  }
+}
+
+/** The values a run's expressions read, resolved from its events' payloads. */
+export async function loadRunValues(
+  blobs: BlobStore,
+  state: RunState,
+  events: readonly StoredEvent[],
+): Promise<RunValues> {
+  const inputs = await resolvePayload(blobs, state.tenant, state.input)
+  const values = new RunValues(inputs !== null && typeof inputs === 'object' && !Array.isArray(inputs) ? inputs : {})
+  for (const e of events) await absorbEvent(blobs, values, state, e)
+  return values
+}
+
+export async function absorbEvent(blobs: BlobStore, values: RunValues, state: RunState, e: StoredEvent): Promise<void> {
+  switch (e.type) {
+    case 'step.completed': {
+      const v = await resolvePayload(blobs, state.tenant, e.data.output)
+      if (e.data.item === undefined) values.setStep(e.data.stepId, v)
+      else values.setItem(e.data.stepId, e.data.item, v)
+      return
+    }
+    case 'step.started':
+      if (e.data.item === undefined && e.data.input !== undefined) {
+        const v = await resolvePayload(blobs, state.tenant, e.data.input)
+        if (Array.isArray(v)) values.setList(e.data.stepId, v)
+      }
+      return
+    case 'event.received':
+      values.setEvent(e.seq, await resolvePayload(blobs, state.tenant, e.data.payload))
+      return
+    default:
+      return
   }
 }

@@ -1,0 +1,121 @@
+import type { Json } from '@shiioo/core'
+import { ShiiooError } from '@shiioo/core'
+import { STEP_ERROR_CODES } from './failures.js'
+import type { DriverHost } from './host.js'
+import { resolvePayload } from './payloads.js'
+import type { Launch, Tx } from './plan.js'
+import type { AgentTurn, AttemptContext } from './ports.js'
+import type { RunState } from './state.js'
+import { unitState } from './state.js'
+
+/** What an attempt needs from the driver that launched it. */
+export interface AttemptParts {
+  host: DriverHost
+  /** The run's current state (the driver replaces it on reload). */
+  state: () => RunState
+  /** Appends events in the run's commit order. */
+  submit: (make: (tx: Tx, state: RunState) => void) => Promise<void>
+  /** Hands the attempt's concurrency slot back early (a sub-workflow waiting for its child). */
+  releaseSlot: () => void
+}
+
+/**
+ * Performs one attempt of an agent, tool or sub-workflow step and returns its output; the driver
+ * commits the outcome. `childRunId` and `recordedInput` come from the log when an attempt that
+ * was in flight before a restart is performed again.
+ */
+export async function performAttempt(
+  p: AttemptParts,
+  l: Launch,
+  ctx: AttemptContext,
+  childRunId: string | undefined,
+  recordedInput: RunState['input'] | undefined,
+): Promise<Json> {
+  const input =
+    recordedInput === undefined ? l.input : await resolvePayload(p.host.blobs, p.state().tenant, recordedInput)
+  const body = l.body
+  switch (body.kind) {
+    case 'agent':
+      return (
+        await p.host.agents.run({
+          ...ctx,
+          role: body.role,
+          prompt: typeof input === 'string' ? input : JSON.stringify(input),
+          tools: body.tools,
+          maxTurns: body.maxTurns,
+          recorded: await recordedTurns(p, l),
+          record: (turn) => recordTurn(p, l, turn),
+        })
+      ).output
+    case 'tool':
+      return await p.host.tools.invoke({ ...ctx, tool: body.tool, input })
+    case 'subworkflow': {
+      let child = childRunId
+      if (child === undefined) {
+        child = await p.host.children.start(p.state(), l, input)
+        const started = child
+        await p.submit((tx, state) => {
+          const u = unitState(state, l.stepId, l.item)
+          if (u.status !== 'running' || u.attempt !== l.attempt) return
+          tx.emit('step.waiting', {
+            stepId: l.stepId,
+            ...(l.item === undefined ? {} : { item: l.item }),
+            attempt: l.attempt,
+            for: 'child',
+            childRunId: started,
+          })
+        })
+      }
+      p.releaseSlot()
+      const abandon = () =>
+        void p.host.children.cancel(p.state(), child, 'the parent step ended').catch(() => undefined)
+      ctx.signal.addEventListener('abort', abandon, { once: true })
+      const end = await p.host.children.wait(p.state(), child, ctx.signal)
+      if (end.status === 'completed') return await resolvePayload(p.host.blobs, end.tenant, end.output)
+      const why =
+        end.status === 'failed'
+          ? `${end.error?.code ?? 'ERROR'}: ${end.error?.message ?? ''}`
+          : (end.cancelReason ?? end.status)
+      throw Object.assign(new ShiiooError('INTERNAL', `child run ${child} ${end.status}: ${why}`), {
+        stepCode: STEP_ERROR_CODES.CHILD_FAILED,
+      })
+    }
+  }
+}
+
+/** The turns an agent attempt recorded before a restart, with their payloads resolved. */
+async function recordedTurns(p: AttemptParts, l: Launch): Promise<AgentTurn[]> {
+  const u = unitState(p.state(), l.stepId, l.item)
+  if (u.attempt !== l.attempt) return []
+  const tenant = p.state().tenant
+  return Promise.all(
+    u.turns.map(async (t) => ({
+      ...t,
+      request: await resolvePayload(p.host.blobs, tenant, t.request),
+      response: await resolvePayload(p.host.blobs, tenant, t.response),
+    })),
+  )
+}
+
+/** Appends an agent turn in the run's commit order; refused if the attempt is no longer current. */
+function recordTurn(p: AttemptParts, l: Launch, turn: AgentTurn): Promise<void> {
+  return p.submit((tx, state) => {
+    const u = unitState(state, l.stepId, l.item)
+    if (u.status !== 'running' || u.attempt !== l.attempt) {
+      throw new ShiiooError('CONFLICT', `attempt ${l.attempt} of step ${l.stepId} is no longer running`)
+    }
+    tx.emit('agent.turn', {
+      stepId: l.stepId,
+      ...(l.item === undefined ? {} : { item: l.item }),
+      attempt: l.attempt,
+      turn: turn.turn,
+      ...(l.body.kind === 'agent' ? { role: l.body.role } : {}),
+      model: turn.model,
+      source: turn.source,
+      usage: turn.usage,
+      cost: turn.cost,
+      request: { inline: turn.request },
+      response: { inline: turn.response },
+    })
+  })
+}
