@@ -26,6 +26,16 @@ function json<T = Record<string, unknown>>(result: CliResult): T {
 
 const RUN_ID = /run_[0-9A-HJKMNP-TV-Z]{26}/
 
+/** The run's status once it is `wanted`, or the last one seen after 20 s of looking. */
+async function statusWithin(cwd: string, runId: string, wanted: string): Promise<string> {
+  let status = ''
+  for (let i = 0; i < 100 && status !== wanted; i++) {
+    await new Promise((r) => setTimeout(r, 200))
+    status = (await shiioo(cwd, 'runs', 'show', runId, '--json').then(json<{ state: { status: string } }>)).state.status
+  }
+  return status
+}
+
 describe.concurrent('shiioo run', () => {
   it('runs a workflow file to the end: progress on stderr, the output on stdout, exit 0', async () => {
     const cwd = await dirs.make()
@@ -225,13 +235,7 @@ describe.concurrent('approval gate across commands: run --detach, decide, resume
     expect((await shiioo(cwd, 'decide', runId, 'review', 'approve')).code).toBe(0)
     const server = await startServe(['--port', '0', '--log-level', 'warn'], { cwd })
     try {
-      let status = ''
-      for (let i = 0; i < 100 && status !== 'completed'; i++) {
-        await new Promise((r) => setTimeout(r, 200))
-        status = (await shiioo(cwd, 'runs', 'show', runId, '--json').then(json<{ state: { status: string } }>)).state
-          .status
-      }
-      expect(status).toBe('completed')
+      expect(await statusWithin(cwd, runId, 'completed')).toBe('completed')
     } finally {
       expect((await server.stop()).code).toBe(0)
     }
@@ -251,13 +255,7 @@ describe('serve takes over orphaned runs', () => {
         await shiioo(cwd, 'run', example('approval-gate'), '--input', 'version=v5', '--detach')
       ).stdout.trim()
       expect((await shiioo(cwd, 'decide', runId, 'review', 'approve')).code).toBe(0)
-      let status = ''
-      for (let i = 0; i < 100 && status !== 'completed'; i++) {
-        await new Promise((r) => setTimeout(r, 200))
-        status = (await shiioo(cwd, 'runs', 'show', runId, '--json').then(json<{ state: { status: string } }>)).state
-          .status
-      }
-      expect(status).toBe('completed')
+      expect(await statusWithin(cwd, runId, 'completed')).toBe('completed')
     } finally {
       expect((await server.stop()).code).toBe(0)
     }

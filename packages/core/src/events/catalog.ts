@@ -15,6 +15,8 @@ const stepId = z.string().regex(STEP_ID, 'a step id is a letter or _ then letter
 /** A foreach item's position; events of a foreach body carry it next to the foreach step's id. */
 const item = z.number().int().nonnegative().max(1_000_000)
 const runRef = z.string().regex(RUN_ID, 'a run id is run_ + a ULID')
+/** The fields that name one attempt of a step (or of a foreach item). */
+const attemptOf = { stepId, item: item.optional(), attempt: z.number().int().positive() }
 
 export const eventSchemas = {
   'run.started': {
@@ -35,9 +37,7 @@ export const eventSchemas = {
     v: 1,
     data: z
       .object({
-        stepId,
-        item: item.optional(),
-        attempt: z.number().int().positive(),
+        ...attemptOf,
         idempotencyKey: z.string().min(1).max(300),
         /** The step's rendered input (for a foreach: the list it fans out over). */
         input: payloadSchema.optional(),
@@ -48,9 +48,7 @@ export const eventSchemas = {
     v: 1,
     data: z
       .object({
-        stepId,
-        item: item.optional(),
-        attempt: z.number().int().positive(),
+        ...attemptOf,
         for: z.enum(['approval', 'timer', 'event', 'child']),
         /** When a timer is due. */
         until: z.string().datetime().optional(),
@@ -67,9 +65,7 @@ export const eventSchemas = {
     v: 1,
     data: z
       .object({
-        stepId,
-        item: item.optional(),
-        attempt: z.number().int().positive(),
+        ...attemptOf,
         output: payloadSchema.optional(),
         /** Set when the output was copied from another run (a fork) instead of executed. */
         reusedFrom: runRef.optional(),
@@ -80,9 +76,7 @@ export const eventSchemas = {
     v: 1,
     data: z
       .object({
-        stepId,
-        item: item.optional(),
-        attempt: z.number().int().positive(),
+        ...attemptOf,
         error: errorInfoSchema,
         willRetry: z.boolean(),
         retryAt: z.string().datetime().optional(),
@@ -98,9 +92,7 @@ export const eventSchemas = {
     v: 1,
     data: z
       .object({
-        stepId,
-        item: item.optional(),
-        attempt: z.number().int().positive(),
+        ...attemptOf,
         turn: z.number().int().positive().max(1000),
         role: z.string().min(1).max(64).optional(),
         model: z.string().min(1).max(200),
