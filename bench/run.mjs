@@ -53,6 +53,7 @@ for (const s of suites) {
   md += `\n### ${s.title}\n\n| metric | value |\n|---|---|\n`
   for (const [k, v] of Object.entries(results[s.name])) md += `| ${k} | ${fmt(v)} |\n`
 }
+if (args.includes('--no-record')) process.exit(0)
 const doc = join(root, 'docs', 'benchmarks.md')
 try {
   readFileSync(doc)
