@@ -84,6 +84,7 @@ export interface Composed extends IndexedStorage {
  */
 export async function openOrchestrator(config: Config, options: { create: boolean }): Promise<Composed> {
   const storage = await openIndexedStorage(config, options)
+  const leases = new FsLeases({ dataDir: config.dataDir })
   const orchestrator = createOrchestrator({
     log: storage.log,
     blobs: storage.blobs,
@@ -91,13 +92,14 @@ export async function openOrchestrator(config: Config, options: { create: boolea
     projector: storage.projector,
     logger: storage.logger,
     engine: config.engine,
-    leases: new FsLeases({ dataDir: config.dataDir }),
+    leases,
     ...(config.capacity ? { capacity: config.capacity } : {}),
   })
   const close = async () => {
     try {
       await orchestrator.close()
     } finally {
+      leases.close()
       await storage.close()
     }
   }

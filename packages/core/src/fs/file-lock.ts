@@ -3,13 +3,19 @@ import {
   closeSync,
   constants,
   linkSync,
+  lstatSync,
+  mkdirSync,
   openSync,
+  readdirSync,
   readFileSync,
   renameSync,
+  rmSync,
   statSync,
   unlinkSync,
+  writeFileSync,
   writeSync,
 } from 'node:fs'
+import { join } from 'node:path'
 import { close, open, write } from 'node:fs'
 import { hostname } from 'node:os'
 import { promisify } from 'node:util'
@@ -19,6 +25,8 @@ import { ShiiooError } from '../errors.js'
 export interface FileLockOptions {
   /** How long `acquire` waits for a lock held by a live process before giving up (UNAVAILABLE). */
   timeoutMs?: number
+  /** Take the lock by hard-linking this owner's identity file: one syscall instead of three. */
+  identity?: LockIdentity
 }
 
 interface LockOwner {
@@ -69,8 +77,71 @@ function selfIdentity() {
 }
 
 /**
- * A lock file next to the resource, created with O_EXCL and holding its owner's pid, host, start
- * time and a nonce. A writer holds it for as long as it keeps the resource open. A lock whose
+ * One owner's identity (pid, host, start time, nonce) written once to a file, so that a lock is
+ * taken with a single `link(identity, lock)`: atomic, and the lock file has its owner's content
+ * from its first instant. Where a link cannot be made (another filesystem, too many links), locks
+ * fall back to creating the file.
+ */
+export class LockIdentity {
+  readonly owner: LockOwner
+  private file: string | null = null
+  private ino = -1
+
+  constructor(private readonly dir: string) {
+    this.owner = { ...selfIdentity(), nonce: randomBytes(8).toString('hex') }
+  }
+
+  /** The identity file, written on first use; null if it cannot be. */
+  path(): string | null {
+    if (this.file === null) {
+      const file = join(this.dir, `${this.owner.nonce}.owner`)
+      try {
+        mkdirSync(this.dir, { recursive: true })
+        writeFileSync(file, JSON.stringify(this.owner), { flag: 'wx', mode: 0o600 })
+        this.ino = statSync(file).ino
+        this.file = file
+      } catch {
+        this.file = ''
+      }
+    }
+    return this.file === '' ? null : this.file
+  }
+
+  /** Whether the lock file at `path` is a link to this identity. */
+  owns(path: string): boolean {
+    try {
+      return this.ino >= 0 && lstatSync(path).ino === this.ino
+    } catch {
+      return false
+    }
+  }
+
+  /** Removes the identity file (locks still linked to it keep their content). */
+  dispose(): void {
+    if (this.file) rmSync(this.file, { force: true })
+    this.file = null
+    this.ino = -1
+  }
+}
+
+/** Deletes identity files in `dir` whose owner process is gone. */
+export function sweepDeadIdentities(dir: string): void {
+  let names: string[]
+  try {
+    names = readdirSync(dir)
+  } catch {
+    return
+  }
+  for (const name of names) {
+    if (!name.endsWith('.owner')) continue
+    const o = readOwner(join(dir, name))
+    if (o !== null && o.host === selfIdentity().host && !ownerAlive(o)) rmSync(join(dir, name), { force: true })
+  }
+}
+
+/**
+ * A lock file next to the resource, created with O_EXCL (or linked to its owner's identity file)
+ * and holding its owner's pid, host, start time and a nonce. A writer holds it for as long as it keeps the resource open. A lock whose
  * owner process is gone (pid dead, or reused by another process) is broken by renaming it aside
  * and checking the nonce, so two breakers cannot both win.
  */
@@ -82,7 +153,7 @@ export class FileLock {
     readonly path: string,
     private readonly options: FileLockOptions = {},
   ) {
-    this.owner = { ...selfIdentity(), nonce: randomBytes(8).toString('hex') }
+    this.owner = options.identity?.owner ?? { ...selfIdentity(), nonce: randomBytes(8).toString('hex') }
   }
 
   get isHeld(): boolean {
@@ -93,21 +164,40 @@ export class FileLock {
   tryAcquire(): boolean {
     if (this.held) return true
     for (let attempt = 0; attempt < 3; attempt++) {
-      try {
-        const fd = openSync(this.path, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o600)
+      const linked = this.tryLink()
+      if (linked === true) return true
+      if (linked === null)
         try {
-          writeSync(fd, JSON.stringify(this.owner))
-        } finally {
-          closeSync(fd)
+          const fd = openSync(this.path, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o600)
+          try {
+            writeSync(fd, JSON.stringify(this.owner))
+          } finally {
+            closeSync(fd)
+          }
+          this.held = true
+          return true
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
         }
-        this.held = true
-        return true
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
-      }
       if (!this.breakIfStale()) return false
     }
     return false
+  }
+
+  /** true: taken by link; false: the lock exists; null: no identity to link (create the file). */
+  private tryLink(): boolean | null {
+    const id = this.options.identity?.path()
+    if (!id) return null
+    try {
+      linkSync(id, this.path)
+      this.held = true
+      return true
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code
+      if (code === 'EEXIST') return false
+      if (code === 'EXDEV' || code === 'EMLINK' || code === 'EPERM') return null
+      throw err
+    }
   }
 
   /**
@@ -116,6 +206,7 @@ export class FileLock {
    */
   async tryAcquireAsync(): Promise<boolean> {
     if (this.held) return true
+    if (this.options.identity?.path()) return this.tryAcquire() // one link: no need to leave the thread
     let fd: number
     try {
       fd = await openAsync(this.path, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o600)
@@ -155,6 +246,10 @@ export class FileLock {
   release(): void {
     if (!this.held) return
     this.held = false
+    if (this.options.identity?.owns(this.path)) {
+      rmSync(this.path, { force: true })
+      return
+    }
     const o = readOwner(this.path)
     if (o !== null && o.nonce !== this.owner.nonce) return // broken and re-taken by another: not ours
     try {

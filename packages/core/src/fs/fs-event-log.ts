@@ -21,7 +21,9 @@ import { silentLogger } from '../ports/logger.js'
 import { DirSyncer, ensureDurableDir } from './durable.js'
 import type { Outcome, Pending } from './append-plan.js'
 import { planAppends } from './append-plan.js'
-import { FileLock } from './file-lock.js'
+import { FileLock, LockIdentity } from './file-lock.js'
+import { Journal } from './journal.js'
+import type { RecoveryReport } from './journal-recovery.js'
 import { encodeMember } from './gzip-members.js'
 import { streamPath, tenantRoot } from './paths.js'
 import type { StreamState } from './stream-file.js'
@@ -47,6 +49,13 @@ export interface FsEventLogOptions {
   maxEventBytes?: number
   /** Most events in one append. */
   maxEventsPerAppend?: number
+  /**
+   * Commit through the shared write-ahead journal (the default): one fsync for the commits of many
+   * streams, stream files fsynced at checkpoints. `false` fsyncs each stream file per commit.
+   */
+  journal?: boolean
+  /** Preallocated size of a journal segment. */
+  journalSegmentBytes?: number
 }
 
 interface Handle {
@@ -67,9 +76,10 @@ interface Handle {
 
 /**
  * The filesystem event log. One gzip-member-per-commit JSONL file per stream; an append resolves
- * after write + fdatasync. Appends to one stream that arrive while a commit is in flight are
- * committed together (group commit: one fsync for many events); different streams commit in
- * parallel. A lock file per stream serializes writers across processes.
+ * once durable. Appends to one stream that arrive while a commit is in flight are committed
+ * together (group commit); the commits of all streams share one write-ahead journal fsync (see
+ * Journal), or, with `journal: false`, each stream file is fsynced per commit. A lock file per
+ * stream serializes writers across processes.
  */
 export class FsEventLog implements EventLog {
   private readonly handles = new Map<string, Handle>()
@@ -80,9 +90,30 @@ export class FsEventLog implements EventLog {
   private readonly logger: Logger
   private closed = false
   private sweeper: NodeJS.Timeout | null = null
+  /** Recovery of dead processes' journals, then the journal (null when journaling is off). */
+  private readonly ready: Promise<Journal | null>
+  private journal: Journal | null = null
+  /** Stream locks are links to this writer's identity file (see LockIdentity). */
+  private readonly identity: LockIdentity
 
   constructor(private readonly options: FsEventLogOptions) {
     this.logger = options.logger ?? silentLogger
+    this.identity = new LockIdentity(join(options.dataDir, 'locks'))
+    this.ready =
+      options.journal === false
+        ? Promise.resolve(null)
+        : Journal.open({
+            dataDir: options.dataDir,
+            logger: this.logger,
+            ...(options.journalSegmentBytes ? { segmentBytes: options.journalSegmentBytes } : {}),
+          }).then((j) => (this.journal = j))
+    // appends report it; reads go on without (they miss only what a machine crash lost)
+    this.ready.catch((err: Error) => this.logger.error('event journal recovery failed', { error: err.message }))
+  }
+
+  /** Resolves once journals left by processes that died are replayed (opening does it). */
+  async recovered(): Promise<RecoveryReport | null> {
+    return (await this.ready)?.recovered ?? null
   }
 
   get dataDir(): string {
@@ -170,6 +201,7 @@ export class FsEventLog implements EventLog {
   /** Lets other processes append to streams this one has stopped writing (fd and state are kept). */
   private releaseIdleLocks(): void {
     const before = Date.now() - (this.options.lockIdleMs ?? 2000)
+    if (this.journal?.failure) return // keep every stream: what we wrote may exist only in memory
     for (const h of this.handles.values()) {
       if (h.lock?.isHeld && h.lastUsed < before && h.flushing === null && h.pending.length === 0) h.lock.release()
     }
@@ -208,16 +240,22 @@ export class FsEventLog implements EventLog {
   }
 
   private async commit(h: Handle, batch: Pending[]): Promise<Outcome[]> {
+    const journal = this.journal ?? (await this.ready)
+    if (journal?.failure) throw journal.failure
     const dir = dirname(h.path)
     if (h.fd === null && !this.knownDirs.has(dir)) {
       ensureDurableDir(dir)
       this.knownDirs.add(dir)
     }
-    h.lock ??= new FileLock(`${h.path}.lock`, { timeoutMs: this.options.lockTimeoutMs ?? 10_000 })
+    h.lock ??= new FileLock(`${h.path}.lock`, {
+      timeoutMs: this.options.lockTimeoutMs ?? 10_000,
+      identity: this.identity,
+    })
     // held from the first commit until the stream goes idle: one lock file per writer, not per commit
     const fresh = !h.lock.isHeld
     if (fresh && !(await h.lock.tryAcquireAsync())) await h.lock.acquire()
     let writtenAt = -1
+    let journaled = false
     try {
       if (h.fd === null) {
         const opened = await openStreamFileAsync(h.path)
@@ -232,9 +270,15 @@ export class FsEventLog implements EventLog {
         const member = encodeMember(lines.join('\n') + '\n')
         writtenAt = state.size
         writeFully(h.fd, member, writtenAt)
-        // a new file's directory entry must be durable too: its fsync is shared with other new files
-        if (h.dirUnsynced) await Promise.all([fdatasyncAsync(h.fd), this.dirs.sync(dirname(h.path))])
-        else await fdatasyncAsync(h.fd)
+        if (journal !== null) {
+          // durable once in the journal; a new file's directory entry is made durable at checkpoint
+          journaled = true
+          const entry = { tenant: h.tenant, stream: h.stream, offset: writtenAt, bytes: member }
+          await journal.commit(entry, h.path, h.dirUnsynced ? dir : null)
+        } else if (h.dirUnsynced) {
+          // a new file's directory entry must be durable too: its fsync is shared with other new files
+          await Promise.all([fdatasyncAsync(h.fd), this.dirs.sync(dir)])
+        } else await fdatasyncAsync(h.fd)
         h.dirUnsynced = false
         state.size += member.length
         state.version += lines.length
@@ -243,7 +287,9 @@ export class FsEventLog implements EventLog {
       return outcomes
     } catch (err) {
       // Leave no partial record behind and forget what we knew: the next commit re-reads the file.
-      if (writtenAt >= 0 && h.fd !== null) {
+      // Bytes handed to the journal stay: the journal may hold them, and a failed journal stops
+      // every append until the process restarts and recovery settles what is durable.
+      if (writtenAt >= 0 && h.fd !== null && !journaled) {
         try {
           ftruncateSync(h.fd, writtenAt)
         } catch {
@@ -275,6 +321,7 @@ export class FsEventLog implements EventLog {
     if (!Number.isInteger(toSeq) || toSeq < 0) throw new ShiiooError('INVALID_INPUT', 'toSeq must be an integer >= 0')
     const path = streamPath(this.options.dataDir, tenant, stream)
     request.signal?.throwIfAborted()
+    if (this.journal === null) await this.ready.catch(() => null)
     let buf = readStreamFile(path)
     if (buf === null) return []
     buf = this.durablePart(tenant, stream, buf)
@@ -296,6 +343,7 @@ export class FsEventLog implements EventLog {
     const tenant = parseTenantId(request.tenant)
     const stream = parseStreamId(request.stream)
     const path = streamPath(this.options.dataDir, tenant, stream)
+    if (this.journal === null) await this.ready.catch(() => null)
     let buf = readStreamFile(path)
     if (buf === null) return 0
     buf = this.durablePart(tenant, stream, buf)
@@ -312,6 +360,7 @@ export class FsEventLog implements EventLog {
   }
 
   async *listStreams(request: ListStreamsRequest = {}): AsyncIterable<StreamInfo> {
+    if (this.journal === null) await this.ready.catch(() => null)
     const tenants = request.tenant ? [parseTenantId(request.tenant)] : await this.tenants()
     for (const tenant of tenants) {
       const root = tenantRoot(this.options.dataDir, tenant)
@@ -367,10 +416,13 @@ export class FsEventLog implements EventLog {
       await Promise.all(busy)
     }
     if (this.sweeper) clearInterval(this.sweeper)
+    // checkpoint: the stream files become durable on their own and the journal is removed
+    await (await this.ready.catch(() => null))?.close()
     for (const h of this.handles.values()) {
       h.lock?.release()
       closeQuietly(h.fd)
     }
+    this.identity.dispose()
     this.handles.clear()
     this.listeners.clear()
   }

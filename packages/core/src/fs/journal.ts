@@ -1,0 +1,250 @@
+import { randomBytes } from 'node:crypto'
+import { writeSync, close, constants, fdatasync, fsync, ftruncate, open, unlink, write } from 'node:fs'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { ShiiooError } from '../errors.js'
+import type { Logger } from '../ports/logger.js'
+import { DirSyncer, ensureDurableDir, fsyncDir } from './durable.js'
+import { FileLock, sweepDeadIdentities } from './file-lock.js'
+import type { JournalEntry } from './journal-format.js'
+import { encodeRecord } from './journal-format.js'
+import type { RecoveryReport } from './journal-recovery.js'
+import { recoverOrphans } from './journal-recovery.js'
+
+const openAsync = promisify(open)
+const closeAsync = promisify(close)
+const writeAsync = promisify(write)
+const ftruncateAsync = promisify(ftruncate)
+const fsyncAsync = promisify(fsync)
+const fdatasyncAsync = promisify(fdatasync)
+const unlinkAsync = promisify(unlink)
+
+/**
+ * A journal write (O_DSYNC) is made on the main thread while the disk answers within this time:
+ * on this class of machine a round trip through the threadpool costs more than a fast write (two
+ * thread wake-ups), and commits that arrive meanwhile simply join the next write. A slower disk
+ * gets its writes off the main thread, so one slow write does not stall everything else.
+ */
+const SYNC_BELOW_MS = 1
+
+export interface JournalOptions {
+  dataDir: string
+  logger: Logger
+  /** Size a segment is preallocated to; a full segment is checkpointed and deleted. */
+  segmentBytes?: number
+}
+
+interface Segment {
+  n: number
+  path: string
+  fd: number
+  pos: number
+  /** Stream files with commits in this segment: fsynced before the segment is deleted. */
+  files: Set<string>
+  /** Directories that got new stream files: fsynced too. */
+  dirs: Set<string>
+}
+
+interface Queued {
+  entry: JournalEntry
+  path: string
+  newIn: string | null
+  resolve: () => void
+  reject: (err: unknown) => void
+}
+
+/**
+ * The shared write-ahead journal: one fsync makes the commits of many streams durable. A commit's
+ * bytes are written to its stream file (page cache only) and then to the journal, whose write is
+ * durable (O_DSYNC, into a preallocated segment, so the disk need not update the file's size).
+ * Commits from every stream that arrive while a journal write is on the disk share the next one.
+ * A full segment is checkpointed: the stream files it names are fsynced, then it is deleted.
+ *
+ * One journal per process (owner), under `journal/`, locked by an owner lock file. At open, the
+ * journals of owners that are gone are replayed into the stream files (see recoverOrphans).
+ */
+export class Journal {
+  /** Created with the first commit, so opening a log only to read it writes nothing. */
+  private current: Segment | null = null
+  private lock: FileLock | null = null
+  private next: Promise<Segment> | null = null
+  private queue: Queued[] = []
+  private writing: Promise<void> | null = null
+  private scheduled = false
+  private failed: ShiiooError | null = null
+  private readonly checkpoints = new Set<Promise<void>>()
+  private readonly dirs = new DirSyncer()
+  /** Moving average of a journal write's time (see SYNC_BELOW_MS). */
+  private writeMs = 0
+
+  private constructor(
+    private readonly dir: string,
+    private readonly owner: string,
+    private readonly options: JournalOptions,
+    readonly recovered: RecoveryReport,
+  ) {}
+
+  static async open(options: JournalOptions): Promise<Journal> {
+    const dir = join(options.dataDir, 'journal')
+    ensureDurableDir(dir)
+    const recovery = new FileLock(join(dir, 'recovery.lock'), { timeoutMs: 120_000 })
+    await recovery.acquire()
+    try {
+      const owner = `${Date.now().toString(36)}-${randomBytes(6).toString('hex')}`
+      const report = recoverOrphans(dir, options.dataDir, owner, options.logger)
+      sweepDeadIdentities(join(options.dataDir, 'locks'))
+      return new Journal(dir, owner, options, report)
+    } finally {
+      recovery.release()
+    }
+  }
+
+  private get segmentBytes(): number {
+    return this.options.segmentBytes ?? 8 * 1024 * 1024
+  }
+
+  /**
+   * Makes `entry` (already written to `path` at entry.offset) durable. `newIn` names the directory
+   * when the stream file is new, so the checkpoint makes its directory entry durable as well.
+   */
+  get failure(): ShiiooError | null {
+    return this.failed
+  }
+
+  commit(entry: JournalEntry, path: string, newIn: string | null): Promise<void> {
+    if (this.failed) return Promise.reject(this.failed)
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ entry, path, newIn, resolve, reject })
+      if (this.writing === null && !this.scheduled) {
+        this.scheduled = true
+        // commits of other streams made in this turn of the event loop join this write
+        setImmediate(() => {
+          this.scheduled = false
+          this.writing ??= this.drain()
+        })
+      }
+    })
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue.splice(0)
+        try {
+          await this.writeBatch(batch)
+          for (const q of batch) q.resolve()
+        } catch (err) {
+          this.failed ??= new ShiiooError(
+            'UNAVAILABLE',
+            `the event journal could not be written (${(err as Error).message}); appends stop until the process restarts and recovers it`,
+          )
+          this.options.logger.error('event journal failed', { error: (err as Error).message })
+          for (const q of [...batch, ...this.queue.splice(0)]) q.reject(this.failed)
+        }
+      }
+    } finally {
+      this.writing = null
+    }
+  }
+
+  private async writeBatch(batch: Queued[]): Promise<void> {
+    let seg = (this.current ??= await this.start())
+    const records = batch.map((q) => encodeRecord(seg.n, q.entry))
+    const size = records.reduce((n, r) => n + r.length, 0)
+    if (seg.pos > 0 && seg.pos + size > this.segmentBytes) {
+      seg = await this.rotate(seg)
+      for (const r of records) r.writeUInt32LE(seg.n, 4) // the CRC covers the payload only
+    }
+    const buf = records.length === 1 ? records[0]! : Buffer.concat(records, size)
+    let done = 0
+    const started = performance.now()
+    if (this.writeMs < SYNC_BELOW_MS) {
+      while (done < buf.length) done += writeSync(seg.fd, buf, done, buf.length - done, seg.pos + done)
+    } else {
+      while (done < buf.length)
+        done += (await writeAsync(seg.fd, buf, done, buf.length - done, seg.pos + done)).bytesWritten
+    }
+    this.writeMs = this.writeMs * 0.9 + (performance.now() - started) * 0.1
+    seg.pos += size
+    for (const q of batch) {
+      seg.files.add(q.path)
+      if (q.newIn !== null) seg.dirs.add(q.newIn)
+    }
+  }
+
+  /** Takes this process's owner lock and creates its first segment. */
+  private async start(): Promise<Segment> {
+    const lock = new FileLock(join(this.dir, `${this.owner}.lock`))
+    if (!lock.tryAcquire()) throw new ShiiooError('INTERNAL', `journal owner ${this.owner} is taken`)
+    this.lock = lock
+    return this.createSegment(1)
+  }
+
+  /** Seals a full segment (checkpointed in the background) and returns the next one. */
+  private async rotate(sealed: Segment): Promise<Segment> {
+    const seg = await (this.next ?? this.createSegment(sealed.n + 1))
+    this.current = seg
+    this.next = this.createSegment(seg.n + 1)
+    this.next.catch(() => {}) // a failure shows when the segment is needed
+    const cp = this.checkpoint(sealed).finally(() => this.checkpoints.delete(cp))
+    this.checkpoints.add(cp)
+    return seg
+  }
+
+  private async createSegment(n: number): Promise<Segment> {
+    const path = join(this.dir, `${this.owner}.${n}.wal`)
+    const flags = constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | constants.O_DSYNC
+    const fd = await openAsync(path, flags, 0o600)
+    await ftruncateAsync(fd, this.segmentBytes)
+    await fsyncAsync(fd)
+    await this.dirs.sync(this.dir)
+    return { n, path, fd, pos: 0, files: new Set(), dirs: new Set() }
+  }
+
+  /** Makes the segment's stream files durable on their own, then deletes it. */
+  private async checkpoint(seg: Segment): Promise<void> {
+    try {
+      const files = [...seg.files]
+      for (let i = 0; i < files.length; i += 32) {
+        await Promise.all(files.slice(i, i + 32).map(syncFile))
+      }
+      for (const d of seg.dirs) fsyncDir(d)
+      await closeAsync(seg.fd)
+      await unlinkAsync(seg.path)
+    } catch (err) {
+      // the segment stays; the next process to open the log replays it
+      this.options.logger.error('journal checkpoint failed', { segment: seg.path, error: (err as Error).message })
+    }
+  }
+
+  /** Waits for queued commits, checkpoints everything and removes this process's journal. */
+  async close(): Promise<void> {
+    while (this.writing !== null || this.scheduled) await (this.writing ?? new Promise((r) => setImmediate(r)))
+    await Promise.all(this.checkpoints)
+    const next = await this.next?.catch(() => null)
+    if (next) {
+      await closeAsync(next.fd)
+      await unlinkAsync(next.path)
+    }
+    if (this.failed === null && this.current !== null) {
+      await this.checkpoint(this.current)
+      this.current = null
+      this.lock?.release()
+    }
+  }
+}
+
+async function syncFile(path: string): Promise<void> {
+  let fd: number
+  try {
+    fd = await openAsync(path, constants.O_RDONLY)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return // deleted since: nothing to keep
+    throw err
+  }
+  try {
+    await fdatasyncAsync(fd)
+  } finally {
+    await closeAsync(fd)
+  }
+}

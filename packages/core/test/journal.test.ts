@@ -1,0 +1,208 @@
+import { spawn } from 'node:child_process'
+import {
+  appendFileSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import type { StreamId, TenantId } from '../src/index.js'
+import { FsBlobStore, createIdFactory, newEvent, openFsEventLog, streamPath, verifyDataDir } from '../src/index.js'
+import { decodeSegment, encodeRecord } from '../src/fs/journal-format.js'
+
+const writerScript = join(import.meta.dirname, 'fixtures', 'journal-writer.mjs')
+const dirs: string[] = []
+afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })))
+const tempDir = () => {
+  const d = mkdtempSync(join(tmpdir(), 'shiioo-journal-'))
+  dirs.push(d)
+  return d
+}
+const ids = createIdFactory()
+const T = 'default' as TenantId
+const actor = { kind: 'system' as const, id: 'journal-test' }
+const ev = (i: number) =>
+  newEvent(
+    'step.started',
+    { stepId: `s${i}`, attempt: 1, idempotencyKey: `k${i}` },
+    { id: ids.eventId(), at: new Date(), actor },
+  )
+
+type Acked = Map<string, { tenant: string; stream: string; seq: number }>
+
+/** Runs the writer child until it has acknowledged everything, then kills it with SIGKILL. */
+async function writeAndKill(dataDir: string, count = 60, streams = 6): Promise<Acked> {
+  const child = spawn(process.execPath, [writerScript, dataDir, String(count), String(streams)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  const acked: Acked = new Map()
+  let buffered = ''
+  const done = new Promise<void>((resolve, reject) => {
+    child.stdout.setEncoding('utf8')
+    child.stdout.on('data', (chunk: string) => {
+      buffered += chunk
+      const lines = buffered.split('\n')
+      buffered = lines.pop()!
+      for (const line of lines) {
+        if (line === 'done') resolve()
+        const [kind, tenant, stream, seq, id] = line.split(' ')
+        if (kind === 'ack') acked.set(id!, { tenant: tenant!, stream: stream!, seq: Number(seq) })
+      }
+    })
+    child.on('exit', (code) => reject(new Error(`writer exited early (${code})`)))
+  })
+  await done
+  const exited = new Promise((r) => child.on('exit', r))
+  child.kill('SIGKILL')
+  await exited
+  return acked
+}
+
+function streamsOf(acked: Acked) {
+  const m = new Map<string, { tenant: TenantId; stream: StreamId }>()
+  for (const a of acked.values())
+    m.set(`${a.tenant}/${a.stream}`, { tenant: a.tenant as TenantId, stream: a.stream as StreamId })
+  return [...m.values()]
+}
+
+async function expectAllPresent(dataDir: string, acked: Acked) {
+  const log = openFsEventLog({ dataDir })
+  const report = await log.recovered()
+  const seen = new Map<string, number>()
+  for (const { tenant, stream } of streamsOf(acked)) {
+    for (const e of await log.read({ tenant, stream })) seen.set(e.id, e.seq)
+  }
+  for (const [id, a] of acked) expect(seen.get(id), `${a.stream} seq ${a.seq}`).toBe(a.seq)
+  expect(seen.size).toBe(acked.size)
+  const verified = await verifyDataDir({ log, blobs: new FsBlobStore({ dataDir }) })
+  expect(verified.problems).toEqual([])
+  await log.close()
+  return report!
+}
+
+const segments = (dataDir: string) => readdirSync(join(dataDir, 'journal')).filter((n) => n.endsWith('.wal'))
+
+describe('the write-ahead journal', () => {
+  it('restores acknowledged commits that a machine crash took from the stream files', async () => {
+    const dataDir = tempDir()
+    const acked = await writeAndKill(dataDir)
+    expect(acked.size).toBeGreaterThan(300)
+    expect(segments(dataDir)).toHaveLength(1)
+    // A machine crash loses what was never fsynced: the stream files were only in the page cache
+    // (the journal was not checkpointed), so take them away, whole or in part.
+    streamsOf(acked).forEach(({ tenant, stream }, i) => {
+      const path = streamPath(dataDir, tenant, stream)
+      if (i % 3 === 0) rmSync(path)
+      else if (i % 3 === 1) truncateSync(path, 100)
+      else appendFileSync(path, Buffer.alloc(700)) // an unwritten block after the file's end reads as zeros
+    })
+    const report = await expectAllPresent(dataDir, acked)
+    expect(report.owners).toBe(1)
+    expect(report.repaired).toBeGreaterThan(0)
+    expect(segments(dataDir)).toEqual([]) // replayed, the stream files fsynced, the segment deleted
+  })
+
+  it('finds nothing to repair after a process kill (the page cache survives) and removes the journal', async () => {
+    const dataDir = tempDir()
+    const acked = await writeAndKill(dataDir, 30)
+    const report = await expectAllPresent(dataDir, acked)
+    expect(report).toMatchObject({ owners: 1, repaired: 0 })
+    expect(report.entries).toBeGreaterThan(0)
+    expect(segments(dataDir)).toEqual([])
+  })
+
+  it('stops at a torn journal tail and keeps everything before it', async () => {
+    const dataDir = tempDir()
+    const acked = await writeAndKill(dataDir, 20, 3)
+    const [seg] = segments(dataDir)
+    const path = join(dataDir, 'journal', seg!)
+    // what a crash in the middle of a journal write leaves: half of a record, then zeros
+    const n = Number(/\.(\d+)\.wal$/.exec(seg!)![1])
+    const record = encodeRecord(n, {
+      tenant: 'default' as TenantId,
+      stream: 'torn' as StreamId,
+      offset: 0,
+      bytes: Buffer.alloc(500, 1),
+    })
+    const bytes = readFileSync(path)
+    const { end } = decodeSegment(bytes, n)
+    writeFileSync(path, Buffer.concat([bytes.subarray(0, end), record.subarray(0, 200), Buffer.alloc(4096)]))
+    for (const { tenant, stream } of streamsOf(acked)) rmSync(streamPath(dataDir, tenant, stream))
+    await expectAllPresent(dataDir, acked)
+    expect(existsSync(streamPath(dataDir, 'default' as TenantId, 'torn' as StreamId))).toBe(false)
+  })
+
+  it('never lets a record name a path: ids are validated and a bad record ends the segment', () => {
+    const good = encodeRecord(1, {
+      tenant: 'default' as TenantId,
+      stream: 'audit' as StreamId,
+      offset: 0,
+      bytes: Buffer.from('x'),
+    })
+    const forged = encodeRecord(1, {
+      tenant: '../../etc' as TenantId,
+      stream: 'passwd' as StreamId,
+      offset: 0,
+      bytes: Buffer.from('root'),
+    })
+    const decoded = decodeSegment(Buffer.concat([good, forged, good]), 1)
+    expect(decoded.entries).toHaveLength(1)
+    expect(decoded.stoppedBy).toMatch(/invalid record header/)
+    const flipped = Buffer.from(good)
+    flipped[flipped.length - 1]! ^= 1
+    expect(decodeSegment(flipped, 1).stoppedBy).toMatch(/checksum/)
+    expect(decodeSegment(good, 2).stoppedBy).toMatch(/another segment/)
+    expect(decodeSegment(Buffer.concat([good, Buffer.alloc(64)]), 1)).toMatchObject({
+      stoppedBy: null,
+      end: good.length,
+    })
+  })
+
+  it("leaves a live process's journal alone", async () => {
+    const dataDir = tempDir()
+    const child = spawn(process.execPath, [writerScript, dataDir, '10', '2'], { stdio: ['ignore', 'pipe', 'inherit'] })
+    await new Promise<void>((resolve) =>
+      child.stdout.on('data', (c: Buffer) => c.toString().includes('done') && resolve()),
+    )
+    const before = segments(dataDir)
+    expect(before).toHaveLength(1)
+    const log = openFsEventLog({ dataDir })
+    expect(await log.recovered()).toMatchObject({ owners: 0, entries: 0 })
+    await log.close()
+    expect(segments(dataDir)).toEqual(before)
+    child.kill('SIGKILL')
+  })
+
+  it('checkpoints full segments: stream files fsynced, old segments deleted, nothing lost', async () => {
+    const dataDir = tempDir()
+    const log = openFsEventLog({ dataDir, journalSegmentBytes: 8 * 1024 })
+    const streams = Array.from({ length: 5 }, () => ids.runId())
+    await Promise.all(
+      streams.map(async (stream) => {
+        for (let i = 0; i < 80; i++) await log.append({ tenant: T, stream, expectedVersion: i, events: [ev(i)] })
+      }),
+    )
+    // 400 commits of about 300 bytes in 8 KiB segments: many rotations, only the last few remain
+    expect(segments(dataDir).length).toBeLessThanOrEqual(3)
+    for (const stream of streams) expect(await log.version({ tenant: T, stream })).toBe(80)
+    await log.close()
+    expect(segments(dataDir)).toEqual([]) // a clean close checkpoints the rest
+    expect(readdirSync(join(dataDir, 'journal')).filter((n) => n.endsWith('.lock'))).toEqual([])
+  })
+
+  it('commits without the journal too (journal: false fsyncs each stream file)', async () => {
+    const dataDir = tempDir()
+    const log = openFsEventLog({ dataDir, journal: false })
+    const stream = ids.runId()
+    for (let i = 0; i < 5; i++) await log.append({ tenant: T, stream, expectedVersion: i, events: [ev(i)] })
+    expect(existsSync(join(dataDir, 'journal'))).toBe(false)
+    expect(await log.version({ tenant: T, stream })).toBe(5)
+    await log.close()
+  })
+})
