@@ -31,7 +31,7 @@ import {
   closeQuietly,
   decodeStreamBytes,
   fdatasyncAsync,
-  openStreamFileAsync,
+  openStreamFile,
   refreshState,
   writeFully,
 } from './stream-file.js'
@@ -258,7 +258,7 @@ export class FsEventLog implements EventLog {
     let journaled = false
     try {
       if (h.fd === null) {
-        const opened = await openStreamFileAsync(h.path)
+        const opened = openStreamFile(h.path)
         h.fd = opened.fd
         h.dirUnsynced = opened.created
       }

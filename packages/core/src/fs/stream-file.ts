@@ -5,7 +5,7 @@ import {
   fdatasyncSync,
   fstatSync,
   ftruncateSync,
-  open,
+  openSync,
   readSync,
   writeSync,
 } from 'node:fs'
@@ -48,22 +48,19 @@ export function writeFully(fd: number, buf: Buffer, position: number): void {
   while (done < buf.length) done += writeSync(fd, buf, done, buf.length - done, position + done)
 }
 
-/** Opens (creating durably if needed) a stream file for reading and writing. */
 /**
- * Opens a stream file for appending, creating it if needed, off the main thread (a create can wait
- * behind the disk's journal). `created` says the directory entry is new: the caller must fsync the
- * directory (which must exist) before it acknowledges anything written to the file.
+ * Opens a stream file for appending, creating it if needed. `created` says the directory entry is
+ * new: it must be made durable (a directory fsync, or the journal's checkpoint) before it counts.
+ * On the main thread: a create is one short syscall, and a threadpool round trip costs more.
  */
-export async function openStreamFileAsync(path: string): Promise<{ fd: number; created: boolean }> {
+export function openStreamFile(path: string): { fd: number; created: boolean } {
   try {
-    return { fd: await openAsync(path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o644), created: true }
+    return { fd: openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o644), created: true }
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
-    return { fd: await openAsync(path, constants.O_RDWR), created: false }
+    return { fd: openSync(path, constants.O_RDWR), created: false }
   }
 }
-
-const openAsync = promisify(open)
 
 export function closeQuietly(fd: number | null): void {
   if (fd === null) return
