@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto'
+import { randomFillSync } from 'node:crypto'
 import { ShiiooError } from './errors.js'
 
 /** A string tagged with the kind of thing it identifies, so ids of different kinds never mix. */
@@ -38,25 +38,36 @@ function encodeTime(ms: number): string {
  */
 export function createUlidFactory(now: () => number = Date.now): () => string {
   let lastTime = -1
-  let lastRandom: number[] = []
+  let timePart = ''
+  const digits = new Uint8Array(16)
+  // random bytes are drawn in bulk: one call to the CSPRNG per 256 ids, not one per id
+  const pool = Buffer.allocUnsafe(4096)
+  let used = pool.length
   return () => {
     let time = now()
     if (time <= lastTime) {
       time = lastTime
       // increment the 80-bit random part, base 32, from the right
-      let i = lastRandom.length - 1
-      while (i >= 0 && lastRandom[i] === 31) {
-        lastRandom[i] = 0
+      let i = digits.length - 1
+      while (i >= 0 && digits[i] === 31) {
+        digits[i] = 0
         i--
       }
       if (i < 0) throw new ShiiooError('UNAVAILABLE', 'ULID random part overflowed', { retryable: true })
-      lastRandom[i] = lastRandom[i]! + 1
+      digits[i] = digits[i]! + 1
     } else {
-      const bytes = randomBytes(16)
-      lastRandom = Array.from({ length: 16 }, (_, k) => bytes[k]! & 31)
+      if (used + 16 > pool.length) {
+        randomFillSync(pool)
+        used = 0
+      }
+      for (let k = 0; k < 16; k++) digits[k] = pool[used + k]! & 31
+      used += 16
       lastTime = time
+      timePart = encodeTime(time)
     }
-    return encodeTime(time) + lastRandom.map((d) => CROCKFORD[d]).join('')
+    let out = timePart
+    for (let k = 0; k < 16; k++) out += CROCKFORD[digits[k]!]
+    return out
   }
 }
 

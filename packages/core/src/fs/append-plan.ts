@@ -29,18 +29,28 @@ export function planAppends(
   state: StreamState,
   batch: readonly Pending[],
   maxBytes: number,
+  /** The fingerprint of the stored event at `seq` (read back only when an id repeats: rare). */
+  storedFingerprint: (seq: number) => number,
 ) {
   const outcomes: Outcome[] = []
   const lines: string[] = []
-  const added = new Map<string, { seq: number; fp: number }>()
+  const added = new Map<string, { seq: number; event: NewEvent }>()
+  const seqOf = (id: string) => state.ids.get(id) ?? added.get(id)?.seq
+  const fingerprintOf = (id: string, seq: number) => {
+    const a = added.get(id)
+    return a ? fingerprint(a.event.type, JSON.stringify(a.event.data)) : storedFingerprint(seq)
+  }
   let version = state.version
   for (const p of batch) {
-    const known = p.events.map((e) => state.ids.get(e.id) ?? added.get(e.id))
-    const present = known.filter((k) => k !== undefined).length
-    if (present === p.events.length) {
-      const first = known[0]!.seq
+    // the common case, ids never seen, costs one lookup per event and no allocation
+    let present = 0
+    for (const e of p.events) if (state.ids.has(e.id) || added.has(e.id)) present++
+    if (present > 0 && present === p.events.length) {
+      const known = p.events.map((e) => seqOf(e.id)!)
+      const first = known[0]!
       const same = p.events.every(
-        (e, i) => known[i]!.seq === first + i && known[i]!.fp === fingerprint(e.type, JSON.stringify(e.data)),
+        (e, i) =>
+          known[i] === first + i && fingerprintOf(e.id, known[i]) === fingerprint(e.type, JSON.stringify(e.data)),
       )
       outcomes.push(
         same
@@ -73,7 +83,6 @@ export function planAppends(
     }
     const stored: StoredEvent[] = []
     const serialized: string[] = []
-    const fps: number[] = []
     let tooLarge: string | null = null
     for (const e of p.events) {
       const s = {
@@ -96,7 +105,6 @@ export function planAppends(
       }
       stored.push(s)
       serialized.push(line)
-      fps.push(fingerprint(e.type, dataJson))
     }
     if (tooLarge !== null) {
       outcomes.push({
@@ -110,7 +118,7 @@ export function planAppends(
     }
     for (let i = 0; i < stored.length; i++) {
       lines.push(serialized[i]!)
-      added.set(stored[i]!.id, { seq: stored[i]!.seq, fp: fps[i]! })
+      added.set(stored[i]!.id, { seq: stored[i]!.seq, event: p.events[i]! })
     }
     version += stored.length
     outcomes.push({ ok: true, result: { firstSeq: stored[0]!.seq, lastSeq: version, duplicate: false }, stored })

@@ -33,6 +33,7 @@ import {
   fdatasyncAsync,
   openStreamFile,
   refreshState,
+  storedFingerprint,
   writeFully,
 } from './stream-file.js'
 
@@ -265,7 +266,14 @@ export class FsEventLog implements EventLog {
       // on (re)taking the lock, catch up with what other processes wrote; while we hold it, no one does
       if (fresh || h.state === null) h.state = refreshState(h.fd, h.state, h)
       const state = h.state
-      const { outcomes, lines, added } = planAppends(h, state, batch, this.options.maxEventBytes ?? 1024 * 1024)
+      const fd = h.fd
+      const { outcomes, lines, added } = planAppends(
+        h,
+        state,
+        batch,
+        this.options.maxEventBytes ?? 1024 * 1024,
+        (seq) => storedFingerprint(fd, state.size, h, seq),
+      )
       if (lines.length > 0) {
         const member = encodeMember(lines.join('\n') + '\n')
         writtenAt = state.size
@@ -282,7 +290,7 @@ export class FsEventLog implements EventLog {
         h.dirUnsynced = false
         state.size += member.length
         state.version += lines.length
-        for (const [id, v] of added) state.ids.set(id, v)
+        for (const [id, v] of added) state.ids.set(id, v.seq)
       }
       return outcomes
     } catch (err) {

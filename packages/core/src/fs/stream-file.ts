@@ -23,13 +23,21 @@ export const fdatasyncAsync = promisify(fdatasync)
 export interface StreamState {
   size: number
   version: number
-  /** event id -> seq and a fingerprint of (type, data), for idempotent re-appends. */
-  ids: Map<string, { seq: number; fp: number }>
+  /** event id -> seq, for idempotent re-appends. */
+  ids: Map<string, number>
 }
 
 /** Fingerprint of an event's type and data JSON, to tell a true retry from a reused id. */
 export function fingerprint(type: string, dataJson: string): number {
-  return crc32(type + '\n' + dataJson)
+  return crc32(dataJson, crc32(type))
+}
+
+/** The fingerprint of the event at `seq` of a stream file's first `size` bytes (for the rare repeated id). */
+export function storedFingerprint(fd: number, size: number, where: Where, seq: number): number {
+  const decoded = decodeStreamBytes(readRange(fd, 0, size), where, { prevVersion: 0, fromSeq: seq, toSeq: seq })
+  const e = decoded.events[0]
+  if (!e) throw new ShiiooError('INTERNAL', `${where.path}: seq ${seq} is not in the file`)
+  return fingerprint(e.type, JSON.stringify(e.data))
 }
 
 export function readRange(fd: number, from: number, to: number): Buffer {
@@ -202,15 +210,12 @@ function corrupt(where: Where, seq: number, offset: number, message: string) {
 export function refreshState(fd: number, state: StreamState | null, where: Where): StreamState {
   const size = fstatSync(fd).size
   if (state !== null && size === state.size) return state
-  const base =
-    state !== null && size > state.size
-      ? state
-      : { size: 0, version: 0, ids: new Map<string, { seq: number; fp: number }>() }
+  const base = state !== null && size > state.size ? state : { size: 0, version: 0, ids: new Map<string, number>() }
   const decoded = decodeStreamBytes(readRange(fd, base.size, size), where, {
     prevVersion: base.version,
     baseOffset: base.size,
   })
-  for (const e of decoded.events) base.ids.set(e.id, { seq: e.seq, fp: fingerprint(e.type, JSON.stringify(e.data)) })
+  for (const e of decoded.events) base.ids.set(e.id, e.seq)
   base.version += decoded.events.length
   base.size = decoded.end
   if (decoded.tornTail) {
