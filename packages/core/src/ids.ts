@@ -44,10 +44,9 @@ export function createUlidFactory(now: () => number = Date.now): () => string {
   const pool = Buffer.allocUnsafe(4096)
   let used = pool.length
   return () => {
-    let time = now()
+    const time = now()
     if (time <= lastTime) {
-      time = lastTime
-      // increment the 80-bit random part, base 32, from the right
+      // the clock has not moved on (or went back): keep the last time, increment the 80-bit random part, base 32, from the right
       let i = digits.length - 1
       while (i >= 0 && digits[i] === 31) {
         digits[i] = 0
