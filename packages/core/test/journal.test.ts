@@ -124,12 +124,14 @@ describe('the write-ahead journal', () => {
     const path = join(dataDir, 'journal', seg!)
     // what a crash in the middle of a journal write leaves: half of a record, then zeros
     const n = Number(/\.(\d+)\.wal$/.exec(seg!)![1])
-    const record = encodeRecord(n, {
-      tenant: 'default' as TenantId,
-      stream: 'torn' as StreamId,
-      offset: 0,
-      bytes: Buffer.alloc(500, 1),
-    })
+    const record = Buffer.concat(
+      encodeRecord(n, {
+        tenant: 'default' as TenantId,
+        stream: 'torn' as StreamId,
+        offset: 0,
+        bytes: Buffer.alloc(500, 1),
+      }),
+    )
     const bytes = readFileSync(path)
     const { end } = decodeSegment(bytes, n)
     writeFileSync(path, Buffer.concat([bytes.subarray(0, end), record.subarray(0, 200), Buffer.alloc(4096)]))
@@ -139,13 +141,14 @@ describe('the write-ahead journal', () => {
   })
 
   it('never lets a record name a path: ids are validated and a bad record ends the segment', () => {
-    const good = encodeRecord(1, {
+    const record = (...args: Parameters<typeof encodeRecord>) => Buffer.concat(encodeRecord(...args))
+    const good = record(1, {
       tenant: 'default' as TenantId,
       stream: 'audit' as StreamId,
       offset: 0,
       bytes: Buffer.from('x'),
     })
-    const forged = encodeRecord(1, {
+    const forged = record(1, {
       tenant: '../../etc' as TenantId,
       stream: 'passwd' as StreamId,
       offset: 0,

@@ -264,7 +264,9 @@ export class FsEventLog implements EventLog {
         h.dirUnsynced = opened.created
       }
       // on (re)taking the lock, catch up with what other processes wrote; while we hold it, no one does
-      if (fresh || h.state === null) h.state = refreshState(h.fd, h.state, h)
+      // a file this commit created is empty: nothing to read
+      if (h.state === null && h.dirUnsynced) h.state = { size: 0, version: 0, ids: new Map() }
+      else if (fresh || h.state === null) h.state = refreshState(h.fd, h.state, h)
       const state = h.state
       const fd = h.fd
       const { outcomes, lines, added } = planAppends(

@@ -22,17 +22,19 @@ export interface JournalEntry {
   bytes: Buffer
 }
 
-export function encodeRecord(segment: number, e: JournalEntry): Buffer {
-  const head = Buffer.from(JSON.stringify({ t: e.tenant, s: e.stream, o: e.offset }) + '\n', 'utf8')
-  const out = Buffer.allocUnsafe(HEADER_BYTES + head.length + e.bytes.length)
-  head.copy(out, HEADER_BYTES)
-  e.bytes.copy(out, HEADER_BYTES + head.length)
-  const payload = out.subarray(HEADER_BYTES)
-  out.writeUInt32LE(JOURNAL_MAGIC, 0)
-  out.writeUInt32LE(segment >>> 0, 4)
-  out.writeUInt32LE(payload.length, 8)
-  out.writeUInt32LE(crc32(payload), 12)
-  return out
+/**
+ * A record as two buffers, header and the commit's own bytes (written together with writev, so
+ * the member is not copied).
+ */
+export function encodeRecord(segment: number, e: JournalEntry): [Buffer, Buffer] {
+  const text = JSON.stringify({ t: e.tenant, s: e.stream, o: e.offset }) + '\n'
+  const head = Buffer.allocUnsafe(HEADER_BYTES + Buffer.byteLength(text))
+  const headLength = head.write(text, HEADER_BYTES) // ids and offsets are ASCII
+  head.writeUInt32LE(JOURNAL_MAGIC, 0)
+  head.writeUInt32LE(segment >>> 0, 4)
+  head.writeUInt32LE(headLength + e.bytes.length, 8)
+  head.writeUInt32LE(crc32(e.bytes, crc32(head.subarray(HEADER_BYTES))), 12)
+  return [head, e.bytes]
 }
 
 export interface DecodedSegment {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { writeSync, close, constants, fdatasync, fsync, ftruncate, open, unlink, write } from 'node:fs'
+import { close, constants, fdatasync, fsync, ftruncate, open, unlink, writev, writevSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { ShiiooError } from '../errors.js'
@@ -10,10 +10,11 @@ import type { JournalEntry } from './journal-format.js'
 import { encodeRecord } from './journal-format.js'
 import type { RecoveryReport } from './journal-recovery.js'
 import { recoverOrphans } from './journal-recovery.js'
+import { writeFully } from './stream-file.js'
 
 const openAsync = promisify(open)
 const closeAsync = promisify(close)
-const writeAsync = promisify(write)
+const writevAsync = promisify(writev)
 const ftruncateAsync = promisify(ftruncate)
 const fsyncAsync = promisify(fsync)
 const fdatasyncAsync = promisify(fdatasync)
@@ -149,20 +150,21 @@ export class Journal {
 
   private async writeBatch(batch: Queued[]): Promise<void> {
     let seg = (this.current ??= await this.start())
-    const records = batch.map((q) => encodeRecord(seg.n, q.entry))
-    const size = records.reduce((n, r) => n + r.length, 0)
+    const parts = batch.flatMap((q) => encodeRecord(seg.n, q.entry))
+    const size = parts.reduce((n, r) => n + r.length, 0)
     if (seg.pos > 0 && seg.pos + size > this.segmentBytes) {
       seg = await this.rotate(seg)
-      for (const r of records) r.writeUInt32LE(seg.n, 4) // the CRC covers the payload only
+      // the record headers name the segment; the CRC covers the payload only
+      for (let i = 0; i < parts.length; i += 2) parts[i]!.writeUInt32LE(seg.n, 4)
     }
-    const buf = records.length === 1 ? records[0]! : Buffer.concat(records, size)
-    let done = 0
     const started = performance.now()
+    let done: number
     if (this.writeMs < SYNC_BELOW_MS) {
-      while (done < buf.length) done += writeSync(seg.fd, buf, done, buf.length - done, seg.pos + done)
+      done = writevSync(seg.fd, parts, seg.pos)
+      if (done < size) writeFully(seg.fd, Buffer.concat(parts).subarray(done), seg.pos + done)
     } else {
-      while (done < buf.length)
-        done += (await writeAsync(seg.fd, buf, done, buf.length - done, seg.pos + done)).bytesWritten
+      done = (await writevAsync(seg.fd, parts, seg.pos)).bytesWritten
+      if (done < size) writeFully(seg.fd, Buffer.concat(parts).subarray(done), seg.pos + done)
     }
     this.writeMs = this.writeMs * 0.9 + (performance.now() - started) * 0.1
     seg.pos += size

@@ -19,6 +19,8 @@ export class DefinitionStore {
   /** Hashes of definition objects already hashed, and blobs known stored: starts stay cheap. */
   private readonly hashes = new WeakMap<WorkflowDefinition, string>()
   private readonly stored = new Set<string>()
+  private readonly storing = new Map<string, Promise<void>>()
+  private readonly loading = new Map<string, Promise<CompiledWorkflow>>()
 
   constructor(
     private readonly blobs: BlobStore,
@@ -33,15 +35,38 @@ export class DefinitionStore {
     if (hash !== undefined && this.stored.has(`${tenant}/${hash}`)) return hash
     hash = hashNormalized(definition)
     this.hashes.set(definition, hash)
-    const stored = await this.blobs.put({ tenant, data: Buffer.from(canonicalDefinitionText(definition)) })
-    if (stored.key !== hash) throw new ShiiooError('INTERNAL', `definition blob ${stored.key} is not its hash ${hash}`)
-    this.stored.add(`${tenant}/${hash}`)
+    const key = `${tenant}/${hash}`
+    let storing = this.storing.get(key)
+    if (!storing) {
+      // concurrent starts of one new definition store it once
+      storing = this.blobs
+        .put({ tenant, data: Buffer.from(canonicalDefinitionText(definition)) })
+        .then((stored) => {
+          if (stored.key !== hash)
+            throw new ShiiooError('INTERNAL', `definition blob ${stored.key} is not its hash ${hash}`)
+          this.stored.add(key)
+        })
+        .finally(() => this.storing.delete(key))
+      this.storing.set(key, storing)
+    }
+    await storing
     return hash
   }
 
   async get(tenant: TenantId, hash: string): Promise<CompiledWorkflow> {
     const cached = this.compiled.get(`${tenant}/${hash}`)
     if (cached) return cached
+    const key = `${tenant}/${hash}`
+    let loading = this.loading.get(key)
+    if (!loading) {
+      // concurrent runs of one definition read and compile it once
+      loading = this.load(tenant, hash).finally(() => this.loading.delete(key))
+      this.loading.set(key, loading)
+    }
+    return loading
+  }
+
+  private async load(tenant: TenantId, hash: string): Promise<CompiledWorkflow> {
     let bytes: Uint8Array
     try {
       bytes = await this.blobs.get({ tenant, key: hash })
