@@ -84,6 +84,9 @@ interface Handle {
  */
 export class FsEventLog implements EventLog {
   private readonly handles = new Map<string, Handle>()
+  /** Streams with appends not yet handed to a commit (see tick). */
+  private readonly dirty = new Set<Handle>()
+  private tickScheduled = false
   private readonly listeners = new Set<AppendListener>()
   private readonly dirs = new DirSyncer()
   /** Directories this log made sure exist (durably): a day's folder is created once, not per run. */
@@ -138,7 +141,11 @@ export class FsEventLog implements EventLog {
       const h = this.handle(tenant, stream)
       return new Promise<AppendResult>((resolve, reject) => {
         h.pending.push({ request, events, resolve, reject })
-        this.schedule(h)
+        this.dirty.add(h)
+        if (!this.tickScheduled) {
+          this.tickScheduled = true
+          setImmediate(this.tick)
+        }
       })
     } catch (err) {
       return Promise.reject(toShiiooError(err))
@@ -208,6 +215,20 @@ export class FsEventLog implements EventLog {
     }
   }
 
+  /**
+   * Once per turn of the event loop: every stream with new appends starts its commit, so the
+   * appends one stream got in that turn share a commit, and the journal writes what all streams
+   * committed in one write before the turn ends.
+   */
+  private readonly tick = (): void => {
+    this.tickScheduled = false
+    const journal = this.journal
+    journal?.hold()
+    for (const h of this.dirty) this.schedule(h)
+    this.dirty.clear()
+    journal?.release()
+  }
+
   private schedule(h: Handle): void {
     if (h.flushing !== null) return
     h.flushing = this.flush(h).finally(() => {
@@ -217,7 +238,6 @@ export class FsEventLog implements EventLog {
   }
 
   private async flush(h: Handle): Promise<void> {
-    await nextTurn() // let appends issued in the same turn join this commit
     while (h.pending.length > 0) {
       const batch = h.pending.splice(0)
       let outcomes: Outcome[]
@@ -421,8 +441,9 @@ export class FsEventLog implements EventLog {
     this.closed = true
     // a commit loop can reschedule itself for appends that arrived meanwhile: wait until none runs
     for (;;) {
+      if (this.tickScheduled) await nextTurn()
       const busy = [...this.handles.values()].flatMap((h) => (h.flushing ? [h.flushing] : []))
-      if (busy.length === 0) break
+      if (busy.length === 0 && !this.tickScheduled) break
       await Promise.all(busy)
     }
     if (this.sweeper) clearInterval(this.sweeper)

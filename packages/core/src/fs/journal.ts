@@ -72,6 +72,7 @@ export class Journal {
   private queue: Queued[] = []
   private writing: Promise<void> | null = null
   private scheduled = false
+  private held = false
   private failed: ShiiooError | null = null
   private readonly checkpoints = new Set<Promise<void>>()
   private readonly dirs = new DirSyncer()
@@ -116,6 +117,7 @@ export class Journal {
     if (this.failed) return Promise.reject(this.failed)
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ entry, path, newIn, resolve, reject })
+      if (this.held) return // the holder writes it when it releases
       if (this.writing === null && !this.scheduled) {
         this.scheduled = true
         // commits of other streams made in this turn of the event loop join this write
@@ -125,6 +127,17 @@ export class Journal {
         })
       }
     })
+  }
+
+  /** Commits made until `release` wait for it: the event log hands over a whole turn's commits. */
+  hold(): void {
+    this.held = true
+  }
+
+  /** Writes what was committed since `hold`, now (unless a write is already on the disk). */
+  release(): void {
+    this.held = false
+    if (this.queue.length > 0 && this.writing === null && !this.scheduled) this.writing = this.drain()
   }
 
   private async drain(): Promise<void> {
