@@ -123,7 +123,7 @@ export class Journal {
         // commits of other streams made in this turn of the event loop join this write
         setImmediate(() => {
           this.scheduled = false
-          this.writing ??= this.drain()
+          this.startDrain()
         })
       }
     })
@@ -137,7 +137,14 @@ export class Journal {
   /** Writes what was committed since `hold`, now (unless a write is already on the disk). */
   release(): void {
     this.held = false
-    if (this.queue.length > 0 && this.writing === null && !this.scheduled) this.writing = this.drain()
+    if (!this.scheduled) this.startDrain()
+  }
+
+  /** Starts writing the queue unless a write is under way (its loop takes what is queued). */
+  private startDrain(): void {
+    // with a non-empty queue, drain suspends at its first write before it could reset `writing`
+    if (this.writing !== null || this.queue.length === 0) return
+    this.writing = this.drain()
   }
 
   private async drain(): Promise<void> {
@@ -157,7 +164,7 @@ export class Journal {
         }
       }
     } finally {
-      this.writing = null
+      this.writing = null // in the same turn as the loop's last look at the queue
     }
   }
 
