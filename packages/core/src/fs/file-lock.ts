@@ -246,12 +246,10 @@ export class FileLock {
   release(): void {
     if (!this.held) return
     this.held = false
-    if (this.options.identity?.owns(this.path)) {
-      rmSync(this.path, { force: true })
-      return
+    if (!this.options.identity?.owns(this.path)) {
+      const o = readOwner(this.path)
+      if (o !== null && o.nonce !== this.owner.nonce) return // broken and re-taken by another: not ours
     }
-    const o = readOwner(this.path)
-    if (o !== null && o.nonce !== this.owner.nonce) return // broken and re-taken by another: not ours
     try {
       unlinkSync(this.path)
     } catch {
