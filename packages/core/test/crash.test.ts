@@ -67,7 +67,8 @@ describe('crash safety with real processes', () => {
     for (let i = 0; i < kills; i++) {
       const w = startWriter(dataDir, stream, `k${i}`)
       await w.ready
-      await new Promise((r) => setTimeout(r, 2 + Math.floor(Math.random() * 40)))
+      // from inside the first commit (recovery, stale locks, a new journal segment) to steady appends
+      await new Promise((r) => setTimeout(r, 2 + Math.floor(Math.random() * 80)))
       w.kill()
       expect(await w.exit).toBe(null) // died by the signal, not on its own
       for (const [id, seq] of w.acked) acked.set(id, seq)

@@ -109,6 +109,7 @@ export class FsEventLog implements EventLog {
         : Journal.open({
             dataDir: options.dataDir,
             logger: this.logger,
+            identity: this.identity,
             ...(options.journalSegmentBytes ? { segmentBytes: options.journalSegmentBytes } : {}),
           }).then((j) => (this.journal = j))
     // appends report it; reads go on without (they miss only what a machine crash lost)

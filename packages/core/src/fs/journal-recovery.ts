@@ -11,6 +11,7 @@ import {
 import { dirname, join } from 'node:path'
 import type { Logger } from '../ports/logger.js'
 import { ensureDurableDir, fsyncDir } from './durable.js'
+import type { LockIdentity } from './file-lock.js'
 import { FileLock } from './file-lock.js'
 import type { JournalEntry } from './journal-format.js'
 import { decodeSegment } from './journal-format.js'
@@ -34,7 +35,13 @@ export interface RecoveryReport {
  * process kill they are: the page cache survives; after a machine crash they may not be). Then
  * the stream files are fsynced and the segments deleted. Caller holds the journal's recovery lock.
  */
-export function recoverOrphans(journalDir: string, dataDir: string, self: string, logger: Logger): RecoveryReport {
+export function recoverOrphans(
+  journalDir: string,
+  dataDir: string,
+  self: string,
+  logger: Logger,
+  identity?: LockIdentity,
+): RecoveryReport {
   const segments = new Map<string, { n: number; path: string }[]>()
   const owners = new Set<string>()
   for (const name of readdirSync(journalDir)) {
@@ -51,7 +58,7 @@ export function recoverOrphans(journalDir: string, dataDir: string, self: string
   const report: RecoveryReport = { owners: 0, entries: 0, repaired: 0 }
   for (const owner of [...owners].sort()) {
     if (owner === self) continue
-    const lock = new FileLock(join(journalDir, `${owner}.lock`))
+    const lock = new FileLock(join(journalDir, `${owner}.lock`), identity ? { identity } : {})
     if (!lock.tryAcquire()) continue // a live process: its journal is its own
     const list = (segments.get(owner) ?? []).sort((a, b) => a.n - b.n)
     const entries: JournalEntry[] = []

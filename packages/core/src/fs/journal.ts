@@ -5,6 +5,7 @@ import { promisify } from 'node:util'
 import { ShiiooError } from '../errors.js'
 import type { Logger } from '../ports/logger.js'
 import { DirSyncer, ensureDurableDir, fsyncDir } from './durable.js'
+import type { LockIdentity } from './file-lock.js'
 import { FileLock, sweepDeadIdentities } from './file-lock.js'
 import type { JournalEntry } from './journal-format.js'
 import { encodeRecord } from './journal-format.js'
@@ -33,6 +34,11 @@ export interface JournalOptions {
   logger: Logger
   /** Size a segment is preallocated to; a full segment is checkpointed and deleted. */
   segmentBytes?: number
+  /**
+   * Locks taken as links to this identity: atomic, so a process killed while taking one leaves
+   * no half-written lock that others must wait out.
+   */
+  identity?: LockIdentity
 }
 
 interface Segment {
@@ -65,8 +71,9 @@ interface Queued {
  * journals of owners that are gone are replayed into the stream files (see recoverOrphans).
  */
 export class Journal {
-  /** Created with the first commit, so opening a log only to read it writes nothing. */
   private current: Segment | null = null
+  /** The first segment, made in the background at open (a sparse file, two fsyncs). */
+  private first: Promise<Segment> | null = null
   private lock: FileLock | null = null
   private next: Promise<Segment> | null = null
   private queue: Queued[] = []
@@ -89,13 +96,18 @@ export class Journal {
   static async open(options: JournalOptions): Promise<Journal> {
     const dir = join(options.dataDir, 'journal')
     ensureDurableDir(dir)
-    const recovery = new FileLock(join(dir, 'recovery.lock'), { timeoutMs: 120_000 })
+    const { identity } = options
+    const recovery = new FileLock(join(dir, 'recovery.lock'), { timeoutMs: 120_000, ...(identity ? { identity } : {}) })
     await recovery.acquire()
     try {
       const owner = `${Date.now().toString(36)}-${randomBytes(6).toString('hex')}`
-      const report = recoverOrphans(dir, options.dataDir, owner, options.logger)
+      const report = recoverOrphans(dir, options.dataDir, owner, options.logger, identity)
       sweepDeadIdentities(join(options.dataDir, 'locks'))
-      return new Journal(dir, owner, options, report)
+      const journal = new Journal(dir, owner, options, report)
+      // the first segment is made while the process starts up, not in its first commit's way
+      journal.first = journal.start()
+      journal.first.catch(() => {}) // a failure shows in the first commit
+      return journal
     } finally {
       recovery.release()
     }
@@ -169,7 +181,7 @@ export class Journal {
   }
 
   private async writeBatch(batch: Queued[]): Promise<void> {
-    let seg = (this.current ??= await this.start())
+    let seg = this.current ?? (this.current = await (this.first ??= this.start()))
     const parts = batch.flatMap((q) => encodeRecord(seg.n, q.entry))
     const size = parts.reduce((n, r) => n + r.length, 0)
     if (seg.pos > 0 && seg.pos + size > this.segmentBytes) {
@@ -196,7 +208,8 @@ export class Journal {
 
   /** Takes this process's owner lock and creates its first segment. */
   private async start(): Promise<Segment> {
-    const lock = new FileLock(join(this.dir, `${this.owner}.lock`))
+    const { identity } = this.options
+    const lock = new FileLock(join(this.dir, `${this.owner}.lock`), identity ? { identity } : {})
     if (!lock.tryAcquire()) throw new ShiiooError('INTERNAL', `journal owner ${this.owner} is taken`)
     this.lock = lock
     return this.createSegment(1)
@@ -248,6 +261,7 @@ export class Journal {
       await closeAsync(next.fd)
       await unlinkAsync(next.path)
     }
+    if (this.current === null && this.first) this.current = await this.first.catch(() => null)
     if (this.failed === null && this.current !== null) {
       await this.checkpoint(this.current)
       this.current = null
