@@ -42,16 +42,21 @@ export async function run() {
   const shiioo = await measure(runOne)
   await engine.close()
   await log.close()
+  // the disk's floor moves within minutes on this VM: measure it again after the workload
+  const rawAfter = rawFsyncRate(dir)
   removeDir(dir)
   const result = {
     rawFsyncPerSec: Math.round(raw.perSecond),
     rawFsyncP50Ms: raw.p50ms,
+    rawFsyncP50MsAfter: rawAfter.p50ms,
     seqStepP50Ms: shiioo.sequential.p50Ms,
     seqStepP99Ms: shiioo.sequential.p99Ms,
     seqStepsPerSec: shiioo.sequential.stepsPerSec,
     seqRunsPerSec: shiioo.sequential.runsPerSec,
+    seqColdStepP50Ms: shiioo.sequential.coldP50Ms,
     concStepsPerSec: shiioo.concurrent.stepsPerSec,
     concRunsPerSec: shiioo.concurrent.runsPerSec,
+    concColdStepsPerSec: shiioo.concurrent.coldStepsPerSec,
   }
   if (process.env.SHIIOO_BENCH_PEERS === '1') {
     progress('peers (installs them into bench/.peers on first use)')

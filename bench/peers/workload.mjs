@@ -38,35 +38,46 @@ const round = (n, d = 3) => Math.round(n * 10 ** d) / 10 ** d
  *
  * Every engine first runs the same warm-up (`warmup` sequential runs and `warmupRounds` concurrent rounds): a
  * long-running server is measured, not the JIT's first minutes. On this machine Shiioo's own overhead per step
- * falls from about 0.2 ms in the first hundred runs to 0.1 ms after a few hundred as V8 optimizes the hot path.
+ * falls from about 0.2 ms in the first hundred runs to 0.1 ms after a few hundred as V8 optimizes the hot path, and
+ * its concurrent rate keeps rising for a few thousand runs. The warm-up's first 50 runs and first concurrent round
+ * are reported too (`coldP50Ms`, `coldStepsPerSec`).
  */
 export async function measure(runOne, opts = {}) {
   const seq = { runs: 200, steps: 10, ...opts.sequential }
   const con = { runs: 100, steps: 3, rounds: 5, ...opts.concurrent }
   const warmup = opts.warmup ?? 300
-  const warmupRounds = opts.warmupRounds ?? 3
-  for (let r = 0; r < warmup; r++) await runOne(seq.steps)
-  for (let r = 0; r < warmupRounds; r++) await Promise.all(Array.from({ length: con.runs }, () => runOne(con.steps)))
+  const warmupRounds = opts.warmupRounds ?? 20
+  const sequential = async (runs, lat) => {
+    for (let r = 0; r < runs; r++) {
+      marks = []
+      await runOne(seq.steps)
+      marks.push(performance.now())
+      if (marks.length !== seq.steps + 1) throw new Error(`expected ${seq.steps} steps, saw ${marks.length - 1}`)
+      for (let k = 1; k < marks.length; k++) lat.push(marks[k] - marks[k - 1])
+    }
+    marks = null
+    lat.sort((a, b) => a - b)
+  }
+  const concurrent = async () => {
+    const t = performance.now()
+    await Promise.all(Array.from({ length: con.runs }, () => runOne(con.steps)))
+    return (performance.now() - t) / 1000
+  }
+
+  // warm-up; its first runs and first round are reported as the cold figures
+  const cold = []
+  await sequential(Math.min(50, warmup), cold)
+  for (let r = 50; r < warmup; r++) await runOne(seq.steps)
+  const coldRound = await concurrent()
+  for (let r = 1; r < warmupRounds; r++) await concurrent()
 
   const lat = []
   const t0 = performance.now()
-  for (let r = 0; r < seq.runs; r++) {
-    marks = []
-    await runOne(seq.steps)
-    marks.push(performance.now())
-    if (marks.length !== seq.steps + 1) throw new Error(`expected ${seq.steps} steps, saw ${marks.length - 1}`)
-    for (let k = 1; k < marks.length; k++) lat.push(marks[k] - marks[k - 1])
-  }
+  await sequential(seq.runs, lat)
   const seqSec = (performance.now() - t0) / 1000
-  marks = null
-  lat.sort((a, b) => a - b)
 
   const rounds = []
-  for (let r = 0; r < con.rounds; r++) {
-    const t1 = performance.now()
-    await Promise.all(Array.from({ length: con.runs }, () => runOne(con.steps)))
-    rounds.push((performance.now() - t1) / 1000)
-  }
+  for (let r = 0; r < con.rounds; r++) rounds.push(await concurrent())
   rounds.sort((a, b) => a - b)
   const conSec = rounds[Math.floor(rounds.length / 2)]
 
@@ -76,11 +87,13 @@ export async function measure(runOne, opts = {}) {
       p99Ms: round(percentile(lat, 99)),
       stepsPerSec: Math.round((seq.runs * seq.steps) / seqSec),
       runsPerSec: Math.round(seq.runs / seqSec),
+      coldP50Ms: round(percentile(cold, 50)),
     },
     concurrent: {
       stepsPerSec: Math.round((con.runs * con.steps) / conSec),
       runsPerSec: Math.round(con.runs / conSec),
       rounds: con.rounds,
+      coldStepsPerSec: Math.round((con.runs * con.steps) / coldRound),
     },
   }
 }

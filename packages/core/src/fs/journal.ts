@@ -66,6 +66,8 @@ interface Queued {
  * durable (O_DSYNC, into a preallocated segment, so the disk need not update the file's size).
  * Commits from every stream that arrive while a journal write is on the disk share the next one.
  * A full segment is checkpointed: the stream files it names are fsynced, then it is deleted.
+ * After a failed write nobody knows what the disk kept, so every later commit fails until the
+ * process restarts and recovery settles it (ADR 0007).
  *
  * One journal per process (owner), under `journal/`, locked by an owner lock file. At open, the
  * journals of owners that are gone are replayed into the stream files (see recoverOrphans).
@@ -117,14 +119,15 @@ export class Journal {
     return this.options.segmentBytes ?? 8 * 1024 * 1024
   }
 
-  /**
-   * Makes `entry` (already written to `path` at entry.offset) durable. `newIn` names the directory
-   * when the stream file is new, so the checkpoint makes its directory entry durable as well.
-   */
+  /** Set once a journal write failed: every append fails from then on (see the class comment). */
   get failure(): ShiiooError | null {
     return this.failed
   }
 
+  /**
+   * Makes `entry` (already written to `path` at entry.offset) durable. `newIn` names the directory
+   * when the stream file is new, so the checkpoint makes its directory entry durable as well.
+   */
   commit(entry: JournalEntry, path: string, newIn: string | null): Promise<void> {
     if (this.failed) return Promise.reject(this.failed)
     return new Promise<void>((resolve, reject) => {
