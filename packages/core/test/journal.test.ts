@@ -14,7 +14,7 @@ import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import type { StreamId, TenantId } from '../src/index.js'
 import { FsBlobStore, createIdFactory, newEvent, openFsEventLog, streamPath, verifyDataDir } from '../src/index.js'
-import { decodeSegment, encodeRecord } from '../src/fs/journal-format.js'
+import { SPARE_FILE, decodeSegment, encodeRecord, segmentId } from '../src/fs/journal-format.js'
 
 const writerScript = join(import.meta.dirname, 'fixtures', 'journal-writer.mjs')
 const dirs: string[] = []
@@ -37,8 +37,8 @@ const ev = (i: number) =>
 type Acked = Map<string, { tenant: string; stream: string; seq: number }>
 
 /** Runs the writer child until it has acknowledged everything, then kills it with SIGKILL. */
-async function writeAndKill(dataDir: string, count = 60, streams = 6): Promise<Acked> {
-  const child = spawn(process.execPath, [writerScript, dataDir, String(count), String(streams)], {
+async function writeAndKill(dataDir: string, count = 60, streams = 6, segmentBytes = 64 << 20): Promise<Acked> {
+  const child = spawn(process.execPath, [writerScript, dataDir, String(count), String(streams), String(segmentBytes)], {
     stdio: ['ignore', 'pipe', 'inherit'],
   })
   const acked: Acked = new Map()
@@ -86,14 +86,16 @@ async function expectAllPresent(dataDir: string, acked: Acked) {
   return report!
 }
 
-const segments = (dataDir: string) => readdirSync(join(dataDir, 'journal')).filter((n) => n.endsWith('.wal'))
+const journalFiles = (dataDir: string) => readdirSync(join(dataDir, 'journal'))
+const segments = (dataDir: string) => journalFiles(dataDir).filter((n) => n.endsWith('.wal') && !SPARE_FILE.test(n))
+const spares = (dataDir: string) => journalFiles(dataDir).filter((n) => SPARE_FILE.test(n))
 
 describe('the write-ahead journal', () => {
   it('restores acknowledged commits that a machine crash took from the stream files', async () => {
     const dataDir = tempDir()
     const acked = await writeAndKill(dataDir)
     expect(acked.size).toBeGreaterThan(300)
-    expect(segments(dataDir)).toHaveLength(1)
+    expect(segments(dataDir).length).toBeGreaterThan(0) // the one in use and the next, made ahead
     // A machine crash loses what was never fsynced: the stream files were only in the page cache
     // (the journal was not checkpointed), so take them away, whole or in part.
     streamsOf(acked).forEach(({ tenant, stream }, i) => {
@@ -123,9 +125,10 @@ describe('the write-ahead journal', () => {
     const [seg] = segments(dataDir)
     const path = join(dataDir, 'journal', seg!)
     // what a crash in the middle of a journal write leaves: half of a record, then zeros
-    const n = Number(/\.(\d+)\.wal$/.exec(seg!)![1])
+    const [, owner, n] = /^(.+)\.(\d+)\.wal$/.exec(seg!)!
+    const id = segmentId(owner!, Number(n))
     const record = Buffer.concat(
-      encodeRecord(n, {
+      encodeRecord(id, {
         tenant: 'default' as TenantId,
         stream: 'torn' as StreamId,
         offset: 0,
@@ -133,7 +136,7 @@ describe('the write-ahead journal', () => {
       }),
     )
     const bytes = readFileSync(path)
-    const { end } = decodeSegment(bytes, n)
+    const { end } = decodeSegment(bytes, id)
     writeFileSync(path, Buffer.concat([bytes.subarray(0, end), record.subarray(0, 200), Buffer.alloc(4096)]))
     for (const { tenant, stream } of streamsOf(acked)) rmSync(streamPath(dataDir, tenant, stream))
     await expectAllPresent(dataDir, acked)
@@ -173,13 +176,16 @@ describe('the write-ahead journal', () => {
     await new Promise<void>((resolve) =>
       child.stdout.on('data', (c: Buffer) => c.toString().includes('done') && resolve()),
     )
-    const before = segments(dataDir)
-    expect(before).toHaveLength(1)
-    const log = openFsEventLog({ dataDir })
-    expect(await log.recovered()).toMatchObject({ owners: 0, entries: 0 })
-    await log.close()
-    expect(segments(dataDir)).toEqual(before)
-    child.kill('SIGKILL')
+    try {
+      const before = segments(dataDir)
+      expect(before.length).toBeGreaterThan(0)
+      const log = openFsEventLog({ dataDir })
+      expect(await log.recovered()).toMatchObject({ owners: 0, entries: 0 })
+      await log.close()
+      expect(segments(dataDir)).toEqual(before)
+    } finally {
+      child.kill('SIGKILL')
+    }
   })
 
   it('checkpoints full segments: stream files fsynced, old segments deleted, nothing lost', async () => {
@@ -196,7 +202,40 @@ describe('the write-ahead journal', () => {
     for (const stream of streams) expect(await log.version({ tenant: T, stream })).toBe(80)
     await log.close()
     expect(segments(dataDir)).toEqual([]) // a clean close checkpoints the rest
+    // checkpointed segments are kept (at most two) for the next ones to reuse
+    expect(spares(dataDir).length).toBeGreaterThan(0)
+    expect(spares(dataDir).length).toBeLessThanOrEqual(2)
     expect(readdirSync(join(dataDir, 'journal')).filter((n) => n.endsWith('.lock'))).toEqual([])
+  })
+
+  it('reuses checkpointed segments and replays only their new records', async () => {
+    const dataDir = tempDir()
+    const old = openFsEventLog({ dataDir, journalSegmentBytes: 16 * 1024 })
+    const stream = 'ledger' as StreamId
+    for (let i = 0; i < 100; i++) await old.append({ tenant: T, stream, expectedVersion: i, events: [ev(i)] })
+    await old.close()
+    const before = spares(dataDir)
+    expect(before.length).toBeGreaterThan(0)
+    // a new process takes the spares (full of the old records) as its segments, then dies
+    const acked = await writeAndKill(dataDir, 10, 2, 16 * 1024)
+    expect(spares(dataDir).filter((s) => before.includes(s)).length).toBeLessThan(before.length)
+    for (const { tenant, stream: s } of streamsOf(acked)) rmSync(streamPath(dataDir, tenant, s))
+    const report = await expectAllPresent(dataDir, acked)
+    // every replayed entry is one of the new process's commits (at most one per event it acked)
+    expect(report.entries).toBeLessThanOrEqual(acked.size)
+    const log = openFsEventLog({ dataDir })
+    expect(await log.version({ tenant: T, stream })).toBe(100)
+    await log.close()
+  })
+
+  it('ends a reused segment where its own records end', () => {
+    const mine = segmentId('owner-a', 1)
+    const older = segmentId('owner-b', 7)
+    const rec = (id: number, offset: number) =>
+      Buffer.concat(encodeRecord(id, { tenant: T, stream: 'audit' as StreamId, offset, bytes: Buffer.from('x') }))
+    const decoded = decodeSegment(Buffer.concat([rec(mine, 0), rec(mine, 1), rec(older, 2), rec(older, 3)]), mine)
+    expect(decoded.entries.map((e) => e.offset)).toEqual([0, 1])
+    expect(decoded.stoppedBy).toMatch(/another segment/)
   })
 
   it('commits without the journal too (journal: false fsyncs each stream file)', async () => {

@@ -14,6 +14,17 @@ import { isStreamId, isTenantId } from '../ids.js'
 export const JOURNAL_MAGIC = 0x534a3031 // "SJ01"
 export const HEADER_BYTES = 16
 
+/** A checkpointed segment kept for reuse: no owner, never replayed. */
+export const SPARE_FILE = /^spare-[0-9a-f]+\.wal$/
+
+/**
+ * The id in every record of segment `n` of `owner`. A segment file is reused after checkpoints,
+ * so it may still hold an older segment's records after ours: their other id ends the segment.
+ */
+export function segmentId(owner: string, n: number): number {
+  return crc32(`${owner}.${n}`)
+}
+
 export interface JournalEntry {
   tenant: TenantId
   stream: StreamId

@@ -14,7 +14,7 @@ import { ensureDurableDir, fsyncDir } from './durable.js'
 import type { LockIdentity } from './file-lock.js'
 import { FileLock } from './file-lock.js'
 import type { JournalEntry } from './journal-format.js'
-import { decodeSegment } from './journal-format.js'
+import { SPARE_FILE, decodeSegment, segmentId } from './journal-format.js'
 import { streamPath } from './paths.js'
 import { readRange, writeFully } from './stream-file.js'
 
@@ -44,6 +44,7 @@ export function recoverOrphans(
 ): RecoveryReport {
   const segments = new Map<string, { n: number; path: string }[]>()
   const owners = new Set<string>()
+  let spares = 0
   for (const name of readdirSync(journalDir)) {
     const seg = SEGMENT_FILE.exec(name)
     if (seg) {
@@ -54,6 +55,7 @@ export function recoverOrphans(
     }
     const lock = OWNER_LOCK.exec(name)
     if (lock) owners.add(lock[1]!)
+    if (SPARE_FILE.test(name) && ++spares > 2) unlinkSync(join(journalDir, name)) // spares left by many processes
   }
   const report: RecoveryReport = { owners: 0, entries: 0, repaired: 0 }
   for (const owner of [...owners].sort()) {
@@ -63,7 +65,7 @@ export function recoverOrphans(
     const list = (segments.get(owner) ?? []).sort((a, b) => a.n - b.n)
     const entries: JournalEntry[] = []
     for (const s of list) {
-      const decoded = decodeSegment(readFileSync(s.path), s.n)
+      const decoded = decodeSegment(readFileSync(s.path), segmentId(owner, s.n))
       if (decoded.stoppedBy) logger.warn('journal segment ends early', { segment: s.path, reason: decoded.stoppedBy })
       entries.push(...decoded.entries)
     }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { close, constants, fdatasync, fsync, ftruncate, open, unlink, writev, writevSync } from 'node:fs'
+import { close, constants, fdatasync, fsync, open, readdir, rename, stat, unlink, writev, writevSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { ShiiooError } from '../errors.js'
@@ -8,7 +8,7 @@ import { DirSyncer, ensureDurableDir, fsyncDir } from './durable.js'
 import type { LockIdentity } from './file-lock.js'
 import { FileLock, sweepDeadIdentities } from './file-lock.js'
 import type { JournalEntry } from './journal-format.js'
-import { encodeRecord } from './journal-format.js'
+import { SPARE_FILE, encodeRecord, segmentId } from './journal-format.js'
 import type { RecoveryReport } from './journal-recovery.js'
 import { recoverOrphans } from './journal-recovery.js'
 import { writeFully } from './stream-file.js'
@@ -16,7 +16,9 @@ import { writeFully } from './stream-file.js'
 const openAsync = promisify(open)
 const closeAsync = promisify(close)
 const writevAsync = promisify(writev)
-const ftruncateAsync = promisify(ftruncate)
+const renameAsync = promisify(rename)
+const readdirAsync = promisify(readdir)
+const statAsync = promisify(stat)
 const fsyncAsync = promisify(fsync)
 const fdatasyncAsync = promisify(fdatasync)
 const unlinkAsync = promisify(unlink)
@@ -28,6 +30,9 @@ const unlinkAsync = promisify(unlink)
  * gets its writes off the main thread, so one slow write does not stall everything else.
  */
 const SYNC_BELOW_MS = 1
+
+/** Checkpointed segments kept for reuse (see createSegment). */
+const MAX_SPARES = 2
 
 export interface JournalOptions {
   dataDir: string
@@ -43,6 +48,8 @@ export interface JournalOptions {
 
 interface Segment {
   n: number
+  /** Written in every record header (see segmentId). */
+  id: number
   path: string
   fd: number
   pos: number
@@ -185,12 +192,12 @@ export class Journal {
 
   private async writeBatch(batch: Queued[]): Promise<void> {
     let seg = this.current ?? (this.current = await (this.first ??= this.start()))
-    const parts = batch.flatMap((q) => encodeRecord(seg.n, q.entry))
+    const parts = batch.flatMap((q) => encodeRecord(seg.id, q.entry))
     const size = parts.reduce((n, r) => n + r.length, 0)
     if (seg.pos > 0 && seg.pos + size > this.segmentBytes) {
       seg = await this.rotate(seg)
       // the record headers name the segment; the CRC covers the payload only
-      for (let i = 0; i < parts.length; i += 2) parts[i]!.writeUInt32LE(seg.n, 4)
+      for (let i = 0; i < parts.length; i += 2) parts[i]!.writeUInt32LE(seg.id, 4)
     }
     const started = performance.now()
     let done: number
@@ -215,7 +222,11 @@ export class Journal {
     const lock = new FileLock(join(this.dir, `${this.owner}.lock`), identity ? { identity } : {})
     if (!lock.tryAcquire()) throw new ShiiooError('INTERNAL', `journal owner ${this.owner} is taken`)
     this.lock = lock
-    return this.createSegment(1)
+    const first = await this.createSegment(1)
+    // the next one too, now: a new file is filled with zeros, which should not meet a busy disk
+    this.next ??= this.createSegment(2)
+    this.next.catch(() => {}) // a failure shows when the segment is needed
+    return first
   }
 
   /** Seals a full segment (checkpointed in the background) and returns the next one. */
@@ -229,17 +240,49 @@ export class Journal {
     return seg
   }
 
+  /**
+   * A segment whose blocks are all written (zeros, or an older segment's records): writing into it
+   * changes no file metadata, so an O_DSYNC write is a data write alone and does not force the
+   * filesystem's journal to commit (which would hold up every file creation meanwhile). A spare
+   * left by a checkpoint is renamed into place; otherwise a new file is filled with zeros. Old
+   * records in a reused file carry another segment id, so they end the segment where ours end.
+   */
   private async createSegment(n: number): Promise<Segment> {
     const path = join(this.dir, `${this.owner}.${n}.wal`)
-    const flags = constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | constants.O_DSYNC
+    const reused = await this.takeSpare(path)
+    const flags = constants.O_RDWR | constants.O_DSYNC | (reused ? 0 : constants.O_CREAT | constants.O_EXCL)
     const fd = await openAsync(path, flags, 0o600)
-    await ftruncateAsync(fd, this.segmentBytes)
-    await fsyncAsync(fd)
+    if (!reused) {
+      const zeros = Buffer.alloc(1 << 20)
+      for (let at = 0; at < this.segmentBytes; at += zeros.length) {
+        await writevAsync(fd, [zeros.subarray(0, Math.min(zeros.length, this.segmentBytes - at))], at)
+      }
+      await fsyncAsync(fd)
+    }
     await this.dirs.sync(this.dir)
-    return { n, path, fd, pos: 0, files: new Set(), dirs: new Set() }
+    return { n, id: segmentId(this.owner, n), path, fd, pos: 0, files: new Set(), dirs: new Set() }
   }
 
-  /** Makes the segment's stream files durable on their own, then deletes it. */
+  /** Renames a spare segment to `path`; false when there is none. */
+  private async takeSpare(path: string): Promise<boolean> {
+    for (const name of await readdirAsync(this.dir)) {
+      if (!SPARE_FILE.test(name)) continue
+      const spare = join(this.dir, name)
+      try {
+        if ((await statAsync(spare)).size !== this.segmentBytes) {
+          await unlinkAsync(spare) // made for another segment size
+          continue
+        }
+        await renameAsync(spare, path)
+        return true
+      } catch {
+        // taken by another process meanwhile: try the next
+      }
+    }
+    return false
+  }
+
+  /** Makes the segment's stream files durable on their own, then keeps it as a spare or deletes it. */
   private async checkpoint(seg: Segment): Promise<void> {
     try {
       const files = [...seg.files]
@@ -248,23 +291,35 @@ export class Journal {
       }
       for (const d of seg.dirs) fsyncDir(d)
       await closeAsync(seg.fd)
-      await unlinkAsync(seg.path)
+      await this.retire(seg.path)
     } catch (err) {
       // the segment stays; the next process to open the log replays it
       this.options.logger.error('journal checkpoint failed', { segment: seg.path, error: (err as Error).message })
     }
   }
 
+  /**
+   * Keeps a segment file that is no longer needed as a spare, or deletes it. A rename lost in a
+   * crash leaves the old name: the segment is then replayed (its streams are already durable, so
+   * that changes nothing) and deleted.
+   */
+  private async retire(path: string): Promise<void> {
+    const spares = (await readdirAsync(this.dir)).filter((f) => SPARE_FILE.test(f)).length
+    if (spares < MAX_SPARES) await renameAsync(path, join(this.dir, `spare-${randomBytes(6).toString('hex')}.wal`))
+    else await unlinkAsync(path)
+  }
+
   /** Waits for queued commits, checkpoints everything and removes this process's journal. */
   async close(): Promise<void> {
     while (this.writing !== null || this.scheduled) await (this.writing ?? new Promise((r) => setImmediate(r)))
     await Promise.all(this.checkpoints)
+    // the first segment's making also starts the next one: let it get that far
+    if (this.current === null && this.first) this.current = await this.first.catch(() => null)
     const next = await this.next?.catch(() => null)
     if (next) {
       await closeAsync(next.fd)
-      await unlinkAsync(next.path)
+      await this.retire(next.path) // never written: a spare as it is
     }
-    if (this.current === null && this.first) this.current = await this.first.catch(() => null)
     if (this.failed === null && this.current !== null) {
       await this.checkpoint(this.current)
       this.current = null
