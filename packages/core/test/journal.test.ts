@@ -190,7 +190,7 @@ describe('the write-ahead journal', () => {
 
   it('checkpoints full segments: stream files fsynced, old segments deleted, nothing lost', async () => {
     const dataDir = tempDir()
-    const log = openFsEventLog({ dataDir, journalSegmentBytes: 8 * 1024 })
+    const log = openFsEventLog({ dataDir, journalSegmentBytes: 8 * 1024, journalCheckpointDelayMs: 0 })
     const streams = Array.from({ length: 5 }, () => ids.runId())
     await Promise.all(
       streams.map(async (stream) => {
@@ -198,6 +198,7 @@ describe('the write-ahead journal', () => {
       }),
     )
     // 400 commits of about 300 bytes in 8 KiB segments: many rotations, only the last few remain
+    await new Promise((r) => setTimeout(r, 50)) // the checkpoints (due at once) run
     expect(segments(dataDir).length).toBeLessThanOrEqual(3)
     for (const stream of streams) expect(await log.version({ tenant: T, stream })).toBe(80)
     await log.close()
@@ -208,9 +209,23 @@ describe('the write-ahead journal', () => {
     expect(readdirSync(join(dataDir, 'journal')).filter((n) => n.endsWith('.lock'))).toEqual([])
   })
 
+  it('keeps full segments until their delayed checkpoint; close checkpoints them at once', async () => {
+    const dataDir = tempDir()
+    const log = openFsEventLog({ dataDir, journalSegmentBytes: 8 * 1024, journalCheckpointDelayMs: 60_000 })
+    const stream = ids.runId()
+    for (let i = 0; i < 200; i++) await log.append({ tenant: T, stream, expectedVersion: i, events: [ev(i)] })
+    expect(segments(dataDir).length).toBeGreaterThan(3) // sealed, waiting for their checkpoint
+    await log.close()
+    expect(segments(dataDir)).toEqual([])
+    const again = openFsEventLog({ dataDir })
+    expect(await again.version({ tenant: T, stream })).toBe(200)
+    expect(await again.recovered()).toMatchObject({ owners: 0 })
+    await again.close()
+  })
+
   it('reuses checkpointed segments and replays only their new records', async () => {
     const dataDir = tempDir()
-    const old = openFsEventLog({ dataDir, journalSegmentBytes: 16 * 1024 })
+    const old = openFsEventLog({ dataDir, journalSegmentBytes: 16 * 1024, journalCheckpointDelayMs: 0 })
     const stream = 'ledger' as StreamId
     for (let i = 0; i < 100; i++) await old.append({ tenant: T, stream, expectedVersion: i, events: [ev(i)] })
     await old.close()

@@ -57,6 +57,8 @@ export interface FsEventLogOptions {
   journal?: boolean
   /** Preallocated size of a journal segment. */
   journalSegmentBytes?: number
+  /** How long after a journal segment fills its stream files are fsynced (default 30 s). */
+  journalCheckpointDelayMs?: number
 }
 
 interface Handle {
@@ -113,6 +115,9 @@ export class FsEventLog implements EventLog {
             logger: this.logger,
             identity: this.identity,
             ...(options.journalSegmentBytes ? { segmentBytes: options.journalSegmentBytes } : {}),
+            ...(options.journalCheckpointDelayMs !== undefined
+              ? { checkpointDelayMs: options.journalCheckpointDelayMs }
+              : {}),
           }).then((j) => (this.journal = j))
     // appends report it; reads go on without (they miss only what a machine crash lost)
     this.ready.catch((err: Error) => this.logger.error('event journal recovery failed', { error: err.message }))

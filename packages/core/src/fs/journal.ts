@@ -39,6 +39,8 @@ export interface JournalOptions {
   logger: Logger
   /** Size a segment is preallocated to; a full segment is checkpointed and deleted. */
   segmentBytes?: number
+  /** How long after a segment is sealed its checkpoint runs (see checkpointSealed). */
+  checkpointDelayMs?: number
   /**
    * Locks taken as links to this identity: atomic, so a process killed while taking one leaves
    * no half-written lock that others must wait out.
@@ -50,6 +52,8 @@ interface Segment {
   n: number
   /** Written in every record header (see segmentId). */
   id: number
+  /** The delayed checkpoint of a sealed segment. */
+  timer?: NodeJS.Timeout | null
   path: string
   fd: number
   pos: number
@@ -91,6 +95,8 @@ export class Journal {
   private held = false
   private failed: ShiiooError | null = null
   private readonly checkpoints = new Set<Promise<void>>()
+  /** Full segments waiting for their checkpoint. */
+  private readonly sealed = new Set<Segment>()
   private readonly dirs = new DirSyncer()
   /** Moving average of a journal write's time (see SYNC_BELOW_MS). */
   private writeMs = 0
@@ -235,9 +241,26 @@ export class Journal {
     this.current = seg
     this.next = this.createSegment(seg.n + 1)
     this.next.catch(() => {}) // a failure shows when the segment is needed
-    const cp = this.checkpoint(sealed).finally(() => this.checkpoints.delete(cp))
-    this.checkpoints.add(cp)
+    this.sealed.add(sealed)
+    const timer = setTimeout(() => void this.checkpointSealed(sealed), this.options.checkpointDelayMs ?? 30_000)
+    timer.unref()
+    sealed.timer = timer
     return seg
+  }
+
+  /**
+   * Checkpoints a sealed segment, some time after it was sealed: by then the kernel has written
+   * most of its streams' pages and committed their metadata on its own, so the fsyncs find little
+   * to do, instead of forcing a filesystem journal commit each while commits are being made (which
+   * holds up every file creation and append meanwhile).
+   */
+  private checkpointSealed(seg: Segment): Promise<void> {
+    if (seg.timer) clearTimeout(seg.timer)
+    seg.timer = null
+    if (!this.sealed.delete(seg)) return Promise.resolve()
+    const cp = this.checkpoint(seg).finally(() => this.checkpoints.delete(cp))
+    this.checkpoints.add(cp)
+    return cp
   }
 
   /**
@@ -286,8 +309,8 @@ export class Journal {
   private async checkpoint(seg: Segment): Promise<void> {
     try {
       const files = [...seg.files]
-      for (let i = 0; i < files.length; i += 32) {
-        await Promise.all(files.slice(i, i + 32).map(syncFile))
+      for (let i = 0; i < files.length; i += 8) {
+        await Promise.all(files.slice(i, i + 8).map(syncFile))
       }
       for (const d of seg.dirs) fsyncDir(d)
       await closeAsync(seg.fd)
@@ -312,6 +335,7 @@ export class Journal {
   /** Waits for queued commits, checkpoints everything and removes this process's journal. */
   async close(): Promise<void> {
     while (this.writing !== null || this.scheduled) await (this.writing ?? new Promise((r) => setImmediate(r)))
+    await Promise.all([...this.sealed].map((seg) => this.checkpointSealed(seg)))
     await Promise.all(this.checkpoints)
     // the first segment's making also starts the next one: let it get that far
     if (this.current === null && this.first) this.current = await this.first.catch(() => null)
