@@ -197,8 +197,9 @@ export class Journal {
   }
 
   private async writeBatch(batch: Queued[]): Promise<void> {
-    let seg = this.current ?? (this.current = await (this.first ??= this.start()))
-    const parts = batch.flatMap((q) => encodeRecord(seg.id, q.entry))
+    let seg = this.current ?? (await this.begin())
+    const id = seg.id
+    const parts = batch.flatMap((q) => encodeRecord(id, q.entry))
     const size = parts.reduce((n, r) => n + r.length, 0)
     if (seg.pos > 0 && seg.pos + size > this.segmentBytes) {
       seg = await this.rotate(seg)
@@ -222,17 +223,24 @@ export class Journal {
     }
   }
 
+  /** The first commit: the first segment becomes current and the next one is started. */
+  private async begin(): Promise<Segment> {
+    const seg = await (this.first ??= this.start())
+    this.current = seg
+    // a new file is filled with zeros, which should happen before the disk is busy with this
+    // process's commits, not in the middle of them
+    this.next ??= this.createSegment(seg.n + 1)
+    this.next.catch(() => {}) // a failure shows when the segment is needed
+    return seg
+  }
+
   /** Takes this process's owner lock and creates its first segment. */
   private async start(): Promise<Segment> {
     const { identity } = this.options
     const lock = new FileLock(join(this.dir, `${this.owner}.lock`), identity ? { identity } : {})
     if (!lock.tryAcquire()) throw new ShiiooError('INTERNAL', `journal owner ${this.owner} is taken`)
     this.lock = lock
-    const first = await this.createSegment(1)
-    // the next one too, now: a new file is filled with zeros, which should not meet a busy disk
-    this.next ??= this.createSegment(2)
-    this.next.catch(() => {}) // a failure shows when the segment is needed
-    return first
+    return this.createSegment(1)
   }
 
   /** Seals a full segment (checkpointed in the background) and returns the next one. */
