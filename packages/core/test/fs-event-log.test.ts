@@ -150,6 +150,32 @@ describe('filesystem event log layout', () => {
     await log.close()
   })
 
+  it('answers many reads at once, each with its own stream (files are read into one shared buffer)', async () => {
+    const writer = openFsEventLog({ dataDir })
+    const runs = Array.from({ length: 12 }, () => ids.runId())
+    await Promise.all(
+      runs.map((run, i) =>
+        writer.append({
+          tenant: T,
+          stream: run,
+          expectedVersion: 0,
+          events: [started(), ...Array.from({ length: i }, (_, k) => step(`s${k}`))],
+        }),
+      ),
+    )
+    await writer.close()
+    const log = openFsEventLog({ dataDir }) // a fresh log: its reads wait for recovery first
+    const [read, versions] = await Promise.all([
+      Promise.all(runs.map((run) => log.read({ tenant: T, stream: run }))),
+      Promise.all(runs.map((run) => log.version({ tenant: T, stream: run }))),
+    ])
+    runs.forEach((run, i) => {
+      expect(read[i]!.map((e) => e.stream)).toEqual(Array(i + 1).fill(run))
+      expect(versions[i]).toBe(i + 1)
+    })
+    await log.close()
+  })
+
   it('fails appends after close with UNAVAILABLE', async () => {
     const log = openFsEventLog({ dataDir })
     await log.close()

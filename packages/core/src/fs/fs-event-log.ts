@@ -1,12 +1,11 @@
-import { closeSync, ftruncateSync, openSync, readFileSync, readSync, statSync } from 'node:fs'
-import { readdir } from 'node:fs/promises'
+import { ftruncateSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import type { NewEvent, StoredEvent } from '../events/envelope.js'
 import { validateNewEvent } from '../events/envelope.js'
 import { ShiiooError, toShiiooError } from '../errors.js'
 import type { StreamId, TenantId } from '../ids.js'
-import { DEFAULT_TENANT, isStreamId, isTenantId, parseStreamId, parseTenantId, streamKind } from '../ids.js'
+import { parseStreamId, parseTenantId } from '../ids.js'
 import type {
   AppendListener,
   AppendRequest,
@@ -25,13 +24,15 @@ import { FileLock, LockIdentity } from './file-lock.js'
 import { Journal } from './journal.js'
 import type { RecoveryReport } from './journal-recovery.js'
 import { encodeMember } from './gzip-members.js'
-import { streamPath, tenantRoot } from './paths.js'
-import type { StreamState } from './stream-file.js'
+import { streamPath } from './paths.js'
+import { listStreamFiles, listTenants } from './stream-listing.js'
+import type { Handle } from './stream-handles.js'
+import { StreamHandles } from './stream-handles.js'
 import {
-  closeQuietly,
   decodeStreamBytes,
   fdatasyncAsync,
   openStreamFile,
+  readStreamFile,
   refreshState,
   storedFingerprint,
   writeFully,
@@ -61,22 +62,6 @@ export interface FsEventLogOptions {
   journalCheckpointDelayMs?: number
 }
 
-interface Handle {
-  key: string
-  tenant: TenantId
-  stream: StreamId
-  path: string
-  fd: number | null
-  state: StreamState | null
-  pending: Pending[]
-  flushing: Promise<void> | null
-  lock: FileLock | null
-  /** Date.now() of the last append: for LRU eviction and idle lock release. */
-  lastUsed: number
-  /** The file was created by this handle and its directory not yet fsynced. */
-  dirUnsynced: boolean
-}
-
 /**
  * The filesystem event log. One gzip-member-per-commit JSONL file per stream; an append resolves
  * once durable. Appends to one stream that arrive while a commit is in flight are committed
@@ -85,7 +70,7 @@ interface Handle {
  * stream serializes writers across processes.
  */
 export class FsEventLog implements EventLog {
-  private readonly handles = new Map<string, Handle>()
+  private readonly handles: StreamHandles
   /** Streams with appends not yet handed to a commit (see tick). */
   private readonly dirty = new Set<Handle>()
   private tickScheduled = false
@@ -95,7 +80,6 @@ export class FsEventLog implements EventLog {
   private readonly knownDirs = new Set<string>()
   private readonly logger: Logger
   private closed = false
-  private sweeper: NodeJS.Timeout | null = null
   /** Recovery of dead processes' journals, then the journal (null when journaling is off). */
   private readonly ready: Promise<Journal | null>
   private journal: Journal | null = null
@@ -107,6 +91,13 @@ export class FsEventLog implements EventLog {
   constructor(private readonly options: FsEventLogOptions) {
     this.logger = options.logger ?? silentLogger
     this.identity = new LockIdentity(join(options.dataDir, 'locks'))
+    this.handles = new StreamHandles({
+      dataDir: options.dataDir,
+      maxOpen: options.maxOpenStreams,
+      lockIdleMs: options.lockIdleMs,
+      // after a failed journal write keep every stream: what we wrote may exist only in memory
+      mayRelease: () => !this.journal?.failure,
+    })
     this.ready =
       options.journal === false
         ? Promise.resolve(null)
@@ -146,7 +137,7 @@ export class FsEventLog implements EventLog {
           `expectedVersion must be a non-negative integer or "any" (got ${String(ev)})`,
         )
       }
-      const h = this.handle(tenant, stream)
+      const h = this.handles.use(tenant, stream)
       return new Promise<AppendResult>((resolve, reject) => {
         h.pending.push({ request, events, resolve, reject })
         this.dirty.add(h)
@@ -173,54 +164,6 @@ export class FsEventLog implements EventLog {
       seen.add(v.id)
       return v
     })
-  }
-
-  private handle(tenant: TenantId, stream: StreamId): Handle {
-    const key = `${tenant}/${stream}`
-    let h = this.handles.get(key)
-    if (h) {
-      h.lastUsed = Date.now()
-      return h
-    }
-    h = {
-      key,
-      tenant,
-      stream,
-      path: streamPath(this.options.dataDir, tenant, stream),
-      fd: null,
-      state: null,
-      pending: [],
-      flushing: null,
-      lock: null,
-      lastUsed: Date.now(),
-      dirUnsynced: false,
-    }
-    this.handles.set(key, h)
-    this.evictIdle()
-    this.sweeper ??= setInterval(() => this.releaseIdleLocks(), this.options.lockIdleMs ?? 2000).unref()
-    return h
-  }
-
-  private evictIdle(): void {
-    const max = this.options.maxOpenStreams ?? 512
-    if (this.handles.size <= max) return
-    // close the least recently used idle quarter in one go, so this scan stays rare
-    const idle = [...this.handles.values()].filter((h) => h.flushing === null && h.pending.length === 0)
-    idle.sort((a, b) => a.lastUsed - b.lastUsed)
-    for (const h of idle.slice(0, Math.max(1, Math.floor(max / 4)))) {
-      h.lock?.release()
-      closeQuietly(h.fd)
-      this.handles.delete(h.key)
-    }
-  }
-
-  /** Lets other processes append to streams this one has stopped writing (fd and state are kept). */
-  private releaseIdleLocks(): void {
-    const before = Date.now() - (this.options.lockIdleMs ?? 2000)
-    if (this.journal?.failure) return // keep every stream: what we wrote may exist only in memory
-    for (const h of this.handles.values()) {
-      if (h.lock?.isHeld && h.lastUsed < before && h.flushing === null && h.pending.length === 0) h.lock.release()
-    }
   }
 
   /**
@@ -350,21 +293,36 @@ export class FsEventLog implements EventLog {
   }
 
   async read(request: ReadRequest): Promise<StoredEvent[]> {
-    const tenant = parseTenantId(request.tenant)
-    const stream = parseStreamId(request.stream)
     const fromSeq = request.fromSeq ?? 1
     const toSeq = request.toSeq ?? Number.MAX_SAFE_INTEGER
     if (!Number.isInteger(fromSeq) || fromSeq < 1)
       throw new ShiiooError('INVALID_INPUT', 'fromSeq must be an integer >= 1')
     if (!Number.isInteger(toSeq) || toSeq < 0) throw new ShiiooError('INVALID_INPUT', 'toSeq must be an integer >= 0')
-    const path = streamPath(this.options.dataDir, tenant, stream)
     request.signal?.throwIfAborted()
     if (this.journal === null) await this.ready.catch(() => null)
-    let buf = readStreamFile(path, this.scratch)
-    if (buf === null) return []
-    buf = this.durablePart(tenant, stream, buf)
+    const file = this.readDurable(request)
+    if (file === null) return []
     const trustData = request.validation === 'checksum'
-    return decodeStreamBytes(buf, { tenant, stream, path }, { prevVersion: 0, fromSeq, toSeq, trustData }).events
+    return decodeStreamBytes(file.buf, file, { prevVersion: 0, fromSeq, toSeq, trustData }).events
+  }
+
+  async version(request: { tenant: TenantId; stream: StreamId }): Promise<number> {
+    if (this.journal === null) await this.ready.catch(() => null)
+    const file = this.readDurable(request)
+    if (file === null) return 0
+    return decodeStreamBytes(file.buf, file, { prevVersion: 0, fromSeq: Number.MAX_SAFE_INTEGER }).count
+  }
+
+  /**
+   * A stream file's durable bytes, or null if it does not exist. They live in the shared scratch
+   * buffer until the next read: the caller decodes them before it awaits anything.
+   */
+  private readDurable(request: { tenant: TenantId; stream: StreamId }) {
+    const tenant = parseTenantId(request.tenant)
+    const stream = parseStreamId(request.stream)
+    const path = streamPath(this.options.dataDir, tenant, stream)
+    const buf = readStreamFile(path, this.scratch)
+    return buf === null ? null : { tenant, stream, path, buf: this.durablePart(tenant, stream, buf) }
   }
 
   /**
@@ -372,20 +330,9 @@ export class FsEventLog implements EventLog {
    * its write and its fsync: show readers only the part that is durable.
    */
   private durablePart(tenant: TenantId, stream: StreamId, buf: Buffer): Buffer {
-    const h = this.handles.get(`${tenant}/${stream}`)
+    const h = this.handles.find(tenant, stream)
     if (!h?.lock?.isHeld || h.state === null || h.state.size >= buf.length) return buf
     return buf.subarray(0, h.state.size)
-  }
-
-  async version(request: { tenant: TenantId; stream: StreamId }): Promise<number> {
-    const tenant = parseTenantId(request.tenant)
-    const stream = parseStreamId(request.stream)
-    const path = streamPath(this.options.dataDir, tenant, stream)
-    if (this.journal === null) await this.ready.catch(() => null)
-    let buf = readStreamFile(path, this.scratch)
-    if (buf === null) return 0
-    buf = this.durablePart(tenant, stream, buf)
-    return decodeStreamBytes(buf, { tenant, stream, path }, { prevVersion: 0, fromSeq: Number.MAX_SAFE_INTEGER }).count
   }
 
   /** Reads a whole stream strictly, reporting a torn tail instead of hiding it (for `verify`). */
@@ -399,45 +346,12 @@ export class FsEventLog implements EventLog {
 
   async *listStreams(request: ListStreamsRequest = {}): AsyncIterable<StreamInfo> {
     if (this.journal === null) await this.ready.catch(() => null)
-    const tenants = request.tenant ? [parseTenantId(request.tenant)] : await this.tenants()
-    for (const tenant of tenants) {
-      const root = tenantRoot(this.options.dataDir, tenant)
-      if (request.kind !== 'run') yield* this.filesIn(join(root, 'control'), tenant, 'control')
-      if (request.kind !== 'control') {
-        for (const y of await dirs(join(root, 'events'), /^\d{4}$/)) {
-          for (const m of await dirs(join(root, 'events', y), /^\d{2}$/)) {
-            for (const d of await dirs(join(root, 'events', y, m), /^\d{2}$/)) {
-              yield* this.filesIn(join(root, 'events', y, m, d), tenant, 'run')
-            }
-          }
-        }
-      }
-    }
+    yield* listStreamFiles(this.options.dataDir, request)
   }
 
   /** Tenants that have a folder in the data dir; the default tenant always. */
-  async tenants(): Promise<TenantId[]> {
-    const others = (await dirs(join(this.options.dataDir, 'tenants'), /./))
-      .filter(isTenantId)
-      .filter((t) => t !== DEFAULT_TENANT)
-    return [DEFAULT_TENANT, ...others]
-  }
-
-  private async *filesIn(dir: string, tenant: TenantId, kind: 'run' | 'control'): AsyncIterable<StreamInfo> {
-    let names: string[]
-    try {
-      names = (await readdir(dir)).sort()
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return
-      throw err
-    }
-    for (const name of names) {
-      if (!name.endsWith('.jsonl.gz')) continue
-      const stream = name.slice(0, -'.jsonl.gz'.length)
-      if (!isStreamId(stream) || streamKind(stream) !== kind) continue
-      const s = statSync(join(dir, name), { throwIfNoEntry: false })
-      if (s) yield { tenant, stream, token: `${s.size}:${Math.floor(s.mtimeMs)}` }
-    }
+  tenants(): Promise<TenantId[]> {
+    return listTenants(this.options.dataDir)
   }
 
   subscribe(listener: AppendListener): () => void {
@@ -450,56 +364,15 @@ export class FsEventLog implements EventLog {
     // a commit loop can reschedule itself for appends that arrived meanwhile: wait until none runs
     for (;;) {
       if (this.tickScheduled) await nextTurn()
-      const busy = [...this.handles.values()].flatMap((h) => (h.flushing ? [h.flushing] : []))
+      const busy = [...this.handles.all()].flatMap((h) => (h.flushing ? [h.flushing] : []))
       if (busy.length === 0 && !this.tickScheduled) break
       await Promise.all(busy)
     }
-    if (this.sweeper) clearInterval(this.sweeper)
     // checkpoint: the stream files become durable on their own and the journal is removed
     await (await this.ready.catch(() => null))?.close()
-    for (const h of this.handles.values()) {
-      h.lock?.release()
-      closeQuietly(h.fd)
-    }
+    this.handles.close()
     this.identity.dispose()
-    this.handles.clear()
     this.listeners.clear()
-  }
-}
-
-/**
- * Stream files are read whole and synchronously: they are small (one run each) and a sync read
- * costs one syscall round instead of four threadpool hops, which is what makes rebuilds fast. A
- * file that fits in `scratch` is read with one read(2) into it (no stat, no allocation); the
- * result is only valid until the next read, and every caller decodes it at once.
- */
-function readStreamFile(path: string, scratch: Buffer): Buffer | null {
-  let fd: number
-  try {
-    fd = openSync(path, 'r')
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null
-    throw err
-  }
-  try {
-    const n = readSync(fd, scratch, 0, scratch.length, 0)
-    if (n < scratch.length) return scratch.subarray(0, n) // a short read of a regular file is its end
-    return readFileSync(fd)
-  } finally {
-    closeSync(fd)
-  }
-}
-
-async function dirs(path: string, pattern: RegExp): Promise<string[]> {
-  try {
-    const entries = await readdir(path, { withFileTypes: true })
-    return entries
-      .filter((e) => e.isDirectory() && pattern.test(e.name))
-      .map((e) => e.name)
-      .sort()
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
-    throw err
   }
 }
 
