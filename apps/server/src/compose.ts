@@ -1,8 +1,8 @@
 import { statSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { BlobStore, EventLog, IndexStore, Logger } from '@shiioo/core'
-import { FsBlobStore, FsLeases, Projector, ShiiooError, openFsEventLog } from '@shiioo/core'
+import type { BlobStore, EventLog, IndexStore, Logger, StreamFolder } from '@shiioo/core'
+import { FsBlobStore, FsLeases, Projector, ShiiooError, createFsStreamFolder, openFsEventLog } from '@shiioo/core'
 import type { Orchestrator } from '@shiioo/orchestrator'
 import { createOrchestrator } from '@shiioo/orchestrator'
 import { openSqliteIndex } from '@shiioo/store-sqlite'
@@ -72,6 +72,11 @@ export async function openIndexedStorage(config: Config, options: { create: bool
     await storage.close()
     throw err
   }
+}
+
+/** Folds streams on a worker thread during `shiioo index rebuild` (the server is stopped then). */
+export function openRebuildFolder(config: Config): StreamFolder {
+  return createFsStreamFolder({ dataDir: config.dataDir })
 }
 
 export interface Composed extends IndexedStorage {

@@ -65,15 +65,23 @@ export type { Logger, LogContext } from './ports/logger.js'
 export { silentLogger } from './ports/logger.js'
 export type { RunStatus, StepStatus, StepSummary, RunSummary } from './projection/run-summary.js'
 export { RUN_STATUSES, STEP_STATUSES, foldRunSummary, foldRun } from './projection/run-summary.js'
+export type { FsStreamFolderOptions } from './fs/fs-stream-folder.js'
+export { createFsStreamFolder } from './fs/fs-stream-folder.js'
 export type { FsEventLogOptions } from './fs/fs-event-log.js'
 export { FsEventLog, openFsEventLog } from './fs/fs-event-log.js'
 export type { FsBlobStoreOptions } from './fs/fs-blob-store.js'
 export { FsBlobStore, parseBlobKey, sha256Hex } from './fs/fs-blob-store.js'
 export { streamPath, blobPath, tenantRoot } from './fs/paths.js'
 export { scanMembers, encodeMember } from './fs/gzip-members.js'
-export type { ProjectProgress, ProjectResult, ProjectorOptions } from './projection/projector.js'
+export type {
+  ProjectOptions,
+  ProjectProgress,
+  ProjectResult,
+  ProjectorOptions,
+  RebuildOptions,
+} from './projection/projector.js'
 export { Projector } from './projection/projector.js'
 export type { VerifyReport, VerifyFinding, VerifyProgress } from './verify.js'
 export { verifyDataDir } from './verify.js'
-export type { FoldTask, FoldOutcome } from './projection/stream-folder.js'
+export type { FoldTask, FoldOutcome, StreamFolder } from './projection/stream-folder.js'
 export { foldStreams } from './projection/stream-folder.js'

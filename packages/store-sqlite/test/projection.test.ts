@@ -1,12 +1,12 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { openFsEventLog } from '@shiioo/core'
+import { createFsStreamFolder, openFsEventLog } from '@shiioo/core'
 import { projectionConformance } from '@shiioo/testkit'
 import { openSqliteIndex } from '../src/index.js'
 
 // The issue's check: on 10k generated runs in the real filesystem log, the rebuilt SQLite index
-// answers every query exactly as the live one does.
+// answers every query exactly as the live one does, rebuilt on one thread or with the worker folder.
 projectionConformance(
   'filesystem log + SQLite index',
   async () => {
@@ -15,6 +15,7 @@ projectionConformance(
     return {
       log: openFsEventLog({ dataDir: join(dir, 'data') }),
       newIndex: async () => openSqliteIndex({ path: join(dir, `index-${n++}.sqlite`) }),
+      newFolder: () => createFsStreamFolder({ dataDir: join(dir, 'data') }),
       cleanup: () => rm(dir, { recursive: true, force: true }),
     }
   },

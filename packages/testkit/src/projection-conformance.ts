@@ -1,4 +1,13 @@
-import type { EventLog, IndexStore, ListRunsQuery, NewEvent, RunId, RunListItem, TenantId } from '@shiioo/core'
+import type {
+  EventLog,
+  IndexStore,
+  ListRunsQuery,
+  NewEvent,
+  RunId,
+  RunListItem,
+  StreamFolder,
+  TenantId,
+} from '@shiioo/core'
 import { Projector, RUN_STATUSES } from '@shiioo/core'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
@@ -8,6 +17,8 @@ export interface ProjectionHarness {
   log: EventLog
   /** A new, empty index on the same backend kind (each call a separate one). */
   newIndex: () => Promise<IndexStore>
+  /** The log's folder for rebuilds on another thread, if it has one: it must rebuild the same index. */
+  newFolder?: () => StreamFolder
   cleanup: () => Promise<void>
 }
 
@@ -116,6 +127,18 @@ export function projectionConformance(
         const r1 = await new Projector({ log: h.log, index: rebuilt }).rebuild()
         expect(r1.failed).toEqual([])
         expect(await answers(rebuilt, runIds)).toEqual(liveAnswers)
+        if (h.newFolder) {
+          const folder = h.newFolder()
+          const parallel = await h.newIndex()
+          try {
+            const r2 = await new Projector({ log: h.log, index: parallel }).rebuild({ folder })
+            expect(r2).toEqual(r1)
+            expect(await answers(parallel, runIds)).toEqual(liveAnswers)
+          } finally {
+            await folder.close()
+            await parallel.close()
+          }
+        }
 
         // appends the live index never saw: catch-up must bring both to the same answers again
         detach()

@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises'
 import { performance } from 'node:perf_hooks'
 import type { Command } from 'commander'
-import { indexFile, openIndexedStorage } from '../compose.js'
+import { indexFile, openIndexedStorage, openRebuildFolder } from '../compose.js'
 import type { CommandContext } from './context.js'
 import { grouped, plural } from './format.js'
 import type { GlobalOptions } from './options.js'
@@ -26,11 +26,13 @@ export function registerIndex(program: Command, ctx: CommandContext): void {
     // the streams are the truth: the index file and SQLite's side files are disposable
     await Promise.all(['', '-wal', '-shm', '-journal'].map((suffix) => rm(file + suffix, { force: true })))
     const storage = await openIndexedStorage(config, { create: false })
+    const folder = openRebuildFolder(config)
     try {
       const progress = createProgress({ out: ctx.io.err, unit: 'streams', label: 'rebuilding index' })
       const started = performance.now()
       const result = await storage.projector.rebuild({
-        onProgress: (p) => progress.update(p.done, p.total, `${p.events} events`),
+        folder,
+        onProgress: (p) => progress.update(p.done, p.counting ? undefined : p.total, `${p.events} events`),
       })
       progress.finish()
       const seconds = (performance.now() - started) / 1000
@@ -51,6 +53,7 @@ export function registerIndex(program: Command, ctx: CommandContext): void {
         }
       }
     } finally {
+      await folder.close()
       await storage.close()
     }
   })

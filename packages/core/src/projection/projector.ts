@@ -9,13 +9,16 @@ import { silentLogger } from '../ports/logger.js'
 import type { RunSummary } from './run-summary.js'
 import { foldRun } from './run-summary.js'
 import { llmCallsOf } from './llm-calls.js'
-import type { FoldOutcome, FoldTask } from './stream-folder.js'
+import { FoldPipeline } from './fold-pipeline.js'
+import type { FoldOutcome, FoldTask, StreamFolder } from './stream-folder.js'
 import { foldStreams } from './stream-folder.js'
 
 export interface ProjectProgress {
   done: number
   total: number
   events: number
+  /** Set while streams are still being found (folding has begun): `total` is a lower bound. */
+  counting?: boolean
 }
 
 export interface ProjectResult {
@@ -24,6 +27,19 @@ export interface ProjectResult {
   runs: number
   /** Streams that could not be projected (damaged); the rest of the index is still built. */
   failed: Array<{ tenant: TenantId; stream: StreamId; message: string }>
+}
+
+export interface ProjectOptions {
+  onProgress?: (p: ProjectProgress) => void
+  signal?: AbortSignal
+}
+
+export interface RebuildOptions extends ProjectOptions {
+  /**
+   * Folds streams on another thread while this one writes the index (and folds too when it has
+   * nothing to write). Only for a log no one appends to meanwhile: it reads whole files.
+   */
+  folder?: StreamFolder
 }
 
 export interface ProjectorOptions {
@@ -97,26 +113,64 @@ export class Projector {
   }
 
   /** Brings the index up to date with the streams, reading only streams that changed. */
-  async catchUp(
-    options: { onProgress?: (p: ProjectProgress) => void; signal?: AbortSignal } = {},
-  ): Promise<ProjectResult> {
+  async catchUp(options: ProjectOptions = {}): Promise<ProjectResult> {
     return this.project(options, false)
   }
 
   /** Empties the index and projects every stream from its first event. */
-  async rebuild(
-    options: { onProgress?: (p: ProjectProgress) => void; signal?: AbortSignal } = {},
-  ): Promise<ProjectResult> {
+  async rebuild(options: RebuildOptions = {}): Promise<ProjectResult> {
     await this.chain
     await this.options.index.reset()
+    if (options.folder) return this.rebuildWith(options.folder, options)
     return this.project(options, true)
   }
 
+  /** A rebuild on two threads: streams are folded while the listing goes on and while the index is written. */
+  private async rebuildWith(folder: StreamFolder, options: ProjectOptions): Promise<ProjectResult> {
+    const result: ProjectResult = { streams: 0, events: 0, runs: 0, failed: [] }
+    let done = 0
+    let counting = true
+    const pipeline = new FoldPipeline({
+      remote: folder,
+      local: (tasks) => foldStreams(this.options.log, tasks),
+      save: async (outcome, streams) => {
+        await this.saveOutcome(outcome, result)
+        done += streams
+        options.onProgress?.({ done, total: result.streams, events: result.events, counting })
+      },
+      signal: options.signal,
+    })
+    options.onProgress?.({ done: 0, total: 0, events: 0, counting })
+    let batch: FoldTask[] = []
+    for await (const s of this.options.log.listStreams({ signal: options.signal })) {
+      batch.push({ tenant: s.tenant, stream: s.stream, token: s.token, fromSeq: 1, base: null })
+      result.streams++
+      if (batch.length === 100) {
+        await pipeline.push(batch)
+        batch = []
+      }
+    }
+    counting = false
+    await pipeline.push(batch)
+    await pipeline.finish()
+    return result
+  }
+
+  private async saveOutcome(outcome: FoldOutcome, result: ProjectResult): Promise<void> {
+    for (const f of outcome.failed)
+      this.logger.error('stream not projected', { tenant: f.tenant, stream: f.stream, error: f.message })
+    await this.options.index.save({
+      runs: outcome.runs,
+      checkpoints: outcome.checkpoints,
+      llmCalls: outcome.llmCalls,
+    })
+    result.events += outcome.events
+    result.runs += outcome.runs.length
+    result.failed.push(...outcome.failed)
+  }
+
   /** `empty`: the index was just reset, so there is nothing to look up before folding. */
-  private async project(
-    options: { onProgress?: (p: ProjectProgress) => void; signal?: AbortSignal },
-    empty: boolean,
-  ): Promise<ProjectResult> {
+  private async project(options: ProjectOptions, empty: boolean): Promise<ProjectResult> {
     const seen = new Map<string, StreamCheckpoint>()
     if (!empty) for (const c of await this.options.index.checkpoints()) seen.set(`${c.tenant}/${c.stream}`, c)
     const todo: StreamInfo[] = []
@@ -129,17 +183,7 @@ export class Projector {
     for (let i = 0; i < todo.length; i += chunkSize) {
       options.signal?.throwIfAborted()
       const chunk = todo.slice(i, i + chunkSize)
-      const outcome = await this.foldChunk(chunk, seen, empty)
-      for (const f of outcome.failed)
-        this.logger.error('stream not projected', { tenant: f.tenant, stream: f.stream, error: f.message })
-      await this.options.index.save({
-        runs: outcome.runs,
-        checkpoints: outcome.checkpoints,
-        llmCalls: outcome.llmCalls,
-      })
-      result.events += outcome.events
-      result.runs += outcome.runs.length
-      result.failed.push(...outcome.failed)
+      await this.saveOutcome(await this.foldChunk(chunk, seen, empty), result)
       options.onProgress?.({ done: i + chunk.length, total: todo.length, events: result.events })
     }
     return result
