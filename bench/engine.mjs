@@ -5,7 +5,7 @@
 // peer engines installed by bench/peers (DBOS, Mastra, LangGraph.js) and ratios are reported.
 import { DEFAULT_TENANT, FsBlobStore, openFsEventLog } from '../packages/core/dist/index.js'
 import { Engine, assertValidWorkflow, toolInvoker } from '../packages/engine/dist/index.js'
-import { progress, rawFsyncRate, removeDir, tempDir } from './lib.mjs'
+import { fileCreateP50Us, progress, rawFsyncRate, removeDir, tempDir } from './lib.mjs'
 import { mark, measure } from './peers/workload.mjs'
 
 function linear(steps) {
@@ -24,6 +24,7 @@ export async function run() {
   const dir = tempDir('engine')
   progress('raw write+fsync floor')
   const raw = rawFsyncRate(dir)
+  const createUs = fileCreateP50Us(dir)
   const log = openFsEventLog({ dataDir: dir })
   const blobs = new FsBlobStore({ dataDir: dir })
   const engine = new Engine({
@@ -49,6 +50,7 @@ export async function run() {
     rawFsyncPerSec: Math.round(raw.perSecond),
     rawFsyncP50Ms: raw.p50ms,
     rawFsyncP50MsAfter: rawAfter.p50ms,
+    fileCreateP50Us: createUs,
     seqStepP50Ms: shiioo.sequential.p50Ms,
     seqStepP99Ms: shiioo.sequential.p99Ms,
     seqStepsPerSec: shiioo.sequential.stepsPerSec,

@@ -1,5 +1,5 @@
 // Shared helpers for the benchmarks: timing, percentiles, temp dirs, and the raw disk floor.
-import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs'
+import { closeSync, fdatasyncSync, mkdirSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
@@ -7,7 +7,15 @@ export function tempDir(prefix) {
   return mkdtempSync(join(process.env.SHIIOO_BENCH_DIR ?? tmpdir(), `shiioo-bench-${prefix}-`))
 }
 
+/**
+ * Removes a suite's data at once, or, under `npm run bench` (SHIIOO_BENCH_KEEP=1), leaves it for
+ * the end of the whole run: on ext4 without a journal (as on this VM) the filesystem avoids reusing
+ * inodes freed in the last few minutes, so after a large delete every new file costs a scan past
+ * them (0.1-0.4 ms instead of about 0.015 ms), and the next suite, which creates a file per run,
+ * would measure the previous suite's cleanup.
+ */
 export function removeDir(dir) {
+  if (process.env.SHIIOO_BENCH_KEEP === '1') return
   rmSync(dir, { recursive: true, force: true })
 }
 
@@ -42,4 +50,22 @@ export function rawFsyncRate(dir, ms = 2000) {
 
 export function progress(label) {
   process.stderr.write(`  ${label}...\n`)
+}
+
+/**
+ * What creating a file costs on this disk right now (p50 of `count` creates, in microseconds):
+ * the engine creates one per run. Normally about 15 us here; for minutes after many files were
+ * deleted, ext4 without a journal scans past the freed inodes and a create takes 100-400 us.
+ */
+export function fileCreateP50Us(dir, count = 500) {
+  const sub = join(dir, 'create-floor')
+  mkdirSync(sub, { recursive: true })
+  const lat = []
+  for (let i = 0; i < count; i++) {
+    const t = performance.now()
+    closeSync(openSync(join(sub, `f${i}`), 'wx'))
+    lat.push(performance.now() - t)
+  }
+  lat.sort((a, b) => a - b)
+  return Math.round(percentile(lat, 50) * 1000)
 }

@@ -3,8 +3,8 @@
 // libuv threadpool for parallel fsyncs, as the shiioo launcher sets), prints the results and
 // appends them, with the machine and date, to docs/benchmarks.md.
 import { spawnSync } from 'node:child_process'
-import { appendFileSync, readFileSync } from 'node:fs'
-import { cpus, totalmem } from 'node:os'
+import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { cpus, tmpdir, totalmem } from 'node:os'
 import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -19,6 +19,9 @@ const suites = [
   { name: 'capacity', file: 'capacity.mjs', title: 'Capacity pool: goodput under rate limits, overhead per call' },
 ].filter((s) => only.length === 0 || only.includes(s.name))
 
+// every suite's data goes under one folder, removed at the end (see removeDir in lib.mjs)
+const work = mkdtempSync(join(process.env.SHIIOO_BENCH_DIR ?? tmpdir(), 'shiioo-bench-run-'))
+const cleanUp = () => rmSync(work, { recursive: true, force: true })
 const results = {}
 for (const s of suites) {
   process.stderr.write(`bench ${s.name}: ${s.title}\n`)
@@ -31,18 +34,27 @@ for (const s of suites) {
     ],
     {
       cwd: root,
-      env: { ...process.env, UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE ?? '64' },
+      env: {
+        ...process.env,
+        UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE ?? '64',
+        SHIIOO_BENCH_DIR: work,
+        SHIIOO_BENCH_KEEP: '1',
+      },
       stdio: ['ignore', 'pipe', 'inherit'],
       maxBuffer: 1 << 24,
     },
   )
   if (r.status !== 0) {
     process.stderr.write(`bench ${s.name} failed (exit ${r.status})\n`)
+    cleanUp()
     process.exit(1)
   }
   results[s.name] = JSON.parse(r.stdout.toString())
   console.log(s.name, JSON.stringify(results[s.name], null, 2))
 }
+
+process.stderr.write('removing the benchmarks\' data...\n')
+cleanUp()
 
 const cpu = cpus()[0]?.model ?? 'unknown CPU'
 const machine = `${cpus().length} cores (${cpu}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${process.platform}`

@@ -63,8 +63,13 @@ export class FoldPipeline {
     return chunk
   }
 
+  /**
+   * Hands the remote full chunks, and at the end what is left unless that is little: a small
+   * rebuild is over before a worker thread has even started.
+   */
   private dispatch(final: boolean): void {
-    while (this.inFlight.length < 2 && (this.queued >= this.remoteChunk || (final && this.queued > 0))) {
+    const least = final ? 2 * this.localChunk : this.remoteChunk
+    while (this.inFlight.length < 2 && this.queued >= least) {
       const chunk = this.take(this.remoteChunk)
       const entry: InFlight = { streams: chunk.length, settled: false, result: this.options.remote.fold(chunk) }
       const settle = () => {
