@@ -2,7 +2,15 @@ import { statSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { BlobStore, EventLog, IndexStore, Logger, StreamFolder } from '@shiioo/core'
-import { FsBlobStore, FsLeases, Projector, ShiiooError, createFsStreamFolder, openFsEventLog } from '@shiioo/core'
+import {
+  FsBlobStore,
+  FsLeases,
+  Projector,
+  ShiiooError,
+  createFsStreamFolder,
+  openFsEventLog,
+  openWriters,
+} from '@shiioo/core'
 import type { Orchestrator } from '@shiioo/orchestrator'
 import { createOrchestrator } from '@shiioo/orchestrator'
 import { openSqliteIndex } from '@shiioo/store-sqlite'
@@ -72,6 +80,20 @@ export async function openIndexedStorage(config: Config, options: { create: bool
     await storage.close()
     throw err
   }
+}
+
+/**
+ * Refuses when another process has the data dir's event log open (the server, a `shiioo run`):
+ * for commands that need it to themselves, such as `shiioo index rebuild`.
+ */
+export function assertDataDirIdle(config: Config, command: string): void {
+  const writers = openWriters(config.dataDir)
+  if (writers.length === 0) return
+  const who = writers.map((w) => `process ${w.pid} on ${w.host}`).join(', ')
+  throw new ShiiooError(
+    'CONFLICT',
+    `the data dir ${config.dataDir} is in use by ${who}; stop it (the server, or a running \`shiioo run\`) and run \`${command}\` again`,
+  )
 }
 
 /** Folds streams on a worker thread during `shiioo index rebuild` (the server is stopped then). */

@@ -159,6 +159,38 @@ describe('data commands', () => {
     expect(JSON.parse(json.stdout)).toMatchObject({ runs: 2, events: 10, streams: 2, failed: [] })
   })
 
+  it('index rebuild refuses a data dir that a running server has open, and changes nothing', async () => {
+    const busy = await dirs.make()
+    await writeRun(join(busy, 'data'), { steps: 1 })
+    const server = await startServe(['--port', '0', '--log-level', 'silent'], { cwd: busy })
+    try {
+      const index = join(busy, 'data', 'index.sqlite')
+      const before = await readFile(index)
+      const refused = await runCli(['index', 'rebuild', '--log-level', 'silent'], { cwd: busy })
+      expect(refused.code).toBe(1)
+      expect(refused.stderr).toContain(`is in use by process ${server.child.pid} on `)
+      expect(refused.stderr).toContain('run `shiioo index rebuild` again')
+      expect((await readFile(index)).equals(before)).toBe(true)
+    } finally {
+      expect((await server.stop()).code).toBe(0)
+    }
+    const after = await runCli(['index', 'rebuild', '--json', '--log-level', 'silent'], { cwd: busy })
+    expect(after.code).toBe(0)
+    expect(JSON.parse(after.stdout)).toMatchObject({ runs: 1, failed: [] })
+  })
+
+  it('index rebuild goes ahead when the process that had the data dir open was killed', async () => {
+    const left = await dirs.make()
+    await writeRun(join(left, 'data'), { steps: 2 })
+    const server = await startServe(['--port', '0', '--log-level', 'silent'], { cwd: left })
+    expect((await server.stop('SIGKILL')).signal).toBe('SIGKILL')
+    const locks = (await readdir(join(left, 'data', 'journal'))).filter((n) => n.endsWith('.lock'))
+    expect(locks.length).toBeGreaterThan(0) // the dead server's journal owner lock is still there
+    const result = await runCli(['index', 'rebuild', '--json', '--log-level', 'silent'], { cwd: left })
+    expect(result.code).toBe(0)
+    expect(JSON.parse(result.stdout)).toMatchObject({ runs: 1, events: 6, failed: [] })
+  })
+
   it('verify passes a good data dir', async () => {
     const result = await runCli(['verify', '--log-level', 'silent'], { cwd })
     expect(result.code).toBe(0)

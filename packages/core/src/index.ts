@@ -67,6 +67,7 @@ export type { RunStatus, StepStatus, StepSummary, RunSummary } from './projectio
 export { RUN_STATUSES, STEP_STATUSES, foldRunSummary, foldRun } from './projection/run-summary.js'
 export type { FsStreamFolderOptions } from './fs/fs-stream-folder.js'
 export { createFsStreamFolder } from './fs/fs-stream-folder.js'
+export { openWriters } from './fs/journal-recovery.js'
 export type { FsEventLogOptions } from './fs/fs-event-log.js'
 export { FsEventLog, openFsEventLog } from './fs/fs-event-log.js'
 export type { FsBlobStoreOptions } from './fs/fs-blob-store.js'

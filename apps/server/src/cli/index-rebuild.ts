@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises'
 import { performance } from 'node:perf_hooks'
 import type { Command } from 'commander'
-import { indexFile, openIndexedStorage, openRebuildFolder } from '../compose.js'
+import { assertDataDirIdle, indexFile, openIndexedStorage, openRebuildFolder } from '../compose.js'
 import type { CommandContext } from './context.js'
 import { grouped, plural } from './format.js'
 import type { GlobalOptions } from './options.js'
@@ -23,6 +23,8 @@ export function registerIndex(program: Command, ctx: CommandContext): void {
   ).action(async (options: RebuildOptions) => {
     const config = loadCommandConfig(options, QUIET)
     const file = indexFile(config.dataDir)
+    // the index is deleted below, and the worker reads stream files whole: no one may be writing
+    assertDataDirIdle(config, 'shiioo index rebuild')
     // the streams are the truth: the index file and SQLite's side files are disposable
     await Promise.all(['', '-wal', '-shm', '-journal'].map((suffix) => rm(file + suffix, { force: true })))
     const storage = await openIndexedStorage(config, { create: false })

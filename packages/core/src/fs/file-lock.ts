@@ -29,7 +29,7 @@ export interface FileLockOptions {
   identity?: LockIdentity
 }
 
-interface LockOwner {
+export interface LockOwner {
   pid: number
   host: string
   /** The owner process's start time (Linux), so a reused pid is not mistaken for the owner. */
@@ -122,6 +122,16 @@ export class LockIdentity {
     this.file = null
     this.ino = -1
   }
+}
+
+/**
+ * The owner named in the lock (or identity) file at `path` if it may still be running: a live
+ * process on this host, or any process on another host (which cannot be checked). Null if the
+ * file is gone or its owner is dead.
+ */
+export function liveOwnerOf(path: string): LockOwner | null {
+  const o = readOwner(path)
+  return o !== null && (o.host !== selfIdentity().host || ownerAlive(o)) ? o : null
 }
 
 /** Deletes identity files in `dir` whose owner process is gone. */

@@ -8,11 +8,12 @@ import {
   readFileSync,
   unlinkSync,
 } from 'node:fs'
+import { hostname } from 'node:os'
 import { dirname, join } from 'node:path'
 import type { Logger } from '../ports/logger.js'
 import { ensureDurableDir, fsyncDir } from './durable.js'
-import type { LockIdentity } from './file-lock.js'
-import { FileLock } from './file-lock.js'
+import type { LockIdentity, LockOwner } from './file-lock.js'
+import { FileLock, liveOwnerOf } from './file-lock.js'
 import type { JournalEntry } from './journal-format.js'
 import { SPARE_FILE, decodeSegment, segmentId } from './journal-format.js'
 import { streamPath } from './paths.js'
@@ -20,6 +21,27 @@ import { readRange, writeFully } from './stream-file.js'
 
 export const SEGMENT_FILE = /^([a-z0-9]+-[a-z0-9]+)\.(\d{1,9})\.wal$/
 export const OWNER_LOCK = /^([a-z0-9]+-[a-z0-9]+)\.lock$/
+
+/**
+ * The processes that have the event log of `dataDir` open right now (each holds a journal owner
+ * lock while it does), other than this one: for commands that need the data dir to themselves.
+ */
+export function openWriters(dataDir: string): Array<Pick<LockOwner, 'pid' | 'host'>> {
+  const dir = join(dataDir, 'journal')
+  let names: string[]
+  try {
+    names = readdirSync(dir)
+  } catch {
+    return []
+  }
+  const out: Array<Pick<LockOwner, 'pid' | 'host'>> = []
+  for (const name of names) {
+    if (!OWNER_LOCK.test(name)) continue
+    const o = liveOwnerOf(join(dir, name))
+    if (o !== null && !(o.pid === process.pid && o.host === hostname())) out.push({ pid: o.pid, host: o.host })
+  }
+  return out
+}
 
 export interface RecoveryReport {
   /** Journal owners (processes) that had died with segments left. */
