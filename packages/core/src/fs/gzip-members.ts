@@ -11,18 +11,19 @@ const GZIP_HEADER = Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3])
 const STORE_BELOW = 1024
 
 export function encodeMember(text: string): Buffer {
-  const data = Buffer.from(text, 'utf8')
-  if (data.length >= STORE_BELOW) return gzipSync(data, { level: 1 })
+  const length = Buffer.byteLength(text, 'utf8')
+  if (length >= STORE_BELOW) return gzipSync(Buffer.from(text, 'utf8'), { level: 1 })
   // A gzip member with one stored deflate block (what gzip itself writes for incompressible
   // data): framing and a CRC, no zlib stream to set up, which is most of a small commit's cost.
-  const out = Buffer.allocUnsafe(10 + 5 + data.length + 8)
+  // The text is encoded straight into the member: no intermediate buffer.
+  const out = Buffer.allocUnsafe(10 + 5 + length + 8)
   GZIP_HEADER.copy(out, 0)
   out[10] = 1 // BFINAL=1, BTYPE=00 (stored)
-  out.writeUInt16LE(data.length, 11)
-  out.writeUInt16LE(~data.length & 0xffff, 13)
-  data.copy(out, 15)
-  out.writeUInt32LE(crc32(data), 15 + data.length)
-  out.writeUInt32LE(data.length, 19 + data.length)
+  out.writeUInt16LE(length, 11)
+  out.writeUInt16LE(~length & 0xffff, 13)
+  out.write(text, 15, 'utf8')
+  out.writeUInt32LE(crc32(out.subarray(15, 15 + length)), 15 + length)
+  out.writeUInt32LE(length, 19 + length)
   return out
 }
 
