@@ -47,6 +47,11 @@ function processStart(pid: number): string | null {
   }
 }
 
+/** Whether a lock's owner may still run: a live process here, or any process on another host (not checkable). */
+function mayBeAlive(o: LockOwner): boolean {
+  return o.host !== selfIdentity().host || ownerAlive(o)
+}
+
 function ownerAlive(o: LockOwner): boolean {
   try {
     process.kill(o.pid, 0)
@@ -131,7 +136,7 @@ export class LockIdentity {
  */
 export function liveOwnerOf(path: string): LockOwner | null {
   const o = readOwner(path)
-  return o !== null && (o.host !== selfIdentity().host || ownerAlive(o)) ? o : null
+  return o !== null && mayBeAlive(o) ? o : null
 }
 
 /** Deletes identity files in `dir` whose owner process is gone. */
@@ -145,7 +150,7 @@ export function sweepDeadIdentities(dir: string): void {
   for (const name of names) {
     if (!name.endsWith('.owner')) continue
     const o = readOwner(join(dir, name))
-    if (o !== null && o.host === selfIdentity().host && !ownerAlive(o)) rmSync(join(dir, name), { force: true })
+    if (o !== null && !mayBeAlive(o)) rmSync(join(dir, name), { force: true })
   }
 }
 
@@ -278,7 +283,7 @@ export class FileLock {
         return true // released meanwhile: try again
       }
       if (age < 10_000) return false
-    } else if (o.host !== this.owner.host || ownerAlive(o)) {
+    } else if (mayBeAlive(o)) {
       return false
     }
     const aside = `${this.path}.stale-${this.owner.nonce}`

@@ -1,6 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads'
 import type { FoldOutcome, FoldTask } from '../projection/stream-folder.js'
-import { SCRATCH_BYTES, foldFilesInto } from './fs-stream-folder.js'
+import { SCRATCH_BYTES, foldFiles } from './fs-stream-folder.js'
 
 // The thread behind createFsStreamFolder: reads and folds the stream files it is sent, as any
 // other reader of the data dir would, and posts the outcome back.
@@ -8,12 +8,9 @@ const { dataDir } = workerData as { dataDir: string }
 const port = parentPort!
 const scratch = Buffer.allocUnsafe(SCRATCH_BYTES)
 port.on('message', (m: { id: number; tasks: FoldTask[] }) => {
-  let outcome: FoldOutcome | null = null
-  let error: string | null = null
-  try {
-    outcome = foldFilesInto(dataDir, m.tasks, scratch)
-  } catch (err) {
-    error = err instanceof Error ? err.message : String(err)
-  }
-  port.postMessage({ id: m.id, outcome, error })
+  foldFiles(dataDir, m.tasks, scratch).then(
+    (outcome: FoldOutcome) => port.postMessage({ id: m.id, outcome, error: null }),
+    (err: unknown) =>
+      port.postMessage({ id: m.id, outcome: null, error: err instanceof Error ? err.message : String(err) }),
+  )
 })

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import { ShiiooError } from '../errors.js'
 import type { FoldOutcome, FoldTask, StreamFolder } from '../projection/stream-folder.js'
-import { emptyOutcome, failTaskInto, foldTaskInto } from '../projection/stream-folder.js'
+import { foldWith } from '../projection/stream-folder.js'
 import { streamPath } from './paths.js'
 import { decodeStreamBytes, readStreamFile } from './stream-file.js'
 
@@ -11,24 +11,15 @@ import { decodeStreamBytes, readStreamFile } from './stream-file.js'
  * Reads each task's stream file whole and folds it. The thread's own reader: whole files, as
  * another process would see them, so only for a log that no one appends to meanwhile.
  */
-export function foldFilesInto(dataDir: string, tasks: readonly FoldTask[], scratch: Buffer): FoldOutcome {
-  const out = emptyOutcome()
-  for (const t of tasks) {
-    try {
-      const path = streamPath(dataDir, t.tenant, t.stream)
-      const buf = readStreamFile(path, scratch)
-      const where = { tenant: t.tenant, stream: t.stream, path }
-      // the bytes are decoded at once: they live in the scratch buffer until the next read
-      const events =
-        buf === null
-          ? []
-          : decodeStreamBytes(buf, where, { prevVersion: 0, fromSeq: t.fromSeq, trustData: true }).events
-      foldTaskInto(out, t, events)
-    } catch (err) {
-      failTaskInto(out, t, err)
-    }
-  }
-  return out
+export function foldFiles(dataDir: string, tasks: readonly FoldTask[], scratch: Buffer): Promise<FoldOutcome> {
+  return foldWith((t) => {
+    const path = streamPath(dataDir, t.tenant, t.stream)
+    const buf = readStreamFile(path, scratch)
+    // decoded at once: the bytes live in the scratch buffer until the next read
+    if (buf === null) return []
+    const where = { tenant: t.tenant, stream: t.stream, path }
+    return decodeStreamBytes(buf, where, { prevVersion: 0, fromSeq: t.fromSeq, trustData: true }).events
+  }, tasks)
 }
 
 /** Room for one stream file read whole (bigger files are read into their own buffer). */
@@ -53,7 +44,7 @@ export function createFsStreamFolder(options: FsStreamFolderOptions): StreamFold
   const file = new URL('../../dist/fs/fold-worker.js', import.meta.url)
   if (!existsSync(fileURLToPath(file))) {
     const scratch = Buffer.allocUnsafe(SCRATCH_BYTES)
-    return { fold: async (tasks) => foldFilesInto(options.dataDir, tasks, scratch), close: () => Promise.resolve() }
+    return { fold: (tasks) => foldFiles(options.dataDir, tasks, scratch), close: () => Promise.resolve() }
   }
   let nextId = 0
   let closed = false

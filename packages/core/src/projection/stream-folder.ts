@@ -34,12 +34,8 @@ export interface StreamFolder {
   close(): Promise<void>
 }
 
-export function emptyOutcome(): FoldOutcome {
-  return { runs: [], llmCalls: [], checkpoints: [], events: 0, failed: [] }
-}
-
 /** Folds one task's events (read from its `fromSeq`) into `out`. */
-export function foldTaskInto(out: FoldOutcome, t: FoldTask, events: readonly StoredEvent[]): void {
+function foldTaskInto(out: FoldOutcome, t: FoldTask, events: readonly StoredEvent[]): void {
   out.events += events.length
   let version = t.fromSeq - 1 + events.length
   if (streamKind(t.stream) === 'run' && events.length > 0) {
@@ -51,21 +47,30 @@ export function foldTaskInto(out: FoldOutcome, t: FoldTask, events: readonly Sto
   out.checkpoints.push({ tenant: t.tenant, stream: t.stream, version, token: t.token })
 }
 
-export function failTaskInto(out: FoldOutcome, t: FoldTask, err: unknown): void {
-  out.failed.push({ tenant: t.tenant, stream: t.stream, message: toShiiooError(err).message })
-}
-
-/** Reads each task's stream from its `fromSeq` and folds it onto its base: the catch-up routine. */
-export async function foldStreams(log: EventLog, tasks: readonly FoldTask[]): Promise<FoldOutcome> {
-  const out = emptyOutcome()
+/**
+ * Reads each task's events with `read` (from its `fromSeq`) and folds them onto its base. A stream
+ * that cannot be read or folded is reported in `failed`; the others are folded all the same.
+ */
+export async function foldWith(
+  read: (t: FoldTask) => readonly StoredEvent[] | Promise<readonly StoredEvent[]>,
+  tasks: readonly FoldTask[],
+): Promise<FoldOutcome> {
+  const out: FoldOutcome = { runs: [], llmCalls: [], checkpoints: [], events: 0, failed: [] }
   for (const t of tasks) {
     try {
-      // the events were validated when appended; the log's checksums cover them since
-      const events = await log.read({ tenant: t.tenant, stream: t.stream, fromSeq: t.fromSeq, validation: 'checksum' })
-      foldTaskInto(out, t, events)
+      foldTaskInto(out, t, await read(t))
     } catch (err) {
-      failTaskInto(out, t, err)
+      out.failed.push({ tenant: t.tenant, stream: t.stream, message: toShiiooError(err).message })
     }
   }
   return out
+}
+
+/** Reads each task's stream from the log and folds it onto its base: the catch-up routine. */
+export function foldStreams(log: EventLog, tasks: readonly FoldTask[]): Promise<FoldOutcome> {
+  // the events were validated when appended; the log's checksums cover them since
+  return foldWith(
+    (t) => log.read({ tenant: t.tenant, stream: t.stream, fromSeq: t.fromSeq, validation: 'checksum' }),
+    tasks,
+  )
 }
