@@ -53,7 +53,7 @@ for (const s of suites) {
   console.log(s.name, JSON.stringify(results[s.name], null, 2))
 }
 
-process.stderr.write('removing the benchmarks\' data...\n')
+process.stderr.write("removing the benchmarks' data...\n")
 cleanUp()
 
 const cpu = cpus()[0]?.model ?? 'unknown CPU'

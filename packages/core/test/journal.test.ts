@@ -37,10 +37,15 @@ const ev = (i: number) =>
 type Acked = Map<string, { tenant: string; stream: string; seq: number }>
 
 /** Runs the writer child until it has acknowledged everything, then kills it with SIGKILL. */
-async function writeAndKill(dataDir: string, count = 60, streams = 6, segmentBytes = 64 << 20): Promise<Acked> {
-  const child = spawn(process.execPath, [writerScript, dataDir, String(count), String(streams), String(segmentBytes)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
+async function writeAndKill(
+  dataDir: string,
+  count = 60,
+  streams = 6,
+  segmentBytes = 64 << 20,
+  files: 'written' | 'waiting' = 'written',
+): Promise<Acked> {
+  const args = [writerScript, dataDir, String(count), String(streams), String(segmentBytes), files]
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] })
   const acked: Acked = new Map()
   let buffered = ''
   const done = new Promise<void>((resolve, reject) => {
@@ -116,6 +121,22 @@ describe('the write-ahead journal', () => {
     const report = await expectAllPresent(dataDir, acked)
     expect(report).toMatchObject({ owners: 1, repaired: 0 })
     expect(report.entries).toBeGreaterThan(0)
+    expect(segments(dataDir)).toEqual([])
+  })
+
+  it('writes the commits a killed process left waiting for their stream files from its journal', async () => {
+    const dataDir = tempDir()
+    const acked = await writeAndKill(dataDir, 30, 6, 64 << 20, 'waiting')
+    // the files got nothing: every acknowledged commit was in the journal alone
+    for (const { tenant, stream } of streamsOf(acked)) {
+      expect(
+        existsSync(streamPath(dataDir, tenant, stream)) ? readFileSync(streamPath(dataDir, tenant, stream)).length : 0,
+      ).toBe(0)
+    }
+    const report = await expectAllPresent(dataDir, acked)
+    expect(report.owners).toBe(1)
+    expect(report.repaired).toBe(report.entries)
+    expect(report.entries).toBeGreaterThan(30)
     expect(segments(dataDir)).toEqual([])
   })
 

@@ -26,6 +26,7 @@ import type { RecoveryReport } from './journal-recovery.js'
 import { encodeMember } from './gzip-members.js'
 import { streamPath } from './paths.js'
 import { listStreamFiles, listTenants } from './stream-listing.js'
+import { WriteBehind } from './write-behind.js'
 import type { Handle } from './stream-handles.js'
 import { StreamHandles } from './stream-handles.js'
 import {
@@ -60,6 +61,11 @@ export interface FsEventLogOptions {
   journalSegmentBytes?: number
   /** How long after a journal segment fills its stream files are fsynced (default 30 s). */
   journalCheckpointDelayMs?: number
+  /**
+   * How long a journaled commit may wait to be written to its stream file, so that a stream's
+   * commits share a write (default 10 ms; see WriteBehind). Reads in this process never wait for it.
+   */
+  writeBehindMs?: number
 }
 
 /**
@@ -87,16 +93,19 @@ export class FsEventLog implements EventLog {
   private readonly scratch = Buffer.allocUnsafe(256 * 1024)
   /** Stream locks are links to this writer's identity file (see LockIdentity). */
   private readonly identity: LockIdentity
+  private readonly writeBehind: WriteBehind
 
   constructor(private readonly options: FsEventLogOptions) {
     this.logger = options.logger ?? silentLogger
     this.identity = new LockIdentity(join(options.dataDir, 'locks'))
+    this.writeBehind = new WriteBehind(options.writeBehindMs ?? 10, this.logger)
     this.handles = new StreamHandles({
       dataDir: options.dataDir,
       maxOpen: options.maxOpenStreams,
       lockIdleMs: options.lockIdleMs,
       // after a failed journal write keep every stream: what we wrote may exist only in memory
-      mayRelease: () => !this.journal?.failure,
+      mayRelease: () => !this.journal?.failure && !this.writeBehind.failure,
+      settle: (h) => this.writeBehind.write(h),
     })
     this.ready =
       options.journal === false
@@ -105,6 +114,8 @@ export class FsEventLog implements EventLog {
             dataDir: options.dataDir,
             logger: this.logger,
             identity: this.identity,
+            // a checkpoint makes stream files durable on their own: they must hold what it covers
+            beforeCheckpoint: () => this.writeBehind.writeAll(),
             ...(options.journalSegmentBytes ? { segmentBytes: options.journalSegmentBytes } : {}),
             ...(options.journalCheckpointDelayMs !== undefined
               ? { checkpointDelayMs: options.journalCheckpointDelayMs }
@@ -214,6 +225,7 @@ export class FsEventLog implements EventLog {
   private async commit(h: Handle, batch: Pending[]): Promise<Outcome[]> {
     const journal = this.journal ?? (await this.ready)
     if (journal?.failure) throw journal.failure
+    if (this.writeBehind.failure) throw this.writeBehind.failure
     const dir = dirname(h.path)
     if (h.fd === null && !this.knownDirs.has(dir)) {
       ensureDurableDir(dir)
@@ -227,7 +239,6 @@ export class FsEventLog implements EventLog {
     const fresh = !h.lock.isHeld
     if (fresh && !(await h.lock.tryAcquireAsync())) await h.lock.acquire()
     let writtenAt = -1
-    let journaled = false
     try {
       if (h.fd === null) {
         const opened = openStreamFile(h.path)
@@ -245,21 +256,26 @@ export class FsEventLog implements EventLog {
         state,
         batch,
         this.options.maxEventBytes ?? 1024 * 1024,
-        (seq) => storedFingerprint(fd, state.size, h, seq),
+        (seq) => {
+          this.writeBehind.write(h) // the file must hold the event to be read back
+          return storedFingerprint(fd, state.size, h, seq)
+        },
       )
       if (lines.length > 0) {
         const member = encodeMember(lines.join('\n') + '\n')
-        writtenAt = state.size
-        writeFully(h.fd, member, writtenAt)
+        const offset = state.size
         if (journal !== null) {
           // durable once in the journal; a new file's directory entry is made durable at checkpoint
-          journaled = true
-          const entry = { tenant: h.tenant, stream: h.stream, offset: writtenAt, bytes: member }
+          const entry = { tenant: h.tenant, stream: h.stream, offset, bytes: member }
           await journal.commit(entry, h.path, h.dirUnsynced ? dir : null)
-        } else if (h.dirUnsynced) {
+          this.writeBehind.add(h, member, offset)
+        } else {
+          writtenAt = offset
+          writeFully(h.fd, member, offset)
           // a new file's directory entry must be durable too: its fsync is shared with other new files
-          await Promise.all([fdatasyncAsync(h.fd), this.dirs.sync(dir)])
-        } else await fdatasyncAsync(h.fd)
+          if (h.dirUnsynced) await Promise.all([fdatasyncAsync(h.fd), this.dirs.sync(dir)])
+          else await fdatasyncAsync(h.fd)
+        }
         h.dirUnsynced = false
         state.size += member.length
         state.version += lines.length
@@ -267,15 +283,21 @@ export class FsEventLog implements EventLog {
       }
       return outcomes
     } catch (err) {
-      // Leave no partial record behind and forget what we knew: the next commit re-reads the file.
-      // Bytes handed to the journal stay: the journal may hold them, and a failed journal stops
-      // every append until the process restarts and recovery settles what is durable.
-      if (writtenAt >= 0 && h.fd !== null && !journaled) {
+      // Leave no partial record behind and forget what we knew: the next commit re-reads the file,
+      // so it must first hold every earlier journaled commit. Bytes handed to the journal are not
+      // in the file yet: the journal may hold them, and a failed journal stops every append until
+      // the process restarts and recovery settles what is durable.
+      if (writtenAt >= 0 && h.fd !== null) {
         try {
           ftruncateSync(h.fd, writtenAt)
         } catch {
           // the next commit cuts it as a torn tail
         }
+      }
+      try {
+        this.writeBehind.write(h)
+      } catch {
+        // kept as the log's failure: every later append and read reports it
       }
       h.state = null
       throw err
@@ -321,13 +343,20 @@ export class FsEventLog implements EventLog {
     const tenant = parseTenantId(request.tenant)
     const stream = parseStreamId(request.stream)
     const path = streamPath(this.options.dataDir, tenant, stream)
+    this.writeOut(tenant, stream)
     const buf = readStreamFile(path, this.scratch)
     return buf === null ? null : { tenant, stream, path, buf: this.durablePart(tenant, stream, buf) }
   }
 
+  /** Writes the stream's journaled commits that are still waiting for its file (see WriteBehind). */
+  private writeOut(tenant: TenantId, stream: StreamId): void {
+    const h = this.handles.find(tenant, stream)
+    if (h) this.writeBehind.write(h)
+  }
+
   /**
-   * While this process holds a stream's lock, it alone writes the file, and a commit may be between
-   * its write and its fsync: show readers only the part that is durable.
+   * While this process holds a stream's lock, it alone writes the file, and (without the journal)
+   * a commit may be between its write and its fsync: show readers only the part that is durable.
    */
   private durablePart(tenant: TenantId, stream: StreamId, buf: Buffer): Buffer {
     const h = this.handles.find(tenant, stream)
@@ -340,12 +369,14 @@ export class FsEventLog implements EventLog {
     const tenant = parseTenantId(request.tenant)
     const stream = parseStreamId(request.stream)
     const path = streamPath(this.options.dataDir, tenant, stream)
+    this.writeOut(tenant, stream)
     const buf = readStreamFile(path, this.scratch) ?? Buffer.alloc(0)
     return { path, ...decodeStreamBytes(buf, { tenant, stream, path }, { prevVersion: 0 }) }
   }
 
   async *listStreams(request: ListStreamsRequest = {}): AsyncIterable<StreamInfo> {
     if (this.journal === null) await this.ready.catch(() => null)
+    this.writeBehind.writeAll() // the listing's tokens are the files' sizes
     yield* listStreamFiles(this.options.dataDir, request)
   }
 
@@ -368,7 +399,8 @@ export class FsEventLog implements EventLog {
       if (busy.length === 0 && !this.tickScheduled) break
       await Promise.all(busy)
     }
-    // checkpoint: the stream files become durable on their own and the journal is removed
+    // checkpoint: the stream files get what waits for them and become durable on their own, and
+    // the journal is removed (kept if they could not be written: the next process replays it)
     await (await this.ready.catch(() => null))?.close()
     this.handles.close()
     this.identity.dispose()

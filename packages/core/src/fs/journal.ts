@@ -46,6 +46,8 @@ export interface JournalOptions {
    * no half-written lock that others must wait out.
    */
   identity?: LockIdentity
+  /** Called before a checkpoint fsyncs stream files: they must hold every commit it covers. */
+  beforeCheckpoint?: () => void
 }
 
 interface Segment {
@@ -316,6 +318,7 @@ export class Journal {
   /** Makes the segment's stream files durable on their own, then keeps it as a spare or deletes it. */
   private async checkpoint(seg: Segment): Promise<void> {
     try {
+      this.options.beforeCheckpoint?.()
       const files = [...seg.files]
       for (let i = 0; i < files.length; i += 8) {
         await Promise.all(files.slice(i, i + 8).map(syncFile))

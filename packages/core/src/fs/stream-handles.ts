@@ -20,6 +20,10 @@ export interface Handle {
   lastUsed: number
   /** The file was created by this handle and its directory not yet fsynced. */
   dirUnsynced: boolean
+  /** Journaled commits not yet written to the file, which go at `unwrittenAt` (see WriteBehind). */
+  unwritten: Buffer[]
+  unwrittenAt: number
+  unwrittenBytes: number
 }
 
 const isIdle = (h: Handle) => h.flushing === null && h.pending.length === 0
@@ -39,6 +43,8 @@ export class StreamHandles {
       maxOpen?: number | undefined
       lockIdleMs?: number | undefined
       mayRelease: () => boolean
+      /** Called before a stream's lock is released or its file closed; throwing keeps both. */
+      settle: (h: Handle) => void
     },
   ) {}
 
@@ -67,6 +73,9 @@ export class StreamHandles {
       lock: null,
       lastUsed: Date.now(),
       dirUnsynced: false,
+      unwritten: [],
+      unwrittenAt: 0,
+      unwrittenBytes: 0,
     }
     this.handles.set(key, h)
     this.evictIdle()
@@ -85,6 +94,7 @@ export class StreamHandles {
     const idle = [...this.handles.values()].filter(isIdle)
     idle.sort((a, b) => a.lastUsed - b.lastUsed)
     for (const h of idle.slice(0, Math.max(1, Math.floor(max / 4)))) {
+      if (!this.settled(h)) continue
       h.lock?.release()
       closeQuietly(h.fd)
       this.handles.delete(h.key)
@@ -96,7 +106,16 @@ export class StreamHandles {
     if (!this.options.mayRelease()) return
     const before = Date.now() - (this.options.lockIdleMs ?? 2000)
     for (const h of this.handles.values()) {
-      if (h.lock?.isHeld && h.lastUsed < before && isIdle(h)) h.lock.release()
+      if (h.lock?.isHeld && h.lastUsed < before && isIdle(h) && this.settled(h)) h.lock.release()
+    }
+  }
+
+  private settled(h: Handle): boolean {
+    try {
+      this.options.settle(h)
+      return true
+    } catch {
+      return false // reported by the settle hook's owner
     }
   }
 
@@ -104,7 +123,8 @@ export class StreamHandles {
   close(): void {
     if (this.sweeper) clearInterval(this.sweeper)
     for (const h of this.handles.values()) {
-      h.lock?.release()
+      // a stream whose journaled bytes could not be written keeps its lock until the process ends
+      if (this.settled(h)) h.lock?.release()
       closeQuietly(h.fd)
     }
     this.handles.clear()
