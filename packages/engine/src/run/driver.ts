@@ -185,12 +185,18 @@ export class RunDriver {
       // prompts and responses are kept apart from the log whatever their size (they may be sensitive)
       externalizePayloads(data, type === 'agent.turn' ? 0 : this.host.inlineLimit, blobs)
       const e = newEvent(type, data, { id: this.host.newEventId(), at: stamp, actor })
-      applyRunEvent(this.state, {
-        ...e,
+      const stored = {
+        id: e.id,
         stream: this.state.runId,
         seq: this.state.version + 1,
+        type,
+        v: e.v,
+        at: stamp,
         tenant: this.state.tenant,
-      } as StoredEvent)
+        actor,
+        data,
+      }
+      applyRunEvent(this.state, stored as StoredEvent)
       events.push(e as NewEvent)
       if (type === 'event.received') this.values.setEvent(this.state.version, eventValue)
     }

@@ -168,18 +168,17 @@ export function applyRunEvent(state: RunState, e: StoredEvent): void {
     case 'run.started':
       throw corrupted(state, e, 'a second run.started')
     case 'step.started': {
+      // assigned one by one, not with Object.assign: this runs for every step of every run
       const u = unitState(state, e.data.stepId, e.data.item)
-      Object.assign(u, {
-        status: 'running',
-        attempt: e.data.attempt,
-        idempotencyKey: e.data.idempotencyKey,
-        startedAt: e.at,
-        input: e.data.input ?? null,
-        error: null,
-        retryAt: null,
-        wait: null,
-        turns: [],
-      })
+      u.status = 'running'
+      u.attempt = e.data.attempt
+      u.idempotencyKey = e.data.idempotencyKey
+      u.startedAt = e.at
+      u.input = e.data.input ?? null
+      u.error = null
+      u.retryAt = null
+      u.wait = null
+      u.turns = []
       break
     }
     case 'step.waiting': {
@@ -195,14 +194,12 @@ export function applyRunEvent(state: RunState, e: StoredEvent): void {
     }
     case 'step.completed': {
       const u = unitState(state, e.data.stepId, e.data.item)
-      Object.assign(u, {
-        status: 'completed',
-        attempt: e.data.attempt,
-        endedAt: e.at,
-        output: e.data.output ?? null,
-        error: null,
-        reusedFrom: e.data.reusedFrom ?? null,
-      })
+      u.status = 'completed'
+      u.attempt = e.data.attempt
+      u.endedAt = e.at
+      u.output = e.data.output ?? null
+      u.error = null
+      u.reusedFrom = e.data.reusedFrom ?? null
       break
     }
     case 'step.failed': {
