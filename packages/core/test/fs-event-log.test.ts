@@ -176,6 +176,23 @@ describe('filesystem event log layout', () => {
     await log.close()
   })
 
+  it('refuses an append that holds one event id twice, naming it, and writes nothing (small and large batches)', async () => {
+    const log = openFsEventLog({ dataDir })
+    const run = ids.runId()
+    const first = started()
+    const few = [first, step('a'), { ...step('b'), id: first.id }]
+    await expect(log.append({ tenant: T, stream: run, expectedVersion: 0, events: few })).rejects.toThrow(
+      `events[2].id ${first.id} appears twice in one append`,
+    )
+    const many = [started(), ...Array.from({ length: 30 }, (_, i) => step(`s${i}`))]
+    many.push({ ...step('again'), id: many[20]!.id })
+    await expect(log.append({ tenant: T, stream: run, expectedVersion: 0, events: many })).rejects.toThrow(
+      `events[31].id ${many[20]!.id} appears twice in one append`,
+    )
+    expect(await log.version({ tenant: T, stream: run })).toBe(0)
+    await log.close()
+  })
+
   it('fails appends after close with UNAVAILABLE', async () => {
     const log = openFsEventLog({ dataDir })
     await log.close()

@@ -168,13 +168,19 @@ export class FsEventLog implements EventLog {
       throw new ShiiooError('INVALID_INPUT', 'events must be a non-empty array')
     }
     if (request.events.length > max) throw new ShiiooError('INVALID_INPUT', `at most ${max} events per append`)
-    const seen = new Set<string>()
-    return request.events.map((e, i) => {
-      const v = validateNewEvent(e, i)
-      if (seen.has(v.id)) throw new ShiiooError('INVALID_INPUT', `events[${i}].id ${v.id} appears twice in one append`)
-      seen.add(v.id)
-      return v
-    })
+    const events = request.events.map((e, i) => validateNewEvent(e, i))
+    // most appends hold a few events: compared pairwise, with no set to allocate
+    const seen = events.length > 16 ? new Set<string>() : null
+    for (let i = 0; i < events.length; i++) {
+      const id = events[i]!.id
+      let twice = false
+      if (seen) {
+        twice = seen.has(id)
+        seen.add(id)
+      } else for (let j = 0; j < i && !twice; j++) twice = events[j]!.id === id
+      if (twice) throw new ShiiooError('INVALID_INPUT', `events[${i}].id ${id} appears twice in one append`)
+    }
+    return events
   }
 
   /**

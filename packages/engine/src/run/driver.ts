@@ -228,7 +228,7 @@ export class RunDriver {
     }
     if (events.length > 0) {
       try {
-        await storePending(this.host.blobs, this.state.tenant, blobs)
+        if (blobs.size > 0) await storePending(this.host.blobs, this.state.tenant, blobs)
         await this.host.log.append({
           tenant: this.state.tenant,
           stream: this.state.runId,
