@@ -48,7 +48,7 @@ export async function performAttempt(
         })
       ).output
     case 'tool':
-      return await p.host.tools.invoke({ ...ctx, tool: body.tool, input })
+      return await p.host.tools.invoke(withSignal(ctx, { tool: body.tool, input }))
     case 'subworkflow': {
       let child = childRunId
       if (child === undefined) {
@@ -118,4 +118,21 @@ function recordTurn(p: AttemptParts, l: Launch, turn: AgentTurn): Promise<void> 
       response: { inline: turn.response },
     })
   })
+}
+
+/** The context's fields and `more`, with its signal still made only when read (see LazyAbort). */
+function withSignal<T extends object>(ctx: AttemptContext, more: T): AttemptContext & T {
+  const { tenant, runId, stepId, item, attempt, idempotencyKey } = ctx
+  return {
+    tenant,
+    runId,
+    stepId,
+    item,
+    attempt,
+    idempotencyKey,
+    get signal() {
+      return ctx.signal
+    },
+    ...more,
+  }
 }

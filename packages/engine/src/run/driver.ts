@@ -9,6 +9,7 @@ import type { PendingBlobs } from './payloads.js'
 import { externalizePayloads, storePending } from './payloads.js'
 import type { Launch, PlanResult, Tx } from './plan.js'
 import { plan } from './plan.js'
+import { LazyAbort } from './lazy-abort.js'
 import type { AttemptContext } from './ports.js'
 import type { RunState } from './state.js'
 import { applyRunEvent, foldRunState, isTerminal, unitState } from './state.js'
@@ -39,7 +40,7 @@ export class RunDriver {
   private pumped: Promise<void> = Promise.resolve()
   private again = false
   private catchUpWanted = false
-  private readonly inflight = new Map<string, { attempt: number; controller: AbortController }>()
+  private readonly inflight = new Map<string, { attempt: number; abort: LazyAbort }>()
   private wakeTimer: { at: number; cancel: () => void } | null = null
   private pollTimer: (() => void) | null = null
   private closed = false
@@ -134,7 +135,7 @@ export class RunDriver {
   async close(): Promise<void> {
     this.closed = true
     this.clearTimers()
-    for (const f of this.inflight.values()) f.controller.abort(new ShiiooError('UNAVAILABLE', 'the engine is closing'))
+    for (const f of this.inflight.values()) f.abort.abort(new ShiiooError('UNAVAILABLE', 'the engine is closing'))
     await this.pumped
   }
 
@@ -272,8 +273,8 @@ export class RunDriver {
   /** Performs one attempt of an agent, tool or sub-workflow step; its result is committed by the next step. */
   private launch(l: Launch, childRunId?: string, recordedInput?: RunState['input']): void {
     const key = unitKey(l.stepId, l.item)
-    const controller = new AbortController()
-    this.inflight.set(key, { attempt: l.attempt, controller })
+    const abort = new LazyAbort()
+    this.inflight.set(key, { attempt: l.attempt, abort })
     const ctx: AttemptContext = {
       tenant: this.state.tenant,
       runId: this.state.runId,
@@ -281,7 +282,9 @@ export class RunDriver {
       item: l.item,
       attempt: l.attempt,
       idempotencyKey: l.idempotencyKey,
-      signal: controller.signal,
+      get signal() {
+        return abort.signal
+      },
     }
     let slotHeld = true
     const releaseSlot = () => {
@@ -301,7 +304,7 @@ export class RunDriver {
       )
       .finally(() => {
         releaseSlot()
-        if (this.inflight.get(key)?.controller === controller) this.inflight.delete(key)
+        if (this.inflight.get(key)?.abort === abort) this.inflight.delete(key)
       })
   }
 
@@ -336,7 +339,7 @@ export class RunDriver {
       const live =
         !isTerminal(this.state.status) && (u.status === 'running' || u.status === 'waiting') && u.attempt === f.attempt
       if (!live) {
-        f.controller.abort(new ShiiooError('UNAVAILABLE', `attempt ${f.attempt} of ${key} is no longer current`))
+        f.abort.abort(new ShiiooError('UNAVAILABLE', `attempt ${f.attempt} of ${key} is no longer current`))
         this.inflight.delete(key)
       }
     }
