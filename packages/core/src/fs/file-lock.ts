@@ -52,6 +52,12 @@ function mayBeAlive(o: LockOwner): boolean {
   return o.host !== selfIdentity().host || ownerAlive(o)
 }
 
+/** Whether a lock or identity file names this very process. */
+export function isThisProcess(o: Pick<LockOwner, 'pid' | 'host'>): boolean {
+  const me = selfIdentity()
+  return o.pid === me.pid && o.host === me.host
+}
+
 function ownerAlive(o: LockOwner): boolean {
   try {
     process.kill(o.pid, 0)

@@ -8,12 +8,11 @@ import {
   readFileSync,
   unlinkSync,
 } from 'node:fs'
-import { hostname } from 'node:os'
 import { dirname, join } from 'node:path'
 import type { Logger } from '../ports/logger.js'
 import { ensureDurableDir, fsyncDir } from './durable.js'
 import type { LockIdentity, LockOwner } from './file-lock.js'
-import { FileLock, liveOwnerOf } from './file-lock.js'
+import { FileLock, isThisProcess, liveOwnerOf } from './file-lock.js'
 import type { JournalEntry } from './journal-format.js'
 import { SPARE_FILE, decodeSegment, segmentId } from './journal-format.js'
 import { streamPath } from './paths.js'
@@ -38,7 +37,7 @@ export function openWriters(dataDir: string): Array<Pick<LockOwner, 'pid' | 'hos
   for (const name of names) {
     if (!OWNER_LOCK.test(name)) continue
     const o = liveOwnerOf(join(dir, name))
-    if (o !== null && !(o.pid === process.pid && o.host === hostname())) out.push({ pid: o.pid, host: o.host })
+    if (o !== null && !isThisProcess(o)) out.push({ pid: o.pid, host: o.host })
   }
   return out
 }

@@ -19,8 +19,9 @@ const MAX_TOTAL_BYTES = 8 * 1024 * 1024
  * and the file never holds bytes that are not yet durable.
  *
  * A failed write (a full disk, an I/O error) leaves the file behind the journal: that failure is
- * kept and reported to every later append and read of the log, as a failed journal write is,
- * until the process restarts and recovery replays the journal into the file.
+ * kept and reported to every later append, and to every read of a stream whose commits still
+ * wait, as a failed journal write is, until the process restarts and recovery replays the
+ * journal into the file.
  */
 export class WriteBehind {
   private readonly waiting = new Set<Handle>()
@@ -72,18 +73,11 @@ export class WriteBehind {
     this.waiting.delete(h)
   }
 
-  /** Writes every stream's waiting bytes; throws the failure after trying them all. */
+  /** Writes every stream's waiting bytes; throws the failure (nothing more is written after one). */
   writeAll(): void {
     if (this.timer) clearTimeout(this.timer)
     this.timer = null
-    for (const h of this.waiting) {
-      try {
-        this.write(h)
-      } catch {
-        // kept in `failure`, thrown below: the other streams are still written
-      }
-    }
-    if (this.failed) throw this.failed
+    for (const h of this.waiting) this.write(h)
   }
 
   private readonly onTimer = (): void => {

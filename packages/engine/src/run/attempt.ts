@@ -37,15 +37,16 @@ export async function performAttempt(
   switch (body.kind) {
     case 'agent':
       return (
-        await p.host.agents.run({
-          ...ctx,
-          role: body.role,
-          prompt: typeof input === 'string' ? input : JSON.stringify(input),
-          tools: body.tools,
-          maxTurns: body.maxTurns,
-          recorded: await recordedTurns(p, l),
-          record: (turn) => recordTurn(p, l, turn),
-        })
+        await p.host.agents.run(
+          withSignal(ctx, {
+            role: body.role,
+            prompt: typeof input === 'string' ? input : JSON.stringify(input),
+            tools: body.tools,
+            maxTurns: body.maxTurns,
+            recorded: await recordedTurns(p, l),
+            record: (turn: AgentTurn) => recordTurn(p, l, turn),
+          }),
+        )
       ).output
     case 'tool':
       return await p.host.tools.invoke(withSignal(ctx, { tool: body.tool, input }))
