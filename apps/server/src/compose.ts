@@ -1,10 +1,9 @@
 import { statSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { BlobStore, EventLog, IndexStore, Logger, StreamFolder } from '@shiioo/core'
+import type { BlobStore, EventLog, IndexStore, Leases, Logger, StreamFolder } from '@shiioo/core'
 import {
   FsBlobStore,
-  FsLeases,
   Projector,
   ShiiooError,
   createFsStreamFolder,
@@ -26,6 +25,8 @@ export interface Storage {
   logger: Logger
   log: EventLog
   blobs: BlobStore
+  /** Leases on the data dir, held under the event log's heartbeat (appends check them). */
+  leases: Leases
   close(): Promise<void>
 }
 
@@ -54,9 +55,10 @@ export async function openStorage(config: Config, options: { create: boolean }):
     // Other processes write the streams this one drives (`shiioo decide`, `runs cancel` while `shiioo
     // run` or the server waits): hand an idle stream's lock back soon, so they wait well under a second.
     lockIdleMs: STREAM_LOCK_IDLE_MS,
+    leaseTtlMs: config.leaseTtlMs,
   })
   const blobs = new FsBlobStore({ dataDir: config.dataDir })
-  return { config, logger, log, blobs, close: () => log.close() }
+  return { config, logger, log, blobs, leases: log.leases, close: () => log.close() }
 }
 
 export async function openIndexedStorage(config: Config, options: { create: boolean }): Promise<IndexedStorage> {
@@ -111,7 +113,6 @@ export interface Composed extends IndexedStorage {
  */
 export async function openOrchestrator(config: Config, options: { create: boolean }): Promise<Composed> {
   const storage = await openIndexedStorage(config, options)
-  const leases = new FsLeases({ dataDir: config.dataDir })
   const orchestrator = createOrchestrator({
     log: storage.log,
     blobs: storage.blobs,
@@ -119,14 +120,13 @@ export async function openOrchestrator(config: Config, options: { create: boolea
     projector: storage.projector,
     logger: storage.logger,
     engine: config.engine,
-    leases,
+    leases: storage.leases,
     ...(config.capacity ? { capacity: config.capacity } : {}),
   })
   const close = async () => {
     try {
       await orchestrator.close()
     } finally {
-      leases.close()
       await storage.close()
     }
   }

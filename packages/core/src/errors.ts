@@ -7,6 +7,8 @@ export const ERROR_CODES = [
   'INVALID_INPUT',
   'NOT_FOUND',
   'CONFLICT',
+  /** A write under a lease that is no longer current: another holder took it over (see Leases). */
+  'LEASE_LOST',
   'UNAUTHENTICATED',
   'FORBIDDEN',
   'QUOTA_EXCEEDED',
@@ -25,6 +27,7 @@ const RETRYABLE_BY_DEFAULT: Readonly<Record<ErrorCode, boolean>> = {
   INVALID_INPUT: false,
   NOT_FOUND: false,
   CONFLICT: false,
+  LEASE_LOST: false,
   UNAUTHENTICATED: false,
   FORBIDDEN: false,
   QUOTA_EXCEEDED: false,

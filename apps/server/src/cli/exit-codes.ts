@@ -8,6 +8,7 @@ export const EXIT_CODES: Readonly<Record<ErrorCode, number>> = {
   INVALID_INPUT: 2,
   NOT_FOUND: 1,
   CONFLICT: 1,
+  LEASE_LOST: 1,
   UNAUTHENTICATED: 1,
   FORBIDDEN: 1,
   QUOTA_EXCEEDED: 1,

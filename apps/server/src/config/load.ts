@@ -11,6 +11,11 @@ export interface Config {
   port: number
   /** Absolute path. */
   dataDir: string
+  /**
+   * How long this process's heartbeat may be silent before another process takes over its runs,
+   * journal and locks (ms). Every process on a data dir should use the same value.
+   */
+  leaseTtlMs: number
   logLevel: LogLevel
   /** LLM capacity sources (keys resolved from their environment variables) and agent roles; null: none configured. */
   capacity: CapacityConfig | null
@@ -58,6 +63,7 @@ export function loadConfig(input: LoadConfigInput): Config {
       input.cwd,
       last((s) => s.storage?.data_dir),
     ),
+    leaseTtlMs: last((s) => s.storage?.lease_ttl_ms),
     logLevel: last((s) => s.log?.level),
     engine: {
       maxConcurrency: last((s) => s.engine?.max_concurrency),

@@ -92,7 +92,21 @@ export const settingsSchema = z
   .object(
     {
       server: z.object({ host: host.optional(), port: port.optional() }, table).strict().optional(),
-      storage: z.object({ data_dir: dataDir.optional() }, table).strict().optional(),
+      storage: z
+        .object(
+          {
+            data_dir: dataDir.optional(),
+            lease_ttl_ms: z
+              .number({ error: 'must be a number of milliseconds' })
+              .int({ error: 'must be a whole number of milliseconds' })
+              .min(1000, { error: (issue) => `must be at least 1000 ms (got ${show(issue.input)})` })
+              .max(600_000, { error: (issue) => `must be at most 600000 ms (got ${show(issue.input)})` })
+              .optional(),
+          },
+          table,
+        )
+        .strict()
+        .optional(),
       log: z.object({ level: level.optional() }, table).strict().optional(),
       engine: z
         .object(
@@ -126,7 +140,7 @@ export type Settings = z.infer<typeof settingsSchema>
 
 export const DEFAULT_SETTINGS = {
   server: { host: '127.0.0.1', port: 8080 },
-  storage: { data_dir: './data' },
+  storage: { data_dir: './data', lease_ttl_ms: 15_000 },
   log: { level: 'info' },
   engine: { max_concurrency: 64, max_parallel_per_run: 16, poll_ms: 500, scan_ms: 30_000 },
 } as const satisfies Settings

@@ -13,6 +13,7 @@ export const ENV_SETTINGS: Readonly<Record<string, readonly [keyof Settings, str
   SHIIOO_HOST: ['server', 'host'],
   SHIIOO_PORT: ['server', 'port'],
   SHIIOO_DATA_DIR: ['storage', 'data_dir'],
+  SHIIOO_STORAGE_LEASE_TTL_MS: ['storage', 'lease_ttl_ms'],
   SHIIOO_LOG_LEVEL: ['log', 'level'],
   SHIIOO_ENGINE_MAX_CONCURRENCY: ['engine', 'max_concurrency'],
   SHIIOO_ENGINE_MAX_PARALLEL_PER_RUN: ['engine', 'max_parallel_per_run'],
@@ -50,7 +51,8 @@ function validate(raw: unknown, where: Where): Settings {
 
 /** Numbers arrive as text from the environment and flags; digits become a number, the rest fails validation. */
 function coerce(section: string, key: string, value: string | number): string | number {
-  const numeric = (section === 'server' && key === 'port') || section === 'engine'
+  const numeric =
+    (section === 'server' && key === 'port') || (section === 'storage' && key === 'lease_ttl_ms') || section === 'engine'
   return numeric && typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : value
 }
 

@@ -22,7 +22,7 @@ function conflict(message: string, details: Record<string, unknown> = {}): Shiio
 /**
  * Decides each pending append of one commit, in order: a duplicate (every id already stored, same
  * content: return the original positions), a conflict (ids reused, or the wrong expected version),
- * too large, or the events it adds with their serialized lines. Pure: the caller writes the lines.
+ * a lease that is no longer current, too large, or the events it adds with their serialized lines. Pure: the caller writes the lines.
  */
 export function planAppends(
   where: { tenant: TenantId; stream: StreamId },
@@ -31,6 +31,8 @@ export function planAppends(
   maxBytes: number,
   /** The fingerprint of the stored event at `seq` (read back only when an id repeats: rare). */
   storedFingerprint: (seq: number) => number,
+  /** Why an append's lease no longer allows it to write (LEASE_LOST), or null. */
+  leaseError: (request: AppendRequest) => ShiiooError | null = () => null,
 ) {
   const outcomes: Outcome[] = []
   const lines: string[] = []
@@ -71,6 +73,11 @@ export function planAppends(
         ok: false,
         error: conflict('some of these event ids were appended before; a retry must resend the same batch'),
       })
+      continue
+    }
+    const fenced = p.request.lease === undefined ? null : leaseError(p.request)
+    if (fenced !== null) {
+      outcomes.push({ ok: false, error: fenced })
       continue
     }
     const ev = p.request.expectedVersion

@@ -1,170 +1,57 @@
 import { randomBytes } from 'node:crypto'
-import {
-  closeSync,
-  constants,
-  linkSync,
-  lstatSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-  unlinkSync,
-  writeFileSync,
-  writeSync,
-} from 'node:fs'
-import { join } from 'node:path'
+import { closeSync, constants, existsSync, linkSync, lstatSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs'
 import { close, open, write } from 'node:fs'
-import { hostname } from 'node:os'
 import { promisify } from 'node:util'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { ShiiooError } from '../errors.js'
+import type { LockIdentity } from './lock-identity.js'
+import { declareGone, identityPath } from './lock-identity.js'
+import type { LockOwner } from './owners.js'
+import { judgeOwner, readOwner, selfIdentity } from './owners.js'
 
 export interface FileLockOptions {
   /** How long `acquire` waits for a lock held by a live process before giving up (UNAVAILABLE). */
   timeoutMs?: number
   /** Take the lock by hard-linking this owner's identity file: one syscall instead of three. */
   identity?: LockIdentity
+  /**
+   * Called once the holder of the lock is known to be gone (and declared so), before its lock is
+   * broken: e.g. to replay its journal, so the resource holds everything it acknowledged. Returning
+   * false leaves the lock in place for now (the caller tries again later).
+   */
+  beforeBreak?: (owner: LockOwner) => boolean
 }
 
-export interface LockOwner {
-  pid: number
-  host: string
-  /** The owner process's start time (Linux), so a reused pid is not mistaken for the owner. */
-  start: string | null
-  nonce: string
-}
+export type { LockOwner }
 
-/** Linux: field 22 of /proc/<pid>/stat, the process start time in clock ticks; null elsewhere. */
-function processStart(pid: number): string | null {
+/**
+ * The owner named in the lock (or identity) file at `path` while it may still be running (see
+ * judgeOwner); null if the file is gone or its owner is. `locksDir` holds the identity files.
+ */
+export function liveOwnerOf(path: string, locksDir: string): LockOwner | null {
+  const o = readOwner(path)
+  if (o === null) return null
+  let mtime: number
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null
+    mtime = lstatSync(path).mtimeMs
   } catch {
     return null
   }
-}
-
-/** Whether a lock's owner may still run: a live process here, or any process on another host (not checkable). */
-function mayBeAlive(o: LockOwner): boolean {
-  return o.host !== selfIdentity().host || ownerAlive(o)
-}
-
-/** Whether a lock or identity file names this very process. */
-export function isThisProcess(o: Pick<LockOwner, 'pid' | 'host'>): boolean {
-  const me = selfIdentity()
-  return o.pid === me.pid && o.host === me.host
-}
-
-function ownerAlive(o: LockOwner): boolean {
-  try {
-    process.kill(o.pid, 0)
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false
-  }
-  if (o.start === null) return true
-  const now = processStart(o.pid)
-  return now === null || now === o.start
-}
-
-function readOwner(path: string): LockOwner | null {
-  try {
-    return JSON.parse(readFileSync(path, 'utf8')) as LockOwner
-  } catch {
-    return null // vanished, or its creator is writing it right now
-  }
+  return judgeOwner(o, mtime, existsSync(identityPath(locksDir, o))) === null ? o : null
 }
 
 const openAsync = promisify(open)
 const writeAsync = promisify(write) as (fd: number, text: string) => Promise<unknown>
 const closeAsync = promisify(close)
 
-let self: { pid: number; host: string; start: string | null } | null = null
-function selfIdentity() {
-  self ??= { pid: process.pid, host: hostname(), start: processStart(process.pid) }
-  return self
-}
-
 /**
- * One owner's identity (pid, host, start time, nonce) written once to a file, so that a lock is
- * taken with a single `link(identity, lock)`: atomic, and the lock file has its owner's content
- * from its first instant. Where a link cannot be made (another filesystem, too many links), locks
- * fall back to creating the file.
- */
-export class LockIdentity {
-  readonly owner: LockOwner
-  private file: string | null = null
-  private ino = -1
-
-  constructor(private readonly dir: string) {
-    this.owner = { ...selfIdentity(), nonce: randomBytes(8).toString('hex') }
-  }
-
-  /** The identity file, written on first use; null if it cannot be. */
-  path(): string | null {
-    if (this.file === null) {
-      const file = join(this.dir, `${this.owner.nonce}.owner`)
-      try {
-        mkdirSync(this.dir, { recursive: true })
-        writeFileSync(file, JSON.stringify(this.owner), { flag: 'wx', mode: 0o600 })
-        this.ino = statSync(file).ino
-        this.file = file
-      } catch {
-        this.file = ''
-      }
-    }
-    return this.file === '' ? null : this.file
-  }
-
-  /** Whether the lock file at `path` is a link to this identity. */
-  owns(path: string): boolean {
-    try {
-      return this.ino >= 0 && lstatSync(path).ino === this.ino
-    } catch {
-      return false
-    }
-  }
-
-  /** Removes the identity file (locks still linked to it keep their content). */
-  dispose(): void {
-    if (this.file) rmSync(this.file, { force: true })
-    this.file = null
-    this.ino = -1
-  }
-}
-
-/**
- * The owner named in the lock (or identity) file at `path` if it may still be running: a live
- * process on this host, or any process on another host (which cannot be checked). Null if the
- * file is gone or its owner is dead.
- */
-export function liveOwnerOf(path: string): LockOwner | null {
-  const o = readOwner(path)
-  return o !== null && mayBeAlive(o) ? o : null
-}
-
-/** Deletes identity files in `dir` whose owner process is gone. */
-export function sweepDeadIdentities(dir: string): void {
-  let names: string[]
-  try {
-    names = readdirSync(dir)
-  } catch {
-    return
-  }
-  for (const name of names) {
-    if (!name.endsWith('.owner')) continue
-    const o = readOwner(join(dir, name))
-    if (o !== null && !mayBeAlive(o)) rmSync(join(dir, name), { force: true })
-  }
-}
-
-/**
- * A lock file next to the resource, created with O_EXCL (or linked to its owner's identity file)
- * and holding its owner's pid, host, start time and a nonce. A writer holds it for as long as it keeps the resource open. A lock whose
- * owner process is gone (pid dead, or reused by another process) is broken by renaming it aside
- * and checking the nonce, so two breakers cannot both win.
+ * A lock file next to the resource: a hard link to its owner's identity file (see LockIdentity),
+ * or where no link can be made a standalone file created with O_EXCL, holding its owner's pid,
+ * host, kernel boot, pid namespace, start time, nonce and TTL. A writer holds it for as long as
+ * it keeps the resource open. A lock whose holder is gone (see judgeOwner: provably dead on this
+ * kernel, or its heartbeat silent past its TTL on any host) is broken: the holder is first
+ * declared gone (so it can acknowledge nothing more), `beforeBreak` runs, then the lock is renamed
+ * aside and its nonce checked, so two breakers cannot both win.
  */
 export class FileLock {
   private readonly owner: LockOwner
@@ -191,11 +78,11 @@ export class FileLock {
         try {
           const fd = openSync(this.path, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o600)
           try {
-            writeSync(fd, JSON.stringify(this.owner))
+            writeSync(fd, this.standaloneContent())
           } finally {
             closeSync(fd)
           }
-          this.held = true
+          this.takeStandalone()
           return true
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
@@ -221,6 +108,15 @@ export class FileLock {
     }
   }
 
+  private standaloneContent(): string {
+    return JSON.stringify({ ...this.owner, standalone: true })
+  }
+
+  private takeStandalone(): void {
+    this.held = true
+    this.options.identity?.track(this.path)
+  }
+
   /**
    * `tryAcquire` with the lock file created off the main thread: creating a file can wait behind
    * a journal commit of the disk, which would stall every other stream's work.
@@ -236,11 +132,11 @@ export class FileLock {
       return this.tryAcquire() // taken (or stale): the careful synchronous path decides
     }
     try {
-      await writeAsync(fd, JSON.stringify(this.owner))
+      await writeAsync(fd, this.standaloneContent())
     } finally {
       await closeAsync(fd)
     }
-    this.held = true
+    this.takeStandalone()
     return true
   }
 
@@ -253,9 +149,7 @@ export class FileLock {
         throw new ShiiooError(
           'UNAVAILABLE',
           `${this.path} is locked by process ${o?.pid ?? '?'} on ${o?.host ?? '?'}; try again`,
-          {
-            retryable: true,
-          },
+          { retryable: true },
         )
       }
       signal?.throwIfAborted()
@@ -264,9 +158,17 @@ export class FileLock {
     }
   }
 
+  /** Whether the lock file is still this holder's (nobody judged it gone and broke it). */
+  stillHeld(): boolean {
+    if (!this.held) return false
+    if (this.options.identity?.owns(this.path)) return true
+    return readOwner(this.path)?.nonce === this.owner.nonce
+  }
+
   release(): void {
     if (!this.held) return
     this.held = false
+    this.options.identity?.untrack(this.path)
     if (!this.options.identity?.owns(this.path)) {
       const o = readOwner(this.path)
       if (o !== null && o.nonce !== this.owner.nonce) return // broken and re-taken by another: not ours
@@ -278,19 +180,27 @@ export class FileLock {
     }
   }
 
+  /** True when the lock was broken (or vanished) and taking it may be tried again. */
   private breakIfStale(): boolean {
     const o = readOwner(this.path)
+    let mtime: number
+    try {
+      mtime = lstatSync(this.path).mtimeMs
+    } catch {
+      return true // released meanwhile: try again
+    }
     if (o === null) {
       // no owner yet: its creator is between open and write, unless it died right there
-      let age: number
-      try {
-        age = Date.now() - statSync(this.path).mtimeMs
-      } catch {
-        return true // released meanwhile: try again
-      }
-      if (age < 10_000) return false
-    } else if (mayBeAlive(o)) {
-      return false
+      if (Date.now() - mtime < 10_000) return false
+    } else if (o.nonce === this.owner.nonce) {
+      return false // ours, taken through another lock object of this identity
+    } else {
+      const locks = this.options.identity?.dir
+      const present = locks === undefined || o.standalone === true || existsSync(identityPath(locks, o))
+      if (judgeOwner(o, mtime, present) === null) return false
+      // from here the holder can acknowledge nothing: what it acknowledged before is what counts
+      if (locks !== undefined && !o.standalone && present && !declareGone(locks, o)) return false
+      if (this.options.beforeBreak && !this.options.beforeBreak(o)) return false
     }
     const aside = `${this.path}.stale-${this.owner.nonce}`
     try {

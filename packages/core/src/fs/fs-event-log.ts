@@ -20,9 +20,12 @@ import { silentLogger } from '../ports/logger.js'
 import { DirSyncer, ensureDurableDir } from './durable.js'
 import type { Outcome, Pending } from './append-plan.js'
 import { planAppends } from './append-plan.js'
-import { FileLock, LockIdentity } from './file-lock.js'
+import { FileLock } from './file-lock.js'
+import { FsLeaseGrant, FsLeases } from './fs-leases.js'
+import { LockIdentity } from './lock-identity.js'
 import { Journal } from './journal.js'
 import type { RecoveryReport } from './journal-recovery.js'
+import { recoverOrphans } from './journal-recovery.js'
 import { encodeMember } from './gzip-members.js'
 import { streamPath } from './paths.js'
 import { listStreamFiles, listTenants } from './stream-listing.js'
@@ -66,6 +69,11 @@ export interface FsEventLogOptions {
    * commits share a write (default 10 ms; see WriteBehind). Reads in this process never wait for it.
    */
   writeBehindMs?: number
+  /**
+   * How long this process's heartbeat may be silent before other processes may take over its
+   * journal, stream locks and leases (default 15 s; see LockIdentity).
+   */
+  leaseTtlMs?: number
 }
 
 /**
@@ -91,13 +99,23 @@ export class FsEventLog implements EventLog {
   private journal: Journal | null = null
   /** Where stream files are read (see readStreamFile). */
   private readonly scratch = Buffer.allocUnsafe(256 * 1024)
-  /** Stream locks are links to this writer's identity file (see LockIdentity). */
+  /** Stream locks, the journal's owner lock and leases are links to this writer's identity file (see LockIdentity). */
   private readonly identity: LockIdentity
   private readonly writeBehind: WriteBehind
+  /** Leases on this data dir, held under this log's identity: appends check them (AppendRequest.lease). */
+  readonly leases: FsLeases
 
   constructor(private readonly options: FsEventLogOptions) {
     this.logger = options.logger ?? silentLogger
-    this.identity = new LockIdentity(join(options.dataDir, 'locks'))
+    this.identity = new LockIdentity(join(options.dataDir, 'locks'), {
+      ...(options.leaseTtlMs === undefined ? {} : { ttlMs: options.leaseTtlMs }),
+    })
+    this.leases = new FsLeases({ dataDir: options.dataDir, identity: this.identity })
+    this.identity.lost.addEventListener(
+      'abort',
+      () => this.logger.error('lost the data dir to another process', { error: (this.identity.lost.reason as Error).message }),
+      { once: true },
+    )
     this.writeBehind = new WriteBehind(options.writeBehindMs ?? 10, this.logger)
     this.handles = new StreamHandles({
       dataDir: options.dataDir,
@@ -125,6 +143,14 @@ export class FsEventLog implements EventLog {
     this.ready.catch((err: Error) => this.logger.error('event journal recovery failed', { error: err.message }))
   }
 
+  /**
+   * Aborted once another process declared this one gone (its heartbeat stopped past the TTL:
+   * paused, frozen): from then on it can acknowledge no append.
+   */
+  get lost(): AbortSignal {
+    return this.identity.lost
+  }
+
   /** Resolves once journals left by processes that died are replayed (opening does it). */
   async recovered(): Promise<RecoveryReport | null> {
     return (await this.ready)?.recovered ?? null
@@ -137,9 +163,11 @@ export class FsEventLog implements EventLog {
   append(request: AppendRequest): Promise<AppendResult> {
     try {
       if (this.closed) throw new ShiiooError('UNAVAILABLE', 'the event log is closed')
+      if (this.identity.lost.aborted) throw this.identity.lost.reason as ShiiooError
       request.signal?.throwIfAborted()
       const tenant = parseTenantId(request.tenant)
       const stream = parseStreamId(request.stream)
+      if (request.lease !== undefined) this.checkLeaseOrigin(request.lease, tenant)
       const events = this.validateEvents(request)
       const ev = request.expectedVersion
       if (ev !== 'any' && (!Number.isInteger(ev) || ev < 0)) {
@@ -159,6 +187,15 @@ export class FsEventLog implements EventLog {
       })
     } catch (err) {
       return Promise.reject(toShiiooError(err))
+    }
+  }
+
+  private checkLeaseOrigin(lease: unknown, tenant: TenantId): void {
+    if (!(lease instanceof FsLeaseGrant) || lease.identity !== this.identity) {
+      throw new ShiiooError('INVALID_INPUT', "an append's lease must come from this event log's leases")
+    }
+    if (lease.tenant !== tenant) {
+      throw new ShiiooError('INVALID_INPUT', `the lease on ${lease.name} is of tenant ${lease.tenant}, not ${tenant}`)
     }
   }
 
@@ -240,6 +277,8 @@ export class FsEventLog implements EventLog {
     h.lock ??= new FileLock(`${h.path}.lock`, {
       timeoutMs: this.options.lockTimeoutMs ?? 10_000,
       identity: this.identity,
+      // a gone writer's journal may hold commits its file does not have yet: replay them first
+      beforeBreak: () => this.recoverGone(),
     })
     // held from the first commit until the stream goes idle: one lock file per writer, not per commit
     const fresh = !h.lock.isHeld
@@ -266,6 +305,7 @@ export class FsEventLog implements EventLog {
           this.writeBehind.write(h) // the file must hold the event to be read back
           return storedFingerprint(fd, state.size, h, seq)
         },
+        leaseError,
       )
       if (lines.length > 0) {
         const member = encodeMember(lines.join('\n') + '\n')
@@ -276,11 +316,13 @@ export class FsEventLog implements EventLog {
           await journal.commit(entry, h.path, h.dirUnsynced ? dir : null)
           this.writeBehind.add(h, member, offset)
         } else {
+          this.identity.assertHeld()
           writtenAt = offset
           writeFully(h.fd, member, offset)
           // a new file's directory entry must be durable too: its fsync is shared with other new files
           if (h.dirUnsynced) await Promise.all([fdatasyncAsync(h.fd), this.dirs.sync(dir)])
           else await fdatasyncAsync(h.fd)
+          this.identity.assertHeld()
         }
         h.dirUnsynced = false
         state.size += member.length
@@ -307,6 +349,27 @@ export class FsEventLog implements EventLog {
       }
       h.state = null
       throw err
+    }
+  }
+
+  /**
+   * Replays the journals of writers that are gone, so their stream files hold everything they
+   * acknowledged before one of their locks is broken. False while another process is recovering
+   * (the lock is tried again later).
+   */
+  private recoverGone(): boolean {
+    const dir = join(this.options.dataDir, 'journal')
+    const lock = new FileLock(join(dir, 'recovery.lock'), { identity: this.identity })
+    if (!lock.tryAcquire()) return false
+    try {
+      const report = recoverOrphans(dir, this.options.dataDir, this.journal?.ownerId ?? '', this.logger, this.identity)
+      if (report.owners > 0) this.logger.info('replayed the journals of gone writers', { ...report })
+      return true
+    } catch (err) {
+      this.logger.error('could not replay the journal of a gone writer', { error: (err as Error).message })
+      return false
+    } finally {
+      lock.release()
     }
   }
 
@@ -412,6 +475,16 @@ export class FsEventLog implements EventLog {
     this.identity.dispose()
     this.listeners.clear()
   }
+}
+
+function leaseError(request: AppendRequest): ShiiooError | null {
+  const lease = request.lease as FsLeaseGrant
+  return lease.current
+    ? null
+    : new ShiiooError(
+        'LEASE_LOST',
+        `the lease on ${lease.name} (fence ${lease.fence}) is no longer held: another process took it over`,
+      )
 }
 
 export function openFsEventLog(options: FsEventLogOptions): FsEventLog {

@@ -1,24 +1,73 @@
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, readFileSync, renameSync, rmSync, lstatSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { TenantId } from '../ids.js'
 import { parseTenantId } from '../ids.js'
 import { ShiiooError } from '../errors.js'
-import type { Lease, Leases } from '../ports/leases.js'
-import { FileLock, LockIdentity } from './file-lock.js'
+import type { LeaseGrant, LeaseHolder, LeaseRequest, Leases } from '../ports/leases.js'
+import { FileLock, liveOwnerOf } from './file-lock.js'
+import type { LockIdentity } from './lock-identity.js'
+import { DEFAULT_LEASE_TTL_MS } from './owners.js'
 import { tenantRoot } from './paths.js'
 
 const NAME = /^[a-z0-9_.-]{1,120}$/i
 
-/** Leases as lock files under `<tenant root>/leases/`, broken when their owner process is gone. */
+/**
+ * Leases as lock files under `<tenant root>/leases/<name>.lock`, each a hard link to the holder's
+ * identity file, whose heartbeat renews them all (see LockIdentity and judgeOwner).
+ *
+ * The fencing token of a name is kept in `<name>.fence` only once it is needed: a first
+ * acquisition (no record, no lock to break) gets fence 1 and writes nothing, so starting a run
+ * costs one link. Every other acquisition gets the recorded fence plus one and records it; a
+ * release that keeps the name alive records the fence it had; a retiring release (the run ended)
+ * removes the record. So fences grow with every acquisition of a name that has not been retired.
+ */
 export class FsLeases implements Leases {
-  private readonly identity: LockIdentity
   private readonly dirs = new Set<string>()
 
-  constructor(private readonly options: { dataDir: string }) {
-    this.identity = new LockIdentity(join(options.dataDir, 'locks'))
+  constructor(
+    private readonly options: { dataDir: string; identity: LockIdentity },
+  ) {}
+
+  async acquire(request: LeaseRequest): Promise<FsLeaseGrant | null> {
+    request.signal?.throwIfAborted()
+    const { identity } = this.options
+    if (identity.lost.aborted) throw identity.lost.reason as ShiiooError
+    const dir = this.dir(request.tenant, request.name)
+    let tookOver = false
+    const lock = new FileLock(join(dir, `${request.name}.lock`), {
+      identity,
+      beforeBreak: () => (tookOver = true),
+    })
+    if (!lock.tryAcquire()) return null
+    const fencePath = join(dir, `${request.name}.fence`)
+    const recorded = readFence(fencePath)
+    let fence = 1
+    if (recorded !== null || tookOver) {
+      fence = Math.max(recorded ?? 0, 1) + 1
+      try {
+        writeFence(fencePath, fence)
+      } catch (err) {
+        lock.release()
+        throw err
+      }
+    }
+    return new FsLeaseGrant(parseTenantId(request.tenant), request.name, fence, lock, fencePath, recorded !== null || tookOver, identity)
   }
 
-  tryAcquire(tenant: TenantId, name: string): Lease | null {
+  async holder(request: { tenant: TenantId; name: string }): Promise<LeaseHolder | null> {
+    const path = join(this.dir(request.tenant, request.name), `${request.name}.lock`)
+    const o = liveOwnerOf(path, this.options.identity.dir)
+    if (o === null) return null
+    let silentMs = 0
+    try {
+      silentMs = Math.max(0, Date.now() - lstatSync(path).mtimeMs)
+    } catch {
+      return null
+    }
+    return { pid: o.pid, host: o.host, silentMs, ttlMs: o.ttlMs ?? DEFAULT_LEASE_TTL_MS }
+  }
+
+  private dir(tenant: TenantId, name: string): string {
     if (!NAME.test(name))
       throw new ShiiooError('INVALID_INPUT', `lease name "${name}" is not letters, digits, _, . or -`)
     const dir = join(tenantRoot(this.options.dataDir, parseTenantId(tenant)), 'leases')
@@ -26,13 +75,72 @@ export class FsLeases implements Leases {
       mkdirSync(dir, { recursive: true })
       this.dirs.add(dir)
     }
-    const lock = new FileLock(join(dir, `${name}.lock`), { identity: this.identity })
-    if (!lock.tryAcquire()) return null
-    return { name, release: () => lock.release() }
+    return dir
+  }
+}
+
+export class FsLeaseGrant implements LeaseGrant {
+  private released = false
+  private readonly controller = new AbortController()
+
+  constructor(
+    readonly tenant: TenantId,
+    readonly name: string,
+    readonly fence: number,
+    private readonly lock: FileLock,
+    private readonly fencePath: string,
+    private recorded: boolean,
+    readonly identity: LockIdentity,
+  ) {
+    if (identity.lost.aborted) this.controller.abort(identity.lost.reason)
+    else identity.lost.addEventListener('abort', () => this.controller.abort(identity.lost.reason), { once: true })
   }
 
-  /** Removes this holder's identity file; leases still held stay valid until released. */
-  close(): void {
-    this.identity.dispose()
+  get lost(): AbortSignal {
+    return this.controller.signal
   }
+
+  /** Whether writes under this grant may be acknowledged (the log also checks the identity after writing). */
+  get current(): boolean {
+    return !this.released && !this.controller.signal.aborted
+  }
+
+  async renew(): Promise<boolean> {
+    if (!this.current) return false
+    if (!this.identity.renew() || !this.lock.stillHeld()) {
+      this.controller.abort(
+        new ShiiooError('LEASE_LOST', `the lease on ${this.name} was taken over by another process`),
+      )
+      return false
+    }
+    return true
+  }
+
+  async release(options: { retire?: boolean } = {}): Promise<void> {
+    if (this.released) return
+    this.released = true
+    const mine = this.lock.stillHeld() && !this.identity.lost.aborted
+    if (mine) {
+      if (options.retire) rmSync(this.fencePath, { force: true })
+      else if (!this.recorded) writeFence(this.fencePath, this.fence)
+      this.recorded = true
+    }
+    this.lock.release()
+  }
+}
+
+function readFence(path: string): number | null {
+  try {
+    const n = Number(readFileSync(path, 'utf8'))
+    return Number.isSafeInteger(n) && n > 0 ? n : null
+  } catch {
+    return null
+  }
+}
+
+/** Written aside and renamed into place: a reader sees the old fence or the new one. */
+function writeFence(path: string, fence: number): void {
+  const tmp = `${path}.${process.pid}.tmp`
+  writeFileSync(tmp, String(fence))
+  renameSync(tmp, path)
 }

@@ -6,13 +6,17 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  statSync,
   unlinkSync,
+  writeFileSync,
 } from 'node:fs'
 import { dirname, join } from 'node:path'
 import type { Logger } from '../ports/logger.js'
 import { ensureDurableDir, fsyncDir } from './durable.js'
-import type { LockIdentity, LockOwner } from './file-lock.js'
-import { FileLock, isThisProcess, liveOwnerOf } from './file-lock.js'
+import type { LockOwner } from './file-lock.js'
+import { FileLock, liveOwnerOf } from './file-lock.js'
+import type { LockIdentity } from './lock-identity.js'
+import { isThisProcess } from './owners.js'
 import type { JournalEntry } from './journal-format.js'
 import { SPARE_FILE, decodeSegment, segmentId } from './journal-format.js'
 import { streamPath } from './paths.js'
@@ -20,6 +24,10 @@ import { readRange, writeFully } from './stream-file.js'
 
 export const SEGMENT_FILE = /^([a-z0-9]+-[a-z0-9]+)\.(\d{1,9})\.wal$/
 export const OWNER_LOCK = /^([a-z0-9]+-[a-z0-9]+)\.lock$/
+/** Left by recovery for an owner whose journal it replayed: later segments of that owner are never replayed. */
+export const TOMBSTONE = /^([a-z0-9]+-[a-z0-9]+)\.gone$/
+/** Tombstones outlive any process that could still write under their owner's name. */
+const TOMBSTONE_KEEP_MS = 24 * 3600_000
 
 /**
  * The processes that have the event log of `dataDir` open right now (each holds a journal owner
@@ -27,6 +35,7 @@ export const OWNER_LOCK = /^([a-z0-9]+-[a-z0-9]+)\.lock$/
  */
 export function openWriters(dataDir: string): Array<Pick<LockOwner, 'pid' | 'host'>> {
   const dir = join(dataDir, 'journal')
+  const locks = join(dataDir, 'locks')
   let names: string[]
   try {
     names = readdirSync(dir)
@@ -36,7 +45,7 @@ export function openWriters(dataDir: string): Array<Pick<LockOwner, 'pid' | 'hos
   const out: Array<Pick<LockOwner, 'pid' | 'host'>> = []
   for (const name of names) {
     if (!OWNER_LOCK.test(name)) continue
-    const o = liveOwnerOf(join(dir, name))
+    const o = liveOwnerOf(join(dir, name), locks)
     if (o !== null && !isThisProcess(o)) out.push({ pid: o.pid, host: o.host })
   }
   return out
@@ -51,10 +60,17 @@ export interface RecoveryReport {
 }
 
 /**
- * Replays the journals of processes that are gone. Every entry is a commit that was acknowledged;
- * its bytes go back to their place in the stream file unless they are already there (after a
- * process kill they are: the page cache survives; after a machine crash they may not be). Then
- * the stream files are fsynced and the segments deleted. Caller holds the journal's recovery lock.
+ * Replays the journals of processes that are gone (dead, or silent past their TTL: taking their
+ * owner lock declares them gone first, so they acknowledge nothing more). Every entry is a commit
+ * that may have been acknowledged; its bytes go back to their place in the stream file unless they
+ * are already there (after a process kill they are: the page cache survives; after a machine crash
+ * they may not be). Then the stream files are fsynced and the segments deleted. Caller holds the
+ * journal's recovery lock.
+ *
+ * A holder declared gone while merely paused may wake up and write on: its later journal records
+ * are never acknowledged (it checks its identity after each write), so a tombstone
+ * (`<owner>.gone`) makes every later recovery delete that owner's segments unread. The segments
+ * are listed again after the tombstone is written, so one made just before it is replayed.
  */
 export function recoverOrphans(
   journalDir: string,
@@ -63,19 +79,17 @@ export function recoverOrphans(
   logger: Logger,
   identity?: LockIdentity,
 ): RecoveryReport {
-  const segments = new Map<string, { n: number; path: string }[]>()
   const owners = new Set<string>()
+  const tombstones = new Set<string>()
   let spares = 0
   for (const name of readdirSync(journalDir)) {
-    const seg = SEGMENT_FILE.exec(name)
-    if (seg) {
-      const list = segments.get(seg[1]!) ?? []
-      list.push({ n: Number(seg[2]), path: join(journalDir, name) })
-      segments.set(seg[1]!, list)
-      owners.add(seg[1]!)
+    const owner = SEGMENT_FILE.exec(name)?.[1] ?? OWNER_LOCK.exec(name)?.[1]
+    if (owner !== undefined) owners.add(owner)
+    const gone = TOMBSTONE.exec(name)
+    if (gone) {
+      tombstones.add(gone[1]!)
+      dropOldTombstone(join(journalDir, name))
     }
-    const lock = OWNER_LOCK.exec(name)
-    if (lock) owners.add(lock[1]!)
     if (SPARE_FILE.test(name) && ++spares > 2) unlinkSync(join(journalDir, name)) // spares left by many processes
   }
   const report: RecoveryReport = { owners: 0, entries: 0, repaired: 0 }
@@ -83,23 +97,50 @@ export function recoverOrphans(
     if (owner === self) continue
     const lock = new FileLock(join(journalDir, `${owner}.lock`), identity ? { identity } : {})
     if (!lock.tryAcquire()) continue // a live process: its journal is its own
-    const list = (segments.get(owner) ?? []).sort((a, b) => a.n - b.n)
-    const entries: JournalEntry[] = []
-    for (const s of list) {
-      const decoded = decodeSegment(readFileSync(s.path), segmentId(owner, s.n))
-      if (decoded.stoppedBy) logger.warn('journal segment ends early', { segment: s.path, reason: decoded.stoppedBy })
-      entries.push(...decoded.entries)
+    try {
+      if (tombstones.has(owner)) {
+        // replayed before: what it wrote since was never acknowledged
+        for (const s of segmentsOf(journalDir, owner)) unlinkSync(s.path)
+        continue
+      }
+      writeFileSync(join(journalDir, `${owner}.gone`), '', { flag: 'w' })
+      const list = segmentsOf(journalDir, owner)
+      const entries: JournalEntry[] = []
+      for (const s of list) {
+        const decoded = decodeSegment(readFileSync(s.path), segmentId(owner, s.n))
+        if (decoded.stoppedBy) logger.warn('journal segment ends early', { segment: s.path, reason: decoded.stoppedBy })
+        entries.push(...decoded.entries)
+      }
+      if (list.length > 0) {
+        report.owners++
+        report.entries += entries.length
+        report.repaired += restore(dataDir, entries, logger)
+        logger.info('journal recovered', { owner, segments: list.length, entries: entries.length })
+      }
+      for (const s of list) unlinkSync(s.path)
+    } finally {
+      lock.release()
     }
-    if (list.length > 0) {
-      report.owners++
-      report.entries += entries.length
-      report.repaired += restore(dataDir, entries, logger)
-      logger.info('journal recovered', { owner, segments: list.length, entries: entries.length })
-    }
-    for (const s of list) unlinkSync(s.path)
-    lock.release()
   }
   return report
+}
+
+/** An owner's segments, oldest first. */
+function segmentsOf(journalDir: string, owner: string): Array<{ n: number; path: string }> {
+  const list: Array<{ n: number; path: string }> = []
+  for (const name of readdirSync(journalDir)) {
+    const seg = SEGMENT_FILE.exec(name)
+    if (seg && seg[1] === owner) list.push({ n: Number(seg[2]), path: join(journalDir, name) })
+  }
+  return list.sort((a, b) => a.n - b.n)
+}
+
+function dropOldTombstone(path: string): void {
+  try {
+    if (Date.now() - statSync(path).mtimeMs > TOMBSTONE_KEEP_MS) unlinkSync(path)
+  } catch {
+    // taken care of by another process
+  }
 }
 
 /** Writes each entry's bytes where they belong, in offset order per stream; fsyncs what it touched. */

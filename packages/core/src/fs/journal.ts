@@ -5,8 +5,9 @@ import { promisify } from 'node:util'
 import { ShiiooError } from '../errors.js'
 import type { Logger } from '../ports/logger.js'
 import { DirSyncer, ensureDurableDir, fsyncDir } from './durable.js'
-import type { LockIdentity } from './file-lock.js'
-import { FileLock, sweepDeadIdentities } from './file-lock.js'
+import { FileLock } from './file-lock.js'
+import type { LockIdentity } from './lock-identity.js'
+import { sweepDeadIdentities } from './lock-identity.js'
 import type { JournalEntry } from './journal-format.js'
 import { SPARE_FILE, encodeRecord, segmentId } from './journal-format.js'
 import type { RecoveryReport } from './journal-recovery.js'
@@ -130,6 +131,11 @@ export class Journal {
     }
   }
 
+  /** This journal's owner name (`journal/<owner>.<n>.wal`). */
+  get ownerId(): string {
+    return this.owner
+  }
+
   private get segmentBytes(): number {
     return this.options.segmentBytes ?? 8 * 1024 * 1024
   }
@@ -185,10 +191,13 @@ export class Journal {
           await this.writeBatch(batch)
           for (const q of batch) q.resolve()
         } catch (err) {
-          this.failed ??= new ShiiooError(
-            'UNAVAILABLE',
-            `the event journal could not be written (${(err as Error).message}); appends stop until the process restarts and recovers it`,
-          )
+          this.failed ??=
+            err === this.options.identity?.lost.reason
+              ? (err as ShiiooError)
+              : new ShiiooError(
+                  'UNAVAILABLE',
+                  `the event journal could not be written (${(err as Error).message}); appends stop until the process restarts and recovers it`,
+                )
           this.options.logger.error('event journal failed', { error: (err as Error).message })
           for (const q of [...batch, ...this.queue.splice(0)]) q.reject(this.failed)
         }
@@ -218,6 +227,9 @@ export class Journal {
       if (done < size) writeFully(seg.fd, Buffer.concat(parts).subarray(done), seg.pos + done)
     }
     this.writeMs = this.writeMs * 0.9 + (performance.now() - started) * 0.1
+    // a holder declared gone (paused past its TTL) must not acknowledge: the process that declared
+    // it replays only what was written before, and writes on after (see recoverOrphans)
+    this.options.identity?.assertHeld()
     seg.pos += size
     for (const q of batch) {
       seg.files.add(q.path)
@@ -281,6 +293,7 @@ export class Journal {
    * records in a reused file carry another segment id, so they end the segment where ours end.
    */
   private async createSegment(n: number): Promise<Segment> {
+    this.options.identity?.assertHeld()
     const path = join(this.dir, `${this.owner}.${n}.wal`)
     const reused = await this.takeSpare(path)
     const flags = constants.O_RDWR | constants.O_DSYNC | (reused ? 0 : constants.O_CREAT | constants.O_EXCL)

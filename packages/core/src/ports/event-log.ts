@@ -1,5 +1,6 @@
 import type { NewEvent, StoredEvent } from '../events/envelope.js'
 import type { StreamId, TenantId } from '../ids.js'
+import type { LeaseGrant } from './leases.js'
 
 /**
  * `number`: the stream must be at exactly this version (0 = must not exist yet).
@@ -12,6 +13,13 @@ export interface AppendRequest {
   stream: StreamId
   expectedVersion: ExpectedVersion
   events: readonly NewEvent[]
+  /**
+   * The lease the writer holds over this stream (a run's driver holds the run's): the append is
+   * refused with LEASE_LOST once the lease is no longer current, so a holder that was paused past
+   * its TTL and taken over cannot write. Writers that do not drive the stream (a decision, a
+   * signal) append without one, guarded by `expectedVersion`. A lease from another store is refused.
+   */
+  lease?: LeaseGrant
   signal?: AbortSignal
 }
 

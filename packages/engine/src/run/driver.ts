@@ -1,5 +1,5 @@
-import type { Actor, EventData, EventType, Json, NewEvent, StoredEvent } from '@shiioo/core'
-import { ShiiooError, newEvent, toShiiooError } from '@shiioo/core'
+import type { Actor, EventData, EventType, Json, LeaseGrant, NewEvent, StoredEvent } from '@shiioo/core'
+import { ShiiooError, isShiiooError, newEvent, toShiiooError } from '@shiioo/core'
 import type { CompiledWorkflow } from '../compile.js'
 import { performAttempt } from './attempt.js'
 import { failedData, toErrorInfo } from './failures.js'
@@ -33,8 +33,9 @@ export interface ActorTx extends Tx {
  * everything it knows can be rebuilt from the log.
  */
 export class RunDriver {
-  readonly done: Promise<RunState>
-  private resolveDone!: (state: RunState) => void
+  /** The run's final state, or null when this driver stopped before the end (its lease was lost). */
+  readonly done: Promise<RunState | null>
+  private resolveDone!: (state: RunState | null) => void
   private readonly outbox: Submission[] = []
   private pumping = false
   private pumped: Promise<void> = Promise.resolve()
@@ -53,15 +54,22 @@ export class RunDriver {
     public state: RunState,
     readonly compiled: CompiledWorkflow,
     private values: RunValues,
+    /** The run's lease: every append carries it, so it is refused once another process took the run over. */
+    private readonly lease: LeaseGrant | undefined,
   ) {
     this.done = new Promise((resolve) => (this.resolveDone = resolve))
     void this.done.then(() => undefined)
   }
 
-  static async load(host: DriverHost, events: readonly StoredEvent[], compiled: CompiledWorkflow): Promise<RunDriver> {
+  static async load(
+    host: DriverHost,
+    events: readonly StoredEvent[],
+    compiled: CompiledWorkflow,
+    lease: LeaseGrant | undefined,
+  ): Promise<RunDriver> {
     const state = foldRunState(events)
     const values = await loadRunValues(host.blobs, state, events)
-    return new RunDriver(host, state, compiled, values)
+    return new RunDriver(host, state, compiled, values, lease)
   }
 
   /**
@@ -75,9 +83,10 @@ export class RunDriver {
     runId: string,
     tenant: RunState['tenant'],
     compiled: CompiledWorkflow,
+    lease: LeaseGrant | undefined,
   ): Promise<RunDriver> {
     const stored = initial.map((e, i) => ({ ...e, stream: runId, seq: i + 1, tenant }) as StoredEvent)
-    const driver = await RunDriver.load(host, stored, compiled)
+    const driver = await RunDriver.load(host, stored, compiled, lease)
     driver.unsent = [...initial]
     return driver
   }
@@ -136,6 +145,25 @@ export class RunDriver {
     this.closed = true
     this.clearTimers()
     for (const f of this.inflight.values()) f.abort.abort(new ShiiooError('UNAVAILABLE', 'the engine is closing'))
+    await this.pumped
+  }
+
+  /**
+   * Another process took the run over (this one was paused or cut off past its lease's TTL): stop
+   * at once, write nothing more, and let waiters follow the run where it is driven now.
+   */
+  async leaseLost(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    this.clearTimers()
+    for (const f of this.inflight.values())
+      f.abort.abort(new ShiiooError('LEASE_LOST', `run ${this.runId} is driven by another process now`))
+    this.inflight.clear()
+    for (const s of this.outbox.splice(0))
+      s.reject?.(new ShiiooError('LEASE_LOST', `run ${this.runId} is driven by another process now`))
+    this.birth.reject(new ShiiooError('LEASE_LOST', `run ${this.runId} is driven by another process now`))
+    this.resolveDone(null)
+    this.host.onEnd(this, 'stopped')
     await this.pumped
   }
 
@@ -235,14 +263,21 @@ export class RunDriver {
           stream: this.state.runId,
           expectedVersion: base,
           events,
+          lease: this.lease,
         })
       } catch (error) {
         for (let i = 0; i < result.launches.length; i++) this.host.slots.release()
+        if (isShiiooError(error) && error.code === 'LEASE_LOST') {
+          this.outbox.unshift(...accepted)
+          void this.leaseLost()
+          return
+        }
         if (this.unsent.length > 0) {
           // the run was never born: nothing to reload or retry
           this.closed = true
           this.birth.reject(error)
-          this.host.onEnd(this)
+          this.resolveDone(null)
+          this.host.onEnd(this, 'stopped')
           return
         }
         // Nothing of this batch is known durable: the submissions are tried again on the log's state.
@@ -413,7 +448,7 @@ export class RunDriver {
     for (const s of this.outbox.splice(0))
       s.reject?.(new ShiiooError('CONFLICT', `run ${this.runId} already ${this.state.status}`))
     this.resolveDone(this.state)
-    this.host.onEnd(this)
+    this.host.onEnd(this, 'ended')
   }
 }
 

@@ -6,14 +6,14 @@ import type {
   EventLog,
   IdFactory,
   Json,
-  Lease,
+  LeaseGrant,
   Leases,
   Logger,
   NewEvent,
   RunId,
   TenantId,
 } from '@shiioo/core'
-import { DEFAULT_TENANT, ShiiooError, createIdFactory, silentLogger, systemClock } from '@shiioo/core'
+import { DEFAULT_TENANT, ShiiooError, createIdFactory, silentLogger, systemClock, toShiiooError } from '@shiioo/core'
 import { resolveRunInputs } from '../run-inputs.js'
 import type { WorkflowDefinition } from '../schema.js'
 import { formatValidationErrors } from '../validation-errors.js'
@@ -54,8 +54,10 @@ export interface EngineOptions {
   random?: () => number
   /**
    * Exclusive driving among processes sharing the stores: a run is driven only by the process that
-   * holds its lease; others wait for it (and take over if that process dies). Without it, a run
-   * started or resumed in two processes may be driven by both (safe, but attempts may repeat).
+   * holds its lease, and its driver's appends carry the lease, so a driver that lost it (paused past
+   * the TTL and taken over) cannot write. Others wait for the run (and take over if its holder is
+   * gone). Without leases, a run started or resumed in two processes may be driven by both (safe,
+   * but attempts may repeat).
    */
   leases?: Leases
 }
@@ -94,7 +96,7 @@ export interface StartRunResult {
 export class Engine {
   readonly definitions: DefinitionStore
   private readonly drivers = new Map<string, RunDriver>()
-  private readonly leases = new Map<string, Lease>()
+  private readonly leases = new Map<string, LeaseGrant>()
   private readonly loading = new Map<string, Promise<RunDriver | null>>()
   private readonly host: DriverHost
   private readonly ids: IdFactory
@@ -140,10 +142,11 @@ export class Engine {
       agents: options.agents ?? standInAgent(),
       tools: options.tools ?? toolInvoker(),
       children,
-      onEnd: (driver) => {
+      onEnd: (driver, how) => {
         const key = `${driver.state.tenant}/${driver.runId}`
-        this.drivers.delete(key)
-        this.releaseLease(key)
+        if (this.drivers.get(key) === driver) this.drivers.delete(key)
+        // a run that ended is never driven again: its lease's fencing record can go
+        void this.releaseLease(key, how === 'ended')
       },
     }
   }
@@ -187,18 +190,19 @@ export class Engine {
     const initial: NewEvent[] = [make('run.started', data), ...(request.prefill?.(runId) ?? [])]
     const compiled = await this.definitions.get(tenant, hash)
     const key = `${tenant}/${runId}`
-    if (!this.takeLease(tenant, runId)) {
+    const lease = await this.takeLease(tenant, runId)
+    if (lease === null) {
       // only a concurrent start with the same key can hold a brand-new run's lease
       return { runId, workflowHash: hash, duplicate: true }
     }
-    const driver = await RunDriver.create(this.host, initial, runId, tenant, compiled)
+    const driver = await RunDriver.create(this.host, initial, runId, tenant, compiled, lease)
     this.drivers.set(key, driver)
     driver.begin()
     try {
       await driver.born
     } catch (error) {
       if (this.drivers.get(key) === driver) this.drivers.delete(key)
-      this.releaseLease(key)
+      void this.releaseLease(key, false)
       // two starts with one key raced past the claim: the run exists, which is all either wanted
       if ((error as ShiiooError).code === 'CONFLICT' && request.idempotencyKey !== undefined) {
         return { runId, workflowHash: hash, duplicate: true }
@@ -221,7 +225,9 @@ export class Engine {
   async wait(tenant: TenantId, runId: RunId): Promise<RunState> {
     for (;;) {
       const driver = await this.drive(tenant, runId)
-      if (driver) return await driver.done
+      // null: this engine stopped driving it (its lease was taken over): follow it like any other
+      const ended = driver ? await driver.done : null
+      if (ended) return ended
       const state = await this.state(tenant, runId)
       if (isTerminal(state.status)) return state
       this.assertOpen()
@@ -229,14 +235,12 @@ export class Engine {
     }
   }
 
-  /** True while another process holds the run's lease (it drives the run). */
-  drivenElsewhere(tenant: TenantId, runId: RunId): boolean {
+  /** The live holder of the run's lease when that is not this engine (another process drives the run), else null. */
+  async drivenElsewhere(tenant: TenantId, runId: RunId): Promise<{ pid: number; host: string } | null> {
     const key = `${tenant}/${runId}`
-    if (this.drivers.has(key) || !this.options.leases) return false
-    const lease = this.options.leases.tryAcquire(tenant, runId)
-    if (!lease) return true
-    lease.release()
-    return false
+    if (this.drivers.has(key) || this.leases.has(key) || !this.options.leases) return null
+    const holder = await this.options.leases.holder({ tenant, name: runId })
+    return holder === null ? null : { pid: holder.pid, host: holder.host }
   }
 
   /** The run's state, as of its last event or as of `atSeq` (time travel). */
@@ -349,22 +353,47 @@ export class Engine {
     await Promise.allSettled([...this.loading.values()])
     await Promise.all([...this.drivers.values()].map((d) => d.close()))
     this.drivers.clear()
-    for (const key of [...this.leases.keys()]) this.releaseLease(key)
+    await Promise.all([...this.leases.keys()].map((key) => this.releaseLease(key, false)))
   }
 
-  private takeLease(tenant: TenantId, runId: RunId): boolean {
-    if (!this.options.leases) return true
+  /**
+   * Takes the run's lease: the grant (undefined without leases), or null while another holder
+   * has it. A driver whose lease is lost stops at once (see RunDriver.leaseLost).
+   */
+  private async takeLease(tenant: TenantId, runId: RunId): Promise<LeaseGrant | undefined | null> {
+    if (!this.options.leases) return undefined
     const key = `${tenant}/${runId}`
-    if (this.leases.has(key)) return true
-    const lease = this.options.leases.tryAcquire(tenant, runId)
-    if (!lease) return false
+    const held = this.leases.get(key)
+    if (held) return held
+    const lease = await this.options.leases.acquire({ tenant, name: runId })
+    if (!lease) return null
+    if (this.closed) {
+      await lease.release()
+      this.assertOpen()
+    }
     this.leases.set(key, lease)
-    return true
+    lease.lost.addEventListener(
+      'abort',
+      () => {
+        const driver = this.drivers.get(key)
+        this.options.logger?.warn('lost the lease on a run: another process drives it now', {
+          runId,
+          tenant,
+          fence: lease.fence,
+        })
+        if (driver) void driver.leaseLost()
+      },
+      { once: true },
+    )
+    return lease
   }
 
-  private releaseLease(key: string): void {
-    this.leases.get(key)?.release()
+  private releaseLease(key: string, retire: boolean): Promise<void> {
+    const lease = this.leases.get(key)
     this.leases.delete(key)
+    return (lease?.release({ retire }) ?? Promise.resolve()).catch((error: unknown) => {
+      this.options.logger?.warn('could not release a run lease', { key, error: toShiiooError(error).message })
+    })
   }
 
   private async drive(tenant: TenantId, runId: RunId): Promise<RunDriver | null> {
@@ -386,14 +415,21 @@ export class Engine {
     const state = foldRunState(events)
     if (isTerminal(state.status)) return null
     // another process drives it; re-read after taking the lease, it may have moved on meanwhile
-    if (!this.takeLease(tenant, runId)) return null
+    const lease = await this.takeLease(tenant, runId)
+    if (lease === null) return null
     const fresh = await this.options.log.read({ tenant, stream: runId })
     if (isTerminal(foldRunState(fresh).status)) {
-      this.releaseLease(`${tenant}/${runId}`)
+      await this.releaseLease(`${tenant}/${runId}`, true)
       return null
     }
-    const compiled = await this.definitions.get(tenant, state.workflow.hash)
-    const driver = await RunDriver.load(this.host, fresh, compiled)
+    let driver: RunDriver
+    try {
+      const compiled = await this.definitions.get(tenant, state.workflow.hash)
+      driver = await RunDriver.load(this.host, fresh, compiled, lease)
+    } catch (error) {
+      await this.releaseLease(`${tenant}/${runId}`, false)
+      throw error
+    }
     this.drivers.set(`${tenant}/${runId}`, driver)
     driver.begin()
     return driver

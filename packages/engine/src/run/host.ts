@@ -32,6 +32,9 @@ export interface DriverHost {
   agents: AgentRunner
   tools: ToolInvoker
   children: ChildRuns
-  /** Called once when a driven run has ended. */
-  onEnd(driver: { readonly runId: string; readonly state: RunState }): void
+  /**
+   * Called once when a driver stops: the run `ended`, or this process stopped driving it
+   * (`stopped`: it never was born, or its lease was lost).
+   */
+  onEnd(driver: { readonly runId: string; readonly state: RunState }, how: 'ended' | 'stopped'): void
 }

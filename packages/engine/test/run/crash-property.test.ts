@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { RunId, StoredEvent, TenantId } from '@shiioo/core'
-import { DEFAULT_TENANT, FsBlobStore, FsLeases, openFsEventLog, verifyDataDir } from '@shiioo/core'
+import { DEFAULT_TENANT, FsBlobStore, openFsEventLog, verifyDataDir } from '@shiioo/core'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import type { WorkflowDefinition } from '../../src/index.js'
@@ -161,7 +161,7 @@ describe('engine crash property (real SIGKILLs)', () => {
               log,
               blobs,
               tools: ledgerTools(dataDir, cases),
-              leases: new FsLeases({ dataDir }),
+              leases: log.leases,
             })
             const runIds: RunId[] = []
             try {

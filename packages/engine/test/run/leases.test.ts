@@ -1,5 +1,5 @@
 import type { TenantId } from '@shiioo/core'
-import { DEFAULT_TENANT, FsLeases } from '@shiioo/core'
+import { DEFAULT_TENANT } from '@shiioo/core'
 import { afterEach, describe, expect, it } from 'vitest'
 import { Engine, toolInvoker } from '../../src/index.js'
 import type { Harness } from './harness.js'
@@ -30,7 +30,7 @@ describe('engine: one driver per run across engines (leases)', () => {
     h = await openHarness({
       tools: toolInvoker({ 'test.gate': async () => (await gate, { by: 'first' }) }),
     })
-    const leases = new FsLeases({ dataDir: h.dir })
+    const leases = h.log.leases
     const owner = new Engine({
       log: h.log,
       blobs: h.blobs,
@@ -42,13 +42,13 @@ describe('engine: one driver per run across engines (leases)', () => {
     other = new Engine({
       log: h.log,
       blobs: h.blobs,
-      leases: new FsLeases({ dataDir: h.dir }),
+      leases: h.log.leases,
       pollMs: 10,
       tools: toolInvoker({ 'test.gate': () => (secondCalls++, { by: 'second' }) }),
     })
 
     const one = await owner.start({ definition: def })
-    expect(other.drivenElsewhere(T, one.runId)).toBe(true)
+    expect(await other.drivenElsewhere(T, one.runId)).toMatchObject({ pid: process.pid })
     const followed = other.wait(T, one.runId)
     open()
     expect((await followed).output).toEqual({ inline: { by: 'first' } })

@@ -188,7 +188,7 @@ export function createRunService(deps: RunServiceDeps): RunService {
       // oldest first: a parent resumes before the children it waits for
       for (const runId of unfinished.sort()) {
         try {
-          if (engine.drivenElsewhere(caller.tenant, runId)) {
+          if (await engine.drivenElsewhere(caller.tenant, runId)) {
             result.elsewhere.push(runId)
             continue
           }
