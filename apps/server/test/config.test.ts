@@ -31,6 +31,7 @@ describe('loadConfig', () => {
       host: '127.0.0.1',
       port: 8080,
       dataDir: join(cwd, 'data'),
+      leaseTtlMs: 15_000,
       logLevel: 'info',
       engine: { maxConcurrency: 64, maxParallelPerRun: 16, pollMs: 500 },
       scanMs: 30_000,
@@ -79,6 +80,19 @@ describe('loadConfig', () => {
     const bad = await withToml('[[capacity.sources]]\nid = "x"\nprovider = "gemini"\nmodels = ["m"]\n')
     expect(() => loadConfig({ cwd: bad })).toThrow(
       /capacity.sources.0.provider: must be openai, anthropic or simulated \(got "gemini"\)/,
+    )
+  })
+
+  it('takes the lease TTL from shiioo.toml and SHIIOO_STORAGE_LEASE_TTL_MS, and names a bad one', async () => {
+    const cwd = await withToml('[storage]\nlease_ttl_ms = 5000\n')
+    expect(loadConfig({ cwd }).leaseTtlMs).toBe(5000)
+    expect(loadConfig({ cwd, env: { SHIIOO_STORAGE_LEASE_TTL_MS: '2500' } }).leaseTtlMs).toBe(2500)
+    expect(() => loadConfig({ cwd, env: { SHIIOO_STORAGE_LEASE_TTL_MS: '500' } })).toThrow(
+      /SHIIOO_STORAGE_LEASE_TTL_MS: must be at least 1000 ms \(got 500\)/,
+    )
+    const bad = await withToml('[storage]\nlease_ttl_ms = "15s"\n')
+    expect(() => loadConfig({ cwd: bad })).toThrow(
+      /shiioo.toml: storage.lease_ttl_ms: must be a number of milliseconds/,
     )
   })
 

@@ -14,6 +14,7 @@ import type {
   TenantId,
 } from '@shiioo/core'
 import { ShiiooError, parseBlobKey, parseStreamId, parseTenantId, streamKind, validateNewEvent } from '@shiioo/core'
+import { MemoryLeaseGrant } from './memory-leases.js'
 
 /**
  * In-memory adapters for tests of code above the ports. They pass the same conformance suites as
@@ -34,6 +35,10 @@ export class MemoryEventLog implements EventLog {
       throw new ShiiooError('INVALID_INPUT', 'events must be a non-empty array')
     const ev = request.expectedVersion
     if (ev !== 'any' && (!Number.isInteger(ev) || ev < 0)) throw new ShiiooError('INVALID_INPUT', 'bad expectedVersion')
+    if (request.lease !== undefined && !(request.lease instanceof MemoryLeaseGrant))
+      throw new ShiiooError('INVALID_INPUT', "an append's lease must come from the same store")
+    if (request.lease !== undefined && request.lease.tenant !== tenant)
+      throw new ShiiooError('INVALID_INPUT', `the lease is of tenant ${request.lease.tenant}, not ${tenant}`)
     const seen = new Set<string>()
     const events = request.events.map((e, i) => {
       const v = validateNewEvent(e, i)
@@ -52,6 +57,8 @@ export class MemoryEventLog implements EventLog {
       throw new ShiiooError('CONFLICT', 'event ids reused with different content')
     }
     if (known.some((k) => k !== undefined)) throw new ShiiooError('CONFLICT', 'some event ids were appended before')
+    if (request.lease instanceof MemoryLeaseGrant && !request.lease.current)
+      throw new ShiiooError('LEASE_LOST', `the lease on ${request.lease.name} is no longer held`)
     if (ev !== 'any' && ev !== s.events.length)
       throw new ShiiooError('CONFLICT', `stream is at version ${s.events.length}, expected ${ev}`)
     const stored = events.map((e, i) => ({ ...e, stream, tenant, seq: s.events.length + i + 1 }))

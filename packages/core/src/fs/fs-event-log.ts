@@ -110,10 +110,18 @@ export class FsEventLog implements EventLog {
     this.identity = new LockIdentity(join(options.dataDir, 'locks'), {
       ...(options.leaseTtlMs === undefined ? {} : { ttlMs: options.leaseTtlMs }),
     })
-    this.leases = new FsLeases({ dataDir: options.dataDir, identity: this.identity })
+    this.leases = new FsLeases({
+      dataDir: options.dataDir,
+      identity: this.identity,
+      // the new holder of a run reads its stream: it must hold what the gone holder acknowledged
+      beforeTakeover: () => this.recoverGone(),
+    })
     this.identity.lost.addEventListener(
       'abort',
-      () => this.logger.error('lost the data dir to another process', { error: (this.identity.lost.reason as Error).message }),
+      () =>
+        this.logger.error('lost the data dir to another process', {
+          error: (this.identity.lost.reason as Error).message,
+        }),
       { once: true },
     )
     this.writeBehind = new WriteBehind(options.writeBehindMs ?? 10, this.logger)

@@ -25,7 +25,16 @@ export class FsLeases implements Leases {
   private readonly dirs = new Set<string>()
 
   constructor(
-    private readonly options: { dataDir: string; identity: LockIdentity },
+    private readonly options: {
+      dataDir: string
+      identity: LockIdentity
+      /**
+       * Runs when a gone holder's lease is about to be taken over (after it was declared gone):
+       * the event log replays its journal here, so the new holder reads everything it
+       * acknowledged. False defers the takeover (acquire answers null; try again later).
+       */
+      beforeTakeover?: () => boolean
+    },
   ) {}
 
   async acquire(request: LeaseRequest): Promise<FsLeaseGrant | null> {
@@ -36,7 +45,7 @@ export class FsLeases implements Leases {
     let tookOver = false
     const lock = new FileLock(join(dir, `${request.name}.lock`), {
       identity,
-      beforeBreak: () => (tookOver = true),
+      beforeBreak: () => (tookOver = this.options.beforeTakeover?.() ?? true),
     })
     if (!lock.tryAcquire()) return null
     const fencePath = join(dir, `${request.name}.fence`)
@@ -51,7 +60,15 @@ export class FsLeases implements Leases {
         throw err
       }
     }
-    return new FsLeaseGrant(parseTenantId(request.tenant), request.name, fence, lock, fencePath, recorded !== null || tookOver, identity)
+    return new FsLeaseGrant(
+      parseTenantId(request.tenant),
+      request.name,
+      fence,
+      lock,
+      fencePath,
+      recorded !== null || tookOver,
+      identity,
+    )
   }
 
   async holder(request: { tenant: TenantId; name: string }): Promise<LeaseHolder | null> {

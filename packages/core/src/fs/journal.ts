@@ -359,6 +359,17 @@ export class Journal {
   /** Waits for queued commits, checkpoints everything and removes this process's journal. */
   async close(): Promise<void> {
     while (this.writing !== null || this.scheduled) await (this.writing ?? new Promise((r) => setImmediate(r)))
+    if (this.options.identity?.lost.aborted) {
+      // declared gone: the process that took over owns these files now (it replayed and removed them)
+      const segs = [this.current, await this.first?.catch(() => null), await this.next?.catch(() => null)]
+      for (const seg of this.sealed) {
+        if (seg.timer) clearTimeout(seg.timer)
+        segs.push(seg)
+      }
+      this.sealed.clear()
+      for (const seg of new Set(segs)) if (seg) await closeAsync(seg.fd).catch(() => undefined)
+      return
+    }
     await Promise.all([...this.sealed].map((seg) => this.checkpointSealed(seg)))
     await Promise.all(this.checkpoints)
     // the first segment's making also starts the next one: let it get that far

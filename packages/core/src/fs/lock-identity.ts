@@ -81,7 +81,9 @@ export class LockIdentity {
   assertHeld(): void {
     if (this.lost.aborted) throw this.lost.reason as ShiiooError
     if (this.file === null || this.file === '') return // never took a linked lock: nothing to lose
-    if (!this.owns(this.file)) this.markLost()
+    if (this.owns(this.file)) return
+    this.markLost()
+    throw this.lost.reason as ShiiooError
   }
 
   /** Standalone locks (see the class comment) are touched with the identity. */
@@ -139,8 +141,9 @@ export class LockIdentity {
       new ShiiooError(
         'LEASE_LOST',
         `this process (pid ${this.owner.pid}) lost its leases: its heartbeat stopped for more than ` +
-          `${this.ttlMs} ms (was it paused or frozen?) and another process took over its work; it writes ` +
-          'nothing more to the data dir. Restart it.',
+          `${this.ttlMs} ms (was it paused or frozen?) and another process took over its work. It writes ` +
+          'nothing more to the data dir (an append in progress as it noticed may or may not be recorded: read ' +
+          'the stream). Restart it.',
       ),
     )
   }
