@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { EventLog, NewEvent, RunId, TenantId } from '@shiioo/core'
-import { DEFAULT_TENANT, createIdFactory, newEvent, openFsEventLog } from '@shiioo/core'
+import { DEFAULT_TENANT, FsBlobStore, createIdFactory, newEvent, openFsEventLog } from '@shiioo/core'
 
 export const SERVER_ROOT = fileURLToPath(new URL('..', import.meta.url))
 export const BIN = join(SERVER_ROOT, 'bin', 'shiioo.js')
@@ -124,13 +124,15 @@ export async function startServe(
 export async function writeRun(dataDir: string, options: { tenant?: TenantId; steps?: number } = {}): Promise<RunId> {
   const tenant = options.tenant ?? DEFAULT_TENANT
   const ids = createIdFactory()
+  // the run's definition is stored before the event that names it, as the engine does (verify checks it)
+  const definition = await new FsBlobStore({ dataDir }).put({ tenant, data: Buffer.from('{"name":"demo","steps":[]}') })
   const log: EventLog = openFsEventLog({ dataDir })
   try {
     const runId = ids.runId()
     const actor = { kind: 'user' as const, id: 'alice' }
     const at = new Date()
     const meta = () => ({ id: ids.eventId(), at, actor })
-    const events: NewEvent[] = [newEvent('run.started', { workflow: { name: 'demo', hash: 'a'.repeat(64) } }, meta())]
+    const events: NewEvent[] = [newEvent('run.started', { workflow: { name: 'demo', hash: definition.key } }, meta())]
     for (let i = 0; i < (options.steps ?? 2); i++) {
       const stepId = `step_${i}`
       events.push(newEvent('step.started', { stepId, attempt: 1, idempotencyKey: `${runId}:${stepId}:1` }, meta()))
