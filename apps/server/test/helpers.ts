@@ -46,7 +46,8 @@ export interface CliResult {
   stderr: string
 }
 
-function collect(child: ChildProcess): Promise<CliResult> {
+/** What a child process writes, and how it ends. */
+export function collect(child: ChildProcess): Promise<CliResult> {
   let stdout = ''
   let stderr = ''
   child.stdout?.setEncoding('utf8').on('data', (s: string) => (stdout += s))

@@ -124,16 +124,16 @@ describe.concurrent('shiioo run', () => {
       const timer = setTimeout(() => reject(new Error(`no decide command printed; stderr:\n${stderr}`)), 20_000)
       child.stderr.setEncoding('utf8').on('data', (s: string) => {
         stderr += s
-        const found = /decide from another terminal: (shiioo decide .*)$/m.exec(stderr)
+        const found = /decide from another terminal: .*shiioo\S* (decide .*)$/m.exec(stderr)
         if (found) {
           clearTimeout(timer)
           resolve(found[1]!)
         }
       })
     })
-    expect(command).toMatch(new RegExp(`^shiioo decide ${RUN_ID.source} review approve$`))
+    expect(command).toMatch(new RegExp(`^decide ${RUN_ID.source} review approve$`))
     expect(stderr).toContain('| Publish these release notes for v1?')
-    const decided = await shiioo(cwd, ...command.split(' ').slice(1), '--comment', 'looks good')
+    const decided = await shiioo(cwd, ...command.split(' '), '--comment', 'looks good')
     expect(decided.code).toBe(0)
     expect(decided.stdout).toMatch(/^approved step review of run run_\w+$/m)
     expect(await exited).toBe(0)
@@ -323,7 +323,7 @@ describe.concurrent('run commands --help', () => {
   it.each(commands)('shiioo %j --help lists its options', async (command, expected) => {
     let stdout = ''
     const sink = { write: (s: string) => (stdout += s) }
-    const code = await runInProcess([...command, '--help'], { out: sink, err: sink }, await dirs.make())
+    const code = await runInProcess([...command, '--help'], { out: sink, err: sink }, await dirs.make(), 'shiioo')
     expect(code).toBe(0)
     for (const word of expected) expect(stdout).toContain(word)
   })
