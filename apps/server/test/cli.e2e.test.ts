@@ -240,9 +240,17 @@ describe('data commands', () => {
     expect(JSON.parse(json.stdout)).toMatchObject({ ok: false, problems: [{ kind: 'stream', id }] })
   })
 
-  it('refuses a data dir that does not exist', async () => {
-    const result = await runCli(['verify', '--data-dir', 'nowhere'], { cwd })
-    expect(result.code).toBe(1)
-    expect(result.stderr).toContain(`data dir ${join(cwd, 'nowhere')} does not exist`)
+  it('refuses a data dir that does not exist, or is a file, as bad input (exit 2)', async () => {
+    for (const command of [['verify'], ['events', runId], ['runs', 'list'], ['index', 'rebuild']]) {
+      const result = await runCli([...command, '--data-dir', 'nowhere'], { cwd })
+      expect(result.code).toBe(2)
+      expect(result.stderr).toBe(
+        `error: data dir ${join(cwd, 'nowhere')} does not exist (set --data-dir or SHIIOO_DATA_DIR)\n`,
+      )
+    }
+    await writeFile(join(cwd, 'a-file'), '')
+    const file = await runCli(['verify', '--data-dir', 'a-file'], { cwd })
+    expect(file.code).toBe(2)
+    expect(file.stderr).toContain(`error: data dir ${join(cwd, 'a-file')} is not a directory`)
   })
 })

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -88,9 +89,20 @@ describe.concurrent('shiioo run', () => {
     expect(bad.stderr).toContain('steps[0].needs[0] (line 7, column 13): step "a" needs "b", which is not a step')
     expect(bad.stdout).toBe('')
 
-    const missing = await shiioo(cwd, 'run', 'nope.yaml')
-    expect(missing.code).toBe(1)
-    expect(missing.stderr).toContain('error: workflow file nope.yaml does not exist')
+    const fresh = await dirs.make()
+    const missing = await shiioo(fresh, 'run', 'nope.yaml')
+    expect(missing.code).toBe(2)
+    expect(missing.stderr).toBe(
+      `error: workflow file nope.yaml does not exist (${join(fresh, 'nope.yaml')}): give the path of a .yaml or .json ` +
+        `workflow definition, relative to the working directory ${fresh}\n`,
+    )
+    expect(existsSync(join(fresh, 'data'))).toBe(false) // nothing was started or written
+    const underFile = await shiioo(cwd, 'run', 'bad.yaml/x.yaml')
+    expect(underFile.code).toBe(2)
+    expect(underFile.stderr).toContain('error: workflow file bad.yaml/x.yaml does not exist')
+    const folder = await shiioo(cwd, 'run', '.')
+    expect(folder.code).toBe(2)
+    expect(folder.stderr).toContain('error: . is a directory, not a workflow file')
 
     const input = await shiioo(cwd, 'run', example('approval-gate'), '--input', 'version=2')
     expect(input.code).toBe(2)
