@@ -98,7 +98,7 @@ export async function verifyDataDir(options: {
       report.events += events.length
       const ids = new Set<string>()
       let named = references.get(s.tenant)
-      if (!named) references.set(s.tenant, (named = new Map()))
+      if (!named) references.set(s.tenant, (named = new Map<string, Reference>()))
       for (const e of events) {
         if (ids.has(e.id)) {
           throw new ShiiooError('DATA_CORRUPTED', `event id ${e.id} appears twice`, { details: { seq: e.seq } })

@@ -79,7 +79,7 @@ export function loadConfig(input: LoadConfigInput): Config {
 /** A simulated source's script, which must be a file: found missing now, not at the first agent step. */
 function scriptPath(id: string, script: string, baseDir: string, problems: string[]): string {
   const path = resolve(baseDir, script)
-  let isFile = false
+  let isFile: boolean
   try {
     isFile = statSync(path).isFile()
   } catch {
