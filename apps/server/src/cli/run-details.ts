@@ -153,7 +153,7 @@ export function formatRunDetails(details: RunDetails, shiioo: string, dataDirArg
 }
 
 /** `shiioo runs state --at`: the run as its first `version` events left it. */
-export function formatStateAt(state: RunState, shiioo: string): string {
+export function formatStateAt(state: RunState, shiioo: string, dataDirArg: string): string {
   const pairs: Array<[string, string]> = [
     ['run', state.runId],
     ['as of', `seq ${state.version} (${formatInstant(state.updatedAt)})`],
@@ -168,7 +168,7 @@ export function formatStateAt(state: RunState, shiioo: string): string {
   }
   if (state.events.length > 0) pairs.push(['events in', state.events.map((e) => e.name).join(', ')])
   const rows = Object.entries(state.steps).map(([id, s]) =>
-    stepRow(state, id, s, null, shiioo, '', Date.parse(state.updatedAt)),
+    stepRow(state, id, s, null, shiioo, dataDirArg, Date.parse(state.updatedAt)),
   )
   const table =
     rows.length === 0

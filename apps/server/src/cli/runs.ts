@@ -103,12 +103,12 @@ export function registerRuns(program: Command, ctx: CommandContext): void {
       .option('--json', 'print the state as JSON'),
     QUIET,
   ).action(async (runId: string, options: JsonOption & { at?: string }) => {
-    await withSession(options, { create: false }, async ({ app, caller }) => {
+    await withSession(options, { create: false }, async ({ app, caller, dataDirArg }) => {
       const r = app.orchestrator.runs
       const seq =
         options.at === undefined ? (await r.get(caller, runId)).state.version : wholeNumber(options.at, '--at', 1)
       const state = await r.stateAt(caller, runId, seq)
-      ctx.io.out.write(options.json ? JSON.stringify(state) + '\n' : formatStateAt(state, ctx.shiioo))
+      ctx.io.out.write(options.json ? JSON.stringify(state) + '\n' : formatStateAt(state, ctx.shiioo, dataDirArg))
     })
   })
 
