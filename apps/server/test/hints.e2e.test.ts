@@ -1,33 +1,17 @@
 import type { ChildProcess } from 'node:child_process'
 import { spawn } from 'node:child_process'
-import { delimiter, join } from 'node:path'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { SERVER_ROOT, assertBuilt, collect, tempDirs } from './helpers.js'
+import { REPO_ROOT, assertBuilt, collect, shellEnv, tempDirs } from './helpers.js'
 
 // The commands the CLI prints for a person to paste (`... decide <run> <step> approve`, `... resume`)
 // must run as printed, in a shell, whichever of the README's ways started the CLI.
 
-const REPO = join(SERVER_ROOT, '..', '..')
-const APPROVAL = join(REPO, 'examples', 'workflows', 'approval-gate.yaml')
+const APPROVAL = join(REPO_ROOT, 'examples', 'workflows', 'approval-gate.yaml')
 const dirs = tempDirs()
 beforeAll(() => assertBuilt())
 afterAll(() => dirs.cleanup())
-
-/**
- * The environment of a person's shell: no SHIIOO_* or npm_* variables, and none of the
- * node_modules/.bin folders that npm puts on PATH for the test run; `extraPath` goes first.
- */
-function shellEnv(extraPath?: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {}
-  for (const [k, v] of Object.entries(process.env)) {
-    if (!k.startsWith('SHIIOO_') && !k.toLowerCase().startsWith('npm_')) env[k] = v
-  }
-  const path = (process.env.PATH ?? '')
-    .split(delimiter)
-    .filter((d) => d !== '' && !d.includes('node_modules') && !d.includes('node-gyp-bin'))
-  env.PATH = [...(extraPath ? [extraPath] : []), ...path].join(delimiter)
-  return env
-}
 
 function sh(script: string, cwd: string, env: NodeJS.ProcessEnv): ChildProcess {
   return spawn('sh', ['-c', script], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
@@ -56,7 +40,7 @@ const WAYS = [
     prefix: 'npx shiioo',
     env: () => shellEnv(),
     // npx finds the CLI from the repository's folders
-    pasteIn: () => REPO,
+    pasteIn: () => REPO_ROOT,
   },
   {
     name: 'shiioo, with the PATH line the README gives',
@@ -65,7 +49,7 @@ const WAYS = [
     env: () => shellEnv(),
     // another terminal where the same line was run: any folder
     pasteIn: () => dirs.make(),
-    pasteEnv: () => shellEnv(join(REPO, 'node_modules', '.bin')),
+    pasteEnv: () => shellEnv(join(REPO_ROOT, 'node_modules', '.bin')),
   },
   {
     name: 'node apps/server/bin/shiioo.js',
@@ -76,10 +60,16 @@ const WAYS = [
   },
 ]
 
+it('tests the PATH line the README gives', () => {
+  expect(readFileSync(join(REPO_ROOT, 'README.md'), 'utf8')).toContain(
+    `\n${WAYS[1]!.start.replace(' && shiioo', '')}\nshiioo --version\n`,
+  )
+})
+
 describe.each(WAYS)('hints when the CLI is started as $name', (way) => {
   it('the printed decide command ends the approval wait when pasted into a shell', async () => {
     const data = join(await dirs.make(), 'data')
-    const run = sh(`${way.start} run ${APPROVAL} --input version=v9 --data-dir ${data}`, REPO, way.env())
+    const run = sh(`${way.start} run ${APPROVAL} --input version=v9 --data-dir ${data}`, REPO_ROOT, way.env())
     const done = collect(run)
     const command = await printed(run, /^ +decide from another terminal: (.+)$/m)
     expect(command.startsWith(`${way.prefix}`)).toBe(true)
@@ -98,7 +88,7 @@ describe.each(WAYS)('hints when the CLI is started as $name', (way) => {
   it('the printed resume command drives a detached run to its end when pasted', async () => {
     const data = join(await dirs.make(), 'data')
     const detached = await collect(
-      sh(`${way.start} run ${APPROVAL} --input version=v9 --detach --data-dir ${data}`, REPO, way.env()),
+      sh(`${way.start} run ${APPROVAL} --input version=v9 --detach --data-dir ${data}`, REPO_ROOT, way.env()),
     )
     expect(detached.code).toBe(0)
     const runId = detached.stdout.trim()
