@@ -139,7 +139,7 @@ function assertDataDir(dataDir: string): void {
   try {
     isDir = statSync(dataDir).isDirectory()
   } catch {
-    throw new ShiiooError('NOT_FOUND', `data dir ${dataDir} does not exist (${hint})`)
+    throw new ShiiooError('INVALID_INPUT', `data dir ${dataDir} does not exist (${hint})`)
   }
   if (!isDir) throw new ShiiooError('INVALID_INPUT', `data dir ${dataDir} is not a directory (${hint})`)
 }

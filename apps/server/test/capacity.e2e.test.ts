@@ -115,6 +115,55 @@ describe('agent steps on a configured OpenAI-compatible source (real CLI, real H
     })
   })
 
+  it('logs why a source failed at each failover and names the cause in the step error, never the key', async () => {
+    const key = 'sk-e2e-failing-0042'
+    const failing = await startLlmTestServer({ apiKey: key })
+    // the vendor's message echoes the credentials it was sent: they must be redacted everywhere
+    failing.setReply((r) => {
+      throw new Error(`upstream refused ${r.headers.authorization ?? '-'}`)
+    })
+    try {
+      const cwd = await dirs.make()
+      const source = (id: string) =>
+        `[[capacity.sources]]\nid = "${id}"\nprovider = "openai"\nbase_url = "${failing.openAiBaseUrl}"\n` +
+        `api_key_env = "E2E_FAILING_KEY"\nmodels = ["gpt-test"]\n`
+      await writeFile(join(cwd, 'shiioo.toml'), source('primary') + source('backup'))
+      await writeFile(
+        join(cwd, 'ask.yaml'),
+        'name: ask\nsteps:\n  - id: ask\n    kind: agent\n    role: writer\n    prompt: hi\n    retry: { maxAttempts: 1 }\n',
+      )
+      const env = { E2E_FAILING_KEY: key }
+      const r = await runCli(['run', 'ask.yaml'], { cwd, env })
+      expect(r.code).toBe(1)
+      const cause = 'openai answered 500 server_error: The reply script failed: upstream refused Bearer [redacted]'
+      const logs = r.stderr
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+      const failovers = logs.filter((l) => l.msg === 'capacity source failed; failing over')
+      expect(failovers.length).toBeGreaterThanOrEqual(1)
+      expect(failovers[0]).toMatchObject({
+        level: 40,
+        source: expect.stringMatching(/^(primary|backup)$/),
+        status: 500,
+        type: 'server_error',
+        requestId: 'req_1',
+        cause: `${cause} (request id req_1)`,
+      })
+      const last = `req_${failing.requests.length}`
+      expect(r.stderr).toContain(`run failed at step ask: UNAVAILABLE: ${cause} (request id ${last})\n`)
+      const runId = /^run (run_\w{26}) failed/m.exec(r.stderr)![1]!
+      const shown = await runCli(['runs', 'show', runId], { cwd, env })
+      expect(shown.stdout).toMatch(
+        new RegExp(`^ask +agent +failed +1 .*UNAVAILABLE: openai answered 500 server_error: `, 'm'),
+      )
+      const events = await runCli(['events', runId, '--json'], { cwd, env })
+      for (const text of [r.stdout, r.stderr, shown.stdout, events.stdout]) expect(text).not.toContain(key)
+    } finally {
+      await failing.close()
+    }
+  })
+
   it('refuses to start when the key variable is missing, naming it', async () => {
     const cwd = await dirs.make()
     await writeFile(

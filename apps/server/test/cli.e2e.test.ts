@@ -1,4 +1,4 @@
-import { readdir, readFile, writeFile } from 'node:fs/promises'
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { assertBuilt, runCli, startServe, tempDirs, writeRun } from './helpers.js'
@@ -169,7 +169,7 @@ describe('data commands', () => {
       const refused = await runCli(['index', 'rebuild', '--log-level', 'silent'], { cwd: busy })
       expect(refused.code).toBe(1)
       expect(refused.stderr).toContain(`is in use by process ${server.child.pid} on `)
-      expect(refused.stderr).toContain('run `shiioo index rebuild` again')
+      expect(refused.stderr).toMatch(/and run `.*shiioo\S* index rebuild` again/)
       expect((await readFile(index)).equals(before)).toBe(true)
     } finally {
       expect((await server.stop()).code).toBe(0)
@@ -194,7 +194,26 @@ describe('data commands', () => {
   it('verify passes a good data dir', async () => {
     const result = await runCli(['verify', '--log-level', 'silent'], { cwd })
     expect(result.code).toBe(0)
-    expect(result.stdout).toBe('ok: 2 streams, 10 events, 0 blobs verified\n')
+    expect(result.stdout).toBe(
+      'ok: 2 streams, 10 events, 1 blob verified; the events name 1 blob, all stored and whole\n',
+    )
+  })
+
+  it('verify fails when a blob that an event names is missing, and names the event and the blob', async () => {
+    const gone = await dirs.make()
+    const dataDir = join(gone, 'data')
+    const id = await writeRun(dataDir, { steps: 1 })
+    const [blob] = (await readdir(join(dataDir, 'blobs'), { recursive: true, withFileTypes: true })).filter((e) =>
+      e.isFile(),
+    )
+    await rm(join(blob!.parentPath, blob!.name))
+
+    const result = await runCli(['verify', '--log-level', 'silent'], { cwd: gone })
+    expect(result.code).toBe(1)
+    expect(result.stdout).toBe(
+      `first bad record: stream ${id} (tenant default) seq 1: the event names blob ${blob!.name}, which is not in tenant default's blob store\n` +
+        '1 problem found (checked 1 stream, 4 events, 0 blobs; the events name 1 blob)\n',
+    )
   })
 
   it('verify fails on a corrupted stream and names the first bad record', async () => {
@@ -212,16 +231,26 @@ describe('data commands', () => {
     expect(result.stdout).toMatch(
       new RegExp(`^first bad record: stream ${id} \\(tenant default\\)( seq \\d+)?( at byte \\d+)?: .+`),
     )
-    expect(result.stdout).toMatch(/\n1 problem found \(checked 1 stream, \d+ events?, 0 blobs\)\n$/)
+    expect(result.stdout).toMatch(
+      /\n1 problem found \(checked 1 stream, \d+ events?, 1 blob; the events name \d+ blobs?\)\n$/,
+    )
 
     const json = await runCli(['verify', '--json', '--log-level', 'silent'], { cwd: bad })
     expect(json.code).toBe(1)
     expect(JSON.parse(json.stdout)).toMatchObject({ ok: false, problems: [{ kind: 'stream', id }] })
   })
 
-  it('refuses a data dir that does not exist', async () => {
-    const result = await runCli(['verify', '--data-dir', 'nowhere'], { cwd })
-    expect(result.code).toBe(1)
-    expect(result.stderr).toContain(`data dir ${join(cwd, 'nowhere')} does not exist`)
+  it('refuses a data dir that does not exist, or is a file, as bad input (exit 2)', async () => {
+    for (const command of [['verify'], ['events', runId], ['runs', 'list'], ['index', 'rebuild']]) {
+      const result = await runCli([...command, '--data-dir', 'nowhere'], { cwd })
+      expect(result.code).toBe(2)
+      expect(result.stderr).toBe(
+        `error: data dir ${join(cwd, 'nowhere')} does not exist (set --data-dir or SHIIOO_DATA_DIR)\n`,
+      )
+    }
+    await writeFile(join(cwd, 'a-file'), '')
+    const file = await runCli(['verify', '--data-dir', 'a-file'], { cwd })
+    expect(file.code).toBe(2)
+    expect(file.stderr).toContain(`error: data dir ${join(cwd, 'a-file')} is not a directory`)
   })
 })

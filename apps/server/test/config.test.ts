@@ -222,6 +222,21 @@ describe('loadConfig', () => {
     ])
   })
 
+  it("requires a simulated source's script to be a file, relative to the config file", async () => {
+    const toml = (script: string) =>
+      `[[capacity.sources]]\nid = "demo"\nprovider = "simulated"\nscript = "${script}"\nmodels = ["simulated"]\n`
+    const cwd = await withToml(toml('demo.yaml'))
+    expect(problemsOf(() => loadConfig({ cwd }))).toEqual([
+      `capacity source demo: script demo.yaml does not exist (${join(cwd, 'demo.yaml')}; a path relative to the config file)`,
+    ])
+    await writeFile(join(cwd, 'demo.yaml'), 'rules: []\n')
+    expect(loadConfig({ cwd }).capacity?.sources[0]).toMatchObject({ script: join(cwd, 'demo.yaml') })
+    const dir = await withToml(toml('.'))
+    expect(problemsOf(() => loadConfig({ cwd: dir }))).toEqual([
+      `capacity source demo: script . is not a file (${dir})`,
+    ])
+  })
+
   it('does not let a bad lower-ranked value hide behind a good higher-ranked one', async () => {
     const cwd = await withToml('[server]\nport = 70000\n')
     expect(() => loadConfig({ cwd, env: { SHIIOO_PORT: '8081' } })).toThrow(ConfigError)

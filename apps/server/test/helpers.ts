@@ -3,18 +3,35 @@ import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { delimiter, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { EventLog, NewEvent, RunId, TenantId } from '@shiioo/core'
-import { DEFAULT_TENANT, createIdFactory, newEvent, openFsEventLog } from '@shiioo/core'
+import { DEFAULT_TENANT, FsBlobStore, createIdFactory, newEvent, openFsEventLog } from '@shiioo/core'
 
 export const SERVER_ROOT = fileURLToPath(new URL('..', import.meta.url))
 export const BIN = join(SERVER_ROOT, 'bin', 'shiioo.js')
+export const REPO_ROOT = join(SERVER_ROOT, '..', '..')
 
 export function assertBuilt(): void {
   if (!existsSync(join(SERVER_ROOT, 'dist', 'cli', 'main.js'))) {
     throw new Error('apps/server is not built: run `npm run build` in the repository root first')
   }
+}
+
+/**
+ * The environment of a person's shell: no SHIIOO_* or npm_* variables, and none of the
+ * node_modules/.bin folders that npm puts on PATH for the test run; `extraPath` goes first.
+ */
+export function shellEnv(extraPath?: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {}
+  for (const [k, v] of Object.entries(process.env)) {
+    if (!k.startsWith('SHIIOO_') && !k.toLowerCase().startsWith('npm_')) env[k] = v
+  }
+  const path = (process.env.PATH ?? '')
+    .split(delimiter)
+    .filter((d) => d !== '' && !d.includes('node_modules') && !d.includes('node-gyp-bin'))
+  env.PATH = [...(extraPath ? [extraPath] : []), ...path].join(delimiter)
+  return env
 }
 
 /** Temp dirs made by a test file; `cleanup()` in afterAll/afterEach removes them. */
@@ -46,7 +63,8 @@ export interface CliResult {
   stderr: string
 }
 
-function collect(child: ChildProcess): Promise<CliResult> {
+/** What a child process writes, and how it ends. */
+export function collect(child: ChildProcess): Promise<CliResult> {
   let stdout = ''
   let stderr = ''
   child.stdout?.setEncoding('utf8').on('data', (s: string) => (stdout += s))
@@ -124,13 +142,15 @@ export async function startServe(
 export async function writeRun(dataDir: string, options: { tenant?: TenantId; steps?: number } = {}): Promise<RunId> {
   const tenant = options.tenant ?? DEFAULT_TENANT
   const ids = createIdFactory()
+  // the run's definition is stored before the event that names it, as the engine does (verify checks it)
+  const definition = await new FsBlobStore({ dataDir }).put({ tenant, data: Buffer.from('{"name":"demo","steps":[]}') })
   const log: EventLog = openFsEventLog({ dataDir })
   try {
     const runId = ids.runId()
     const actor = { kind: 'user' as const, id: 'alice' }
     const at = new Date()
     const meta = () => ({ id: ids.eventId(), at, actor })
-    const events: NewEvent[] = [newEvent('run.started', { workflow: { name: 'demo', hash: 'a'.repeat(64) } }, meta())]
+    const events: NewEvent[] = [newEvent('run.started', { workflow: { name: 'demo', hash: definition.key } }, meta())]
     for (let i = 0; i < (options.steps ?? 2); i++) {
       const stepId = `step_${i}`
       events.push(newEvent('step.started', { stepId, attempt: 1, idempotencyKey: `${runId}:${stepId}:1` }, meta()))

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -88,9 +89,20 @@ describe.concurrent('shiioo run', () => {
     expect(bad.stderr).toContain('steps[0].needs[0] (line 7, column 13): step "a" needs "b", which is not a step')
     expect(bad.stdout).toBe('')
 
-    const missing = await shiioo(cwd, 'run', 'nope.yaml')
-    expect(missing.code).toBe(1)
-    expect(missing.stderr).toContain('error: workflow file nope.yaml does not exist')
+    const fresh = await dirs.make()
+    const missing = await shiioo(fresh, 'run', 'nope.yaml')
+    expect(missing.code).toBe(2)
+    expect(missing.stderr).toBe(
+      `error: workflow file nope.yaml does not exist (${join(fresh, 'nope.yaml')}): give the path of a .yaml or .json ` +
+        `workflow definition, relative to the working directory ${fresh}\n`,
+    )
+    expect(existsSync(join(fresh, 'data'))).toBe(false) // nothing was started or written
+    const underFile = await shiioo(cwd, 'run', 'bad.yaml/x.yaml')
+    expect(underFile.code).toBe(2)
+    expect(underFile.stderr).toContain('error: workflow file bad.yaml/x.yaml does not exist')
+    const folder = await shiioo(cwd, 'run', '.')
+    expect(folder.code).toBe(2)
+    expect(folder.stderr).toContain('error: . is a directory, not a workflow file')
 
     const input = await shiioo(cwd, 'run', example('approval-gate'), '--input', 'version=2')
     expect(input.code).toBe(2)
@@ -124,16 +136,16 @@ describe.concurrent('shiioo run', () => {
       const timer = setTimeout(() => reject(new Error(`no decide command printed; stderr:\n${stderr}`)), 20_000)
       child.stderr.setEncoding('utf8').on('data', (s: string) => {
         stderr += s
-        const found = /decide from another terminal: (shiioo decide .*)$/m.exec(stderr)
+        const found = /decide from another terminal: .*shiioo\S* (decide .*)$/m.exec(stderr)
         if (found) {
           clearTimeout(timer)
           resolve(found[1]!)
         }
       })
     })
-    expect(command).toMatch(new RegExp(`^shiioo decide ${RUN_ID.source} review approve$`))
+    expect(command).toMatch(new RegExp(`^decide ${RUN_ID.source} review approve$`))
     expect(stderr).toContain('| Publish these release notes for v1?')
-    const decided = await shiioo(cwd, ...command.split(' ').slice(1), '--comment', 'looks good')
+    const decided = await shiioo(cwd, ...command.split(' '), '--comment', 'looks good')
     expect(decided.code).toBe(0)
     expect(decided.stdout).toMatch(/^approved step review of run run_\w+$/m)
     expect(await exited).toBe(0)
@@ -323,7 +335,7 @@ describe.concurrent('run commands --help', () => {
   it.each(commands)('shiioo %j --help lists its options', async (command, expected) => {
     let stdout = ''
     const sink = { write: (s: string) => (stdout += s) }
-    const code = await runInProcess([...command, '--help'], { out: sink, err: sink }, await dirs.make())
+    const code = await runInProcess([...command, '--help'], { out: sink, err: sink }, await dirs.make(), 'shiioo')
     expect(code).toBe(0)
     for (const word of expected) expect(stdout).toContain(word)
   })

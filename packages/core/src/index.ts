@@ -31,6 +31,8 @@ export {
   defaultCatalog,
   storedEventSchema,
 } from './events/envelope.js'
+export type { BlobReference } from './events/blob-refs.js'
+export { blobReferences } from './events/blob-refs.js'
 export type { Upcaster, Upcasters } from './events/upcasters.js'
 export { upcasters } from './events/upcasters.js'
 export type {

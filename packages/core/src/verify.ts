@@ -4,14 +4,18 @@ import { ShiiooError, toShiiooError } from './errors.js'
 import type { BlobStore } from './ports/blob-store.js'
 import type { EventLog } from './ports/event-log.js'
 import type { StoredEvent } from './events/envelope.js'
+import { blobReferences } from './events/blob-refs.js'
 import { foldRun } from './projection/run-summary.js'
 
 export interface VerifyFinding {
   kind: 'stream' | 'blob'
   tenant: string
+  /** The stream, or for kind 'blob' the blob's key. */
   id: string
   seq?: number
   offset?: number
+  /** The blob an event at `seq` of stream `id` names, when that blob is missing or damaged. */
+  blob?: string
   message: string
 }
 
@@ -19,7 +23,10 @@ export interface VerifyReport {
   ok: boolean
   streams: number
   events: number
+  /** Blobs stored (in every tenant), each read and re-hashed. */
   blobs: number
+  /** Distinct blobs the events name (per tenant); each must be stored and whole. */
+  referencedBlobs: number
   /** problems[0] is the first bad record found. */
   problems: VerifyFinding[]
   /** Not damage: e.g. a torn tail that a crash left and the next append will cut. */
@@ -40,15 +47,34 @@ export interface VerifyProgress {
   done: number
 }
 
-/** Reads every stream and every blob, checking envelopes, order, run folds and blob hashes. */
+/** The first event of a tenant's streams that names a blob, and how many name it. */
+interface Reference {
+  stream: string
+  seq: number
+  count: number
+}
+
+/**
+ * Reads every stream and every blob, checking envelopes, order, run folds and blob hashes, and
+ * that every blob an event names is stored, whole, in the event's tenant.
+ */
 export async function verifyDataDir(options: {
   log: InspectableLog
   blobs: BlobStore
   onProgress?: (p: VerifyProgress) => void
   signal?: AbortSignal
 }): Promise<VerifyReport> {
-  const report: VerifyReport = { ok: true, streams: 0, events: 0, blobs: 0, problems: [], warnings: [] }
+  const report: VerifyReport = {
+    ok: true,
+    streams: 0,
+    events: 0,
+    blobs: 0,
+    referencedBlobs: 0,
+    problems: [],
+    warnings: [],
+  }
   const tenants = new Set<TenantId>([DEFAULT_TENANT, ...((await options.log.tenants?.()) ?? [])])
+  const references = new Map<TenantId, Map<string, Reference>>()
   for await (const s of options.log.listStreams({ signal: options.signal })) {
     tenants.add(s.tenant)
     report.streams++
@@ -71,11 +97,18 @@ export async function verifyDataDir(options: {
       }
       report.events += events.length
       const ids = new Set<string>()
+      let named = references.get(s.tenant)
+      if (!named) references.set(s.tenant, (named = new Map<string, Reference>()))
       for (const e of events) {
         if (ids.has(e.id)) {
           throw new ShiiooError('DATA_CORRUPTED', `event id ${e.id} appears twice`, { details: { seq: e.seq } })
         }
         ids.add(e.id)
+        for (const { key } of blobReferences(e)) {
+          const first = named.get(key)
+          if (first) first.count++
+          else named.set(key, { stream: s.stream, seq: e.seq, count: 1 })
+        }
       }
       if (streamKind(s.stream) === 'run' && events.length > 0) foldRun(events)
     } catch (err) {
@@ -93,17 +126,43 @@ export async function verifyDataDir(options: {
     }
     options.onProgress?.({ phase: 'streams', done: report.streams })
   }
+  const referenceProblems: VerifyFinding[] = []
   for (const tenant of tenants) {
+    const named = references.get(tenant) ?? new Map<string, Reference>()
+    report.referencedBlobs += named.size
+    const stored = new Set<string>()
+    const damaged = new Map<string, string>()
     for await (const key of options.blobs.keys({ tenant, signal: options.signal })) {
       report.blobs++
+      stored.add(key)
       try {
         await options.blobs.get({ tenant, key })
       } catch (err) {
-        report.problems.push({ kind: 'blob', tenant, id: key, message: toShiiooError(err).message })
+        const message = toShiiooError(err).message
+        damaged.set(key, message)
+        report.problems.push({ kind: 'blob', tenant, id: key, message })
       }
       if (report.blobs % 100 === 0) options.onProgress?.({ phase: 'blobs', done: report.blobs })
     }
+    for (const [key, ref] of named) {
+      const why = !stored.has(key)
+        ? `which is not in tenant ${tenant}'s blob store`
+        : damaged.has(key)
+          ? `which is damaged (${damaged.get(key)!})`
+          : null
+      if (why === null) continue
+      const others = ref.count > 1 ? ` (named ${ref.count} times in all)` : ''
+      referenceProblems.push({
+        kind: 'stream',
+        tenant,
+        id: ref.stream,
+        seq: ref.seq,
+        blob: key,
+        message: `the event names blob ${key}, ${why}${others}`,
+      })
+    }
   }
+  report.problems.push(...referenceProblems)
   report.ok = report.problems.length === 0
   return report
 }

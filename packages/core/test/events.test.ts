@@ -1,17 +1,21 @@
-import { readFileSync } from 'node:fs'
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { gunzipSync } from 'node:zlib'
 import { z } from 'zod'
 import { describe, expect, it } from 'vitest'
 import type { EventCatalog, RunSummary, StoredEvent } from '../src/index.js'
 import {
+  FsBlobStore,
   decodeStoredEvent,
   defaultCatalog,
   eventSchemas,
   foldRun,
+  openFsEventLog,
   serializeEvent,
   storedEventSchema,
   validateNewEvent,
+  verifyDataDir,
 } from '../src/index.js'
 
 const line = (over: Record<string, unknown> = {}) =>
@@ -118,17 +122,38 @@ describe('event envelope and catalog', () => {
 })
 
 describe('golden event logs', () => {
-  // Logs written by earlier builds, kept byte for byte. They must keep loading and folding to the
-  // same summary forever; a schema change adds an upcaster, never a broken fixture.
+  // Data dirs written in the format of earlier builds, kept byte for byte: run-v1 holds a run log
+  // with v1 events, the blobs they name (its definition, a large step output) and the idempotency
+  // claim of its start. They must keep loading and folding to the same summary forever; a schema
+  // change adds an upcaster, never a broken fixture.
+  const golden = join(import.meta.dirname, 'fixtures', 'golden')
+  const RUN = 'run_01M86CH3M00M0WV4MTNVGKY4KX'
+
   it('replays the v1 run log fixture to its recorded summary', () => {
-    const dir = join(import.meta.dirname, 'fixtures', 'golden')
-    const events = gunzipSync(readFileSync(join(dir, 'run-v1.jsonl.gz')))
+    const file = join(golden, 'run-v1', 'events', '2026', '11', '24', `${RUN}.jsonl.gz`)
+    const events = gunzipSync(readFileSync(file))
       .toString()
       .trim()
       .split('\n')
       .map((l) => decodeStoredEvent(l)) as StoredEvent[]
-    const expected = JSON.parse(readFileSync(join(dir, 'run-v1.summary.json'), 'utf8')) as RunSummary
+    expect(events[0]).toMatchObject({ type: 'run.started', v: 2 }) // upcast from v1
+    expect(JSON.parse(gunzipSync(readFileSync(file)).toString().split('\n')[0]!)).toMatchObject({ v: 1 })
+    const expected = JSON.parse(readFileSync(join(golden, 'run-v1.summary.json'), 'utf8')) as RunSummary
     expect(foldRun(events)).toEqual(expected)
     for (const e of events) expect(storedEventSchema.safeParse(JSON.parse(serializeEvent(e))).success).toBe(true)
+  })
+
+  it('holds every blob its events name, whole: verify passes on a copy', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'shiioo-golden-'))
+    try {
+      cpSync(join(golden, 'run-v1'), dataDir, { recursive: true })
+      const log = openFsEventLog({ dataDir })
+      const report = await verifyDataDir({ log, blobs: new FsBlobStore({ dataDir }) })
+      await log.close()
+      expect(report.problems).toEqual([])
+      expect(report).toMatchObject({ ok: true, streams: 2, events: 10, blobs: 2, referencedBlobs: 2 })
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true })
+    }
   })
 })

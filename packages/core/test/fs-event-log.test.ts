@@ -11,6 +11,7 @@ import {
   FsBlobStore,
   newEvent,
   openFsEventLog,
+  sha256Hex,
   streamPath,
   verifyDataDir,
 } from '../src/index.js'
@@ -19,10 +20,12 @@ const T = DEFAULT_TENANT
 const actor = { kind: 'system' as const, id: 'test' }
 let dataDir: string
 const ids = createIdFactory(() => Date.UTC(2026, 0, 7, 10, 0, 0))
+/** The runs' definition: writeTwoEvents stores it, so the data dir is whole for verify. */
+const DEFINITION = Buffer.from('{"name":"w","steps":[]}')
 const started = (): NewEvent =>
   newEvent(
     'run.started',
-    { workflow: { name: 'w', hash: 'e'.repeat(64) } },
+    { workflow: { name: 'w', hash: sha256Hex(DEFINITION) } },
     { id: ids.eventId(), at: new Date(), actor },
   )
 const step = (s: string): NewEvent =>
@@ -40,6 +43,7 @@ async function code(p: Promise<unknown>): Promise<string> {
 /** A run with two events on disk: its id, file and size, with no log left open. */
 async function writeTwoEvents() {
   const run = ids.runId()
+  await new FsBlobStore({ dataDir }).put({ tenant: T, data: DEFINITION })
   const log = openFsEventLog({ dataDir })
   await log.append({ tenant: T, stream: run, expectedVersion: 0, events: [started(), step('a')] })
   await log.close()

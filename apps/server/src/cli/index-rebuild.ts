@@ -2,6 +2,7 @@ import { rm } from 'node:fs/promises'
 import { performance } from 'node:perf_hooks'
 import type { Command } from 'commander'
 import { assertDataDirIdle, indexFile, openIndexedStorage, openRebuildFolder } from '../compose.js'
+import { dataDirArg } from './command-line.js'
 import type { CommandContext } from './context.js'
 import { grouped, plural } from './format.js'
 import type { GlobalOptions } from './options.js'
@@ -24,7 +25,7 @@ export function registerIndex(program: Command, ctx: CommandContext): void {
     const config = loadCommandConfig(options, QUIET)
     const file = indexFile(config.dataDir)
     // the index is deleted below, and the worker reads stream files whole: no one may be writing
-    assertDataDirIdle(config, 'shiioo index rebuild')
+    assertDataDirIdle(config, `${ctx.shiioo} index rebuild${dataDirArg(options.dataDir, config.dataDir)}`)
     // the streams are the truth: the index file and SQLite's side files are disposable
     await Promise.all(['', '-wal', '-shm', '-journal'].map((suffix) => rm(file + suffix, { force: true })))
     const storage = await openIndexedStorage(config, { create: false })
@@ -51,7 +52,9 @@ export function registerIndex(program: Command, ctx: CommandContext): void {
           ctx.io.err.write(`not indexed: stream ${f.stream} (tenant ${f.tenant}): ${f.message}\n`)
         }
         if (result.failed.length > 0) {
-          ctx.io.err.write(`${result.failed.length} damaged stream(s) left out of the index: run \`shiioo verify\`\n`)
+          ctx.io.err.write(
+            `${result.failed.length} damaged stream(s) left out of the index: run \`${ctx.shiioo} verify${dataDirArg(options.dataDir, config.dataDir)}\`\n`,
+          )
         }
       }
     } finally {

@@ -14,10 +14,13 @@ import { registerServe } from './serve.js'
 import { registerSignals } from './signals.js'
 import { registerVerify } from './verify.js'
 
-/** Runs one command line (`argv` without node and the script) and returns the process exit code. */
-export async function runCli(args: readonly string[], io: CliIo, cwd: string): Promise<number> {
+/**
+ * Runs one command line (`argv` without node and the script) and returns the process exit code.
+ * `shiioo` starts the commands it prints for a person to paste (see command-line.ts).
+ */
+export async function runCli(args: readonly string[], io: CliIo, cwd: string, shiioo: string): Promise<number> {
   let exitCode = 0
-  const ctx: CommandContext = { io, version: readVersion(), cwd, setExitCode: (code) => (exitCode = code) }
+  const ctx: CommandContext = { io, version: readVersion(), cwd, shiioo, setExitCode: (code) => (exitCode = code) }
   const program = new Command('shiioo')
     .description('Shiioo: durable workflows of LLM agents, tools and human approvals')
     .version(ctx.version)

@@ -39,7 +39,7 @@ export function registerResume(program: Command, ctx: CommandContext): void {
       }
       const paused = result.resumed.filter((r) => r.status === 'paused').map((r) => r.runId)
       for (const id of paused) {
-        ctx.io.err.write(`run ${id} is paused; resume it with: shiioo runs resume ${id} --wait${dataDirArg}\n`)
+        ctx.io.err.write(`run ${id} is paused; resume it with: ${ctx.shiioo} runs resume ${id} --wait${dataDirArg}\n`)
       }
       const running = result.resumed.filter((r) => r.status !== 'paused')
       const watched: Watched[] = []
@@ -51,7 +51,8 @@ export function registerResume(program: Command, ctx: CommandContext): void {
         watched.push({ runId: r.runId, fromSeq: r.version + 1, startedAt: state.startedAt, decided })
         const prefix = `[…${r.runId.slice(-6)}] `
         ctx.io.err.write(`${prefix}resuming run ${r.runId} (workflow ${state.workflow.name})\n`)
-        for (const w of waitingUnits(state, dataDirArg)) ctx.io.err.write(`${prefix}${' '.repeat(10)}${w}\n`)
+        for (const w of waitingUnits(state, ctx.shiioo, dataDirArg))
+          ctx.io.err.write(`${prefix}${' '.repeat(10)}${w}\n`)
       }
       if (watched.length === 0 && !options.json) {
         const none = paused.length + result.failed.length + result.elsewhere.length === 0

@@ -24,7 +24,14 @@ function span(from: string | null, to: string | null, now: number): string {
 
 const OPEN: ReadonlySet<string> = new Set(['running', 'waiting', 'retrying'])
 
-function unitDetail(runId: string, stepId: string, u: UnitState, item: number | undefined, dataDirArg: string): string {
+function unitDetail(
+  runId: string,
+  stepId: string,
+  u: UnitState,
+  item: number | undefined,
+  shiioo: string,
+  dataDirArg: string,
+): string {
   switch (u.status) {
     case 'failed':
       return u.error ? `${u.error.code}: ${u.error.message}` : ''
@@ -35,11 +42,11 @@ function unitDetail(runId: string, stepId: string, u: UnitState, item: number | 
     case 'waiting':
       switch (u.wait?.for) {
         case 'approval':
-          return `approval: ${decideCommand(runId, stepId, item, dataDirArg)} (or reject)`
+          return `approval: ${decideCommand(shiioo, runId, stepId, item, dataDirArg)} (or reject)`
         case 'timer':
           return `timer until ${u.wait.until ?? '?'}`
         case 'event':
-          return `event ${u.wait.event ?? '?'}: shiioo signal ${runId} ${u.wait.event ?? '<event>'}${dataDirArg}`
+          return `event ${u.wait.event ?? '?'}: ${shiioo} signal ${runId} ${u.wait.event ?? '<event>'}${dataDirArg}`
         case 'child':
           return `child run ${u.wait.childRunId ?? '?'}`
         case undefined:
@@ -65,6 +72,7 @@ function stepRow(
   stepId: string,
   s: StepState | undefined,
   kind: string | null,
+  shiioo: string,
   dataDirArg: string,
   now: number,
 ): string[] {
@@ -82,11 +90,11 @@ function stepRow(
       ? [
           itemsDetail(s.items),
           ...s.items.flatMap((u, i) => {
-            const d = unitDetail(state.runId, stepId, u, i, dataDirArg)
+            const d = unitDetail(state.runId, stepId, u, i, shiioo, dataDirArg)
             return d && u.status !== 'completed' ? [`[${i}] ${d}`] : []
           }),
         ].join('; ')
-      : unitDetail(state.runId, stepId, s, undefined, dataDirArg)
+      : unitDetail(state.runId, stepId, s, undefined, shiioo, dataDirArg)
   return kind === null ? [...row, detail] : [row[0]!, kind, ...row.slice(1), detail]
 }
 
@@ -107,7 +115,7 @@ function why(state: RunState, reason: string | null): string {
 }
 
 /** `shiioo runs show`: the run, then a table of every step of its definition in order. */
-export function formatRunDetails(details: RunDetails, dataDirArg: string): string {
+export function formatRunDetails(details: RunDetails, shiioo: string, dataDirArg: string): string {
   const { state, definition, summary } = details
   const pairs: Array<[string, string]> = [
     ['run', state.runId],
@@ -126,7 +134,7 @@ export function formatRunDetails(details: RunDetails, dataDirArg: string): strin
   pairs.push(['input', payload(state.input)])
   if (state.status === 'completed') pairs.push(['output', compact(details.output)])
   const rows = definition.steps.map((step) =>
-    stepRow(state, step.id, state.steps[step.id], kindOf(step), dataDirArg, now),
+    stepRow(state, step.id, state.steps[step.id], kindOf(step), shiioo, dataDirArg, now),
   )
   let text = header(pairs) + '\n' + formatTable(['STEP', 'KIND', 'STATUS', 'ATTEMPTS', 'DURATION', 'DETAIL'], rows, [3])
   if (state.decisions.length > 0) {
@@ -145,7 +153,7 @@ export function formatRunDetails(details: RunDetails, dataDirArg: string): strin
 }
 
 /** `shiioo runs state --at`: the run as its first `version` events left it. */
-export function formatStateAt(state: RunState): string {
+export function formatStateAt(state: RunState, shiioo: string, dataDirArg: string): string {
   const pairs: Array<[string, string]> = [
     ['run', state.runId],
     ['as of', `seq ${state.version} (${formatInstant(state.updatedAt)})`],
@@ -160,7 +168,7 @@ export function formatStateAt(state: RunState): string {
   }
   if (state.events.length > 0) pairs.push(['events in', state.events.map((e) => e.name).join(', ')])
   const rows = Object.entries(state.steps).map(([id, s]) =>
-    stepRow(state, id, s, null, '', Date.parse(state.updatedAt)),
+    stepRow(state, id, s, null, shiioo, dataDirArg, Date.parse(state.updatedAt)),
   )
   const table =
     rows.length === 0
@@ -170,14 +178,14 @@ export function formatStateAt(state: RunState): string {
 }
 
 /** Each unit of the run that waits, with what ends the wait (the command to type, for a person or an event). */
-export function waitingUnits(state: RunState, dataDirArg: string): string[] {
+export function waitingUnits(state: RunState, shiioo: string, dataDirArg: string): string[] {
   const out: string[] = []
   for (const [stepId, s] of Object.entries(state.steps)) {
     const units: Array<[UnitState, number | undefined]> = s.items ? s.items.map((u, i) => [u, i]) : [[s, undefined]]
     for (const [u, item] of units) {
       if (u.status !== 'waiting') continue
       out.push(
-        `${item === undefined ? stepId : `${stepId}[${item}]`} waits for ${unitDetail(state.runId, stepId, u, item, dataDirArg)}`,
+        `${item === undefined ? stepId : `${stepId}[${item}]`} waits for ${unitDetail(state.runId, stepId, u, item, shiioo, dataDirArg)}`,
       )
     }
   }

@@ -8,6 +8,8 @@ export interface RunProgressOptions {
   startedAt?: string
   /** Put before every line, to tell runs apart when several are followed at once. */
   prefix?: string
+  /** How printed commands start (`shiioo`, `npx shiioo`, ...: CommandContext.shiioo). */
+  shiioo: string
   /** Appended to printed `shiioo` commands (e.g. ` --data-dir /x`). */
   dataDirArg?: string
   /** Approval units (`step` or `step[item]`) decided before the first event shown. */
@@ -24,8 +26,14 @@ function unit(stepId: string, item: number | undefined): string {
 }
 
 /** The command that decides an approval step, as a person would type it in another terminal. */
-export function decideCommand(runId: string, stepId: string, item: number | undefined, dataDirArg = ''): string {
-  return `shiioo decide ${runId} ${stepId} approve${item === undefined ? '' : ` --item ${item}`}${dataDirArg}`
+export function decideCommand(
+  shiioo: string,
+  runId: string,
+  stepId: string,
+  item: number | undefined,
+  dataDirArg = '',
+): string {
+  return `${shiioo} decide ${runId} ${stepId} approve${item === undefined ? '' : ` --item ${item}`}${dataDirArg}`
 }
 
 /**
@@ -39,6 +47,7 @@ export function createRunProgress(runId: string, options: RunProgressOptions) {
   // a decision may come before its step waits: then the wait ends at once and needs no hint
   const decided = new Set(options.decided)
   const prefix = options.prefix ?? ''
+  const { shiioo } = options
   const dataDirArg = options.dataDirArg ?? ''
   const line = (at: string, text: string) => {
     const t = Date.parse(at)
@@ -85,7 +94,9 @@ export function createRunProgress(runId: string, options: RunProgressOptions) {
             line(e.at, `${name} waiting for approval${decided.has(name) ? ' (already decided)' : ''}`)
             if (decided.has(name)) return
             for (const l of (e.data.prompt ?? '').trim().split('\n').slice(0, 6)) if (l) note(`| ${l}`)
-            note(`decide from another terminal: ${decideCommand(runId, e.data.stepId, e.data.item, dataDirArg)}`)
+            note(
+              `decide from another terminal: ${decideCommand(shiioo, runId, e.data.stepId, e.data.item, dataDirArg)}`,
+            )
             note('(or reject; add --comment "..." to say why)')
             return
           case 'timer':
@@ -93,7 +104,7 @@ export function createRunProgress(runId: string, options: RunProgressOptions) {
             return
           case 'event':
             line(e.at, `${name} waiting for event ${e.data.event ?? ''}`)
-            note(`send it from another terminal: shiioo signal ${runId} ${e.data.event ?? '<event>'}${dataDirArg}`)
+            note(`send it from another terminal: ${shiioo} signal ${runId} ${e.data.event ?? '<event>'}${dataDirArg}`)
             return
           case 'child':
             line(e.at, `${name} waiting for child run ${e.data.childRunId ?? ''}`)
@@ -120,7 +131,7 @@ export function createRunProgress(runId: string, options: RunProgressOptions) {
         return
       case 'run.paused':
         line(e.at, `run paused by ${e.actor.id}${e.data.reason ? `: ${e.data.reason}` : ''}`)
-        note(`resume it with: shiioo runs resume ${runId}${dataDirArg}`)
+        note(`resume it with: ${shiioo} runs resume ${runId}${dataDirArg}`)
         return
       case 'run.resumed':
         line(e.at, `run resumed by ${e.actor.id}`)

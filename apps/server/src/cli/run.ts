@@ -96,7 +96,7 @@ export function registerRun(program: Command, ctx: CommandContext): void {
           ctx.io.out.write(`${started.runId}\n`)
           ctx.io.err.write(
             `started run ${started.runId} of ${started.workflow.name}${again}; ` +
-              `it continues with \`shiioo resume${session.dataDirArg}\` or \`shiioo serve\`\n`,
+              `it continues with \`${ctx.shiioo} resume${session.dataDirArg}\` or \`${ctx.shiioo} serve${session.dataDirArg}\`\n`,
           )
         }
         return

@@ -74,7 +74,7 @@ export function registerRuns(program: Command, ctx: CommandContext): void {
         return [r.runId, r.workflow, r.status, formatInstant(r.startedAt), r.endedAt === null ? `${span} so far` : span]
       })
       ctx.io.out.write(formatTable(['RUN', 'WORKFLOW', 'STATUS', 'STARTED', 'DURATION'], rows))
-      if (page.nextCursor) ctx.io.err.write(`more: shiioo runs list --cursor ${page.nextCursor}${dataDirArg}\n`)
+      if (page.nextCursor) ctx.io.err.write(`more: ${ctx.shiioo} runs list --cursor ${page.nextCursor}${dataDirArg}\n`)
     })
   })
 
@@ -88,7 +88,9 @@ export function registerRuns(program: Command, ctx: CommandContext): void {
   ).action(async (runId: string, options: JsonOption) => {
     await withSession(options, { create: false }, async ({ app, caller, dataDirArg }) => {
       const details = await app.orchestrator.runs.get(caller, runId)
-      ctx.io.out.write(options.json ? JSON.stringify(details) + '\n' : formatRunDetails(details, dataDirArg))
+      ctx.io.out.write(
+        options.json ? JSON.stringify(details) + '\n' : formatRunDetails(details, ctx.shiioo, dataDirArg),
+      )
     })
   })
 
@@ -101,12 +103,12 @@ export function registerRuns(program: Command, ctx: CommandContext): void {
       .option('--json', 'print the state as JSON'),
     QUIET,
   ).action(async (runId: string, options: JsonOption & { at?: string }) => {
-    await withSession(options, { create: false }, async ({ app, caller }) => {
+    await withSession(options, { create: false }, async ({ app, caller, dataDirArg }) => {
       const r = app.orchestrator.runs
       const seq =
         options.at === undefined ? (await r.get(caller, runId)).state.version : wholeNumber(options.at, '--at', 1)
       const state = await r.stateAt(caller, runId, seq)
-      ctx.io.out.write(options.json ? JSON.stringify(state) + '\n' : formatStateAt(state))
+      ctx.io.out.write(options.json ? JSON.stringify(state) + '\n' : formatStateAt(state, ctx.shiioo, dataDirArg))
     })
   })
 
@@ -157,7 +159,9 @@ export function registerRuns(program: Command, ctx: CommandContext): void {
         if (options.json) ctx.io.out.write(JSON.stringify({ runId: state.runId, status: state.status }) + '\n')
         else {
           ctx.io.out.write(`${state.runId} ${state.status}\n`)
-          ctx.io.err.write(`it continues in the process driving it, or with \`shiioo resume${session.dataDirArg}\`\n`)
+          ctx.io.err.write(
+            `it continues in the process driving it, or with \`${ctx.shiioo} resume${session.dataDirArg}\`\n`,
+          )
         }
         return
       }

@@ -4,6 +4,7 @@ import { systemCaller } from '@shiioo/orchestrator'
 import { createApp } from '../app.js'
 import { openOrchestrator } from '../compose.js'
 import { listen } from '../http/listen.js'
+import { dataDirArg } from './command-line.js'
 import type { CommandContext } from './context.js'
 import type { GlobalOptions } from './options.js'
 import { displayPath, loadCommandConfig, withGlobalOptions } from './options.js'
@@ -30,7 +31,11 @@ export function registerServe(program: Command, ctx: CommandContext): void {
       if (caught) {
         const { failed, ...counts } = caught
         logger.info('index caught up with the event streams', counts)
-        for (const f of failed) logger.warn('stream left out of the index (run `shiioo verify`)', { ...f })
+        for (const f of failed)
+          logger.warn(
+            `stream left out of the index (run \`${ctx.shiioo} verify${dataDirArg(options.dataDir, config.dataDir)}\`)`,
+            { ...f },
+          )
       }
       const http = createApp({
         version: ctx.version,

@@ -4,6 +4,7 @@ import { localCaller } from '@shiioo/orchestrator'
 import type { Composed } from '../compose.js'
 import { openOrchestrator } from '../compose.js'
 import type { Config } from '../config/index.js'
+import { dataDirArg } from './command-line.js'
 import type { GlobalOptions } from './options.js'
 import { QUIET, loadCommandConfig } from './options.js'
 
@@ -27,10 +28,6 @@ function cliCaller(): CallerContext {
   return localCaller(name)
 }
 
-function shellWord(text: string): string {
-  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`
-}
-
 /** Opens the orchestrator on the configured data dir, runs `fn`, and closes it whatever happens. */
 export async function withSession<T>(
   options: GlobalOptions,
@@ -40,8 +37,7 @@ export async function withSession<T>(
   const config = loadCommandConfig(options, QUIET)
   const app = await openOrchestrator(config, open)
   try {
-    const dataDirArg = options.dataDir === undefined ? '' : ` --data-dir ${shellWord(config.dataDir)}`
-    return await fn({ app, config, caller: cliCaller(), dataDirArg })
+    return await fn({ app, config, caller: cliCaller(), dataDirArg: dataDirArg(options.dataDir, config.dataDir) })
   } finally {
     await app.close()
   }

@@ -20,8 +20,8 @@ interface SignalOptions extends GlobalOptions {
 
 const DECISIONS = ['approve', 'reject'] as const
 
-function continuation(dataDirArg: string): string {
-  return `the run continues in the process driving it (shiioo run, shiioo serve), or with \`shiioo resume${dataDirArg}\``
+function continuation(shiioo: string, dataDirArg: string): string {
+  return `the run continues in the process driving it (shiioo run, shiioo serve), or with \`${shiioo} resume${dataDirArg}\``
 }
 
 export function registerSignals(program: Command, ctx: CommandContext): void {
@@ -56,7 +56,7 @@ export function registerSignals(program: Command, ctx: CommandContext): void {
       }
       const what = item === undefined ? `step ${stepId}` : `item ${item} of step ${stepId}`
       ctx.io.out.write(`${decision === 'approve' ? 'approved' : 'rejected'} ${what} of run ${state.runId}\n`)
-      ctx.io.err.write(`${continuation(dataDirArg)}\n`)
+      ctx.io.err.write(`${continuation(ctx.shiioo, dataDirArg)}\n`)
     })
   })
 
@@ -88,7 +88,7 @@ export function registerSignals(program: Command, ctx: CommandContext): void {
         return
       }
       ctx.io.out.write(`sent event ${name} to run ${state.runId}\n`)
-      ctx.io.err.write(`${continuation(dataDirArg)}\n`)
+      ctx.io.err.write(`${continuation(ctx.shiioo, dataDirArg)}\n`)
     })
   })
 }

@@ -59,12 +59,13 @@ export function registerVerify(program: Command, ctx: CommandContext): void {
       } else {
         for (const w of report.warnings) ctx.io.err.write(`warning: ${describeFinding(w)}\n`)
         const counts = `${plural(report.streams, 'stream')}, ${plural(report.events, 'event')}, ${plural(report.blobs, 'blob')}`
+        const named = `the events name ${plural(report.referencedBlobs, 'blob')}`
         const first = report.problems[0]
         if (report.ok || first === undefined) {
-          ctx.io.out.write(`ok: ${counts} verified\n`)
+          ctx.io.out.write(`ok: ${counts} verified; ${named}, all stored and whole\n`)
         } else {
           ctx.io.out.write(`first bad record: ${describeFinding(first)}\n`)
-          ctx.io.out.write(`${plural(report.problems.length, 'problem')} found (checked ${counts})\n`)
+          ctx.io.out.write(`${plural(report.problems.length, 'problem')} found (checked ${counts}; ${named})\n`)
         }
       }
       if (!report.ok) ctx.setExitCode(1)

@@ -75,6 +75,7 @@ export async function watchRuns(
   const followers: RunFollower[] = runs.map((r) => {
     const progress = createRunProgress(r.runId, {
       out: ctx.io.err,
+      shiioo: ctx.shiioo,
       dataDirArg: session.dataDirArg,
       ...(r.startedAt === undefined ? {} : { startedAt: r.startedAt }),
       ...(r.decided === undefined ? {} : { decided: r.decided }),
@@ -90,7 +91,7 @@ export async function watchRuns(
       for (const f of followers) f.stop()
       ctx.io.err.write(
         `\n${outcome}: stopped driving; the run${runs.length === 1 ? ' is' : 's are'} left unfinished.` +
-          ` Continue with: shiioo resume${session.dataDirArg}\n`,
+          ` Continue with: ${ctx.shiioo} resume${session.dataDirArg}\n`,
       )
       return null
     }
@@ -115,7 +116,7 @@ export function reportOutcome(ctx: CommandContext, o: RunOutcome, session: Sessi
       ctx.io.err.write(
         `run ${o.runId} failed${took}${o.failedStep ? ` at step ${o.failedStep}` : ''}: ` +
           `${o.error?.code ?? 'ERROR'}: ${o.error?.message ?? 'no reason recorded'}\n` +
-          `details: shiioo runs show ${o.runId}${session.dataDirArg}\n`,
+          `details: ${ctx.shiioo} runs show ${o.runId}${session.dataDirArg}\n`,
       )
       return
     case 'cancelled':

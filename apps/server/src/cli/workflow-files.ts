@@ -18,15 +18,25 @@ async function source(path: string, cwd: string): Promise<WorkflowSource> {
   return { text: await readFile(path, 'utf8'), origin: displayPath(path, cwd), ...(format ? { format } : {}) }
 }
 
-/** Reads the workflow file a command names; a missing file is NOT_FOUND naming the path. */
+/** Reads the workflow file a command names; one that is missing or unreadable is bad input, naming the path. */
 export async function readWorkflowFile(file: string, cwd: string): Promise<{ path: string; source: WorkflowSource }> {
   const path = resolve(cwd, file)
   try {
     return { path, source: await source(path, cwd) }
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
-    if (code === 'ENOENT') throw new ShiiooError('NOT_FOUND', `workflow file ${file} does not exist`)
+    if (code === 'ENOENT' || code === 'ENOTDIR') {
+      const where = path === file ? '' : ` (${path})`
+      throw new ShiiooError(
+        'INVALID_INPUT',
+        `workflow file ${file} does not exist${where}: give the path of a .yaml or .json workflow definition, ` +
+          `relative to the working directory ${cwd}`,
+      )
+    }
     if (code === 'EISDIR') throw new ShiiooError('INVALID_INPUT', `${file} is a directory, not a workflow file`)
+    if (code === 'EACCES' || code === 'EPERM') {
+      throw new ShiiooError('INVALID_INPUT', `workflow file ${file} cannot be read: permission denied`)
+    }
     throw new ShiiooError('UNAVAILABLE', `cannot read workflow file ${file}: ${(error as Error).message}`, {
       cause: error,
     })

@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import type { CapacityConfig, SourceConfig } from '@shiioo/orchestrator'
 import { ConfigError } from './error.js'
@@ -81,6 +82,22 @@ export function loadConfig(input: LoadConfigInput): Config {
   }
 }
 
+/** A simulated source's script, which must be a file: found missing now, not at the first agent step. */
+function scriptPath(id: string, script: string, baseDir: string, problems: string[]): string {
+  const path = resolve(baseDir, script)
+  let isFile: boolean
+  try {
+    isFile = statSync(path).isFile()
+  } catch {
+    problems.push(
+      `capacity source ${id}: script ${script} does not exist (${path}; a path relative to the config file)`,
+    )
+    return path
+  }
+  if (!isFile) problems.push(`capacity source ${id}: script ${script} is not a file (${path})`)
+  return path
+}
+
 /** The capacity settings as the orchestrator takes them, each key read from the variable named for it. */
 function capacityOf(
   capacity: Settings['capacity'] | null,
@@ -121,7 +138,7 @@ function capacityOf(
       ...(apiKey === undefined ? {} : { apiKey }),
       ...(s.azure_api_version === undefined ? {} : { azureApiVersion: s.azure_api_version }),
       // a script path is relative to the config file that names it
-      ...(s.script === undefined ? {} : { script: resolve(baseDir, s.script) }),
+      ...(s.script === undefined ? {} : { script: scriptPath(s.id, s.script, baseDir, problems) }),
       ...(s.priority === undefined ? {} : { priority: s.priority }),
       ...(s.tenants === undefined ? {} : { tenants: s.tenants }),
       ...(s.roles === undefined ? {} : { roles: s.roles }),

@@ -114,12 +114,17 @@ export class CapacityPool {
       }
       const cancelExpiry = this.clock.setTimer(now + (call.maxWaitMs ?? 600_000), () => {
         if (this.remove(waiter)) {
-          reject(
+          const error =
             waiter.lastError ??
-              new ShiiooError('UNAVAILABLE', `no capacity for "${call.model}" within ${call.maxWaitMs ?? 600_000} ms`, {
-                retryable: true,
-              }),
-          )
+            new ShiiooError('UNAVAILABLE', `no capacity for "${call.model}" within ${call.maxWaitMs ?? 600_000} ms`, {
+              retryable: true,
+            })
+          this.logger.warn('capacity call failed: no source took it in time', {
+            model: call.model,
+            attempts: waiter.attempts,
+            ...causeOf(error),
+          })
+          reject(error)
         }
       })
       waiter.expire = cancelExpiry
@@ -280,12 +285,20 @@ export class CapacityPool {
         this.options.breakerOpenMs ?? 30_000,
       )
     }
-    if (!FAILOVER_CODES.has(e.code) || w.attempts >= (this.options.maxAttempts ?? 6)) {
+    const maxAttempts = this.options.maxAttempts ?? 6
+    if (!FAILOVER_CODES.has(e.code) || w.attempts >= maxAttempts) {
+      this.logger.warn('capacity call failed', { source: s.source.id, attempts: w.attempts, ...causeOf(e) })
       w.expire()
       w.reject(e)
       return
     }
-    this.logger.warn('capacity source failed; failing over', { source: s.source.id, code: e.code })
+    // the cause as the provider reported it (keys redacted there): what an operator needs to act
+    this.logger.warn('capacity source failed; failing over', {
+      source: s.source.id,
+      attempt: w.attempts,
+      maxAttempts,
+      ...causeOf(e),
+    })
     w.failedOn.add(s.source.id)
     w.lastError = e
     this.waiting.push(w)
@@ -314,6 +327,20 @@ export class CapacityPool {
       errorCode,
       durationMs: this.clock.now() - started,
     })
+  }
+}
+
+/** A provider failure for a log line: its code and message, and the vendor's status, error type and request id. */
+function causeOf(e: ShiiooError): Record<string, unknown> {
+  const d = e.details
+  return {
+    code: e.code,
+    cause: e.message,
+    ...(typeof d.status === 'number' ? { status: d.status } : {}),
+    ...(typeof d.type === 'string' ? { type: d.type } : {}),
+    ...(typeof d.requestId === 'string' ? { requestId: d.requestId } : {}),
+    ...(typeof d.kind === 'string' ? { kind: d.kind } : {}),
+    ...(typeof d.retryAfterMs === 'number' ? { retryAfterMs: d.retryAfterMs } : {}),
   }
 }
 

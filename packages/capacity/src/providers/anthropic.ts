@@ -6,6 +6,7 @@ import type { FetchFn } from './http.js'
 import {
   DEFAULT_TIMEOUT_MS,
   emit,
+  errorField,
   malformed,
   parseJson,
   postJson,
@@ -102,6 +103,11 @@ function errorMessage(body: unknown): string | undefined {
   if (typeof error !== 'object' || error === null) return undefined
   const m = (error as { message?: unknown }).message
   return typeof m === 'string' ? m : undefined
+}
+
+/** Anthropic's { type: 'error', error: { type: 'overloaded_error', message } }. */
+function errorType(body: unknown): string | undefined {
+  return errorField(body, 'type')
 }
 
 /** Input tokens include the cached ones: every one of them is charged (at its own price). */
@@ -291,6 +297,7 @@ export function anthropicProvider(options: AnthropicProviderOptions): Provider {
         defaultTimeoutMs: options.defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS,
         secrets,
         errorMessage,
+        errorType,
         read: (response) => (stream ? readStream(response, request) : readMessage(response, request)),
       })
     },

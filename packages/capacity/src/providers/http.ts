@@ -86,18 +86,25 @@ export function retryAfterMs(headers: Headers, now = Date.now()): number | undef
   return wait
 }
 
-/** The ShiiooError for a non-2xx answer, per the Provider contract. */
+/**
+ * The ShiiooError for a non-2xx answer, per the Provider contract. Its message names the cause as
+ * the vendor gave it (status, error type, message, request id), with every secret redacted; the
+ * same parts are in `details` for logs.
+ */
 export function statusError(
   provider: string,
   status: number,
   vendorMessage: string | undefined,
   headers: Headers,
   secrets: readonly string[],
+  vendorType?: string,
 ): ShiiooError {
   const message = redact(vendorMessage?.trim() || `HTTP ${status}`, secrets).slice(0, 2000)
-  const requestId = headers.get('x-request-id') ?? headers.get('request-id') ?? undefined
-  const details: Record<string, unknown> = { provider, status, ...(requestId && { requestId }) }
-  const text = `${provider} answered ${status}: ${message}`
+  const type = vendorType === undefined ? undefined : redact(vendorType, secrets).slice(0, 100)
+  const header = headers.get('x-request-id') ?? headers.get('request-id') ?? undefined
+  const requestId = header === undefined ? undefined : redact(header, secrets).slice(0, 200)
+  const details: Record<string, unknown> = { provider, status, ...(type && { type }), ...(requestId && { requestId }) }
+  const text = `${provider} answered ${status}${type ? ` ${type}` : ''}: ${message}${requestId ? ` (request id ${requestId})` : ''}`
   if (status === 429) {
     const wait = retryAfterMs(headers)
     return new ShiiooError('RATE_LIMITED', text, {
@@ -214,6 +221,8 @@ export interface PostOptions<R> {
   secrets: readonly string[]
   /** The vendor's error message in an error body. */
   errorMessage: (body: unknown) => string | undefined
+  /** The vendor's error type in an error body (`server_error`, `overloaded_error`, ...). */
+  errorType?: (body: unknown) => string | undefined
   /** Reads a 2xx response; a failure inside is mapped like any other. */
   read: (response: Response, scope: CallScope) => Promise<R>
 }
@@ -233,12 +242,14 @@ export async function postJson<R>(options: PostOptions<R>): Promise<R> {
     })
     if (!response.ok) {
       const text = await response.text().catch(() => '')
+      const body = parseJson(text)
       throw statusError(
         provider,
         response.status,
-        options.errorMessage(parseJson(text)) ?? text.slice(0, 500),
+        options.errorMessage(body) ?? text.slice(0, 500),
         response.headers,
         secrets,
+        options.errorType?.(body),
       )
     }
     return await options.read(response, scope)
@@ -247,6 +258,14 @@ export async function postJson<R>(options: PostOptions<R>): Promise<R> {
   } finally {
     scope.dispose()
   }
+}
+
+/** A text field of the `error` object of a vendor's error body: `{ error: { message, type, code } }`. */
+export function errorField(body: unknown, field: string): string | undefined {
+  const error = typeof body === 'object' && body !== null ? (body as { error?: unknown }).error : undefined
+  if (typeof error !== 'object' || error === null) return undefined
+  const value = (error as Record<string, unknown>)[field]
+  return typeof value === 'string' ? value : undefined
 }
 
 export function parseJson(text: string): unknown {

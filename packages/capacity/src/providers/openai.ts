@@ -5,6 +5,7 @@ import type { FetchFn } from './http.js'
 import {
   DEFAULT_TIMEOUT_MS,
   emit,
+  errorField,
   estimateTokens,
   malformed,
   parseJson,
@@ -113,6 +114,11 @@ function errorMessage(body: unknown): string | undefined {
   if (typeof b.message === 'string') return b.message
   if (typeof b.detail === 'string') return b.detail
   return undefined
+}
+
+/** The vendor's error type: OpenAI's { error: { type } }, else its { error: { code } }. */
+function errorType(body: unknown): string | undefined {
+  return errorField(body, 'type') ?? errorField(body, 'code')
 }
 
 function wireMessage(m: ChatMessage): Record<string, unknown> {
@@ -294,6 +300,7 @@ export function openAiProvider(options: OpenAiProviderOptions = {}): Provider {
         defaultTimeoutMs: options.defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS,
         secrets,
         errorMessage,
+        errorType,
         read: (response) => (stream ? readStream(response, request) : readCompletion(response, request)),
       })
     },
