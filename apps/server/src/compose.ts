@@ -1,7 +1,6 @@
 import { statSync } from 'node:fs'
-import { mkdir } from 'node:fs/promises'
+import { mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { BlobStore, EventLog, IndexStore, Logger, StreamFolder } from '@shiioo/core'
 import {
   FsBlobStore,
   FsLeases,
@@ -11,75 +10,18 @@ import {
   openFsEventLog,
   openWriters,
 } from '@shiioo/core'
-import type { Orchestrator } from '@shiioo/orchestrator'
+import type { Logger } from '@shiioo/core'
+import type { DataDirPort, Orchestrator } from '@shiioo/orchestrator'
 import { createOrchestrator } from '@shiioo/orchestrator'
 import { openSqliteIndex } from '@shiioo/store-sqlite'
 import type { Config } from './config/index.js'
+import { LazyIndex } from './lazy-index.js'
 import { createLogger } from './logger.js'
-
-/**
- * The composition root: the only place that picks concrete adapters. Commands take the parts
- * they need; each `close()` releases what its `open` took, most dependent first.
- */
-export interface Storage {
-  config: Config
-  logger: Logger
-  log: EventLog
-  blobs: BlobStore
-  close(): Promise<void>
-}
-
-export interface IndexedStorage extends Storage {
-  index: IndexStore
-  projector: Projector
-}
 
 const STREAM_LOCK_IDLE_MS = 250
 
 export function indexFile(dataDir: string): string {
   return join(dataDir, 'index.sqlite')
-}
-
-/**
- * `create`: a server makes its data dir on first start. Commands that inspect existing data
- * refuse a missing one, so a mistyped `--data-dir` is not reported as an empty, healthy store.
- */
-export async function openStorage(config: Config, options: { create: boolean }): Promise<Storage> {
-  if (options.create) await mkdir(config.dataDir, { recursive: true })
-  else assertDataDir(config.dataDir)
-  const logger = createLogger(config.logLevel)
-  const log = openFsEventLog({
-    dataDir: config.dataDir,
-    logger: logger.child({ component: 'event-log' }),
-    // Other processes write the streams this one drives (`shiioo decide`, `runs cancel` while `shiioo
-    // run` or the server waits): hand an idle stream's lock back soon, so they wait well under a second.
-    lockIdleMs: STREAM_LOCK_IDLE_MS,
-  })
-  const blobs = new FsBlobStore({ dataDir: config.dataDir })
-  return { config, logger, log, blobs, close: () => log.close() }
-}
-
-export async function openIndexedStorage(config: Config, options: { create: boolean }): Promise<IndexedStorage> {
-  const storage = await openStorage(config, options)
-  try {
-    const index = openSqliteIndex({ path: indexFile(config.dataDir), logger: storage.logger })
-    const projector = new Projector({
-      log: storage.log,
-      index,
-      logger: storage.logger.child({ component: 'projector' }),
-    })
-    const close = async () => {
-      try {
-        await index.close()
-      } finally {
-        await storage.close()
-      }
-    }
-    return { ...storage, index, projector, close }
-  } catch (err) {
-    await storage.close()
-    throw err
-  }
 }
 
 /**
@@ -96,41 +38,91 @@ export function assertDataDirIdle(config: Config, command: string): void {
   )
 }
 
-/** Folds streams on a worker thread during `shiioo index rebuild` (the server is stopped then). */
-export function openRebuildFolder(config: Config): StreamFolder {
-  return createFsStreamFolder({ dataDir: config.dataDir })
+/** What a command gets: the orchestrator (never the raw stores), its settings and the process's logger. */
+export interface Composed {
+  config: Config
+  logger: Logger
+  orchestrator: Orchestrator
+  close(): Promise<void>
 }
 
-export interface Composed extends IndexedStorage {
-  orchestrator: Orchestrator
+export interface OpenOptions {
+  /**
+   * A server makes its data dir on first start. Commands that inspect existing data refuse a
+   * missing one, so a mistyped `--data-dir` is not reported as an empty, healthy store.
+   */
+  create: boolean
+  /**
+   * Open the index on first use, not at once: for commands that may never query it (`events`,
+   * `verify`) or that rebuild it (`index rebuild`), so a damaged index file does not stop them.
+   */
+  indexOnDemand?: boolean
 }
 
 /**
- * The application: the orchestrator over the data dir's stores. `close()` stops it (runs it
- * drives resume on the next start) and then closes the stores.
+ * The composition root: the only place that picks concrete adapters. The application is the
+ * orchestrator over the data dir's stores; `close()` stops it (runs it drives resume on the next
+ * start) and then closes the stores, most dependent first.
  */
-export async function openOrchestrator(config: Config, options: { create: boolean }): Promise<Composed> {
-  const storage = await openIndexedStorage(config, options)
-  const leases = new FsLeases({ dataDir: config.dataDir })
-  const orchestrator = createOrchestrator({
-    log: storage.log,
-    blobs: storage.blobs,
-    index: storage.index,
-    projector: storage.projector,
-    logger: storage.logger,
-    engine: config.engine,
-    leases,
-    ...(config.capacity ? { capacity: config.capacity } : {}),
+export async function openOrchestrator(config: Config, options: OpenOptions): Promise<Composed> {
+  if (options.create) await mkdir(config.dataDir, { recursive: true })
+  else assertDataDir(config.dataDir)
+  const logger = createLogger(config.logLevel)
+  const log = openFsEventLog({
+    dataDir: config.dataDir,
+    logger: logger.child({ component: 'event-log' }),
+    // Other processes write the streams this one drives (`shiioo decide`, `runs cancel` while `shiioo
+    // run` or the server waits): hand an idle stream's lock back soon, so they wait well under a second.
+    lockIdleMs: STREAM_LOCK_IDLE_MS,
   })
-  const close = async () => {
+  const file = indexFile(config.dataDir)
+  const index = new LazyIndex(
+    () => openSqliteIndex({ path: file, logger }),
+    // the index file and SQLite's side files: the streams are the truth, these are disposable
+    async () => {
+      await Promise.all(['', '-wal', '-shm', '-journal'].map((suffix) => rm(file + suffix, { force: true })))
+    },
+  )
+  const leases = new FsLeases({ dataDir: config.dataDir })
+  const closeStores = async () => {
     try {
-      await orchestrator.close()
-    } finally {
       leases.close()
-      await storage.close()
+      await index.close()
+    } finally {
+      await log.close()
     }
   }
-  return { ...storage, orchestrator, close }
+  try {
+    if (!options.indexOnDemand) index.openNow()
+    const dataDir: DataDirPort = {
+      assertExclusive: () => assertDataDirIdle(config, 'shiioo index rebuild'),
+      discardIndex: () => index.discard(),
+      // folds streams on a worker thread during a rebuild (no process appends then)
+      openFolder: () => createFsStreamFolder({ dataDir: config.dataDir }),
+    }
+    const orchestrator = createOrchestrator({
+      log,
+      blobs: new FsBlobStore({ dataDir: config.dataDir }),
+      index,
+      projector: new Projector({ log, index, logger: logger.child({ component: 'projector' }) }),
+      logger,
+      engine: config.engine,
+      leases,
+      dataDir,
+      ...(config.capacity ? { capacity: config.capacity } : {}),
+    })
+    const close = async () => {
+      try {
+        await orchestrator.close()
+      } finally {
+        await closeStores()
+      }
+    }
+    return { config, logger, orchestrator, close }
+  } catch (err) {
+    await closeStores()
+    throw err
+  }
 }
 
 function assertDataDir(dataDir: string): void {

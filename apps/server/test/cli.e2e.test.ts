@@ -140,7 +140,7 @@ describe('data commands', () => {
     expect(bad.stderr).toContain('is not a run id')
     const unknown = await runCli(['events', 'run_01ARZ3NDEKTSV4RRFFQ69G5FAV', '--log-level', 'silent'], { cwd })
     expect(unknown.code).toBe(1)
-    expect(unknown.stderr).toContain('run run_01ARZ3NDEKTSV4RRFFQ69G5FAV not found')
+    expect(unknown.stderr).toContain('no run run_01ARZ3NDEKTSV4RRFFQ69G5FAV in tenant default')
   })
 
   it('index rebuild rebuilds from the streams and prints a summary', async () => {

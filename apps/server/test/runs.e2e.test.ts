@@ -31,7 +31,7 @@ async function statusWithin(cwd: string, runId: string, wanted: string): Promise
   let status = ''
   for (let i = 0; i < 100 && status !== wanted; i++) {
     await new Promise((r) => setTimeout(r, 200))
-    status = (await shiioo(cwd, 'runs', 'show', runId, '--json').then(json<{ state: { status: string } }>)).state.status
+    status = (await shiioo(cwd, 'runs', 'show', runId, '--json').then(json<{ status: string }>)).status
   }
   return status
 }
@@ -64,7 +64,7 @@ describe.concurrent('shiioo run', () => {
     const outcome = json(r)
     expect(outcome).toMatchObject({
       runId: expect.stringMatching(RUN_ID),
-      workflow: 'fanout-foreach',
+      workflow: { name: 'fanout-foreach', hash: expect.stringMatching(/^[0-9a-f]{64}$/) },
       status: 'completed',
       error: null,
       output: { count: 1, titles: ['t'] },
@@ -72,7 +72,9 @@ describe.concurrent('shiioo run', () => {
     expect(outcome.durationMs).toEqual(expect.any(Number))
     // the run is in the index for the next command
     const list = json<{ items: Array<Record<string, unknown>> }>(await shiioo(cwd, 'runs', 'list', '--json'))
-    expect(list.items).toMatchObject([{ runId: outcome.runId, workflow: 'fanout-foreach', status: 'completed' }])
+    expect(list.items).toMatchObject([
+      { runId: outcome.runId, workflow: { name: 'fanout-foreach' }, status: 'completed', stepCount: 3 },
+    ])
   })
 
   it('refuses a bad workflow file naming the problem and its line, with exit code 2', async () => {
@@ -163,7 +165,7 @@ describe.concurrent('approval gate across commands: run --detach, decide, resume
     expect(runId).toMatch(RUN_ID)
 
     const running = json<{ items: Array<Record<string, unknown>> }>(await shiioo(cwd, 'runs', 'list', '--json'))
-    expect(running.items).toMatchObject([{ runId, workflow: 'approval-gate', status: 'running' }])
+    expect(running.items).toMatchObject([{ runId, workflow: { name: 'approval-gate' }, status: 'running' }])
 
     const decided = await shiioo(cwd, 'decide', runId, 'review', 'approve', '--comment', 'ship it', '--json')
     expect(decided.code).toBe(0)
@@ -191,10 +193,10 @@ describe.concurrent('approval gate across commands: run --detach, decide, resume
     expect(show.stdout).toMatch(/^draft +agent +completed +1 /m)
     expect(show.stdout).toMatch(/^review +approval +completed +1 /m)
     expect(show.stdout).toMatch(/^review approved by local:\S+ at \S+: ship it$/m)
-    const shown = json<{ state: { status: string; version: number; decisions: Array<{ seq: number }> } }>(
+    const shown = json<{ status: string; lastSeq: number; decisions: Array<{ seq: number }> }>(
       await shiioo(cwd, 'runs', 'show', runId, '--json'),
     )
-    expect(shown.state.status).toBe('completed')
+    expect(shown.status).toBe('completed')
 
     const at2 = await shiioo(cwd, 'runs', 'state', runId, '--at', '2')
     expect(at2.code).toBe(0)
@@ -202,12 +204,16 @@ describe.concurrent('approval gate across commands: run --detach, decide, resume
     expect(at2.stdout).toMatch(/^status +running$/m)
     expect(at2.stdout).toMatch(/^draft +running +1 /m)
     // how far the detached process got before it exited varies: find the decision's seq
-    const decidedAt = shown.state.decisions[0]!.seq
+    const decidedAt = shown.decisions[0]!.seq
     const atDecision = json(await shiioo(cwd, 'runs', 'state', runId, '--at', String(decidedAt), '--json'))
-    expect(atDecision).toMatchObject({ version: decidedAt, decisions: [{ stepId: 'review', decision: 'approve' }] })
-    const past = await shiioo(cwd, 'runs', 'state', runId, '--at', String(shown.state.version + 1))
+    expect(atDecision).toMatchObject({
+      asOf: { seq: decidedAt },
+      lastSeq: decidedAt,
+      decisions: [{ stepId: 'review', decision: 'approve' }],
+    })
+    const past = await shiioo(cwd, 'runs', 'state', runId, '--at', String(shown.lastSeq + 1))
     expect(past.code).toBe(2)
-    expect(past.stderr).toContain(`seq must be a whole number from 1 to ${shown.state.version}`)
+    expect(past.stderr).toContain(`seq must be a whole number from 1 to ${shown.lastSeq}`)
   })
 
   it('cancels and pauses from another command; a finished run refuses decisions', async () => {

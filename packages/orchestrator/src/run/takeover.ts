@@ -1,0 +1,23 @@
+import type { EventLog, RunId, RunStatus, TenantId } from '@shiioo/core'
+import type { Engine } from '@shiioo/engine'
+
+export type Takeover =
+  | { kind: 'elsewhere' }
+  | {
+      kind: 'resumed'
+      status: RunStatus
+      /** The run's last seq before this process took it over. */
+      lastSeq: number
+    }
+
+/**
+ * Drives an unfinished run in this process unless a live process already does. The one place the
+ * services ask the engine who drives a run (`resumeAll`, and so the supervisor's takeover scan):
+ * how the engine decides that (leases) may change without the services changing.
+ */
+export async function takeOver(engine: Engine, log: EventLog, tenant: TenantId, runId: RunId): Promise<Takeover> {
+  if (engine.drivenElsewhere(tenant, runId)) return { kind: 'elsewhere' }
+  const lastSeq = await log.version({ tenant, stream: runId })
+  const state = await engine.resume(tenant, runId)
+  return { kind: 'resumed', status: state.status, lastSeq }
+}
