@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { writeFile } from 'node:fs/promises'
+import { rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -287,6 +287,39 @@ describe('shiioo replay and fork', () => {
     const unknown = await shiioo(cwd, 'fork', runId, '--from', 'nope')
     expect(unknown.code).toBe(2) // a bad argument, not a missing resource
     expect(unknown.stderr).toContain('has no step "nope"')
+  })
+})
+
+describe('a run whose workflow definition is not stored', () => {
+  it('runs show prints what the events hold with a note; replay and fork refuse, naming the definition', async () => {
+    const cwd = await dirs.make()
+    const first = json<{ runId: string; workflow: { hash: string } }>(
+      await shiioo(cwd, 'run', example('linear-agent-pipeline'), '--input', 'topic=t', '--json'),
+    )
+    const { runId } = first
+    const hash = first.workflow.hash
+    await rm(join(cwd, 'data', 'blobs', hash.slice(0, 2), hash))
+
+    const show = await shiioo(cwd, 'runs', 'show', runId)
+    expect(show.code).toBe(0)
+    expect(show.stdout).toMatch(/^workflow +linear-agent-pipeline \(definition not stored\)$/m)
+    expect(show.stdout).toMatch(/^status +completed: all steps completed$/m)
+    expect(show.stdout).toContain(`note: the workflow definition ${hash} is not stored;`)
+    for (const step of ['research', 'draft', 'edit', 'package']) {
+      expect(show.stdout).toMatch(new RegExp(`^${step} +\\? +completed +1 `, 'm'))
+    }
+    const view = json<{ definitionStored: boolean; stepsFrom: string }>(
+      await shiioo(cwd, 'runs', 'show', runId, '--json'),
+    )
+    expect(view).toMatchObject({ definitionStored: false, stepsFrom: 'events' })
+
+    const missing = `its workflow definition "linear-agent-pipeline" (${hash}) is not stored in tenant default`
+    const replay = await shiioo(cwd, 'replay', runId)
+    expect(replay.code).toBe(1)
+    expect(replay.stderr).toContain(`error: cannot replay run ${runId}: ${missing}`)
+    const fork = await shiioo(cwd, 'fork', runId, '--from', 'edit')
+    expect(fork.code).toBe(1)
+    expect(fork.stderr).toContain(`error: cannot fork run ${runId}: ${missing}`)
   })
 })
 

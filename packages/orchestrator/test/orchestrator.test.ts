@@ -1,76 +1,21 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
-import type { FsEventLog, TenantId } from '@shiioo/core'
-import { DEFAULT_TENANT, FsBlobStore, Projector, openFsEventLog } from '@shiioo/core'
-import { openSqliteIndex } from '@shiioo/store-sqlite'
-import type { CallerContext, EventView, Orchestrator, RunView, StepView, WorkflowSource } from '../src/index.js'
-import { createOrchestrator, localCaller } from '../src/index.js'
+import type { TenantId } from '@shiioo/core'
+import { DEFAULT_TENANT } from '@shiioo/core'
+import type { CallerContext, RunView, StepView, WorkflowSource } from '../src/index.js'
+import { localCaller } from '../src/index.js'
+import { eventOf, example, testStacks, waitsForApproval } from './stack.js'
+import type { Opened } from './stack.js'
 
-const EXAMPLES = fileURLToPath(new URL('../../../examples/workflows/', import.meta.url))
 const alice: CallerContext = localCaller('alice')
-
-async function example(name: string): Promise<WorkflowSource> {
-  return { text: await readFile(join(EXAMPLES, `${name}.yaml`), 'utf8'), format: 'yaml', origin: `${name}.yaml` }
-}
-
-interface Opened {
-  orchestrator: Orchestrator
-  log: FsEventLog
-  close(): Promise<void>
-}
-
-const cleanups: Array<() => Promise<void>> = []
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c()
-})
-
-async function tempDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'shiioo-orchestrator-'))
-  cleanups.push(() => rm(dir, { recursive: true, force: true }))
-  return dir
-}
-
-/** The real embedded stack on `dir`: filesystem log and blobs, SQLite index, live projector. */
-function open(dir: string): Opened {
-  const log = openFsEventLog({ dataDir: dir })
-  const blobs = new FsBlobStore({ dataDir: dir })
-  const index = openSqliteIndex({ path: join(dir, 'index.sqlite') })
-  const projector = new Projector({ log, index })
-  const orchestrator = createOrchestrator({ log, blobs, index, projector, engine: { pollMs: 20 } })
-  let closed = false
-  const close = async () => {
-    if (closed) return
-    closed = true
-    await orchestrator.close()
-    await index.close()
-    await log.close()
-  }
-  cleanups.push(close)
-  return { orchestrator, log, close }
-}
-
-/** Resolves with the first event of the run that `match` accepts (from the whole history on). */
-function eventOf(o: Orchestrator, runId: string, match: (e: EventView) => boolean): Promise<EventView> {
-  return new Promise((resolve) => {
-    const follower = o.runs.follow(alice, runId, (events) => {
-      const hit = events.find(match)
-      if (hit) {
-        follower.stop()
-        resolve(hit)
-      }
-    })
-  })
-}
+const stacks = testStacks()
+afterEach(() => stacks.cleanup())
+const tempDir = () => stacks.tempDir()
+const open = (dir: string): Opened => stacks.open(dir)
 
 /** The step of a run view, or undefined when the view does not list it. */
 function step(run: RunView, stepId: string): StepView | undefined {
   return run.steps.find((s) => s.stepId === stepId)
 }
-
-const waitsForApproval = (e: EventView) => e.type === 'step.waiting' && e.data.for === 'approval'
 
 describe('createOrchestrator', () => {
   it('starts a run from YAML, drives it to the end, and lists and shows it from the index', async () => {
@@ -131,7 +76,7 @@ describe('createOrchestrator', () => {
   it('waits at an approval until decide, recording who decided', async () => {
     const { orchestrator: o } = open(await tempDir())
     const { runId } = await o.runs.start(alice, { source: await example('approval-gate'), input: { version: '1.2' } })
-    await eventOf(o, runId, waitsForApproval)
+    await eventOf(o, alice, runId, waitsForApproval)
     expect(step(await o.runs.get(alice, runId), 'review')).toMatchObject({
       status: 'waiting',
       wait: { for: 'approval', until: null, event: null, childRunId: null },
@@ -160,7 +105,7 @@ describe('createOrchestrator', () => {
     const { orchestrator: o } = open(await tempDir())
     const source = await example('approval-gate')
     const a = await o.runs.start(alice, { source, input: { version: 'a' } })
-    await eventOf(o, a.runId, waitsForApproval)
+    await eventOf(o, alice, a.runId, waitsForApproval)
     expect((await o.runs.pause(alice, a.runId, 'hold')).status).toBe('paused')
     await expect(o.runs.pause(alice, a.runId)).rejects.toMatchObject({ code: 'CONFLICT' })
     expect((await o.runs.resumePaused(alice, a.runId)).status).toBe('running')
@@ -178,8 +123,8 @@ describe('createOrchestrator', () => {
     const source = await example('approval-gate')
     const waiting = await first.orchestrator.runs.start(alice, { source, input: { version: 'w' } })
     const paused = await first.orchestrator.runs.start(alice, { source, input: { version: 'p' } })
-    await eventOf(first.orchestrator, waiting.runId, waitsForApproval)
-    await eventOf(first.orchestrator, paused.runId, waitsForApproval)
+    await eventOf(first.orchestrator, alice, waiting.runId, waitsForApproval)
+    await eventOf(first.orchestrator, alice, paused.runId, waitsForApproval)
     await first.orchestrator.runs.pause(alice, paused.runId)
     await first.close()
 

@@ -43,7 +43,7 @@ export async function needingDefinition<T>(
     throw new ShiiooError(
       'NOT_FOUND',
       `cannot ${what} run ${runId}: its workflow definition "${state.workflow.name}" (${state.workflow.hash}) ` +
-        `is not stored in tenant ${tenant}; the run's events can still be read, but nothing can be decided without the definition`,
+        `is not stored in tenant ${tenant}; the run can still be inspected from its events, but not continued, replayed or forked without it`,
       { cause: error, details: { missingDefinition: state.workflow.hash } },
     )
   }
