@@ -20,7 +20,7 @@ import { createLogger } from './logger.js'
 
 const STREAM_LOCK_IDLE_MS = 250
 
-export function indexFile(dataDir: string): string {
+function indexFile(dataDir: string): string {
   return join(dataDir, 'index.sqlite')
 }
 
@@ -28,7 +28,7 @@ export function indexFile(dataDir: string): string {
  * Refuses when another process has the data dir's event log open (the server, a `shiioo run`):
  * for commands that need it to themselves, such as `shiioo index rebuild`.
  */
-export function assertDataDirIdle(config: Config, command: string): void {
+function assertDataDirIdle(config: Config, command: string): void {
   const writers = openWriters(config.dataDir)
   if (writers.length === 0) return
   const who = writers.map((w) => `process ${w.pid} on ${w.host}`).join(', ')
