@@ -14,9 +14,10 @@ import { prepareStart } from './start.js'
 import { takeOver } from './takeover.js'
 import type { ResumeAllResult, RunService } from './types.js'
 
-export type { RunServiceDeps } from './deps.js'
-
 const RESUME_PAGE = 500
+
+/** The commands that record a signal in a run's log. */
+type SignalAction = Extract<ServiceAction, 'run.cancel' | 'run.pause' | 'run.resume' | 'run.decide' | 'run.signal'>
 
 export function createRunService(deps: RunServiceDeps): RunService {
   const { engine, log, blobs, index, feed, logger, gate } = deps
@@ -25,7 +26,7 @@ export function createRunService(deps: RunServiceDeps): RunService {
     caller: CallerContext,
     runIdText: string,
     s: Signal,
-    action: ServiceAction,
+    action: SignalAction,
   ): Promise<RunView> => {
     const runId = parseRunId(runIdText)
     gate(caller, action, { kind: 'run', id: runId })
