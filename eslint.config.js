@@ -4,6 +4,49 @@ import tseslint from 'typescript-eslint'
 import { importX } from 'eslint-plugin-import-x'
 import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript'
 
+/** Deep imports past a package's public index. */
+const DEEP_IMPORTS = {
+  group: ['@shiioo/*/src/*', '@shiioo/*/dist/*'],
+  message: 'Import a package through its public index.',
+}
+
+/**
+ * The dependency direction of ARCHITECTURE.md: the workspace packages each one's source may import
+ * (an arrow means "may import"). Importing any other @shiioo package fails lint; testkit is for
+ * tests only, so no source imports it. Tests may import what they need.
+ */
+const MAY_IMPORT = {
+  'apps/server': ['orchestrator', 'store-sqlite', 'core'],
+  'packages/orchestrator': ['engine', 'capacity', 'core'],
+  'packages/engine': ['capacity', 'core'],
+  'packages/capacity': ['core'],
+  'packages/store-sqlite': ['core'],
+  'packages/testkit': ['core'],
+  'packages/core': [],
+}
+
+function dependencyDirection(dir, allowed) {
+  const names = allowed.map((a) => `@shiioo/${a}`).join(', ')
+  const patterns = [
+    DEEP_IMPORTS,
+    {
+      regex: allowed.length === 0 ? '^@shiioo/' : `^@shiioo/(?!(?:${allowed.join('|')})(?:/|$))`,
+      message: `${dir} may import ${names || 'no other workspace package'} (the dependency direction in ARCHITECTURE.md).`,
+    },
+  ]
+  if (dir === 'packages/core') {
+    patterns.push({
+      regex: '^(?!zod(?:/|$)|node:|\\.)',
+      message: 'packages/core imports zod and node builtins only (ARCHITECTURE.md), so any app can afford it.',
+    })
+  }
+  return {
+    files: [`${dir}/src/**/*.ts`],
+    ignores: ['**/*.test.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns }] },
+  }
+}
+
 export default tseslint.config(
   {
     ignores: ['**/dist/**', '**/node_modules/**', '**/drizzle/**', 'bench/.peers/**', 'data/**', '**/*.mjs', '**/*.js'],
@@ -28,20 +71,16 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/require-await': 'off',
       'import-x/no-cycle': 'error',
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            { group: ['@shiioo/*/src/*', '@shiioo/*/dist/*'], message: 'Import a package through its public index.' },
-          ],
-        },
-      ],
+      // another package's files only through its name, so the dependency direction below sees every import
+      'import-x/no-relative-packages': 'error',
+      'no-restricted-imports': ['error', { patterns: [DEEP_IMPORTS] }],
       'no-restricted-properties': [
         'error',
         { object: 'process', property: 'env', message: 'Read the environment only in the config module.' },
       ],
     },
   },
+  ...Object.entries(MAY_IMPORT).map(([dir, allowed]) => dependencyDirection(dir, allowed)),
   {
     files: ['apps/server/src/config/**', '**/*.test.ts', '**/test/**', 'bench/**'],
     rules: { 'no-restricted-properties': 'off' },

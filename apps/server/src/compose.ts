@@ -1,7 +1,6 @@
 import { statSync } from 'node:fs'
-import { mkdir } from 'node:fs/promises'
+import { mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { BlobStore, EventLog, IndexStore, Leases, Logger, StreamFolder } from '@shiioo/core'
 import {
   FsBlobStore,
   Projector,
@@ -10,42 +9,61 @@ import {
   openFsEventLog,
   openWriters,
 } from '@shiioo/core'
-import type { Orchestrator } from '@shiioo/orchestrator'
+import type { Logger } from '@shiioo/core'
+import type { DataDirPort, Orchestrator } from '@shiioo/orchestrator'
 import { createOrchestrator } from '@shiioo/orchestrator'
 import { openSqliteIndex } from '@shiioo/store-sqlite'
 import type { Config } from './config/index.js'
+import { LazyIndex } from './lazy-index.js'
 import { createLogger } from './logger.js'
-
-/**
- * The composition root: the only place that picks concrete adapters. Commands take the parts
- * they need; each `close()` releases what its `open` took, most dependent first.
- */
-export interface Storage {
-  config: Config
-  logger: Logger
-  log: EventLog
-  blobs: BlobStore
-  /** Leases on the data dir, held under the event log's heartbeat (appends check them). */
-  leases: Leases
-  close(): Promise<void>
-}
-
-export interface IndexedStorage extends Storage {
-  index: IndexStore
-  projector: Projector
-}
 
 const STREAM_LOCK_IDLE_MS = 250
 
-export function indexFile(dataDir: string): string {
+function indexFile(dataDir: string): string {
   return join(dataDir, 'index.sqlite')
 }
 
 /**
- * `create`: a server makes its data dir on first start. Commands that inspect existing data
- * refuse a missing one, so a mistyped `--data-dir` is not reported as an empty, healthy store.
+ * Refuses when another process has the data dir's event log open (the server, a `shiioo run`):
+ * for commands that need it to themselves, such as `shiioo index rebuild`.
  */
-export async function openStorage(config: Config, options: { create: boolean }): Promise<Storage> {
+function assertDataDirIdle(config: Config, command: string): void {
+  const writers = openWriters(config.dataDir)
+  if (writers.length === 0) return
+  const who = writers.map((w) => `process ${w.pid} on ${w.host}`).join(', ')
+  throw new ShiiooError(
+    'CONFLICT',
+    `the data dir ${config.dataDir} is in use by ${who}; stop it (the server, or a running \`shiioo run\`) and run \`${command}\` again`,
+  )
+}
+
+/** What a command gets: the orchestrator (never the raw stores), its settings and the process's logger. */
+export interface Composed {
+  config: Config
+  logger: Logger
+  orchestrator: Orchestrator
+  close(): Promise<void>
+}
+
+export interface OpenOptions {
+  /**
+   * A server makes its data dir on first start. Commands that inspect existing data refuse a
+   * missing one, so a mistyped `--data-dir` is not reported as an empty, healthy store.
+   */
+  create: boolean
+  /**
+   * Open the index on first use, not at once: for commands that may never query it (`events`,
+   * `verify`) or that rebuild it (`index rebuild`), so a damaged index file does not stop them.
+   */
+  indexOnDemand?: boolean
+}
+
+/**
+ * The composition root: the only place that picks concrete adapters. The application is the
+ * orchestrator over the data dir's stores; `close()` stops it (runs it drives resume on the next
+ * start) and then closes the stores, most dependent first.
+ */
+export async function openOrchestrator(config: Config, options: OpenOptions): Promise<Composed> {
   if (options.create) await mkdir(config.dataDir, { recursive: true })
   else assertDataDir(config.dataDir)
   const logger = createLogger(config.logLevel)
@@ -57,80 +75,53 @@ export async function openStorage(config: Config, options: { create: boolean }):
     lockIdleMs: STREAM_LOCK_IDLE_MS,
     leaseTtlMs: config.leaseTtlMs,
   })
-  const blobs = new FsBlobStore({ dataDir: config.dataDir })
-  return { config, logger, log, blobs, leases: log.leases, close: () => log.close() }
-}
-
-export async function openIndexedStorage(config: Config, options: { create: boolean }): Promise<IndexedStorage> {
-  const storage = await openStorage(config, options)
+  const file = indexFile(config.dataDir)
+  const index = new LazyIndex(
+    () => openSqliteIndex({ path: file, logger }),
+    // the index file and SQLite's side files: the streams are the truth, these are disposable
+    async () => {
+      await Promise.all(['', '-wal', '-shm', '-journal'].map((suffix) => rm(file + suffix, { force: true })))
+    },
+  )
+  const closeStores = async () => {
+    try {
+      await index.close()
+    } finally {
+      await log.close()
+    }
+  }
   try {
-    const index = openSqliteIndex({ path: indexFile(config.dataDir), logger: storage.logger })
-    const projector = new Projector({
-      log: storage.log,
+    if (!options.indexOnDemand) index.openNow()
+    const dataDir: DataDirPort = {
+      assertExclusive: () => assertDataDirIdle(config, 'shiioo index rebuild'),
+      discardIndex: () => index.discard(),
+      // folds streams on a worker thread during a rebuild (no process appends then)
+      openFolder: () => createFsStreamFolder({ dataDir: config.dataDir }),
+    }
+    const orchestrator = createOrchestrator({
+      log,
+      blobs: new FsBlobStore({ dataDir: config.dataDir }),
       index,
-      logger: storage.logger.child({ component: 'projector' }),
+      projector: new Projector({ log, index, logger: logger.child({ component: 'projector' }) }),
+      logger,
+      engine: config.engine,
+      // held under the event log's heartbeat: the log checks them on every append
+      leases: log.leases,
+      dataDir,
+      ...(config.capacity ? { capacity: config.capacity } : {}),
     })
     const close = async () => {
       try {
-        await index.close()
+        await orchestrator.close()
       } finally {
-        await storage.close()
+        await closeStores()
       }
     }
-    return { ...storage, index, projector, close }
+    return { config, logger, orchestrator, close }
   } catch (err) {
-    await storage.close()
+    await closeStores()
     throw err
   }
-}
-
-/**
- * Refuses when another process has the data dir's event log open (the server, a `shiioo run`):
- * for commands that need it to themselves, such as `shiioo index rebuild`.
- */
-export function assertDataDirIdle(config: Config, command: string): void {
-  const writers = openWriters(config.dataDir)
-  if (writers.length === 0) return
-  const who = writers.map((w) => `process ${w.pid} on ${w.host}`).join(', ')
-  throw new ShiiooError(
-    'CONFLICT',
-    `the data dir ${config.dataDir} is in use by ${who}; stop it (the server, or a running \`shiioo run\`) and run \`${command}\` again`,
-  )
-}
-
-/** Folds streams on a worker thread during `shiioo index rebuild` (the server is stopped then). */
-export function openRebuildFolder(config: Config): StreamFolder {
-  return createFsStreamFolder({ dataDir: config.dataDir })
-}
-
-export interface Composed extends IndexedStorage {
-  orchestrator: Orchestrator
-}
-
-/**
- * The application: the orchestrator over the data dir's stores. `close()` stops it (runs it
- * drives resume on the next start) and then closes the stores.
- */
-export async function openOrchestrator(config: Config, options: { create: boolean }): Promise<Composed> {
-  const storage = await openIndexedStorage(config, options)
-  const orchestrator = createOrchestrator({
-    log: storage.log,
-    blobs: storage.blobs,
-    index: storage.index,
-    projector: storage.projector,
-    logger: storage.logger,
-    engine: config.engine,
-    leases: storage.leases,
-    ...(config.capacity ? { capacity: config.capacity } : {}),
-  })
-  const close = async () => {
-    try {
-      await orchestrator.close()
-    } finally {
-      await storage.close()
-    }
-  }
-  return { ...storage, orchestrator, close }
 }
 
 function assertDataDir(dataDir: string): void {

@@ -1,6 +1,7 @@
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { TenantId } from '@shiioo/core'
 import { assertBuilt, runCli, startServe, tempDirs, writeRun } from './helpers.js'
 
 const dirs = tempDirs()
@@ -140,7 +141,26 @@ describe('data commands', () => {
     expect(bad.stderr).toContain('is not a run id')
     const unknown = await runCli(['events', 'run_01ARZ3NDEKTSV4RRFFQ69G5FAV', '--log-level', 'silent'], { cwd })
     expect(unknown.code).toBe(1)
-    expect(unknown.stderr).toContain('run run_01ARZ3NDEKTSV4RRFFQ69G5FAV not found')
+    expect(unknown.stderr).toContain('no run run_01ARZ3NDEKTSV4RRFFQ69G5FAV in tenant default')
+  })
+
+  it('events reads a run of another tenant as a caller of that tenant, and only then', async () => {
+    const dir = await dirs.make()
+    const other = await writeRun(join(dir, 'data'), { tenant: 'acme' as TenantId, steps: 1 })
+    const theirs = await runCli(['events', other, '--tenant', 'acme', '--json', '--log-level', 'silent'], { cwd: dir })
+    expect(theirs.code).toBe(0)
+    expect(
+      theirs.stdout
+        .trimEnd()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { tenant: string }).tenant),
+    ).toEqual(Array(4).fill('acme'))
+    const mine = await runCli(['events', other, '--log-level', 'silent'], { cwd: dir })
+    expect(mine.code).toBe(1)
+    expect(mine.stderr).toContain(`no run ${other} in tenant default`)
+    const bad = await runCli(['events', other, '--tenant', 'Not A Tenant'], { cwd: dir })
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toContain('--tenant')
   })
 
   it('index rebuild rebuilds from the streams and prints a summary', async () => {

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { writeFile } from 'node:fs/promises'
+import { rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -32,7 +32,7 @@ async function statusWithin(cwd: string, runId: string, wanted: string): Promise
   let status = ''
   for (let i = 0; i < 100 && status !== wanted; i++) {
     await new Promise((r) => setTimeout(r, 200))
-    status = (await shiioo(cwd, 'runs', 'show', runId, '--json').then(json<{ state: { status: string } }>)).state.status
+    status = (await shiioo(cwd, 'runs', 'show', runId, '--json').then(json<{ status: string }>)).status
   }
   return status
 }
@@ -65,7 +65,7 @@ describe.concurrent('shiioo run', () => {
     const outcome = json(r)
     expect(outcome).toMatchObject({
       runId: expect.stringMatching(RUN_ID),
-      workflow: 'fanout-foreach',
+      workflow: { name: 'fanout-foreach', hash: expect.stringMatching(/^[0-9a-f]{64}$/) },
       status: 'completed',
       error: null,
       output: { count: 1, titles: ['t'] },
@@ -73,7 +73,9 @@ describe.concurrent('shiioo run', () => {
     expect(outcome.durationMs).toEqual(expect.any(Number))
     // the run is in the index for the next command
     const list = json<{ items: Array<Record<string, unknown>> }>(await shiioo(cwd, 'runs', 'list', '--json'))
-    expect(list.items).toMatchObject([{ runId: outcome.runId, workflow: 'fanout-foreach', status: 'completed' }])
+    expect(list.items).toMatchObject([
+      { runId: outcome.runId, workflow: { name: 'fanout-foreach' }, status: 'completed', stepCount: 3 },
+    ])
   })
 
   it('refuses a bad workflow file naming the problem and its line, with exit code 2', async () => {
@@ -175,7 +177,7 @@ describe.concurrent('approval gate across commands: run --detach, decide, resume
     expect(runId).toMatch(RUN_ID)
 
     const running = json<{ items: Array<Record<string, unknown>> }>(await shiioo(cwd, 'runs', 'list', '--json'))
-    expect(running.items).toMatchObject([{ runId, workflow: 'approval-gate', status: 'running' }])
+    expect(running.items).toMatchObject([{ runId, workflow: { name: 'approval-gate' }, status: 'running' }])
 
     const decided = await shiioo(cwd, 'decide', runId, 'review', 'approve', '--comment', 'ship it', '--json')
     expect(decided.code).toBe(0)
@@ -203,10 +205,10 @@ describe.concurrent('approval gate across commands: run --detach, decide, resume
     expect(show.stdout).toMatch(/^draft +agent +completed +1 /m)
     expect(show.stdout).toMatch(/^review +approval +completed +1 /m)
     expect(show.stdout).toMatch(/^review approved by local:\S+ at \S+: ship it$/m)
-    const shown = json<{ state: { status: string; version: number; decisions: Array<{ seq: number }> } }>(
+    const shown = json<{ status: string; lastSeq: number; decisions: Array<{ seq: number }> }>(
       await shiioo(cwd, 'runs', 'show', runId, '--json'),
     )
-    expect(shown.state.status).toBe('completed')
+    expect(shown.status).toBe('completed')
 
     const at2 = await shiioo(cwd, 'runs', 'state', runId, '--at', '2')
     expect(at2.code).toBe(0)
@@ -214,12 +216,16 @@ describe.concurrent('approval gate across commands: run --detach, decide, resume
     expect(at2.stdout).toMatch(/^status +running$/m)
     expect(at2.stdout).toMatch(/^draft +running +1 /m)
     // how far the detached process got before it exited varies: find the decision's seq
-    const decidedAt = shown.state.decisions[0]!.seq
+    const decidedAt = shown.decisions[0]!.seq
     const atDecision = json(await shiioo(cwd, 'runs', 'state', runId, '--at', String(decidedAt), '--json'))
-    expect(atDecision).toMatchObject({ version: decidedAt, decisions: [{ stepId: 'review', decision: 'approve' }] })
-    const past = await shiioo(cwd, 'runs', 'state', runId, '--at', String(shown.state.version + 1))
+    expect(atDecision).toMatchObject({
+      asOf: { seq: decidedAt },
+      lastSeq: decidedAt,
+      decisions: [{ stepId: 'review', decision: 'approve' }],
+    })
+    const past = await shiioo(cwd, 'runs', 'state', runId, '--at', String(shown.lastSeq + 1))
     expect(past.code).toBe(2)
-    expect(past.stderr).toContain(`seq must be a whole number from 1 to ${shown.state.version}`)
+    expect(past.stderr).toContain(`seq must be a whole number from 1 to ${shown.lastSeq}`)
   })
 
   it('cancels and pauses from another command; a finished run refuses decisions', async () => {
@@ -293,6 +299,39 @@ describe('shiioo replay and fork', () => {
     const unknown = await shiioo(cwd, 'fork', runId, '--from', 'nope')
     expect(unknown.code).toBe(2) // a bad argument, not a missing resource
     expect(unknown.stderr).toContain('has no step "nope"')
+  })
+})
+
+describe('a run whose workflow definition is not stored', () => {
+  it('runs show prints what the events hold with a note; replay and fork refuse, naming the definition', async () => {
+    const cwd = await dirs.make()
+    const first = json<{ runId: string; workflow: { hash: string } }>(
+      await shiioo(cwd, 'run', example('linear-agent-pipeline'), '--input', 'topic=t', '--json'),
+    )
+    const { runId } = first
+    const hash = first.workflow.hash
+    await rm(join(cwd, 'data', 'blobs', hash.slice(0, 2), hash))
+
+    const show = await shiioo(cwd, 'runs', 'show', runId)
+    expect(show.code).toBe(0)
+    expect(show.stdout).toMatch(/^workflow +linear-agent-pipeline \(definition not stored\)$/m)
+    expect(show.stdout).toMatch(/^status +completed: all steps completed$/m)
+    expect(show.stdout).toContain(`note: the workflow definition ${hash} is not stored;`)
+    for (const step of ['research', 'draft', 'edit', 'package']) {
+      expect(show.stdout).toMatch(new RegExp(`^${step} +\\? +completed +1 `, 'm'))
+    }
+    const view = json<{ definitionStored: boolean; stepsFrom: string }>(
+      await shiioo(cwd, 'runs', 'show', runId, '--json'),
+    )
+    expect(view).toMatchObject({ definitionStored: false, stepsFrom: 'events' })
+
+    const missing = `its workflow definition "linear-agent-pipeline" (${hash}) is not stored in tenant default`
+    const replay = await shiioo(cwd, 'replay', runId)
+    expect(replay.code).toBe(1)
+    expect(replay.stderr).toContain(`error: cannot replay run ${runId}: ${missing}`)
+    const fork = await shiioo(cwd, 'fork', runId, '--from', 'edit')
+    expect(fork.code).toBe(1)
+    expect(fork.stderr).toContain(`error: cannot fork run ${runId}: ${missing}`)
   })
 })
 

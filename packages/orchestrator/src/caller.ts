@@ -2,18 +2,18 @@ import type { Actor, TenantId } from '@shiioo/core'
 import { ACTOR_KINDS, DEFAULT_TENANT, ShiiooError, isTenantId } from '@shiioo/core'
 
 /**
- * Who calls a service, for which tenant. Every service method takes it first; the issues that
- * bring authentication, RBAC, quotas and audit check it in `admit`, so no edge can skip them.
+ * Who calls a service, for which tenant. Every service method takes it first and names what it
+ * does to the gate (`admit`), so no edge can skip the checks the governance issues put there.
  */
 export interface CallerContext {
   readonly tenant: TenantId
   readonly actor: Actor
 }
 
-/** The caller of a local command line: the default tenant, acting as the operating-system user. */
-export function localCaller(user: string): CallerContext {
+/** The caller of a local command line: acting as the operating-system user, in the default tenant unless told. */
+export function localCaller(user: string, tenant: TenantId = DEFAULT_TENANT): CallerContext {
   const name = user.trim() || 'unknown'
-  return { tenant: DEFAULT_TENANT, actor: { kind: 'user', id: `local:${name}`.slice(0, 200) } }
+  return { tenant, actor: { kind: 'user', id: `local:${name}`.slice(0, 200) } }
 }
 
 /** The caller for work a process does on its own behalf, such as resuming runs at start. */
@@ -23,28 +23,46 @@ export function systemCaller(component: string, tenant: TenantId = DEFAULT_TENAN
 
 const KINDS: ReadonlySet<string> = new Set(ACTOR_KINDS)
 
-/** What a service call does, as authorization and audit will name it. */
-export type ServiceAction =
-  | 'run.start'
-  | 'run.list'
-  | 'run.get'
-  | 'run.replay'
-  | 'run.fork'
-  | 'run.cancel'
-  | 'run.pause'
-  | 'run.resume'
-  | 'run.decide'
-  | 'run.signal'
-  | 'run.resume-all'
-  | 'cost.read'
-  | 'workflow.register'
-  | 'workflow.list'
+export const SERVICE_ACTIONS = [
+  'run.start',
+  'run.list',
+  'run.read',
+  'run.drive',
+  'run.replay',
+  'run.fork',
+  'run.cancel',
+  'run.pause',
+  'run.resume',
+  'run.decide',
+  'run.signal',
+  'run.resume-all',
+  'cost.read',
+  'workflow.register',
+  'workflow.list',
+  'data.verify',
+  'index.rebuild',
+  'supervisor.start',
+] as const
+/** What a service call does, as authorization and audit name it. */
+export type ServiceAction = (typeof SERVICE_ACTIONS)[number]
 
 /**
- * The one gate every service call passes. Today it checks that the caller is well formed; the
- * governance issues add authorization, quotas and the audit record of the attempt here.
+ * What a service call acts on, always within the caller's tenant: one run, one workflow name, the
+ * tenant as a whole (listings, the cost ledger, taking over its runs), or the data dir (maintenance,
+ * which spans tenants).
  */
-export function admit(caller: CallerContext, _action: ServiceAction): void {
+export type ServiceResource =
+  { kind: 'run'; id: string } | { kind: 'workflow'; name: string } | { kind: 'tenant' } | { kind: 'data-dir' }
+
+/** The gate: returns when the caller may do `action` to `resource`, throws a `ShiiooError` otherwise. */
+export type Gate = (caller: CallerContext, action: ServiceAction, resource: ServiceResource) => void
+
+/**
+ * The one gate every service call passes (the orchestrator's default `Gate`). Today it checks that
+ * the caller is well formed; the governance issues add authorization, quotas and the audit record
+ * of the attempt here, one check in one place.
+ */
+export function admit(caller: CallerContext, _action: ServiceAction, _resource: ServiceResource): void {
   const tenant: string = caller.tenant
   if (!isTenantId(tenant)) throw new ShiiooError('INVALID_INPUT', `caller tenant "${tenant}" is not a tenant id`)
   const { actor } = caller

@@ -1,32 +1,58 @@
 export type { OrchestratorConfig, Orchestrator, EngineSettings } from './orchestrator.js'
 export { createOrchestrator } from './orchestrator.js'
-export type { CallerContext } from './caller.js'
-export { localCaller, systemCaller } from './caller.js'
-export type { WorkflowSource } from './workflow/source.js'
-export type { WorkflowService, RegisteredWorkflow, WorkflowListItem } from './workflow/workflow-service.js'
+export type { CallerContext, ServiceAction, ServiceResource, Gate } from './caller.js'
+export { SERVICE_ACTIONS, admit, localCaller, systemCaller } from './caller.js'
+export type { WorkflowSource, WorkflowSourceFormat } from './workflow/source.js'
+export { WORKFLOW_FORMATS } from './workflow/source.js'
+export type { WorkflowService } from './workflow/workflow-service.js'
 export type {
   RunService,
   StartRunCommand,
   StartedRun,
   RunListRequest,
-  RunDetails,
+  CostRequest,
+  CostRowView,
   DecisionCommand,
   EventCommand,
   ForkCommand,
   ResumeAllResult,
+  EventViewListener,
 } from './run/types.js'
-export type { RunEventListener, RunFollower, FollowOptions } from './run/follow.js'
-// The engine's view of a run and of a definition, for edges that show them (they never import the engine).
+export type { RunFollower, FollowOptions } from './run/follow.js'
+export type { DataService, DataDirPort, MaintenanceOptions } from './data-dir/data-service.js'
+export type { Supervisor, SupervisorOptions } from './supervisor.js'
+export type { PayloadView, ErrorView, CostView } from './views/payload.js'
+export type { EventView } from './views/event.js'
 export type {
-  RunState,
-  StepState,
-  UnitState,
-  UnitStatus,
-  EngineRunStatus,
-  WorkflowDefinition,
-  StepDefinition,
-  WorkflowFormat,
-  ReplayReport,
-} from '@shiioo/engine'
+  StepView,
+  UnitView,
+  WaitView,
+  AgentTurnView,
+  StepViewStatus,
+  StepViewKind,
+  WaitViewKind,
+} from './views/step.js'
+export { STEP_VIEW_STATUSES, STEP_VIEW_KINDS, WAIT_VIEW_KINDS } from './views/step.js'
+export type {
+  RunHeadView,
+  RunView,
+  RunAtView,
+  RunListItemView,
+  RunPageView,
+  RunOutcomeView,
+  DecisionView,
+  ReceivedEventView,
+  RunStatus,
+} from './views/run.js'
+export type { ReplayReportView } from './views/replay.js'
+export type { WorkflowView, WorkflowVersionView, RegisteredWorkflowView } from './views/workflow.js'
+export type {
+  VerifyReportView,
+  VerifyFindingView,
+  VerifyProgressView,
+  IndexRebuildView,
+  IndexRebuildProgressView,
+  IndexCatchUpView,
+} from './views/data.js'
 export type { CapacityConfig, SourceConfig, ProviderKind } from './capacity.js'
 export { PROVIDER_KINDS, capacityAgents, BUILTIN_TOOL_SPECS } from './capacity.js'

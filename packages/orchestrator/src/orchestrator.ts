@@ -1,12 +1,18 @@
-import type { BlobStore, Clock, EventLog, IndexStore, Leases, Logger, ProjectResult, Projector } from '@shiioo/core'
-import { silentLogger } from '@shiioo/core'
+import type { BlobStore, Clock, EventLog, IndexStore, Leases, Logger, Projector } from '@shiioo/core'
+import { silentLogger, systemClock } from '@shiioo/core'
 import type { AgentRunner, ToolInvoker } from '@shiioo/engine'
 import { Engine, toolInvoker } from '@shiioo/engine'
+import type { CallerContext, Gate } from './caller.js'
+import { admit } from './caller.js'
 import type { CapacityConfig } from './capacity.js'
 import { capacityAgents } from './capacity.js'
+import type { DataDirPort, DataService } from './data-dir/data-service.js'
+import { createDataService } from './data-dir/data-service.js'
 import { IndexFeed } from './index-feed.js'
 import { createRunService } from './run/run-service.js'
 import type { RunService } from './run/types.js'
+import type { Supervisor, SupervisorOptions } from './supervisor.js'
+import { startSupervisor } from './supervisor.js'
 import type { WorkflowService } from './workflow/workflow-service.js'
 import { createWorkflowService } from './workflow/workflow-service.js'
 
@@ -37,19 +43,24 @@ export interface OrchestratorConfig {
   leases?: Leases
   /** LLM capacity sources and agent roles: agent steps then run on the pool (unless `agents` is given). */
   capacity?: CapacityConfig
+  /** Maintenance that needs the data dir to itself (`data.rebuildIndex`); without it, that refuses. */
+  dataDir?: DataDirPort
+  /** The gate every service call passes (default `admit`); tests inject a recording one. */
+  gate?: Gate
 }
 
 export interface Orchestrator {
   runs: RunService
   workflows: WorkflowService
+  data: DataService
   /**
-   * Brings the index up to date with the streams (once; queries do it on first use). Returns what
-   * was folded in, or null without a projector.
+   * Starts the long-running duties of a serving process: catches the index up (resolves once it
+   * has), then takes over unfinished runs no live process drives, at once and every `scanMs`.
    */
-  catchUp(): Promise<ProjectResult | null>
+  supervise(caller: CallerContext, options: SupervisorOptions): Promise<Supervisor>
   /**
-   * Stops driving runs (in-flight attempts are aborted and resume on the next start) and finishes
-   * projecting what was appended. The stores stay open: they are the caller's to close.
+   * Stops the supervisor and driving runs (in-flight attempts are aborted and resume on the next
+   * start) and finishes projecting what was appended. The stores stay open: they are the caller's to close.
    */
   close(): Promise<void>
 }
@@ -57,6 +68,7 @@ export interface Orchestrator {
 /** The composition root of the application services: the engine over the given stores, and the services on top. */
 export function createOrchestrator(config: OrchestratorConfig): Orchestrator {
   const logger = config.logger ?? silentLogger
+  const gate = config.gate ?? admit
   const tools = config.tools ?? toolInvoker()
   const capacity =
     config.agents === undefined && config.capacity && config.capacity.sources.length > 0
@@ -77,16 +89,43 @@ export function createOrchestrator(config: OrchestratorConfig): Orchestrator {
     ...config.engine,
   })
   const feed = new IndexFeed(config.projector)
-  const runs = createRunService({ engine, log: config.log, blobs: config.blobs, index: config.index, feed, logger })
-  const workflows = createWorkflowService(engine)
+  const runs = createRunService({
+    engine,
+    log: config.log,
+    blobs: config.blobs,
+    index: config.index,
+    feed,
+    logger,
+    gate,
+  })
+  const workflows = createWorkflowService(engine, gate)
+  const data = createDataService({
+    log: config.log,
+    blobs: config.blobs,
+    projector: config.projector,
+    dataDir: config.dataDir,
+    gate,
+  })
+  const supervisors = new Set<Supervisor>()
   let closing: Promise<void> | null = null
   return {
     runs,
     workflows,
-    catchUp: () => feed.catchUp(),
+    data,
+    async supervise(caller, options) {
+      gate(caller, 'supervisor.start', { kind: 'data-dir' })
+      const supervisor = await startSupervisor(
+        { feed, runs, clock: config.clock ?? systemClock, logger: logger.child({ component: 'supervisor' }) },
+        caller,
+        options,
+      )
+      supervisors.add(supervisor)
+      return supervisor
+    },
     close() {
       closing ??= (async () => {
         try {
+          await Promise.all([...supervisors].map((s) => s.stop()))
           await engine.close()
           capacity?.pool.close()
         } finally {

@@ -63,11 +63,23 @@ describe('cost ledger', () => {
         { id: 'review', kind: 'agent', role: 'reviewer', prompt: 'review it', needs: ['draft'] },
       ],
     })
+    const runIds: string[] = []
     for (let i = 0; i < 2; i++) {
       const { runId } = await orchestrator.runs.start(me, { source: { text, format: 'json', origin: 'costly.json' } })
       expect((await orchestrator.runs.wait(me, runId)).status).toBe('completed')
+      runIds.push(runId)
     }
     await projector.idle()
+    // a run's view carries its ledger cost, per step and in total, and each agent turn as recorded
+    const run = await orchestrator.runs.get(me, runIds[0]!)
+    expect(run.steps.map((s) => [s.stepId, s.cost])).toEqual([
+      ['draft', { calls: 1, inputTokens: 1000, outputTokens: 100, cost: 0.0012 }],
+      ['review', { calls: 1, inputTokens: 1000, outputTokens: 100, cost: 0.013 }],
+    ])
+    expect(run.cost).toEqual({ calls: 2, inputTokens: 2000, outputTokens: 200, cost: expect.closeTo(0.0142, 10) })
+    expect(run.steps[1]!.turns).toMatchObject([
+      { turn: 1, model: 'large', source: 'smart', usage: { inputTokens: 1000, outputTokens: 100 }, cost: 0.013 },
+    ])
     const byRole = await orchestrator.runs.costs(me, { by: 'role' })
     expect(byRole).toEqual([
       { key: 'reviewer', calls: 2, inputTokens: 2000, outputTokens: 200, cost: 0.026 },

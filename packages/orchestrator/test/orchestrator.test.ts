@@ -1,71 +1,21 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
-import type { FsEventLog, StoredEvent, TenantId } from '@shiioo/core'
-import { DEFAULT_TENANT, FsBlobStore, Projector, openFsEventLog } from '@shiioo/core'
-import { openSqliteIndex } from '@shiioo/store-sqlite'
-import type { CallerContext, Orchestrator, WorkflowSource } from '../src/index.js'
-import { createOrchestrator, localCaller } from '../src/index.js'
+import type { TenantId } from '@shiioo/core'
+import { DEFAULT_TENANT } from '@shiioo/core'
+import type { CallerContext, RunView, StepView, WorkflowSource } from '../src/index.js'
+import { localCaller } from '../src/index.js'
+import { eventOf, example, testStacks, waitsForApproval } from './stack.js'
+import type { Opened } from './stack.js'
 
-const EXAMPLES = fileURLToPath(new URL('../../../examples/workflows/', import.meta.url))
 const alice: CallerContext = localCaller('alice')
+const stacks = testStacks()
+afterEach(() => stacks.cleanup())
+const tempDir = () => stacks.tempDir()
+const open = (dir: string): Opened => stacks.open(dir)
 
-async function example(name: string): Promise<WorkflowSource> {
-  return { text: await readFile(join(EXAMPLES, `${name}.yaml`), 'utf8'), format: 'yaml', origin: `${name}.yaml` }
+/** The step of a run view, or undefined when the view does not list it. */
+function step(run: RunView, stepId: string): StepView | undefined {
+  return run.steps.find((s) => s.stepId === stepId)
 }
-
-interface Opened {
-  orchestrator: Orchestrator
-  log: FsEventLog
-  close(): Promise<void>
-}
-
-const cleanups: Array<() => Promise<void>> = []
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c()
-})
-
-async function tempDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'shiioo-orchestrator-'))
-  cleanups.push(() => rm(dir, { recursive: true, force: true }))
-  return dir
-}
-
-/** The real embedded stack on `dir`: filesystem log and blobs, SQLite index, live projector. */
-function open(dir: string): Opened {
-  const log = openFsEventLog({ dataDir: dir })
-  const blobs = new FsBlobStore({ dataDir: dir })
-  const index = openSqliteIndex({ path: join(dir, 'index.sqlite') })
-  const projector = new Projector({ log, index })
-  const orchestrator = createOrchestrator({ log, blobs, index, projector, engine: { pollMs: 20 } })
-  let closed = false
-  const close = async () => {
-    if (closed) return
-    closed = true
-    await orchestrator.close()
-    await index.close()
-    await log.close()
-  }
-  cleanups.push(close)
-  return { orchestrator, log, close }
-}
-
-/** Resolves with the first event of the run that `match` accepts (from the whole history on). */
-function eventOf(o: Orchestrator, runId: string, match: (e: StoredEvent) => boolean): Promise<StoredEvent> {
-  return new Promise((resolve) => {
-    const follower = o.runs.follow(alice, runId, (events) => {
-      const hit = events.find(match)
-      if (hit) {
-        follower.stop()
-        resolve(hit)
-      }
-    })
-  })
-}
-
-const waitsForApproval = (e: StoredEvent) => e.type === 'step.waiting' && e.data.for === 'approval'
 
 describe('createOrchestrator', () => {
   it('starts a run from YAML, drives it to the end, and lists and shows it from the index', async () => {
@@ -79,15 +29,27 @@ describe('createOrchestrator', () => {
     expect(end.status).toBe('completed')
 
     const page = await o.runs.list(alice, { status: 'completed' })
-    expect(page.items.map((r) => [r.runId, r.workflow, r.status])).toEqual([
+    expect(page.items.map((r) => [r.runId, r.workflow.name, r.status])).toEqual([
       [started.runId, 'linear-agent-pipeline', 'completed'],
     ])
     expect((await o.runs.list(alice, { status: 'running' })).items).toEqual([])
 
+    expect(end.output).toMatchObject({ topic: 'durable agents', brief: expect.stringContaining('stand-in') })
     const details = await o.runs.get(alice, started.runId)
-    expect(details.summary).toMatchObject({ status: 'completed', version: end.version })
-    expect(details.definition.steps.map((s) => s.id)).toEqual(['research', 'draft', 'edit', 'package'])
-    expect(details.output).toMatchObject({ topic: 'durable agents', brief: expect.stringContaining('stand-in') })
+    expect(details).toMatchObject({
+      status: 'completed',
+      reason: 'all steps completed',
+      definitionStored: true,
+      stepsFrom: 'definition',
+      output: { inline: end.output },
+    })
+    expect(details.steps.map((s) => [s.stepId, s.kind, s.status, s.attempts])).toEqual([
+      ['research', 'agent', 'completed', 1],
+      ['draft', 'agent', 'completed', 1],
+      ['edit', 'agent', 'completed', 1],
+      ['package', 'transform', 'completed', 1],
+    ])
+    expect(details.lastSeq).toBe((await o.runs.events(alice, started.runId)).length)
     const first = (await o.runs.events(alice, started.runId))[0]!
     expect(first).toMatchObject({ type: 'run.started', actor: alice.actor })
   })
@@ -114,13 +76,26 @@ describe('createOrchestrator', () => {
   it('waits at an approval until decide, recording who decided', async () => {
     const { orchestrator: o } = open(await tempDir())
     const { runId } = await o.runs.start(alice, { source: await example('approval-gate'), input: { version: '1.2' } })
-    await eventOf(o, runId, waitsForApproval)
-    expect((await o.runs.get(alice, runId)).state.steps.review?.status).toBe('waiting')
+    await eventOf(o, alice, runId, waitsForApproval)
+    expect(step(await o.runs.get(alice, runId), 'review')).toMatchObject({
+      status: 'waiting',
+      wait: { for: 'approval', until: null, event: null, childRunId: null },
+    })
     const bob = localCaller('bob')
     await o.runs.decide(bob, runId, { stepId: 'review', decision: 'approve', comment: 'ship it' })
     const end = await o.runs.wait(alice, runId)
     expect(end.status).toBe('completed')
-    expect(end.decisions).toMatchObject([{ stepId: 'review', decision: 'approve', actor: bob.actor }])
+    expect((await o.runs.get(alice, runId)).decisions).toEqual([
+      {
+        stepId: 'review',
+        item: null,
+        decision: 'approve',
+        comment: 'ship it',
+        actor: bob.actor,
+        at: expect.any(String),
+        seq: expect.any(Number),
+      },
+    ])
     await expect(o.runs.decide(bob, runId, { stepId: 'review', decision: 'reject' })).rejects.toMatchObject({
       code: 'CONFLICT',
     })
@@ -130,7 +105,7 @@ describe('createOrchestrator', () => {
     const { orchestrator: o } = open(await tempDir())
     const source = await example('approval-gate')
     const a = await o.runs.start(alice, { source, input: { version: 'a' } })
-    await eventOf(o, a.runId, waitsForApproval)
+    await eventOf(o, alice, a.runId, waitsForApproval)
     expect((await o.runs.pause(alice, a.runId, 'hold')).status).toBe('paused')
     await expect(o.runs.pause(alice, a.runId)).rejects.toMatchObject({ code: 'CONFLICT' })
     expect((await o.runs.resumePaused(alice, a.runId)).status).toBe('running')
@@ -148,8 +123,8 @@ describe('createOrchestrator', () => {
     const source = await example('approval-gate')
     const waiting = await first.orchestrator.runs.start(alice, { source, input: { version: 'w' } })
     const paused = await first.orchestrator.runs.start(alice, { source, input: { version: 'p' } })
-    await eventOf(first.orchestrator, waiting.runId, waitsForApproval)
-    await eventOf(first.orchestrator, paused.runId, waitsForApproval)
+    await eventOf(first.orchestrator, alice, waiting.runId, waitsForApproval)
+    await eventOf(first.orchestrator, alice, paused.runId, waitsForApproval)
     await first.orchestrator.runs.pause(alice, paused.runId)
     await first.close()
 
@@ -186,10 +161,12 @@ describe('createOrchestrator', () => {
     expect(started.warnings).toEqual([expect.stringMatching(/^broken\.yaml left out: invalid workflow broken\.yaml/)])
     const end = await o.runs.wait(alice, started.runId)
     expect(end.status).toBe('completed')
-    const child = end.steps.review?.wait?.childRunId
+    const child = step(await o.runs.get(alice, started.runId), 'review')?.wait?.childRunId
     expect(child).toMatch(/^run_/)
-    expect((await o.runs.get(alice, child!)).state.parent).toMatchObject({ runId: started.runId, stepId: 'review' })
-    expect((await o.workflows.list(alice)).map((w) => w.name)).toEqual(['subworkflow', 'subworkflow-child'])
+    expect((await o.runs.get(alice, child!)).parent).toEqual({ runId: started.runId, stepId: 'review', item: null })
+    const workflows = await o.workflows.list(alice)
+    expect(workflows.map((w) => w.name)).toEqual(['subworkflow', 'subworkflow-child'])
+    expect(workflows[0]!.versions).toEqual([{ hash: workflows[0]!.hash, current: true }])
   })
 
   it('shows the state as of any event, and checks the seq', async () => {
@@ -198,13 +175,13 @@ describe('createOrchestrator', () => {
       source: await example('linear-agent-pipeline'),
       input: { topic: 't' },
     })
-    const end = await o.runs.wait(alice, runId)
+    await o.runs.wait(alice, runId)
+    const { lastSeq } = await o.runs.get(alice, runId)
     const at3 = await o.runs.stateAt(alice, runId, 3)
-    expect(at3).toMatchObject({ version: 3, status: 'running' })
-    expect(at3.steps.research?.status).toBe('completed')
-    expect(at3.steps.draft).toBeUndefined()
-    expect((await o.runs.stateAt(alice, runId, end.version)).status).toBe('completed')
-    for (const bad of [0, end.version + 1, 1.5]) {
+    expect(at3).toMatchObject({ lastSeq: 3, status: 'running', stepsFrom: 'events', asOf: { seq: 3 } })
+    expect(at3.steps.map((s) => [s.stepId, s.kind, s.status])).toEqual([['research', 'agent', 'completed']])
+    expect((await o.runs.stateAt(alice, runId, lastSeq)).status).toBe('completed')
+    for (const bad of [0, lastSeq + 1, 1.5]) {
       await expect(o.runs.stateAt(alice, runId, bad)).rejects.toMatchObject({ code: 'INVALID_INPUT' })
     }
     await expect(o.runs.get(alice, 'run_nope')).rejects.toMatchObject({ code: 'INVALID_INPUT' })
@@ -221,10 +198,11 @@ describe('createOrchestrator', () => {
     expect(await o.runs.replay(alice, runId)).toMatchObject({ ok: true, mismatches: [], calls: 0 })
     const fork = await o.runs.fork(alice, runId, { fromStep: 'edit' })
     expect(fork.workflow.name).toBe('linear-agent-pipeline')
-    const end = await o.runs.wait(alice, fork.runId)
-    expect(end).toMatchObject({ status: 'completed', forkOf: { runId, fromStep: 'edit' } })
-    expect(end.steps.research?.reusedFrom).toBe(runId)
-    expect(end.steps.edit?.reusedFrom).toBeNull()
+    expect((await o.runs.wait(alice, fork.runId)).status).toBe('completed')
+    const forked = await o.runs.get(alice, fork.runId)
+    expect(forked.forkOf).toEqual({ runId, fromStep: 'edit' })
+    expect(step(forked, 'research')?.reusedFrom).toBe(runId)
+    expect(step(forked, 'edit')?.reusedFrom).toBeNull()
   })
 
   it('takes an idempotency key and a definition object', async () => {
@@ -238,7 +216,7 @@ describe('createOrchestrator', () => {
     const two = await o.runs.start(alice, { source: { definition }, idempotencyKey: 'k1' })
     expect(two).toMatchObject({ runId: one.runId, duplicate: true })
     expect((await o.runs.wait(alice, one.runId)).status).toBe('completed')
-    expect((await o.runs.get(alice, one.runId)).output).toEqual({ a: 1 })
+    expect((await o.runs.get(alice, one.runId)).output).toEqual({ inline: { a: 1 } })
   })
 
   it('checks the caller on every call', async () => {

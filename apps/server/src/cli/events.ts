@@ -1,10 +1,10 @@
 import type { Command } from 'commander'
-import { DEFAULT_TENANT, ShiiooError, parseRunId, parseTenantId, serializeEvent } from '@shiioo/core'
-import { openStorage } from '../compose.js'
+import { DEFAULT_TENANT, parseTenantId } from '@shiioo/core'
 import type { CommandContext } from './context.js'
 import { formatEventTable } from './format.js'
 import type { GlobalOptions } from './options.js'
-import { QUIET, loadCommandConfig, withGlobalOptions } from './options.js'
+import { QUIET, withGlobalOptions } from './options.js'
+import { withSession } from './session.js'
 
 interface EventsOptions extends GlobalOptions {
   tenant: string
@@ -17,19 +17,14 @@ export function registerEvents(program: Command, ctx: CommandContext): void {
       .command('events')
       .description("print a run's events in order")
       .argument('<run-id>', 'the run, e.g. run_01J9Z3K4X5Y6Z7A8B9C0D1E2F3')
-      .option('--tenant <tenant>', 'the tenant that owns the run', DEFAULT_TENANT)
+      .option('--tenant <tenant>', 'the tenant that owns the run (the one you act in)', DEFAULT_TENANT)
       .option('--json', 'print the events as JSON lines, one per event, as stored'),
     QUIET,
-  ).action(async (runIdArg: string, options: EventsOptions) => {
-    const runId = parseRunId(runIdArg, '<run-id>')
+  ).action(async (runId: string, options: EventsOptions) => {
     const tenant = parseTenantId(options.tenant, '--tenant')
-    const storage = await openStorage(loadCommandConfig(options, QUIET), { create: false })
-    try {
-      const events = await storage.log.read({ tenant, stream: runId })
-      if (events.length === 0) throw new ShiiooError('NOT_FOUND', `run ${runId} not found (tenant ${tenant})`)
-      ctx.io.out.write(options.json ? events.map((e) => serializeEvent(e) + '\n').join('') : formatEventTable(events))
-    } finally {
-      await storage.close()
-    }
+    await withSession(options, { create: false, indexOnDemand: true, tenant }, async ({ app, caller }) => {
+      const events = await app.orchestrator.runs.events(caller, runId)
+      ctx.io.out.write(options.json ? events.map((e) => JSON.stringify(e) + '\n').join('') : formatEventTable(events))
+    })
   })
 }

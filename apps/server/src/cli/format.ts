@@ -1,4 +1,4 @@
-import type { StoredEvent } from '@shiioo/core'
+import type { EventView } from '@shiioo/orchestrator'
 
 const DATA_WIDTH = 160
 
@@ -8,7 +8,7 @@ function compact(data: unknown): string {
 }
 
 /** A run's events as aligned columns: seq, time, type, actor, data (compact JSON, clipped). */
-export function formatEventTable(events: readonly StoredEvent[]): string {
+export function formatEventTable(events: readonly EventView[]): string {
   const rows = [
     ['SEQ', 'TIME', 'TYPE', 'ACTOR', 'DATA'],
     ...events.map((e) => [String(e.seq), e.at, e.type, `${e.actor.kind}:${e.actor.id}`, compact(e.data)]),

@@ -44,15 +44,14 @@ export function registerResume(program: Command, ctx: CommandContext): void {
       const running = result.resumed.filter((r) => r.status !== 'paused')
       const watched: Watched[] = []
       for (const r of running) {
-        const { state } = await app.orchestrator.runs.get(caller, r.runId)
-        const decided = state.decisions
-          .filter((d) => d.seq <= r.version)
-          .map((d) => (d.item === undefined ? d.stepId : `${d.stepId}[${d.item}]`))
-        watched.push({ runId: r.runId, fromSeq: r.version + 1, startedAt: state.startedAt, decided })
+        const run = await app.orchestrator.runs.get(caller, r.runId)
+        const decided = run.decisions
+          .filter((d) => d.seq <= r.lastSeq)
+          .map((d) => (d.item === null ? d.stepId : `${d.stepId}[${d.item}]`))
+        watched.push({ runId: r.runId, fromSeq: r.lastSeq + 1, startedAt: run.startedAt, decided })
         const prefix = `[…${r.runId.slice(-6)}] `
-        ctx.io.err.write(`${prefix}resuming run ${r.runId} (workflow ${state.workflow.name})\n`)
-        for (const w of waitingUnits(state, ctx.shiioo, dataDirArg))
-          ctx.io.err.write(`${prefix}${' '.repeat(10)}${w}\n`)
+        ctx.io.err.write(`${prefix}resuming run ${r.runId} (workflow ${run.workflow.name})\n`)
+        for (const w of waitingUnits(run, ctx.shiioo, dataDirArg)) ctx.io.err.write(`${prefix}${' '.repeat(10)}${w}\n`)
       }
       if (watched.length === 0 && !options.json) {
         const none = paused.length + result.failed.length + result.elsewhere.length === 0

@@ -1,5 +1,4 @@
-import type { Payload } from '@shiioo/core'
-import type { RunDetails, RunState, StepDefinition, StepState, UnitState } from '@shiioo/orchestrator'
+import type { PayloadView, RunAtView, RunView, StepView, UnitView } from '@shiioo/orchestrator'
 import { clip, formatInstant, formatSpan, formatTable } from './format.js'
 import { decideCommand } from './run-progress.js'
 
@@ -9,7 +8,7 @@ function compact(value: unknown): string {
   return clip(JSON.stringify(value) ?? 'null', VALUE_WIDTH)
 }
 
-function payload(p: Payload | null): string {
+function payload(p: PayloadView | null): string {
   if (p === null) return '-'
   if ('inline' in p) return compact(p.inline)
   return `(blob ${p.blob.slice(0, 12)}…, ${p.size} bytes)`
@@ -27,7 +26,7 @@ const OPEN: ReadonlySet<string> = new Set(['running', 'waiting', 'retrying'])
 function unitDetail(
   runId: string,
   stepId: string,
-  u: UnitState,
+  u: UnitView,
   item: number | undefined,
   shiioo: string,
   dataDirArg: string,
@@ -61,45 +60,43 @@ function unitDetail(
   }
 }
 
-function itemsDetail(items: readonly UnitState[]): string {
+function itemsDetail(items: readonly UnitView[]): string {
   const counts = new Map<string, number>()
   for (const u of items) counts.set(u.status, (counts.get(u.status) ?? 0) + 1)
   return `${items.length} items: ${[...counts].map(([status, n]) => `${n} ${status}`).join(', ')}`
 }
 
 function stepRow(
-  state: RunState,
-  stepId: string,
-  s: StepState | undefined,
-  kind: string | null,
+  run: RunView,
+  s: StepView,
+  withKind: boolean,
   shiioo: string,
   dataDirArg: string,
   now: number,
 ): string[] {
-  const status = s?.status ?? 'pending'
-  const open = OPEN.has(status)
+  const open = OPEN.has(s.status)
   const row = [
-    stepId,
-    status,
-    String(s?.attempt ?? 0),
-    s && (open || s.endedAt !== null) ? span(s.startedAt, open ? null : s.endedAt, now) : '',
+    s.stepId,
+    s.status,
+    String(s.attempts),
+    open || s.endedAt !== null ? span(s.startedAt, open ? null : s.endedAt, now) : '',
   ]
-  const detail = !s
-    ? ''
-    : s.items && s.items.length > 0
+  const detail =
+    s.items && s.items.length > 0
       ? [
           itemsDetail(s.items),
           ...s.items.flatMap((u, i) => {
-            const d = unitDetail(state.runId, stepId, u, i, shiioo, dataDirArg)
+            const d = unitDetail(run.runId, s.stepId, u, i, shiioo, dataDirArg)
             return d && u.status !== 'completed' ? [`[${i}] ${d}`] : []
           }),
         ].join('; ')
-      : unitDetail(state.runId, stepId, s, undefined, shiioo, dataDirArg)
-  return kind === null ? [...row, detail] : [row[0]!, kind, ...row.slice(1), detail]
+      : unitDetail(run.runId, s.stepId, s, undefined, shiioo, dataDirArg)
+  return withKind ? [row[0]!, kindOf(s), ...row.slice(1), detail] : [...row, detail]
 }
 
-function kindOf(step: StepDefinition): string {
-  return step.kind === 'foreach' ? `foreach/${step.step.kind}` : step.kind
+function kindOf(s: StepView): string {
+  if (s.kind === null) return '?'
+  return s.itemKind === null ? s.kind : `${s.kind}/${s.itemKind}`
 }
 
 function header(pairs: ReadonlyArray<[string, string]>): string {
@@ -107,42 +104,44 @@ function header(pairs: ReadonlyArray<[string, string]>): string {
   return pairs.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n') + '\n'
 }
 
-function why(state: RunState, reason: string | null): string {
-  if (reason) return `: ${reason}`
-  if (state.status === 'failed' && state.error) return `: ${state.error.code}: ${state.error.message}`
-  if (state.status === 'cancelled' && state.cancelReason) return `: ${state.cancelReason}`
+function why(run: RunView): string {
+  if (run.reason) return `: ${run.reason}`
+  if (run.status === 'failed' && run.error) return `: ${run.error.code}: ${run.error.message}`
+  if (run.status === 'cancelled' && run.cancelReason) return `: ${run.cancelReason}`
   return ''
 }
 
 /** `shiioo runs show`: the run, then a table of every step of its definition in order. */
-export function formatRunDetails(details: RunDetails, shiioo: string, dataDirArg: string): string {
-  const { state, definition, summary } = details
+export function formatRunDetails(run: RunView, shiioo: string, dataDirArg: string): string {
+  const definition = run.definitionStored ? `definition ${run.workflow.hash.slice(0, 12)}` : 'definition not stored'
   const pairs: Array<[string, string]> = [
-    ['run', state.runId],
-    ['workflow', `${state.workflow.name} (definition ${state.workflow.hash.slice(0, 12)})`],
-    ['status', `${state.status}${why(state, summary?.reason ?? null)}`],
-    ['started', formatInstant(state.startedAt)],
+    ['run', run.runId],
+    ['workflow', `${run.workflow.name} (${definition})`],
+    ['status', `${run.status}${why(run)}`],
+    ['started', formatInstant(run.startedAt)],
   ]
   const now = Date.now()
-  if (state.endedAt)
-    pairs.push(['ended', `${formatInstant(state.endedAt)} (${span(state.startedAt, state.endedAt, now)})`])
-  else pairs.push(['running', span(state.startedAt, null, now)])
-  if (state.parent)
-    pairs.push(['parent', `${state.parent.runId}${state.parent.stepId ? ` step ${state.parent.stepId}` : ''}`])
-  if (state.forkOf) pairs.push(['forked', `from ${state.forkOf.runId} at step ${state.forkOf.fromStep}`])
-  pairs.push(['events', String(state.version)])
-  pairs.push(['input', payload(state.input)])
-  if (state.status === 'completed') pairs.push(['output', compact(details.output)])
-  const rows = definition.steps.map((step) =>
-    stepRow(state, step.id, state.steps[step.id], kindOf(step), shiioo, dataDirArg, now),
-  )
-  let text = header(pairs) + '\n' + formatTable(['STEP', 'KIND', 'STATUS', 'ATTEMPTS', 'DURATION', 'DETAIL'], rows, [3])
-  if (state.decisions.length > 0) {
+  if (run.endedAt) pairs.push(['ended', `${formatInstant(run.endedAt)} (${span(run.startedAt, run.endedAt, now)})`])
+  else pairs.push(['running', span(run.startedAt, null, now)])
+  if (run.parent) pairs.push(['parent', `${run.parent.runId}${run.parent.stepId ? ` step ${run.parent.stepId}` : ''}`])
+  if (run.forkOf) pairs.push(['forked', `from ${run.forkOf.runId} at step ${run.forkOf.fromStep}`])
+  pairs.push(['events', String(run.lastSeq)])
+  pairs.push(['input', payload(run.input)])
+  if (run.status === 'completed') pairs.push(['output', payload(run.output)])
+  const rows = run.steps.map((s) => stepRow(run, s, true, shiioo, dataDirArg, now))
+  let text = header(pairs)
+  if (!run.definitionStored) {
+    text +=
+      `\nnote: the workflow definition ${run.workflow.hash} is not stored;` +
+      ' the steps below are those its events name, without their kinds or the steps not yet started\n'
+  }
+  text += '\n' + formatTable(['STEP', 'KIND', 'STATUS', 'ATTEMPTS', 'DURATION', 'DETAIL'], rows, [3])
+  if (run.decisions.length > 0) {
     text +=
       '\n' +
-      state.decisions
+      run.decisions
         .map((d) => {
-          const what = d.item === undefined ? d.stepId : `${d.stepId}[${d.item}]`
+          const what = d.item === null ? d.stepId : `${d.stepId}[${d.item}]`
           const verb = d.decision === 'approve' ? 'approved' : 'rejected'
           return `${what} ${verb} by ${d.actor.id} at ${formatInstant(d.at)}${d.comment ? `: ${d.comment}` : ''}`
         })
@@ -152,24 +151,22 @@ export function formatRunDetails(details: RunDetails, shiioo: string, dataDirArg
   return text
 }
 
-/** `shiioo runs state --at`: the run as its first `version` events left it. */
-export function formatStateAt(state: RunState, shiioo: string, dataDirArg: string): string {
+/** `shiioo runs state --at`: the run as its first `asOf.seq` events left it. */
+export function formatStateAt(run: RunAtView, shiioo: string, dataDirArg: string): string {
   const pairs: Array<[string, string]> = [
-    ['run', state.runId],
-    ['as of', `seq ${state.version} (${formatInstant(state.updatedAt)})`],
-    ['workflow', state.workflow.name],
-    ['status', `${state.status}${why(state, null)}`],
+    ['run', run.runId],
+    ['as of', `seq ${run.asOf.seq} (${formatInstant(run.asOf.at)})`],
+    ['workflow', run.workflow.name],
+    ['status', `${run.status}${why(run)}`],
   ]
-  if (state.decisions.length > 0) {
+  if (run.decisions.length > 0) {
     pairs.push([
       'decisions',
-      state.decisions.map((d) => `${d.stepId}${d.item === undefined ? '' : `[${d.item}]`} ${d.decision}`).join(', '),
+      run.decisions.map((d) => `${d.stepId}${d.item === null ? '' : `[${d.item}]`} ${d.decision}`).join(', '),
     ])
   }
-  if (state.events.length > 0) pairs.push(['events in', state.events.map((e) => e.name).join(', ')])
-  const rows = Object.entries(state.steps).map(([id, s]) =>
-    stepRow(state, id, s, null, shiioo, dataDirArg, Date.parse(state.updatedAt)),
-  )
+  if (run.receivedEvents.length > 0) pairs.push(['events in', run.receivedEvents.map((e) => e.name).join(', ')])
+  const rows = run.steps.map((s) => stepRow(run, s, false, shiioo, dataDirArg, Date.parse(run.asOf.at)))
   const table =
     rows.length === 0
       ? '(no step had started)\n'
@@ -178,14 +175,14 @@ export function formatStateAt(state: RunState, shiioo: string, dataDirArg: strin
 }
 
 /** Each unit of the run that waits, with what ends the wait (the command to type, for a person or an event). */
-export function waitingUnits(state: RunState, shiioo: string, dataDirArg: string): string[] {
+export function waitingUnits(run: RunView, shiioo: string, dataDirArg: string): string[] {
   const out: string[] = []
-  for (const [stepId, s] of Object.entries(state.steps)) {
-    const units: Array<[UnitState, number | undefined]> = s.items ? s.items.map((u, i) => [u, i]) : [[s, undefined]]
+  for (const s of run.steps) {
+    const units: Array<[UnitView, number | undefined]> = s.items ? s.items.map((u, i) => [u, i]) : [[s, undefined]]
     for (const [u, item] of units) {
       if (u.status !== 'waiting') continue
       out.push(
-        `${item === undefined ? stepId : `${stepId}[${item}]`} waits for ${unitDetail(state.runId, stepId, u, item, shiioo, dataDirArg)}`,
+        `${item === undefined ? s.stepId : `${s.stepId}[${item}]`} waits for ${unitDetail(run.runId, s.stepId, u, item, shiioo, dataDirArg)}`,
       )
     }
   }

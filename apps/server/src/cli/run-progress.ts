@@ -1,4 +1,4 @@
-import type { StoredEvent } from '@shiioo/core'
+import type { EventView } from '@shiioo/orchestrator'
 import { formatSpan } from './format.js'
 import type { Output } from './io.js'
 
@@ -56,7 +56,7 @@ export function createRunProgress(runId: string, options: RunProgressOptions) {
   }
   const note = (text: string) => options.out.write(`${prefix}${' '.repeat(10)}${text}\n`)
 
-  const show = (e: StoredEvent): void => {
+  const show = (e: EventView): void => {
     switch (e.type) {
       case 'run.started':
         origin = Date.parse(e.at)
@@ -154,7 +154,7 @@ export function createRunProgress(runId: string, options: RunProgressOptions) {
     }
   }
   return {
-    onEvents(events: readonly StoredEvent[]): void {
+    onEvents(events: readonly EventView[]): void {
       for (const e of events) show(e)
     },
   }

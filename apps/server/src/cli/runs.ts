@@ -1,7 +1,7 @@
 import type { Command } from 'commander'
 import type { RunStatus } from '@shiioo/core'
 import { RUN_STATUSES, ShiiooError } from '@shiioo/core'
-import type { RunState } from '@shiioo/orchestrator'
+import type { RunView } from '@shiioo/orchestrator'
 import type { CommandContext } from './context.js'
 import { formatInstant, formatSpan, formatTable } from './format.js'
 import type { GlobalOptions } from './options.js'
@@ -71,7 +71,13 @@ export function registerRuns(program: Command, ctx: CommandContext): void {
       const rows = page.items.map((r) => {
         const end = r.endedAt === null ? now : Date.parse(r.endedAt)
         const span = formatSpan(end - Date.parse(r.startedAt))
-        return [r.runId, r.workflow, r.status, formatInstant(r.startedAt), r.endedAt === null ? `${span} so far` : span]
+        return [
+          r.runId,
+          r.workflow.name,
+          r.status,
+          formatInstant(r.startedAt),
+          r.endedAt === null ? `${span} so far` : span,
+        ]
       })
       ctx.io.out.write(formatTable(['RUN', 'WORKFLOW', 'STATUS', 'STARTED', 'DURATION'], rows))
       if (page.nextCursor) ctx.io.err.write(`more: ${ctx.shiioo} runs list --cursor ${page.nextCursor}${dataDirArg}\n`)
@@ -83,14 +89,12 @@ export function registerRuns(program: Command, ctx: CommandContext): void {
       .command('show')
       .description("show a run: its status, and each step's status, attempts and errors")
       .argument('<run-id>', 'the run')
-      .option('--json', 'print { summary, state, definition, output } as JSON'),
+      .option('--json', 'print the run as JSON (its view: status, steps, decisions, payloads inline or by blob)'),
     QUIET,
   ).action(async (runId: string, options: JsonOption) => {
     await withSession(options, { create: false }, async ({ app, caller, dataDirArg }) => {
-      const details = await app.orchestrator.runs.get(caller, runId)
-      ctx.io.out.write(
-        options.json ? JSON.stringify(details) + '\n' : formatRunDetails(details, ctx.shiioo, dataDirArg),
-      )
+      const run = await app.orchestrator.runs.get(caller, runId)
+      ctx.io.out.write(options.json ? JSON.stringify(run) + '\n' : formatRunDetails(run, ctx.shiioo, dataDirArg))
     })
   })
 
@@ -105,17 +109,16 @@ export function registerRuns(program: Command, ctx: CommandContext): void {
   ).action(async (runId: string, options: JsonOption & { at?: string }) => {
     await withSession(options, { create: false }, async ({ app, caller, dataDirArg }) => {
       const r = app.orchestrator.runs
-      const seq =
-        options.at === undefined ? (await r.get(caller, runId)).state.version : wholeNumber(options.at, '--at', 1)
-      const state = await r.stateAt(caller, runId, seq)
-      ctx.io.out.write(options.json ? JSON.stringify(state) + '\n' : formatStateAt(state, ctx.shiioo, dataDirArg))
+      const seq = options.at === undefined ? (await r.get(caller, runId)).lastSeq : wholeNumber(options.at, '--at', 1)
+      const run = await r.stateAt(caller, runId, seq)
+      ctx.io.out.write(options.json ? JSON.stringify(run) + '\n' : formatStateAt(run, ctx.shiioo, dataDirArg))
     })
   })
 
   const steer = (
     name: 'cancel' | 'pause',
     description: string,
-    act: (s: Session, runId: string, reason?: string) => Promise<RunState>,
+    act: (s: Session, runId: string, reason?: string) => Promise<RunView>,
   ) =>
     withGlobalOptions(
       runs
@@ -127,11 +130,11 @@ export function registerRuns(program: Command, ctx: CommandContext): void {
       QUIET,
     ).action(async (runId: string, options: JsonOption & { reason?: string }) => {
       await withSession(options, { create: false }, async (session) => {
-        const state = await act(session, runId, options.reason)
+        const run = await act(session, runId, options.reason)
         ctx.io.out.write(
           options.json
-            ? JSON.stringify({ runId: state.runId, status: state.status }) + '\n'
-            : `${state.runId} ${state.status}\n`,
+            ? JSON.stringify({ runId: run.runId, status: run.status }) + '\n'
+            : `${run.runId} ${run.status}\n`,
         )
       })
     })
@@ -154,14 +157,12 @@ export function registerRuns(program: Command, ctx: CommandContext): void {
     QUIET,
   ).action(async (runId: string, options: JsonOption & { wait?: boolean }) => {
     await withSession(options, { create: false }, async (session) => {
-      const state = await session.app.orchestrator.runs.resumePaused(session.caller, runId)
+      const run = await session.app.orchestrator.runs.resumePaused(session.caller, runId)
       if (!options.wait) {
-        if (options.json) ctx.io.out.write(JSON.stringify({ runId: state.runId, status: state.status }) + '\n')
+        if (options.json) ctx.io.out.write(JSON.stringify({ runId: run.runId, status: run.status }) + '\n')
         else {
-          ctx.io.out.write(`${state.runId} ${state.status}\n`)
-          ctx.io.err.write(
-            `it continues in the process driving it, or with \`${ctx.shiioo} resume${session.dataDirArg}\`\n`,
-          )
+          ctx.io.out.write(`${run.runId} ${run.status}\n`)
+          ctx.io.err.write(`it continues in the process driving it, or with \`${ctx.shiioo} resume${session.dataDirArg}\`\n`)
         }
         return
       }
@@ -170,10 +171,10 @@ export function registerRuns(program: Command, ctx: CommandContext): void {
         session,
         [
           {
-            runId: state.runId,
-            fromSeq: state.version,
-            startedAt: state.startedAt,
-            decided: state.decisions.map((d) => (d.item === undefined ? d.stepId : `${d.stepId}[${d.item}]`)),
+            runId: run.runId,
+            fromSeq: run.lastSeq,
+            startedAt: run.startedAt,
+            decided: run.decisions.map((d) => (d.item === null ? d.stepId : `${d.stepId}[${d.item}]`)),
           },
         ],
         { prefix: false },

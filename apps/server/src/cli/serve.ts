@@ -1,10 +1,8 @@
 import type { Command } from 'commander'
-import { toShiiooError } from '@shiioo/core'
 import { systemCaller } from '@shiioo/orchestrator'
 import { createApp } from '../app.js'
 import { openOrchestrator } from '../compose.js'
 import { listen } from '../http/listen.js'
-import { dataDirArg } from './command-line.js'
 import type { CommandContext } from './context.js'
 import type { GlobalOptions } from './options.js'
 import { displayPath, loadCommandConfig, withGlobalOptions } from './options.js'
@@ -27,16 +25,6 @@ export function registerServe(program: Command, ctx: CommandContext): void {
     const app = await openOrchestrator(config, { create: true })
     const { logger, orchestrator } = app
     try {
-      const caught = await orchestrator.catchUp()
-      if (caught) {
-        const { failed, ...counts } = caught
-        logger.info('index caught up with the event streams', counts)
-        for (const f of failed)
-          logger.warn(
-            `stream left out of the index (run \`${ctx.shiioo} verify${dataDirArg(options.dataDir, config.dataDir)}\`)`,
-            { ...f },
-          )
-      }
       const http = createApp({
         version: ctx.version,
         logger: logger.child({ component: 'http' }),
@@ -44,39 +32,19 @@ export function registerServe(program: Command, ctx: CommandContext): void {
       })
       const server = await listen(http, config.host, config.port)
       const interrupt = onInterrupt()
-      ctx.io.err.write(`shiioo listening on ${server.url} (data dir ${displayPath(config.dataDir, ctx.cwd)})\n`)
-      logger.info('server started', { url: server.url, version: ctx.version })
-      // unfinished runs continue in the background while the server answers
-      const resuming = orchestrator.runs
-        .resumeAll(systemCaller('server'))
-        .then((r) => {
-          const paused = r.resumed.filter((x) => x.status === 'paused').length
-          if (r.resumed.length + r.failed.length > 0) {
-            logger.info('resumed unfinished runs', {
-              running: r.resumed.length - paused,
-              paused,
-              failed: r.failed.length,
-            })
-          }
-        })
-        .catch((error: unknown) => logger.error('could not resume runs', { error: toShiiooError(error).message }))
-      // runs another process left unfinished (a `shiioo run` that was stopped) are taken over too
-      let scanning: Promise<void> = resuming
-      const scan = setInterval(() => {
-        scanning = scanning
-          .then(async () => {
-            await orchestrator.catchUp()
-            const r = await orchestrator.runs.resumeAll(systemCaller('server'))
-            logger.debug('scanned for unfinished runs', { driven: r.resumed.length, elsewhere: r.elsewhere.length })
-          })
-          .catch((error: unknown) => logger.error('could not scan for runs', { error: toShiiooError(error).message }))
-      }, config.scanMs)
-      scan.unref()
-      const signal = await interrupt.signalled
-      logger.info('shutting down', { signal })
-      clearInterval(scan)
-      await server.close()
-      await scanning
+      try {
+        ctx.io.err.write(`shiioo listening on ${server.url} (data dir ${displayPath(config.dataDir, ctx.cwd)})\n`)
+        logger.info('server started', { url: server.url, version: ctx.version })
+        // catches the index up with the streams (queries wait for it), then takes over unfinished runs in
+        // the background: at once, and every scan_ms those another process left (a stopped `shiioo run`)
+        const supervisor = await orchestrator.supervise(systemCaller('server'), { scanMs: config.scanMs })
+        const signal = await interrupt.signalled
+        logger.info('shutting down', { signal })
+        await supervisor.stop()
+      } finally {
+        interrupt.dispose()
+        await server.close()
+      }
     } finally {
       // stops driving runs (they resume on the next start), finishes projecting, closes the stores
       await app.close()

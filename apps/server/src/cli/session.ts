@@ -1,7 +1,8 @@
 import { userInfo } from 'node:os'
+import type { TenantId } from '@shiioo/core'
 import type { CallerContext } from '@shiioo/orchestrator'
 import { localCaller } from '@shiioo/orchestrator'
-import type { Composed } from '../compose.js'
+import type { Composed, OpenOptions } from '../compose.js'
 import { openOrchestrator } from '../compose.js'
 import type { Config } from '../config/index.js'
 import { dataDirArg } from './command-line.js'
@@ -18,26 +19,34 @@ export interface Session {
 }
 
 /** The local user: the CLI runs with the rights of whoever can read the data dir. */
-function cliCaller(): CallerContext {
+function cliCaller(tenant: TenantId | undefined): CallerContext {
   let name = 'unknown'
   try {
     name = userInfo().username
   } catch {
     // no user database entry (some containers): keep the placeholder
   }
-  return localCaller(name)
+  return localCaller(name, tenant)
 }
 
-/** Opens the orchestrator on the configured data dir, runs `fn`, and closes it whatever happens. */
+/**
+ * Opens the orchestrator on the configured data dir, runs `fn` as the local user (in `tenant`,
+ * default the default tenant), and closes it whatever happens.
+ */
 export async function withSession<T>(
   options: GlobalOptions,
-  open: { create: boolean },
+  open: OpenOptions & { tenant?: TenantId },
   fn: (session: Session) => Promise<T>,
 ): Promise<T> {
   const config = loadCommandConfig(options, QUIET)
   const app = await openOrchestrator(config, open)
   try {
-    return await fn({ app, config, caller: cliCaller(), dataDirArg: dataDirArg(options.dataDir, config.dataDir) })
+    return await fn({
+      app,
+      config,
+      caller: cliCaller(open.tenant),
+      dataDirArg: dataDirArg(options.dataDir, config.dataDir),
+    })
   } finally {
     await app.close()
   }

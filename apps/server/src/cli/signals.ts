@@ -42,7 +42,7 @@ export function registerSignals(program: Command, ctx: CommandContext): void {
     }
     const item = options.item === undefined ? undefined : wholeNumber(options.item, '--item', 0)
     await withSession(options, { create: false }, async ({ app, caller, dataDirArg }) => {
-      const state = await app.orchestrator.runs.decide(caller, runId, {
+      const run = await app.orchestrator.runs.decide(caller, runId, {
         stepId,
         decision: decision as (typeof DECISIONS)[number],
         ...(options.comment === undefined ? {} : { comment: options.comment }),
@@ -50,12 +50,12 @@ export function registerSignals(program: Command, ctx: CommandContext): void {
       })
       if (options.json) {
         ctx.io.out.write(
-          JSON.stringify({ runId: state.runId, stepId, item: item ?? null, decision, status: state.status }) + '\n',
+          JSON.stringify({ runId: run.runId, stepId, item: item ?? null, decision, status: run.status }) + '\n',
         )
         return
       }
       const what = item === undefined ? `step ${stepId}` : `item ${item} of step ${stepId}`
-      ctx.io.out.write(`${decision === 'approve' ? 'approved' : 'rejected'} ${what} of run ${state.runId}\n`)
+      ctx.io.out.write(`${decision === 'approve' ? 'approved' : 'rejected'} ${what} of run ${run.runId}\n`)
       ctx.io.err.write(`${continuation(ctx.shiioo, dataDirArg)}\n`)
     })
   })
@@ -79,15 +79,15 @@ export function registerSignals(program: Command, ctx: CommandContext): void {
       }
     }
     await withSession(options, { create: false }, async ({ app, caller, dataDirArg }) => {
-      const state = await app.orchestrator.runs.signal(caller, runId, {
+      const run = await app.orchestrator.runs.signal(caller, runId, {
         name,
         ...(payload === undefined ? {} : { payload }),
       })
       if (options.json) {
-        ctx.io.out.write(JSON.stringify({ runId: state.runId, event: name, status: state.status }) + '\n')
+        ctx.io.out.write(JSON.stringify({ runId: run.runId, event: name, status: run.status }) + '\n')
         return
       }
-      ctx.io.out.write(`sent event ${name} to run ${state.runId}\n`)
+      ctx.io.out.write(`sent event ${name} to run ${run.runId}\n`)
       ctx.io.err.write(`${continuation(ctx.shiioo, dataDirArg)}\n`)
     })
   })

@@ -1,28 +1,27 @@
 import type { Command } from 'commander'
-import type { VerifyFinding, VerifyProgress } from '@shiioo/core'
-import { verifyDataDir } from '@shiioo/core'
-import { openStorage } from '../compose.js'
+import type { VerifyFindingView, VerifyProgressView } from '@shiioo/orchestrator'
 import type { CommandContext } from './context.js'
 import type { Output } from './io.js'
 import type { GlobalOptions } from './options.js'
-import { QUIET, loadCommandConfig, withGlobalOptions } from './options.js'
+import { QUIET, withGlobalOptions } from './options.js'
 import type { Progress } from './progress.js'
 import { createProgress } from './progress.js'
 import { plural } from './format.js'
+import { withSession } from './session.js'
 
 interface VerifyOptions extends GlobalOptions {
   json?: boolean
 }
 
-export function describeFinding(f: VerifyFinding): string {
+export function describeFinding(f: VerifyFindingView): string {
   const seq = f.seq === undefined ? '' : ` seq ${f.seq}`
   const at = f.offset === undefined ? '' : ` at byte ${f.offset}`
   return `${f.kind} ${f.id} (tenant ${f.tenant})${seq}${at}: ${f.message}`
 }
 
 /** The number of streams and blobs is not known up front: a counter per phase. */
-function phasedCounter(out: Output): { update(p: VerifyProgress): void; finish(): void } {
-  let phase: VerifyProgress['phase'] | null = null
+function phasedCounter(out: Output): { update(p: VerifyProgressView): void; finish(): void } {
+  let phase: VerifyProgressView['phase'] | null = null
   let counter: Progress | null = null
   return {
     update(p) {
@@ -45,14 +44,9 @@ export function registerVerify(program: Command, ctx: CommandContext): void {
       .option('--json', 'print the full report as JSON on stdout'),
     QUIET,
   ).action(async (options: VerifyOptions) => {
-    const storage = await openStorage(loadCommandConfig(options, QUIET), { create: false })
-    try {
+    await withSession(options, { create: false, indexOnDemand: true }, async ({ app, caller }) => {
       const progress = phasedCounter(ctx.io.err)
-      const report = await verifyDataDir({
-        log: storage.log,
-        blobs: storage.blobs,
-        onProgress: (p) => progress.update(p),
-      })
+      const report = await app.orchestrator.data.verify(caller, { onProgress: (p) => progress.update(p) })
       progress.finish()
       if (options.json) {
         ctx.io.out.write(JSON.stringify(report) + '\n')
@@ -69,8 +63,6 @@ export function registerVerify(program: Command, ctx: CommandContext): void {
         }
       }
       if (!report.ok) ctx.setExitCode(1)
-    } finally {
-      await storage.close()
-    }
+    })
   })
 }

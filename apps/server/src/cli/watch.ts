@@ -1,5 +1,4 @@
-import type { Json } from '@shiioo/core'
-import type { EngineRunStatus, RunDetails, RunFollower } from '@shiioo/orchestrator'
+import type { RunFollower, RunOutcomeView, RunStatus } from '@shiioo/orchestrator'
 import type { CommandContext } from './context.js'
 import { formatSpan } from './format.js'
 import { createRunProgress } from './run-progress.js'
@@ -7,7 +6,7 @@ import type { Session } from './session.js'
 import { onInterrupt } from './shutdown.js'
 
 /** How `run`, `fork` and `resume` end: 0 only when every run they waited for completed. */
-export const RUN_EXIT_CODES: Readonly<Record<EngineRunStatus, number>> = {
+export const RUN_EXIT_CODES: Readonly<Record<RunStatus, number>> = {
   completed: 0,
   failed: 1,
   cancelled: 3,
@@ -32,35 +31,6 @@ export interface Watched {
   decided?: string[]
 }
 
-export interface RunOutcome {
-  runId: string
-  workflow: string
-  status: EngineRunStatus
-  output: Json | null
-  error: { code: string; message: string } | null
-  failedStep: string | null
-  cancelReason: string | null
-  startedAt: string
-  endedAt: string | null
-  durationMs: number | null
-}
-
-export function outcomeOf(details: RunDetails): RunOutcome {
-  const { state } = details
-  return {
-    runId: state.runId,
-    workflow: state.workflow.name,
-    status: state.status,
-    output: details.output,
-    error: state.error ? { code: state.error.code, message: state.error.message } : null,
-    failedStep: state.failedStep,
-    cancelReason: state.cancelReason,
-    startedAt: state.startedAt,
-    endedAt: state.endedAt,
-    durationMs: state.endedAt ? Date.parse(state.endedAt) - Date.parse(state.startedAt) : null,
-  }
-}
-
 /**
  * Drives the runs here and prints their progress (on stderr) until every one has ended, or until
  * Ctrl-C, which stops driving and leaves them unfinished in the log. Null when interrupted.
@@ -70,7 +40,7 @@ export async function watchRuns(
   session: Session,
   runs: readonly Watched[],
   options: { prefix: boolean },
-): Promise<RunOutcome[] | null> {
+): Promise<RunOutcomeView[] | null> {
   const { app, caller } = session
   const followers: RunFollower[] = runs.map((r) => {
     const progress = createRunProgress(r.runId, {
@@ -96,8 +66,7 @@ export async function watchRuns(
       return null
     }
     await Promise.all(followers.map((f) => f.flush()))
-    const details = await Promise.all(runs.map((r) => app.orchestrator.runs.get(caller, r.runId)))
-    return details.map(outcomeOf)
+    return outcome
   } finally {
     for (const f of followers) f.stop()
     interrupt.dispose()
@@ -105,7 +74,7 @@ export async function watchRuns(
 }
 
 /** The final word on a run: its status on stderr, its output as JSON on stdout. */
-export function reportOutcome(ctx: CommandContext, o: RunOutcome, session: Session, showOutput: boolean): void {
+export function reportOutcome(ctx: CommandContext, o: RunOutcomeView, session: Session, showOutput: boolean): void {
   const took = o.durationMs === null ? '' : ` in ${formatSpan(o.durationMs)}`
   switch (o.status) {
     case 'completed':

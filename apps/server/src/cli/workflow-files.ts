@@ -1,12 +1,12 @@
 import { readFile, readdir } from 'node:fs/promises'
 import { dirname, extname, join, resolve } from 'node:path'
 import { ShiiooError } from '@shiioo/core'
-import type { WorkflowFormat, WorkflowSource } from '@shiioo/orchestrator'
+import type { WorkflowSource, WorkflowSourceFormat } from '@shiioo/orchestrator'
 import { displayPath } from './options.js'
 
 const WORKFLOW_FILE = /\.(ya?ml|json)$/i
 
-function formatOf(path: string): WorkflowFormat | undefined {
+function formatOf(path: string): WorkflowSourceFormat | undefined {
   const ext = extname(path).toLowerCase()
   if (ext === '.json') return 'json'
   if (ext === '.yaml' || ext === '.yml') return 'yaml'

@@ -342,6 +342,11 @@ export class Engine {
     return this.signal(tenant, runId, { kind: 'cancel', reason }, actor)
   }
 
+  /** Whether this engine drives the run right now (holds its lease and has a driver for it). */
+  drives(tenant: TenantId, runId: RunId): boolean {
+    return this.drivers.has(`${tenant}/${runId}`)
+  }
+
   /** Runs this engine drives right now. */
   get active(): number {
     return this.drivers.size

@@ -1,37 +1,51 @@
-import type { BlobStore, EventLog, IndexStore, Logger, RunId, RunListItem, Page } from '@shiioo/core'
-import { RUN_STATUSES, ShiiooError, parseRunId, toShiiooError } from '@shiioo/core'
-import type { Engine, RunState, Signal } from '@shiioo/engine'
+import type { RunId } from '@shiioo/core'
+import { parseRunId, toShiiooError } from '@shiioo/core'
+import type { Signal } from '@shiioo/engine'
 import { resolvePayload } from '@shiioo/engine'
 import type { CallerContext, ServiceAction } from '../caller.js'
-import { admit } from '../caller.js'
-import type { IndexFeed } from '../index-feed.js'
-import { followRun } from './follow.js'
+import { toReplayReportView } from '../views/replay.js'
+import type { RunView } from '../views/run.js'
+import { toRunOutcomeView, toRunView } from '../views/run.js'
+import type { RunServiceDeps } from './deps.js'
+import { definitionOf, needingDefinition } from './deps.js'
+import { createRunQueries } from './queries.js'
+import { readWorkflowSource } from '../workflow/source.js'
 import { prepareStart } from './start.js'
-import type { ResumeAllResult, RunListRequest, RunService } from './types.js'
-
-export interface RunServiceDeps {
-  engine: Engine
-  log: EventLog
-  blobs: BlobStore
-  index: IndexStore
-  feed: IndexFeed
-  logger: Logger
-}
+import { takeOver } from './takeover.js'
+import type { ResumeAllResult, RunService } from './types.js'
 
 const RESUME_PAGE = 500
 
-export function createRunService(deps: RunServiceDeps): RunService {
-  const { engine, log, blobs, index, feed, logger } = deps
+/** The commands that record a signal in a run's log. */
+type SignalAction = Extract<ServiceAction, 'run.cancel' | 'run.pause' | 'run.resume' | 'run.decide' | 'run.signal'>
 
-  const signal = (caller: CallerContext, runId: string, s: Signal, action: ServiceAction): Promise<RunState> => {
-    admit(caller, action)
-    return engine.signal(caller.tenant, parseRunId(runId), s, caller.actor)
+export function createRunService(deps: RunServiceDeps): RunService {
+  const { engine, log, blobs, index, feed, logger, gate } = deps
+
+  const signal = async (
+    caller: CallerContext,
+    runIdText: string,
+    s: Signal,
+    action: SignalAction,
+  ): Promise<RunView> => {
+    const runId = parseRunId(runIdText)
+    gate(caller, action, { kind: 'run', id: runId })
+    const { tenant } = caller
+    const what = action.slice('run.'.length)
+    const state = await needingDefinition(engine, { tenant, runId, what }, () =>
+      engine.signal(tenant, runId, s, caller.actor),
+    )
+    const definition = await definitionOf(engine, tenant, state.workflow.hash)
+    return toRunView(state, { definition, stepsFrom: 'definition' })
   }
 
   return {
+    ...createRunQueries(deps),
+
     async start(caller, command) {
-      admit(caller, 'run.start')
-      const prepared = await prepareStart(engine, caller.tenant, command)
+      const main = readWorkflowSource(command.source)
+      gate(caller, 'run.start', { kind: 'workflow', name: main.workflow.name })
+      const prepared = await prepareStart(engine, caller.tenant, main, command)
       for (const w of prepared.others) await engine.definitions.register(caller.tenant, w.workflow)
       await engine.definitions.register(caller.tenant, prepared.main.workflow)
       const started = await engine.start({
@@ -49,90 +63,30 @@ export function createRunService(deps: RunServiceDeps): RunService {
       }
     },
 
-    async list(caller, request: RunListRequest = {}): Promise<Page<RunListItem>> {
-      admit(caller, 'run.list')
-      if (request.status !== undefined && !RUN_STATUSES.includes(request.status)) {
-        throw new ShiiooError('INVALID_INPUT', `status must be one of ${RUN_STATUSES.join(', ')}`, {
-          details: { field: 'status' },
-        })
-      }
-      const limit = request.limit ?? 50
-      if (!Number.isInteger(limit) || limit < 1 || limit > 500) {
-        throw new ShiiooError('INVALID_INPUT', `limit must be a whole number from 1 to 500, not ${limit}`, {
-          details: { field: 'limit' },
-        })
-      }
-      await feed.current()
-      return index.listRuns({ ...request, limit, tenant: caller.tenant })
-    },
-
-    async costs(caller, query) {
-      admit(caller, 'cost.read')
-      const runId = query.runId === undefined ? undefined : parseRunId(query.runId, 'runId')
-      await feed.current()
-      return index.costs({
-        tenant: caller.tenant,
-        by: query.by,
-        ...(query.from === undefined ? {} : { from: query.from }),
-        ...(query.before === undefined ? {} : { before: query.before }),
-        ...(runId === undefined ? {} : { runId }),
-      })
-    },
-
-    async get(caller, runIdText) {
-      admit(caller, 'run.get')
-      const runId = parseRunId(runIdText)
-      const state = await engine.state(caller.tenant, runId)
-      const [summary, compiled, output] = await Promise.all([
-        feed.current().then(() => index.getRun({ tenant: caller.tenant, runId })),
-        engine.definitions.get(caller.tenant, state.workflow.hash),
-        resolvePayload(blobs, caller.tenant, state.output),
-      ])
-      return { summary, state, definition: compiled.definition, output }
-    },
-
-    async stateAt(caller, runIdText, seq) {
-      admit(caller, 'run.get')
-      const runId = parseRunId(runIdText)
-      const last = await log.version({ tenant: caller.tenant, stream: runId })
-      if (last === 0) throw new ShiiooError('NOT_FOUND', `no run ${runId} in tenant ${caller.tenant}`)
-      if (!Number.isInteger(seq) || seq < 1 || seq > last) {
-        throw new ShiiooError('INVALID_INPUT', `seq must be a whole number from 1 to ${last} (the run's last event)`, {
-          details: { field: 'seq' },
-        })
-      }
-      return engine.state(caller.tenant, runId, seq)
-    },
-
-    async events(caller, runIdText) {
-      admit(caller, 'run.get')
-      const runId = parseRunId(runIdText)
-      const events = await log.read({ tenant: caller.tenant, stream: runId })
-      if (events.length === 0) throw new ShiiooError('NOT_FOUND', `no run ${runId} in tenant ${caller.tenant}`)
-      return events
-    },
-
-    follow(caller, runIdText, listener, options) {
-      admit(caller, 'run.get')
-      const runId = parseRunId(runIdText)
-      return followRun(log, logger, { tenant: caller.tenant, runId }, listener, options)
-    },
-
     async wait(caller, runIdText) {
-      admit(caller, 'run.get')
-      return engine.wait(caller.tenant, parseRunId(runIdText))
+      const runId = parseRunId(runIdText)
+      gate(caller, 'run.drive', { kind: 'run', id: runId })
+      const state = await engine.wait(caller.tenant, runId)
+      return toRunOutcomeView(state, await resolvePayload(blobs, caller.tenant, state.output))
     },
 
     async replay(caller, runIdText) {
-      admit(caller, 'run.replay')
-      return engine.replay(caller.tenant, parseRunId(runIdText))
+      const runId = parseRunId(runIdText)
+      gate(caller, 'run.replay', { kind: 'run', id: runId })
+      const { tenant } = caller
+      return toReplayReportView(
+        await needingDefinition(engine, { tenant, runId, what: 'replay' }, () => engine.replay(tenant, runId)),
+      )
     },
 
     async fork(caller, runIdText, command) {
-      admit(caller, 'run.fork')
       const runId = parseRunId(runIdText)
-      const forked = await engine.fork(caller.tenant, runId, { fromStep: command.fromStep, actor: caller.actor })
-      const state = await engine.state(caller.tenant, forked.runId)
+      gate(caller, 'run.fork', { kind: 'run', id: runId })
+      const { tenant } = caller
+      const forked = await needingDefinition(engine, { tenant, runId, what: 'fork' }, () =>
+        engine.fork(tenant, runId, { fromStep: command.fromStep, actor: caller.actor }),
+      )
+      const state = await engine.state(tenant, forked.runId)
       return {
         runId: forked.runId,
         workflow: { name: state.workflow.name, hash: forked.workflowHash },
@@ -168,7 +122,7 @@ export function createRunService(deps: RunServiceDeps): RunService {
       ),
 
     async resumeAll(caller) {
-      admit(caller, 'run.resume-all')
+      gate(caller, 'run.resume-all', { kind: 'tenant' })
       await feed.current()
       const unfinished: RunId[] = []
       for (const status of ['running', 'paused'] as const) {
@@ -188,13 +142,9 @@ export function createRunService(deps: RunServiceDeps): RunService {
       // oldest first: a parent resumes before the children it waits for
       for (const runId of unfinished.sort()) {
         try {
-          if (await engine.drivenElsewhere(caller.tenant, runId)) {
-            result.elsewhere.push(runId)
-            continue
-          }
-          const version = await log.version({ tenant: caller.tenant, stream: runId })
-          const state = await engine.resume(caller.tenant, runId)
-          result.resumed.push({ runId, status: state.status, version })
+          const taken = await takeOver(engine, log, caller.tenant, runId)
+          if (taken.kind === 'elsewhere') result.elsewhere.push(runId)
+          else result.resumed.push({ runId, status: taken.status, lastSeq: taken.lastSeq })
         } catch (error) {
           const message = toShiiooError(error).message
           logger.error('could not resume run', { runId, tenant: caller.tenant, error: message })

@@ -13,16 +13,16 @@ export interface PreparedStart {
 }
 
 /**
- * Reads and checks everything a start needs before anything is written: the started workflow and
- * its input, the extra workflows (an unusable one is dropped with a warning), and every sub-workflow the run
- * could start, transitively, so a run is never started only to fail on a missing child.
+ * Checks everything a start of `main` needs before anything is written: its input, the extra
+ * workflows (an unusable one is dropped with a warning), and every sub-workflow the run could
+ * start, transitively, so a run is never started only to fail on a missing child.
  */
 export async function prepareStart(
   engine: Engine,
   tenant: TenantId,
-  command: { source: WorkflowSource; input?: Readonly<Record<string, unknown>>; workflows?: readonly WorkflowSource[] },
+  main: ValidWorkflow,
+  command: { input?: Readonly<Record<string, unknown>>; workflows?: readonly WorkflowSource[] },
 ): Promise<PreparedStart> {
-  const main = readWorkflowSource(command.source)
   const inputs = resolveRunInputs(main.workflow, command.input ?? {})
   if (!inputs.ok) {
     throw new ShiiooError('INVALID_INPUT', `bad run input:\n${formatValidationErrors(inputs.errors)}`, {

@@ -1,18 +1,10 @@
-import type {
-  CostDimension,
-  CostRow,
-  Json,
-  Page,
-  RunId,
-  RunListItem,
-  RunStatus,
-  RunSummary,
-  StoredEvent,
-} from '@shiioo/core'
-import type { EngineRunStatus, ReplayReport, RunState, WorkflowDefinition } from '@shiioo/engine'
+import type { CostDimension, CostRow, Json, RunStatus } from '@shiioo/core'
 import type { CallerContext } from '../caller.js'
+import type { EventView } from '../views/event.js'
+import type { ReplayReportView } from '../views/replay.js'
+import type { RunAtView, RunOutcomeView, RunPageView, RunView } from '../views/run.js'
 import type { WorkflowSource } from '../workflow/source.js'
-import type { FollowOptions, RunEventListener, RunFollower } from './follow.js'
+import type { FollowOptions, RunFollower } from './follow.js'
 
 export interface StartRunCommand {
   source: WorkflowSource
@@ -28,7 +20,7 @@ export interface StartRunCommand {
 }
 
 export interface StartedRun {
-  runId: RunId
+  runId: string
   workflow: { name: string; hash: string }
   /** True when the idempotency key named a run that already existed. */
   duplicate: boolean
@@ -53,16 +45,8 @@ export interface CostRequest {
   runId?: string
 }
 
-export interface RunDetails {
-  /** The index's summary; null when the index has not seen the run yet. */
-  summary: RunSummary | null
-  /** The run folded from its log: the truth, including steps that have not started. */
-  state: RunState
-  /** The definition the run is pinned to. */
-  definition: WorkflowDefinition
-  /** The run's output (read from its blob when stored apart), null until it completes. */
-  output: Json | null
-}
+/** One group of the cost ledger (`key` is a step as `<run>/<step>`, a model, a role, ...). */
+export type CostRowView = CostRow
 
 export interface DecisionCommand {
   stepId: string
@@ -84,50 +68,64 @@ export interface ForkCommand {
 
 export interface ResumeAllResult {
   /**
-   * The runs the index listed as unfinished, now driven here, with their status as the engine took
-   * them over (a paused run stays paused until resumed; one may already have ended, e.g. on a
+   * The runs the index listed as unfinished, now driven here, with their status as this process
+   * took them over (a paused run stays paused until resumed; one may already have ended, e.g. on a
    * step timeout that passed while no process drove it). `wait` gives each one's end.
    */
   resumed: Array<{
-    runId: RunId
-    status: EngineRunStatus
+    runId: string
+    status: RunStatus
     /** The run's last seq before this process took it over: what follows is this process's work. */
-    version: number
+    lastSeq: number
   }>
-  /** Runs another live process drives (holds their lease): left to it; `wait` follows them. */
-  elsewhere: RunId[]
+  /** Runs another live process drives: left to it; `wait` follows them. */
+  elsewhere: string[]
   /** Runs that could not be resumed, and why. */
-  failed: Array<{ runId: RunId; message: string }>
+  failed: Array<{ runId: string; message: string }>
 }
+
+/** Receives a run's events in seq order, each once. */
+export type EventViewListener = (events: readonly EventView[]) => void
 
 /**
  * Runs: the commands and queries every edge (CLI, REST, GraphQL, MCP) calls with its caller.
  * Run ids are taken as strings and checked here, so an edge cannot pass a malformed one through.
+ * Each method names its action and the run (or the tenant) to the gate before anything else.
  */
 export interface RunService {
   start(caller: CallerContext, command: StartRunCommand): Promise<StartedRun>
-  list(caller: CallerContext, request?: RunListRequest): Promise<Page<RunListItem>>
+  list(caller: CallerContext, request?: RunListRequest): Promise<RunPageView>
   /** The cost ledger of the caller's tenant: model calls, tokens and cost grouped by a dimension. */
-  costs(caller: CallerContext, query: CostRequest): Promise<CostRow[]>
-  get(caller: CallerContext, runId: string): Promise<RunDetails>
-  /** The run's state as of event `seq` (time travel). */
-  stateAt(caller: CallerContext, runId: string, seq: number): Promise<RunState>
-  events(caller: CallerContext, runId: string): Promise<StoredEvent[]>
+  costs(caller: CallerContext, query: CostRequest): Promise<CostRowView[]>
+  /**
+   * The run folded from its log, every step of its definition in order. A run whose definition
+   * is not stored is shown as its events hold it (`definitionStored: false`).
+   */
+  get(caller: CallerContext, runId: string): Promise<RunView>
+  /** The run as of event `seq` (time travel). */
+  stateAt(caller: CallerContext, runId: string, seq: number): Promise<RunAtView>
+  /** The run's events in order. */
+  events(caller: CallerContext, runId: string): Promise<EventView[]>
+  /** The JSON value of a payload the run's events reference by blob (`{ blob, size, contentType }`). */
+  payload(caller: CallerContext, runId: string, blob: string): Promise<Json>
   /** Delivers the run's events, then its appends as they become durable, until `stop()`. */
-  follow(caller: CallerContext, runId: string, listener: RunEventListener, options?: FollowOptions): RunFollower
-  /** Resolves with the run's final state, driving the run in this process if nothing here does. */
-  wait(caller: CallerContext, runId: string): Promise<RunState>
+  follow(caller: CallerContext, runId: string, listener: EventViewListener, options?: FollowOptions): RunFollower
+  /** Resolves with how the run ended, driving the run in this process if no live process does. */
+  wait(caller: CallerContext, runId: string): Promise<RunOutcomeView>
   /** Re-decides a finished run against its recorded outputs, calling no agent or tool. */
-  replay(caller: CallerContext, runId: string): Promise<ReplayReport>
+  replay(caller: CallerContext, runId: string): Promise<ReplayReportView>
   /** Starts a new run that re-executes from `fromStep`, reusing the recorded outputs before it. */
   fork(caller: CallerContext, runId: string, command: ForkCommand): Promise<StartedRun>
-  cancel(caller: CallerContext, runId: string, reason?: string): Promise<RunState>
-  pause(caller: CallerContext, runId: string, reason?: string): Promise<RunState>
-  resumePaused(caller: CallerContext, runId: string): Promise<RunState>
+  cancel(caller: CallerContext, runId: string, reason?: string): Promise<RunView>
+  pause(caller: CallerContext, runId: string, reason?: string): Promise<RunView>
+  resumePaused(caller: CallerContext, runId: string): Promise<RunView>
   /** Records an approval decision; it may arrive before the step waits for it. */
-  decide(caller: CallerContext, runId: string, decision: DecisionCommand): Promise<RunState>
+  decide(caller: CallerContext, runId: string, decision: DecisionCommand): Promise<RunView>
   /** Records an external event for the run's wait steps. */
-  signal(caller: CallerContext, runId: string, event: EventCommand): Promise<RunState>
-  /** Catches the index up, then drives every run it lists as running or paused in this process. */
+  signal(caller: CallerContext, runId: string, event: EventCommand): Promise<RunView>
+  /**
+   * Catches the index up, then drives here every run of the caller's tenant it lists as running
+   * or paused that no live process drives.
+   */
   resumeAll(caller: CallerContext): Promise<ResumeAllResult>
 }

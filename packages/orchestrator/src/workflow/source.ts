@@ -1,13 +1,20 @@
 import { ShiiooError } from '@shiioo/core'
 import type { ValidWorkflow, ValidationError, WorkflowFormat } from '@shiioo/engine'
 import { formatValidationErrors, parseWorkflow, validateWorkflow } from '@shiioo/engine'
+import type { Same } from '../same-type.js'
+
+export const WORKFLOW_FORMATS = ['yaml', 'json'] as const
+/** The text formats of a workflow definition. */
+export type WorkflowSourceFormat = (typeof WORKFLOW_FORMATS)[number]
+const _formatsMatch: Same<WorkflowSourceFormat, WorkflowFormat> = true
+void _formatsMatch
 
 /**
  * A workflow definition as a caller hands it over: text (YAML or JSON) or an object already
  * parsed. `origin` names where it came from (a file path) in error messages.
  */
 export type WorkflowSource =
-  { text: string; format?: WorkflowFormat; origin?: string } | { definition: unknown; origin?: string }
+  { text: string; format?: WorkflowSourceFormat; origin?: string } | { definition: unknown; origin?: string }
 
 /** Parses and validates a source; INVALID_INPUT lists every problem with its line and column. */
 export function readWorkflowSource(source: WorkflowSource): ValidWorkflow {

@@ -1,0 +1,125 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { ShiiooError } from '@shiioo/core'
+import type { CallerContext, Gate, Orchestrator, ServiceAction, ServiceResource } from '../src/index.js'
+import { SERVICE_ACTIONS, admit, localCaller } from '../src/index.js'
+import { testStacks } from './stack.js'
+
+const stacks = testStacks()
+afterEach(() => stacks.cleanup())
+
+const RUN = 'run_01ARZ3NDEKTSV4RRFFQ69G5FAV'
+const alice = localCaller('alice')
+const echo = { definition: { name: 'echo', steps: [{ id: 'say', kind: 'tool', tool: 'core.echo' }] } }
+const run: ServiceResource = { kind: 'run', id: RUN }
+const tenant: ServiceResource = { kind: 'tenant' }
+const dataDir: ServiceResource = { kind: 'data-dir' }
+
+type Call = (o: Orchestrator, c: CallerContext) => unknown
+/** Every service method, called with well-formed arguments, and what it must name to the gate. */
+const METHODS: Record<'runs' | 'workflows' | 'data', Record<string, [Call, ServiceAction, ServiceResource]>> = {
+  runs: {
+    start: [(o, c) => o.runs.start(c, { source: echo }), 'run.start', { kind: 'workflow', name: 'echo' }],
+    list: [(o, c) => o.runs.list(c), 'run.list', tenant],
+    costs: [(o, c) => o.runs.costs(c, { by: 'workflow' }), 'cost.read', tenant],
+    get: [(o, c) => o.runs.get(c, RUN), 'run.read', run],
+    stateAt: [(o, c) => o.runs.stateAt(c, RUN, 1), 'run.read', run],
+    events: [(o, c) => o.runs.events(c, RUN), 'run.read', run],
+    payload: [(o, c) => o.runs.payload(c, RUN, 'a'.repeat(64)), 'run.read', run],
+    follow: [(o, c) => o.runs.follow(c, RUN, () => {}), 'run.read', run],
+    wait: [(o, c) => o.runs.wait(c, RUN), 'run.drive', run],
+    replay: [(o, c) => o.runs.replay(c, RUN), 'run.replay', run],
+    fork: [(o, c) => o.runs.fork(c, RUN, { fromStep: 'say' }), 'run.fork', run],
+    cancel: [(o, c) => o.runs.cancel(c, RUN), 'run.cancel', run],
+    pause: [(o, c) => o.runs.pause(c, RUN), 'run.pause', run],
+    resumePaused: [(o, c) => o.runs.resumePaused(c, RUN), 'run.resume', run],
+    decide: [(o, c) => o.runs.decide(c, RUN, { stepId: 'say', decision: 'approve' }), 'run.decide', run],
+    signal: [(o, c) => o.runs.signal(c, RUN, { name: 'go' }), 'run.signal', run],
+    resumeAll: [(o, c) => o.runs.resumeAll(c), 'run.resume-all', tenant],
+  },
+  workflows: {
+    register: [(o, c) => o.workflows.register(c, echo), 'workflow.register', { kind: 'workflow', name: 'echo' }],
+    list: [(o, c) => o.workflows.list(c), 'workflow.list', tenant],
+  },
+  data: {
+    verify: [(o, c) => o.data.verify(c), 'data.verify', dataDir],
+    rebuildIndex: [(o, c) => o.data.rebuildIndex(c), 'index.rebuild', dataDir],
+  },
+}
+const SUPERVISE: [Call, ServiceAction, ServiceResource] = [
+  (o, c) => o.supervise(c, { scanMs: 1000 }),
+  'supervisor.start',
+  dataDir,
+]
+
+interface Admission {
+  caller: CallerContext
+  action: ServiceAction
+  resource: ServiceResource
+}
+
+/** A gate that records each call and refuses it: nothing past the gate may happen. */
+function refusingGate(): { gate: Gate; seen: Admission[] } {
+  const seen: Admission[] = []
+  return {
+    seen,
+    gate: (caller, action, resource) => {
+      seen.push({ caller, action, resource })
+      throw new ShiiooError('FORBIDDEN', `${action} refused`)
+    },
+  }
+}
+
+/** Calls `call` and returns what it threw (synchronously or as a rejection). */
+async function thrown(call: () => unknown): Promise<unknown> {
+  try {
+    await call()
+  } catch (error) {
+    return error
+  }
+  return null
+}
+
+describe('the gate', () => {
+  it('the table covers every method of every service', async () => {
+    const { orchestrator: o } = stacks.open(await stacks.tempDir())
+    for (const service of ['runs', 'workflows', 'data'] as const) {
+      expect(Object.keys(o[service]).sort()).toEqual(Object.keys(METHODS[service]).sort())
+    }
+    expect(Object.keys(o).sort()).toEqual(['close', 'data', 'runs', 'supervise', 'workflows'])
+    const named = new Set([...Object.values(METHODS).flatMap((m) => Object.values(m).map(([, a]) => a)), SUPERVISE[1]])
+    expect([...named].sort()).toEqual([...SERVICE_ACTIONS].sort())
+  })
+
+  it('every service method names its action and resource to the gate before doing anything', async () => {
+    const dir = await stacks.tempDir()
+    const { gate, seen } = refusingGate()
+    const discarded: string[] = []
+    const { orchestrator: o, log } = stacks.open(dir, {
+      gate,
+      dataDir: {
+        assertExclusive: () => discarded.push('checked'),
+        discardIndex: async () => void discarded.push('discarded'),
+      },
+    })
+    const calls = [...Object.values(METHODS).flatMap((m) => Object.entries(m)), ['supervise', SUPERVISE] as const]
+    for (const [name, [call, action, resource]] of calls) {
+      seen.length = 0
+      const error = await thrown(() => call(o, alice))
+      expect(error, name).toMatchObject({ code: 'FORBIDDEN', message: `${action} refused` })
+      expect(seen, name).toEqual([{ caller: alice, action, resource }])
+    }
+    // nothing past the gate happened: no stream written, no definition stored, the index left alone
+    const streams: string[] = []
+    for await (const s of log.listStreams()) streams.push(s.stream)
+    expect(streams).toEqual([])
+    expect(discarded).toEqual([])
+  })
+
+  it('admit refuses a malformed caller whatever the action', () => {
+    const badTenant = { tenant: 'Not A Tenant', actor: alice.actor } as unknown as CallerContext
+    expect(() => admit(badTenant, 'run.list', tenant)).toThrow(/caller tenant "Not A Tenant" is not a tenant id/)
+    const noActor = { ...alice, actor: { kind: 'user' as const, id: '' } }
+    expect(() => admit(noActor, 'workflow.list', tenant)).toThrow(/caller actor needs a known kind/)
+    expect(() => admit(alice, 'data.verify', dataDir)).not.toThrow()
+  })
+})
