@@ -1,4 +1,4 @@
-import { ftruncateSync } from 'node:fs'
+import { existsSync, ftruncateSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import type { NewEvent, StoredEvent } from '../events/envelope.js'
@@ -20,7 +20,7 @@ import { silentLogger } from '../ports/logger.js'
 import { DirSyncer, ensureDurableDir } from './durable.js'
 import type { Outcome, Pending } from './append-plan.js'
 import { planAppends } from './append-plan.js'
-import { FileLock } from './file-lock.js'
+import { FileLock, liveOwnerOf } from './file-lock.js'
 import { FsLeaseGrant, FsLeases } from './fs-leases.js'
 import { LockIdentity } from './lock-identity.js'
 import { Journal } from './journal.js'
@@ -421,8 +421,21 @@ export class FsEventLog implements EventLog {
     const stream = parseStreamId(request.stream)
     const path = streamPath(this.options.dataDir, tenant, stream)
     this.writeOut(tenant, stream)
+    this.settleGoneWriter(tenant, stream, path)
     const buf = readStreamFile(path, this.scratch)
     return buf === null ? null : { tenant, stream, path, buf: this.durablePart(tenant, stream, buf) }
+  }
+
+  /**
+   * A writer's acknowledged commits wait up to a few milliseconds for its stream file (see
+   * WriteBehind); if it is gone (killed, frozen past its TTL) they are in its journal alone. A
+   * read must not return less than what was acknowledged: replay that journal first.
+   */
+  private settleGoneWriter(tenant: TenantId, stream: StreamId, path: string): void {
+    if (this.handles.find(tenant, stream)?.lock?.isHeld) return
+    const lock = `${path}.lock`
+    if (!existsSync(lock)) return
+    if (liveOwnerOf(lock, join(this.options.dataDir, 'locks')) === null) this.recoverGone()
   }
 
   /** Writes the stream's journaled commits that are still waiting for its file (see WriteBehind). */

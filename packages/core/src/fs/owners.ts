@@ -31,11 +31,7 @@ export const DEFAULT_LEASE_TTL_MS = 15_000
 
 /** Why a holder counts as gone; null while it may still run. */
 export type GoneReason =
-  | 'no such process'
-  | 'zombie process'
-  | 'pid reused by another process'
-  | 'heartbeat expired'
-  | 'declared gone'
+  'no such process' | 'zombie process' | 'pid reused by another process' | 'heartbeat expired' | 'declared gone'
 
 function readText(path: string): string | null {
   try {
@@ -53,8 +49,7 @@ function procStat(pid: number): { state: string; start: string | null } | null {
   return { state: fields[0] ?? '?', start: fields[19] ?? null }
 }
 
-let self: { pid: number; host: string; start: string | null; boot: string | null; pidns: string | null } | null =
-  null
+let self: { pid: number; host: string; start: string | null; boot: string | null; pidns: string | null } | null = null
 
 /** This process as a lock owner (without a nonce). */
 export function selfIdentity(): NonNullable<typeof self> {

@@ -195,6 +195,11 @@ export class RunDriver {
     await this.reload().catch((reloadError: unknown) => {
       this.host.logger.error('cannot reload run', { runId: this.runId, error: toShiiooError(reloadError).message })
     })
+    // the log held more than this driver knew: the run may have ended meanwhile (an earlier holder's last commits)
+    if (isTerminal(this.state.status)) {
+      this.finish()
+      return
+    }
     if (e.code !== 'CONFLICT')
       await new Promise((r) => this.host.clock.setTimer(this.host.clock.now() + 200, () => r(null)))
     this.again = true

@@ -190,10 +190,17 @@ export class Engine {
     const initial: NewEvent[] = [make('run.started', data), ...(request.prefill?.(runId) ?? [])]
     const compiled = await this.definitions.get(tenant, hash)
     const key = `${tenant}/${runId}`
-    const lease = await this.takeLease(tenant, runId)
-    if (lease === null) {
-      // only a concurrent start with the same key can hold a brand-new run's lease
-      return { runId, workflowHash: hash, duplicate: true }
+    let lease = await this.takeLease(tenant, runId)
+    while (lease === null) {
+      // only a start with the same key can hold a brand-new run's lease: it is born there, unless
+      // that starter is gone before its run.started was durable (then it is born here, once its
+      // lease is taken over)
+      if ((await this.options.log.version({ tenant, stream: runId })) > 0) {
+        return { runId, workflowHash: hash, duplicate: true }
+      }
+      this.assertOpen()
+      await new Promise<void>((resolve) => this.clock.setTimer(this.clock.now() + this.host.pollMs, resolve))
+      lease = await this.takeLease(tenant, runId)
     }
     const driver = await RunDriver.create(this.host, initial, runId, tenant, compiled, lease)
     this.drivers.set(key, driver)
@@ -228,8 +235,9 @@ export class Engine {
       // null: this engine stopped driving it (its lease was taken over): follow it like any other
       const ended = driver ? await driver.done : null
       if (ended) return ended
-      const state = await this.state(tenant, runId)
-      if (isTerminal(state.status)) return state
+      // driven elsewhere; its first events may still be in its holder's journal (see loadDriver)
+      const events = await this.options.log.read({ tenant, stream: runId })
+      if (events.length > 0 && isTerminal(foldRunState(events).status)) return foldRunState(events)
       this.assertOpen()
       await new Promise<void>((resolve) => this.clock.setTimer(this.clock.now() + this.host.pollMs, resolve))
     }
@@ -416,14 +424,20 @@ export class Engine {
   private async loadDriver(tenant: TenantId, runId: RunId): Promise<RunDriver | null> {
     this.assertOpen()
     const events = await this.options.log.read({ tenant, stream: runId })
-    if (events.length === 0) throw new ShiiooError('NOT_FOUND', `no run ${runId} in tenant ${tenant}`)
-    const state = foldRunState(events)
-    if (isTerminal(state.status)) return null
+    // an empty stream may be a run whose holder is gone with run.started still in its journal:
+    // taking the lease replays that journal; only a run nobody holds and nothing holds is missing
+    if (events.length === 0 && !this.options.leases) throw notFound(tenant, runId)
+    if (events.length > 0 && isTerminal(foldRunState(events).status)) return null
     // another process drives it; re-read after taking the lease, it may have moved on meanwhile
     const lease = await this.takeLease(tenant, runId)
     if (lease === null) return null
     const fresh = await this.options.log.read({ tenant, stream: runId })
-    if (isTerminal(foldRunState(fresh).status)) {
+    if (fresh.length === 0) {
+      await this.releaseLease(`${tenant}/${runId}`, true)
+      throw notFound(tenant, runId)
+    }
+    const state = foldRunState(fresh)
+    if (isTerminal(state.status)) {
       await this.releaseLease(`${tenant}/${runId}`, true)
       return null
     }
@@ -443,6 +457,10 @@ export class Engine {
   private assertOpen(): void {
     if (this.closed) throw new ShiiooError('UNAVAILABLE', 'the engine is closed')
   }
+}
+
+function notFound(tenant: TenantId, runId: RunId): ShiiooError {
+  return new ShiiooError('NOT_FOUND', `no run ${runId} in tenant ${tenant}`)
 }
 
 function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
