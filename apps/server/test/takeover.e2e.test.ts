@@ -38,8 +38,8 @@ function start(command: string, args: string[], cwd: string, env: Record<string,
   spawned.push(child)
   let stdout = ''
   let stderr = ''
-  child.stdout!.setEncoding('utf8').on('data', (s: string) => (stdout += s))
-  child.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s))
+  child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s))
+  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s))
   const done = new Promise<CliResult>((resolve) =>
     child.once('close', (code, signal) => resolve({ code, signal, stdout, stderr })),
   )
@@ -51,7 +51,8 @@ function start(command: string, args: string[], cwd: string, env: Record<string,
       const until = Date.now() + timeoutMs
       while (!pattern.test(stdout + stderr)) {
         if (Date.now() > until) throw new Error(`no ${pattern} within ${timeoutMs} ms; output:\n${stdout}${stderr}`)
-        if (child.exitCode !== null) throw new Error(`exited ${child.exitCode} before ${pattern}; output:\n${stdout}${stderr}`)
+        if (child.exitCode !== null)
+          throw new Error(`exited ${child.exitCode} before ${pattern}; output:\n${stdout}${stderr}`)
         await sleep(25)
       }
       return stdout + stderr
@@ -127,7 +128,9 @@ describe.concurrent('takeover of runs whose driver is gone', () => {
     const resume = shiioo(cwd, env, 'resume')
     await resume.waitFor(new RegExp(`resuming run ${runId}`), 15_000)
     const before = (await eventsOf(cwd, runId)).length
-    expect((await runCli(['decide', runId, 'review', 'approve', '--comment', 'after takeover'], { cwd, env })).code).toBe(0)
+    expect(
+      (await runCli(['decide', runId, 'review', 'approve', '--comment', 'after takeover'], { cwd, env })).code,
+    ).toBe(0)
     const r = await resume.done
     expect(r.code).toBe(0)
     expect(r.stderr).toMatch(/1 of 1 resumed run completed/)

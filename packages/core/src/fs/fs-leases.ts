@@ -75,7 +75,7 @@ export class FsLeases implements Leases {
     const path = join(this.dir(request.tenant, request.name), `${request.name}.lock`)
     const o = liveOwnerOf(path, this.options.identity.dir)
     if (o === null) return null
-    let silentMs = 0
+    let silentMs: number
     try {
       silentMs = Math.max(0, Date.now() - lstatSync(path).mtimeMs)
     } catch {
