@@ -1,14 +1,7 @@
 import { statSync } from 'node:fs'
 import { mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import {
-  FsBlobStore,
-  Projector,
-  ShiiooError,
-  createFsStreamFolder,
-  openFsEventLog,
-  openWriters,
-} from '@shiioo/core'
+import { FsBlobStore, Projector, ShiiooError, createFsStreamFolder, openFsEventLog, openWriters } from '@shiioo/core'
 import type { Logger } from '@shiioo/core'
 import type { DataDirPort, Orchestrator } from '@shiioo/orchestrator'
 import { createOrchestrator } from '@shiioo/orchestrator'

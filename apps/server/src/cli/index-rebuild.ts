@@ -39,7 +39,9 @@ export function registerIndex(program: Command, ctx: CommandContext): void {
         ctx.io.err.write(`not indexed: stream ${f.stream} (tenant ${f.tenant}): ${f.message}\n`)
       }
       if (result.failed.length > 0) {
-        ctx.io.err.write(`${result.failed.length} damaged stream(s) left out of the index: run \`${ctx.shiioo} verify${dataDirArg}\`\n`)
+        ctx.io.err.write(
+          `${result.failed.length} damaged stream(s) left out of the index: run \`${ctx.shiioo} verify${dataDirArg}\`\n`,
+        )
       }
     })
   })

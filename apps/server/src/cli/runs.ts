@@ -162,7 +162,9 @@ export function registerRuns(program: Command, ctx: CommandContext): void {
         if (options.json) ctx.io.out.write(JSON.stringify({ runId: run.runId, status: run.status }) + '\n')
         else {
           ctx.io.out.write(`${run.runId} ${run.status}\n`)
-          ctx.io.err.write(`it continues in the process driving it, or with \`${ctx.shiioo} resume${session.dataDirArg}\`\n`)
+          ctx.io.err.write(
+            `it continues in the process driving it, or with \`${ctx.shiioo} resume${session.dataDirArg}\`\n`,
+          )
         }
         return
       }

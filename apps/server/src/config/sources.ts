@@ -52,7 +52,9 @@ function validate(raw: unknown, where: Where): Settings {
 /** Numbers arrive as text from the environment and flags; digits become a number, the rest fails validation. */
 function coerce(section: string, key: string, value: string | number): string | number {
   const numeric =
-    (section === 'server' && key === 'port') || (section === 'storage' && key === 'lease_ttl_ms') || section === 'engine'
+    (section === 'server' && key === 'port') ||
+    (section === 'storage' && key === 'lease_ttl_ms') ||
+    section === 'engine'
   return numeric && typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : value
 }
 

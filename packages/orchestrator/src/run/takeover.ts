@@ -20,7 +20,12 @@ export async function takeOver(engine: Engine, log: EventLog, tenant: TenantId, 
   const lastSeq = await log.version({ tenant, stream: runId })
   const state = await engine.resume(tenant, runId)
   // another process may have taken the lease between the look and the try
-  if (!engine.drives(tenant, runId) && state.status !== 'completed' && state.status !== 'failed' && state.status !== 'cancelled')
+  if (
+    !engine.drives(tenant, runId) &&
+    state.status !== 'completed' &&
+    state.status !== 'failed' &&
+    state.status !== 'cancelled'
+  )
     return { kind: 'elsewhere' }
   return { kind: 'resumed', status: state.status, lastSeq }
 }
