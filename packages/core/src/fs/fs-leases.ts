@@ -136,11 +136,13 @@ export class FsLeaseGrant implements LeaseGrant {
   async release(options: { retire?: boolean } = {}): Promise<void> {
     if (this.released) return
     this.released = true
-    const mine = this.lock.stillHeld() && !this.identity.lost.aborted
-    if (mine) {
+    // a retired name with no fencing record (a run that was never taken over) has nothing to tidy:
+    // releasing it costs one unlink, as taking it cost one link
+    const tidy = options.retire ? this.recorded : !this.recorded
+    if (tidy && this.lock.stillHeld() && !this.identity.lost.aborted) {
       if (options.retire) rmSync(this.fencePath, { force: true })
-      else if (!this.recorded) writeFence(this.fencePath, this.fence)
-      this.recorded = true
+      else writeFence(this.fencePath, this.fence)
+      this.recorded = !options.retire
     }
     this.lock.release()
   }
