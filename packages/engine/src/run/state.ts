@@ -110,12 +110,34 @@ export function newUnit(): UnitState {
   }
 }
 
+function newStep(): StepState {
+  return {
+    status: 'pending',
+    attempt: 0,
+    idempotencyKey: null,
+    startedAt: null,
+    endedAt: null,
+    input: null,
+    output: null,
+    error: null,
+    retryAt: null,
+    wait: null,
+    skipReason: null,
+    reusedFrom: null,
+    turns: [],
+    items: null,
+  }
+}
+
 /** The step's state; a step no event has named yet is pending. */
 export function stepState(state: RunState, stepId: string): StepState {
-  let s = state.steps[stepId]
+  let s = Object.hasOwn(state.steps, stepId) ? state.steps[stepId] : undefined
   if (!s) {
-    s = { ...newUnit(), items: null }
-    Object.defineProperty(state.steps, stepId, { value: s, enumerable: true, writable: true, configurable: true })
+    s = newStep()
+    // a step may be named `__proto__`: made an own property even where `steps` has a prototype (a clone)
+    if (stepId === '__proto__')
+      Object.defineProperty(state.steps, stepId, { value: s, enumerable: true, writable: true, configurable: true })
+    else state.steps[stepId] = s
   }
   return s
 }
