@@ -111,22 +111,9 @@ export function newUnit(): UnitState {
 }
 
 function newStep(): StepState {
-  return {
-    status: 'pending',
-    attempt: 0,
-    idempotencyKey: null,
-    startedAt: null,
-    endedAt: null,
-    input: null,
-    output: null,
-    error: null,
-    retryAt: null,
-    wait: null,
-    skipReason: null,
-    reusedFrom: null,
-    turns: [],
-    items: null,
-  }
+  const step = newUnit() as StepState
+  step.items = null
+  return step
 }
 
 /** The step's state; a step no event has named yet is pending. */
