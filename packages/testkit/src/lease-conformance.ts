@@ -82,7 +82,8 @@ export function leasesConformance(name: string, factory: () => Promise<LeasesHar
     })
 
     it('lets anyone take over a holder silent past its TTL, with a greater fence; the old holder learns it lost the lease', async () => {
-      const old = await h.a.leases.acquire({ tenant: T, name: 'run-x' })
+      const told: Error[] = []
+      const old = await h.a.leases.acquire({ tenant: T, name: 'run-x', onLost: (reason) => told.push(reason) })
       expect(old).not.toBeNull()
       h.silenceA(T, 'run-x')
       const taken = await h.b.leases.acquire({ tenant: T, name: 'run-x' })
@@ -90,6 +91,9 @@ export function leasesConformance(name: string, factory: () => Promise<LeasesHar
       expect(taken!.fence).toBeGreaterThan(old!.fence)
       expect(await old!.renew()).toBe(false)
       expect(old!.lost.aborted).toBe(true)
+      expect(told.map((e) => (e as { code?: string }).code)).toEqual(['LEASE_LOST'])
+      await old!.renew()
+      expect(told).toHaveLength(1)
       expect(await taken!.renew()).toBe(true)
       // the old holder's release must not free what the new holder has
       await old!.release()

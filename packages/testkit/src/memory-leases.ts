@@ -51,7 +51,7 @@ export class MemoryLeases implements Leases {
     if (row && !row.released && now - row.renewedAt <= this.table.ttlMs) return null
     const fence = (row?.fence ?? 0) + 1
     this.table.rows.set(key, { holder: this.id, fence, renewedAt: now, released: false })
-    return new MemoryLeaseGrant(this.table, tenant, request.name, fence)
+    return new MemoryLeaseGrant(this.table, tenant, request.name, fence, request.onLost)
   }
 
   async holder(request: { tenant: TenantId; name: string }): Promise<LeaseHolder | null> {
@@ -71,6 +71,7 @@ export class MemoryLeaseGrant implements LeaseGrant {
     readonly tenant: TenantId,
     readonly name: string,
     readonly fence: number,
+    private readonly onLost: ((reason: Error) => void) | undefined,
   ) {}
 
   get lost(): AbortSignal {
@@ -85,8 +86,11 @@ export class MemoryLeaseGrant implements LeaseGrant {
 
   async renew(): Promise<boolean> {
     if (!this.current) {
-      if (!this.released && !this.lost.aborted)
-        this.controller.abort(new ShiiooError('LEASE_LOST', `the lease on ${this.name} was taken over`))
+      if (!this.released && !this.lost.aborted) {
+        const reason = new ShiiooError('LEASE_LOST', `the lease on ${this.name} was taken over`)
+        this.controller.abort(reason)
+        this.onLost?.(reason)
+      }
       return false
     }
     this.table.rows.get(`${this.tenant}/${this.name}`)!.renewedAt = this.table.now()

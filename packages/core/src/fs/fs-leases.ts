@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, renameSync, rmSync, lstatSync, writeFileSync } from 'node:fs'
+import { existsSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { TenantId } from '../ids.js'
 import { parseTenantId } from '../ids.js'
@@ -23,6 +23,8 @@ const NAME = /^[a-z0-9_.-]{1,120}$/i
  */
 export class FsLeases implements Leases {
   private readonly dirs = new Set<string>()
+  /** Grants not yet released: all lost at once when this process is declared gone (one listener, not one per grant). */
+  private readonly live = new Set<FsLeaseGrant>()
 
   constructor(
     private readonly options: {
@@ -35,7 +37,13 @@ export class FsLeases implements Leases {
        */
       beforeTakeover?: () => boolean
     },
-  ) {}
+  ) {
+    const { identity } = options
+    identity.lost.addEventListener('abort', () => {
+      for (const grant of this.live) grant.lose(identity.lost.reason as ShiiooError)
+      this.live.clear()
+    })
+  }
 
   async acquire(request: LeaseRequest): Promise<FsLeaseGrant | null> {
     request.signal?.throwIfAborted()
@@ -60,7 +68,7 @@ export class FsLeases implements Leases {
         throw err
       }
     }
-    return new FsLeaseGrant(
+    const grant = new FsLeaseGrant(
       parseTenantId(request.tenant),
       request.name,
       fence,
@@ -68,7 +76,11 @@ export class FsLeases implements Leases {
       fencePath,
       recorded !== null || tookOver,
       identity,
+      () => this.live.delete(grant),
+      request.onLost,
     )
+    this.live.add(grant)
+    return grant
   }
 
   async holder(request: { tenant: TenantId; name: string }): Promise<LeaseHolder | null> {
@@ -98,7 +110,9 @@ export class FsLeases implements Leases {
 
 export class FsLeaseGrant implements LeaseGrant {
   private released = false
-  private readonly controller = new AbortController()
+  /** Made when someone asks for `lost`; most holders only need `onLost`. */
+  private controller: AbortController | null = null
+  private lostReason: ShiiooError | null = null
 
   constructor(
     readonly tenant: TenantId,
@@ -108,25 +122,38 @@ export class FsLeaseGrant implements LeaseGrant {
     private readonly fencePath: string,
     private recorded: boolean,
     readonly identity: LockIdentity,
-  ) {
-    if (identity.lost.aborted) this.controller.abort(identity.lost.reason)
-    else identity.lost.addEventListener('abort', () => this.controller.abort(identity.lost.reason), { once: true })
+    private readonly forget: () => void,
+    private readonly onLost: ((reason: Error) => void) | undefined,
+  ) {}
+
+  /** Marks the lease lost (its FsLeases calls it when this process was declared gone). */
+  lose(reason: ShiiooError): void {
+    if (this.lostReason !== null) return
+    this.lostReason = reason
+    this.forget()
+    this.controller?.abort(reason)
+    this.onLost?.(reason)
   }
 
   get lost(): AbortSignal {
+    if (this.controller === null) {
+      this.controller = new AbortController()
+      if (this.lostReason !== null) this.controller.abort(this.lostReason)
+    }
     return this.controller.signal
   }
 
   /** Whether writes under this grant may be acknowledged (the log also checks the identity after writing). */
   get current(): boolean {
-    return !this.released && !this.controller.signal.aborted
+    return !this.released && this.lostReason === null
   }
 
   async renew(): Promise<boolean> {
     if (!this.current) return false
     if (!this.identity.renew() || !this.lock.stillHeld()) {
-      this.controller.abort(
-        new ShiiooError('LEASE_LOST', `the lease on ${this.name} was taken over by another process`),
+      this.lose(
+        (this.identity.lost.reason as ShiiooError | undefined) ??
+          new ShiiooError('LEASE_LOST', `the lease on ${this.name} was taken over by another process`),
       )
       return false
     }
@@ -136,6 +163,7 @@ export class FsLeaseGrant implements LeaseGrant {
   async release(options: { retire?: boolean } = {}): Promise<void> {
     if (this.released) return
     this.released = true
+    this.forget()
     // a retired name with no fencing record (a run that was never taken over) has nothing to tidy:
     // releasing it costs one unlink, as taking it cost one link
     const tidy = options.retire ? this.recorded : !this.recorded
@@ -149,6 +177,8 @@ export class FsLeaseGrant implements LeaseGrant {
 }
 
 function readFence(path: string): number | null {
+  // most names never had a fencing record: a failed open would cost an exception each (about 10 us)
+  if (!existsSync(path)) return null
   try {
     const n = Number(readFileSync(path, 'utf8'))
     return Number.isSafeInteger(n) && n > 0 ? n : null

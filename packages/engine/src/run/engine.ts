@@ -378,26 +378,20 @@ export class Engine {
     const key = `${tenant}/${runId}`
     const held = this.leases.get(key)
     if (held) return held
-    const lease = await this.options.leases.acquire({ tenant, name: runId })
+    const lease = await this.options.leases.acquire({
+      tenant,
+      name: runId,
+      onLost: () => {
+        this.options.logger?.warn('lost the lease on a run: another process drives it now', { runId, tenant })
+        void this.drivers.get(key)?.leaseLost()
+      },
+    })
     if (!lease) return null
     if (this.closed) {
       await lease.release()
       this.assertOpen()
     }
     this.leases.set(key, lease)
-    lease.lost.addEventListener(
-      'abort',
-      () => {
-        const driver = this.drivers.get(key)
-        this.options.logger?.warn('lost the lease on a run: another process drives it now', {
-          runId,
-          tenant,
-          fence: lease.fence,
-        })
-        if (driver) void driver.leaseLost()
-      },
-      { once: true },
-    )
     return lease
   }
 
