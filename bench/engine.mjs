@@ -42,6 +42,21 @@ export async function run() {
   progress('shiioo: 200 sequential 10-step runs, 100 concurrent 3-step runs')
   const shiioo = await measure(runOne)
   await engine.close()
+  // as `shiioo serve` and `shiioo run` drive runs: each under its lease, every append fenced by it
+  progress('shiioo with run leases: the same workloads')
+  const leased = new Engine({
+    log,
+    blobs,
+    maxConcurrency: 256,
+    leases: log.leases,
+    tools: toolInvoker({ 'bench.noop': (r) => (mark(), { i: r.attempt }) }),
+  })
+  const withLeases = await measure(async (steps) => {
+    const { runId } = await leased.start({ definition: defs.get(steps) })
+    const end = await leased.wait(DEFAULT_TENANT, runId)
+    if (end.status !== 'completed') throw new Error(`bench run ${runId} ${end.status}`)
+  })
+  await leased.close()
   await log.close()
   // the disk's floor moves within minutes on this VM: measure it again after the workload
   const rawAfter = rawFsyncRate(dir)
@@ -59,6 +74,8 @@ export async function run() {
     concStepsPerSec: shiioo.concurrent.stepsPerSec,
     concRunsPerSec: shiioo.concurrent.runsPerSec,
     concColdStepsPerSec: shiioo.concurrent.coldStepsPerSec,
+    leasedSeqStepP50Ms: withLeases.sequential.p50Ms,
+    leasedConcStepsPerSec: withLeases.concurrent.stepsPerSec,
   }
   if (process.env.SHIIOO_BENCH_PEERS === '1') {
     progress('peers (installs them into bench/.peers on first use)')
