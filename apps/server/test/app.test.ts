@@ -73,6 +73,7 @@ describe('createApp', () => {
       FORBIDDEN: 403,
       NOT_FOUND: 404,
       CONFLICT: 409,
+      GONE: 410,
       PAYLOAD_TOO_LARGE: 413,
       QUOTA_EXCEEDED: 429,
       BUDGET_EXCEEDED: 402,

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { ftruncateSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { setImmediate as nextTurn } from 'node:timers/promises'
@@ -27,6 +28,7 @@ import { encodeMember } from './gzip-members.js'
 import { streamPath } from './paths.js'
 import { listStreamFiles, listTenants } from './stream-listing.js'
 import { WriteBehind } from './write-behind.js'
+import { FsFeed } from './fs-feed.js'
 import type { Handle } from './stream-handles.js'
 import { StreamHandles } from './stream-handles.js'
 import {
@@ -66,6 +68,12 @@ export interface FsEventLogOptions {
    * commits share a write (default 10 ms; see WriteBehind). Reads in this process never wait for it.
    */
   writeBehindMs?: number
+  /** Size at which a feed segment is sealed and the next begun; the same for every process of a data dir (tests only). */
+  feedSegmentBytes?: number
+  /** How much of the feed is kept (older segments are deleted): how far back a subscriber can resume. */
+  feedRetentionBytes?: number
+  /** Recent commits the feed keeps in memory for subscribers near its head. */
+  feedWindow?: number
 }
 
 /**
@@ -94,11 +102,21 @@ export class FsEventLog implements EventLog {
   /** Stream locks are links to this writer's identity file (see LockIdentity). */
   private readonly identity: LockIdentity
   private readonly writeBehind: WriteBehind
+  /** Every durable commit of the data dir, from every process (ADR 0008). */
+  readonly feed: FsFeed
 
   constructor(private readonly options: FsEventLogOptions) {
     this.logger = options.logger ?? silentLogger
     this.identity = new LockIdentity(join(options.dataDir, 'locks'))
     this.writeBehind = new WriteBehind(options.writeBehindMs ?? 10, this.logger)
+    this.feed = new FsFeed({
+      dataDir: options.dataDir,
+      logger: this.logger,
+      read: (tenant, stream, fromSeq, toSeq) => this.read({ tenant, stream, fromSeq, toSeq, validation: 'checksum' }),
+      ...(options.feedSegmentBytes ? { segmentBytes: options.feedSegmentBytes } : {}),
+      ...(options.feedRetentionBytes ? { retentionBytes: options.feedRetentionBytes } : {}),
+      ...(options.feedWindow ? { window: options.feedWindow } : {}),
+    })
     this.handles = new StreamHandles({
       dataDir: options.dataDir,
       maxOpen: options.maxOpenStreams,
@@ -114,13 +132,23 @@ export class FsEventLog implements EventLog {
             dataDir: options.dataDir,
             logger: this.logger,
             identity: this.identity,
-            // a checkpoint makes stream files durable on their own: they must hold what it covers
-            beforeCheckpoint: () => this.writeBehind.writeAll(),
+            // a checkpoint makes stream files durable on their own: they must hold what it covers,
+            // and the feed's records of its commits must be durable before it forgets them
+            beforeCheckpoint: () => {
+              this.writeBehind.writeAll()
+              this.feed.writer?.syncNow()
+            },
             ...(options.journalSegmentBytes ? { segmentBytes: options.journalSegmentBytes } : {}),
             ...(options.journalCheckpointDelayMs !== undefined
               ? { checkpointDelayMs: options.journalCheckpointDelayMs }
               : {}),
-          }).then((j) => (this.journal = j))
+          }).then((j) => {
+            this.journal = j
+            this.feed.attachWriter(j.owner) // the feed names records by the journal owner (see reconcileFeed)
+            return j
+          })
+    // without a journal, no recovery looks for this writer's records: any id will do
+    if (options.journal === false) this.feed.attachWriter(`nj-${randomBytes(8).toString('hex')}`)
     // appends report it; reads go on without (they miss only what a machine crash lost)
     this.ready.catch((err: Error) => this.logger.error('event journal recovery failed', { error: err.message }))
   }
@@ -218,11 +246,19 @@ export class FsEventLog implements EventLog {
         outcomes = batch.map(() => ({ ok: false, error }))
       }
       const appended: StoredEvent[] = []
+      for (const o of outcomes) if (o.ok) appended.push(...o.stored)
+      if (appended.length > 0) {
+        // durable: its feed record goes before the acknowledgement, so no acknowledged event lacks one
+        try {
+          await this.feed.writer!.record(appended)
+        } catch (err) {
+          const error = toShiiooError(err)
+          outcomes = outcomes.map((o) => (o.ok && o.stored.length > 0 ? { ok: false, error } : o))
+        }
+      }
       outcomes.forEach((o, i) => {
-        if (o.ok) {
-          appended.push(...o.stored)
-          batch[i]!.resolve(o.result)
-        } else batch[i]!.reject(o.error)
+        if (o.ok) batch[i]!.resolve(o.result)
+        else batch[i]!.reject(o.error)
       })
       if (appended.length > 0) this.notify(appended)
     }
@@ -232,6 +268,7 @@ export class FsEventLog implements EventLog {
     const journal = this.journal ?? (await this.ready)
     if (journal?.failure) throw journal.failure
     if (this.writeBehind.failure) throw this.writeBehind.failure
+    if (this.feed.writer?.failure) throw this.feed.writer.failure
     const dir = dirname(h.path)
     if (h.fd === null && !this.knownDirs.has(dir)) {
       ensureDurableDir(dir)
@@ -407,7 +444,10 @@ export class FsEventLog implements EventLog {
     }
     // checkpoint: the stream files get what waits for them and become durable on their own, and
     // the journal is removed (kept if they could not be written: the next process replays it)
-    await (await this.ready.catch(() => null))?.close()
+    const journal = await this.ready.catch(() => null)
+    await journal?.close()
+    const journaled = journal === null ? this.options.journal === false : journal.failure === null
+    await this.feed.close(journaled && this.writeBehind.failure === null)
     this.handles.close()
     this.identity.dispose()
     this.listeners.clear()

@@ -15,6 +15,7 @@ import type { LockIdentity, LockOwner } from './file-lock.js'
 import { FileLock, isThisProcess, liveOwnerOf } from './file-lock.js'
 import type { JournalEntry } from './journal-format.js'
 import { SPARE_FILE, decodeSegment, segmentId } from './journal-format.js'
+import { reconcileFeed } from './feed-reconcile.js'
 import { streamPath } from './paths.js'
 import { readRange, writeFully } from './stream-file.js'
 
@@ -96,6 +97,7 @@ export function recoverOrphans(
       report.repaired += restore(dataDir, entries, logger)
       logger.info('journal recovered', { owner, segments: list.length, entries: entries.length })
     }
+    reconcileFeed(dataDir, owner, entries, logger) // commits that lack their feed record get one
     for (const s of list) unlinkSync(s.path)
     lock.release()
   }
