@@ -8,7 +8,9 @@ import { isStreamId, isTenantId } from '../ids.js'
  *
  *   magic 4 bytes | payload length u16 | kind u8 | 0 u8 | crc32(kind, 0, payload) u32 | payload
  *
- *   commit payload: `<tenant> <stream> <firstSeq> <lastSeq> <writer> <n>` (ASCII)
+ *   commit payload: `<tenant> <stream> <firstSeq> <lastSeq> <offset> <length> <writer> <n>` (ASCII),
+ *     offset and length: where the commit's gzip member is in the stream file, so that a reader
+ *     in another process reads just those bytes, however long the stream
  *   seal payload:   `<writer>`: the segment ends here; the next one starts at the byte after it
  *
  * The magic's bytes are not ASCII, so a payload can never hold one: a reader that meets damage (a
@@ -24,7 +26,13 @@ export const MAX_FEED_PAYLOAD = 512
 const KIND_COMMIT = 1
 const KIND_SEAL = 2
 
-export interface CommitRecord {
+/** Where a commit's bytes (one gzip member) are in its stream file. */
+export interface MemberAt {
+  offset: number
+  length: number
+}
+
+export interface CommitRecord extends MemberAt {
   kind: 'commit'
   tenant: TenantId
   stream: StreamId
@@ -45,7 +53,10 @@ export type FeedRecord = CommitRecord | SealRecord
 const WRITER = /^[a-z0-9-]{1,64}$/
 
 export function encodeFeedRecord(r: FeedRecord): Buffer {
-  const text = r.kind === 'commit' ? `${r.tenant} ${r.stream} ${r.firstSeq} ${r.lastSeq} ${r.writer} ${r.n}` : r.writer
+  const text =
+    r.kind === 'commit'
+      ? `${r.tenant} ${r.stream} ${r.firstSeq} ${r.lastSeq} ${r.offset} ${r.length} ${r.writer} ${r.n}`
+      : r.writer
   const out = Buffer.allocUnsafe(FEED_HEADER_BYTES + text.length) // ids are ASCII
   FEED_MAGIC.copy(out, 0)
   out.writeUInt16LE(text.length, 4)
@@ -90,22 +101,20 @@ function parsePayload(kind: number, text: string): FeedRecord | null {
   if (kind === KIND_SEAL) return WRITER.test(text) ? { kind: 'seal', writer: text } : null
   if (kind !== KIND_COMMIT) return null
   const parts = text.split(' ')
-  if (parts.length !== 6) return null
-  const [tenant, stream, first, last, writer, n] = parts as [string, string, string, string, string, string]
-  const firstSeq = Number(first)
-  const lastSeq = Number(last)
-  const count = Number(n)
+  if (parts.length !== 8) return null
+  const [tenant, stream, writer] = [parts[0]!, parts[1]!, parts[6]!]
+  const [firstSeq, lastSeq, offset, length, n] = [2, 3, 4, 5, 7].map((i) => Number(parts[i]))
+  const whole = (x: number | undefined, min: number): x is number => Number.isSafeInteger(x) && x! >= min
   const ok =
     isTenantId(tenant) &&
     isStreamId(stream) &&
     WRITER.test(writer) &&
-    Number.isSafeInteger(firstSeq) &&
-    firstSeq >= 1 &&
-    Number.isSafeInteger(lastSeq) &&
-    lastSeq >= firstSeq &&
-    Number.isSafeInteger(count) &&
-    count >= 0
-  return ok ? { kind: 'commit', tenant, stream, firstSeq, lastSeq, writer, n: count } : null
+    whole(firstSeq, 1) &&
+    whole(lastSeq, firstSeq) &&
+    whole(offset, 0) &&
+    whole(length, 1) &&
+    whole(n, 0)
+  return ok ? { kind: 'commit', tenant, stream, firstSeq, lastSeq, offset, length, writer, n } : null
 }
 
 /** Where the next record may start after damage at `p`: the next magic, or -1 if `buf` holds none. */

@@ -52,7 +52,7 @@ export function reconcileFeed(
       appendRecords(
         dir,
         // counts the dead writer never reached, so its own void records are not taken for these
-        missing.map((c, i) => ({ kind: 'commit', ...c, writer: owner, n: 2 ** 40 + i })),
+        missing.map(({ key: _, ...c }, i) => ({ kind: 'commit', ...c, writer: owner, n: 2 ** 40 + i })),
       )
       logger.info('feed records restored', { owner, records: missing.length })
     }
@@ -66,13 +66,7 @@ export function reconcileFeed(
   return appended
 }
 
-interface Commit {
-  tenant: CommitRecord['tenant']
-  stream: CommitRecord['stream']
-  firstSeq: number
-  lastSeq: number
-  key: string
-}
+type Commit = Omit<CommitRecord, 'kind' | 'writer' | 'n'> & { key: string }
 
 /** A journal entry's stream and seqs, from the first and last line of its gzip member. */
 function commitOf(e: JournalEntry): Commit | null {
@@ -87,7 +81,8 @@ function commitOf(e: JournalEntry): Commit | null {
     const firstSeq = (JSON.parse(lines[0]!) as { seq: number }).seq
     const lastSeq = (JSON.parse(lines.at(-1)!) as { seq: number }).seq
     if (!Number.isSafeInteger(firstSeq) || !Number.isSafeInteger(lastSeq)) return null
-    return { tenant: e.tenant, stream: e.stream, firstSeq, lastSeq, key: `${e.tenant} ${e.stream} ${lastSeq}` }
+    const key = `${e.tenant} ${e.stream} ${lastSeq}`
+    return { tenant: e.tenant, stream: e.stream, firstSeq, lastSeq, offset: e.offset, length: e.bytes.length, key }
   } catch {
     return null
   }

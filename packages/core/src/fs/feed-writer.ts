@@ -4,7 +4,7 @@ import { promisify } from 'node:util'
 import type { StoredEvent } from '../events/envelope.js'
 import { ShiiooError } from '../errors.js'
 import type { Logger } from '../ports/logger.js'
-import type { CommitRecord } from './feed-format.js'
+import type { CommitRecord, MemberAt } from './feed-format.js'
 import { encodeFeedRecord } from './feed-format.js'
 import { segmentPath } from './feed-segments.js'
 import { writeMarker, writeMarkerAsync } from './feed-marker.js'
@@ -75,7 +75,7 @@ export class FeedWriter {
    * Records a durable commit. Resolves once its record is written (the commit may then be
    * acknowledged); records of the same turn share one write.
    */
-  record(events: readonly StoredEvent[]): Promise<void> {
+  record(events: readonly StoredEvent[], member: MemberAt): Promise<void> {
     if (this.failed) return Promise.reject(this.failed)
     const first = events[0]!
     const last = events.at(-1)!
@@ -86,6 +86,8 @@ export class FeedWriter {
       stream: first.stream,
       firstSeq: first.seq,
       lastSeq: last.seq,
+      offset: member.offset,
+      length: member.length,
       writer: this.id,
       n,
     }

@@ -28,6 +28,8 @@ import { encodeMember } from './gzip-members.js'
 import { streamPath } from './paths.js'
 import { listStreamFiles, listTenants } from './stream-listing.js'
 import { WriteBehind } from './write-behind.js'
+import type { MemberAt } from './feed-format.js'
+import type { FeedCommitAt } from './fs-feed.js'
 import { FsFeed } from './fs-feed.js'
 import type { Handle } from './stream-handles.js'
 import { StreamHandles } from './stream-handles.js'
@@ -35,6 +37,7 @@ import {
   decodeStreamBytes,
   fdatasyncAsync,
   openStreamFile,
+  readFileRange,
   readStreamFile,
   refreshState,
   storedFingerprint,
@@ -112,7 +115,7 @@ export class FsEventLog implements EventLog {
     this.feed = new FsFeed({
       dataDir: options.dataDir,
       logger: this.logger,
-      read: (tenant, stream, fromSeq, toSeq) => this.read({ tenant, stream, fromSeq, toSeq, validation: 'checksum' }),
+      readCommit: (c) => this.readCommit(c),
       ...(options.feedSegmentBytes ? { segmentBytes: options.feedSegmentBytes } : {}),
       ...(options.feedRetentionBytes ? { retentionBytes: options.feedRetentionBytes } : {}),
       ...(options.feedWindow ? { window: options.feedWindow } : {}),
@@ -237,8 +240,9 @@ export class FsEventLog implements EventLog {
     while (h.pending.length > 0) {
       const batch = h.pending.splice(0)
       let outcomes: Outcome[]
+      let member: MemberAt | null = null
       try {
-        outcomes = await this.commit(h, batch)
+        ;({ outcomes, member } = await this.commit(h, batch))
       } catch (err) {
         const error = toShiiooError(err)
         if (error.code === 'INTERNAL')
@@ -247,10 +251,10 @@ export class FsEventLog implements EventLog {
       }
       const appended: StoredEvent[] = []
       for (const o of outcomes) if (o.ok) appended.push(...o.stored)
-      if (appended.length > 0) {
+      if (appended.length > 0 && member !== null) {
         // durable: its feed record goes before the acknowledgement, so no acknowledged event lacks one
         try {
-          await this.feed.writer!.record(appended)
+          await this.feed.writer!.record(appended, member)
         } catch (err) {
           const error = toShiiooError(err)
           outcomes = outcomes.map((o) => (o.ok && o.stored.length > 0 ? { ok: false, error } : o))
@@ -264,7 +268,8 @@ export class FsEventLog implements EventLog {
     }
   }
 
-  private async commit(h: Handle, batch: Pending[]): Promise<Outcome[]> {
+  /** Decides and commits a batch; `member` is where its bytes are in the stream file (null if none). */
+  private async commit(h: Handle, batch: Pending[]): Promise<{ outcomes: Outcome[]; member: MemberAt | null }> {
     const journal = this.journal ?? (await this.ready)
     if (journal?.failure) throw journal.failure
     if (this.writeBehind.failure) throw this.writeBehind.failure
@@ -304,9 +309,11 @@ export class FsEventLog implements EventLog {
           return storedFingerprint(fd, state.size, h, seq)
         },
       )
+      let at: MemberAt | null = null
       if (lines.length > 0) {
         const member = encodeMember(lines.join('\n') + '\n')
         const offset = state.size
+        at = { offset, length: member.length }
         if (journal !== null) {
           // durable once in the journal; a new file's directory entry is made durable at checkpoint
           const entry = { tenant: h.tenant, stream: h.stream, offset, bytes: member }
@@ -324,7 +331,7 @@ export class FsEventLog implements EventLog {
         state.version += lines.length
         for (const [id, v] of added) state.ids.set(id, v.seq)
       }
-      return outcomes
+      return { outcomes, member: at }
     } catch (err) {
       // Leave no partial record behind and forget what we knew: the next commit re-reads the file,
       // so it must first hold every earlier journaled commit. Bytes handed to the journal are not
@@ -376,6 +383,26 @@ export class FsEventLog implements EventLog {
     const file = this.readDurable(request)
     if (file === null) return 0
     return decodeStreamBytes(file.buf, file, { prevVersion: 0, fromSeq: Number.MAX_SAFE_INTEGER }).count
+  }
+
+  /**
+   * A commit's events from just its bytes in the stream file, for the feed (which names them):
+   * fewer than it holds while another process's write-behind has not put them there yet. A long
+   * stream is not read whole for every commit another process makes to it.
+   */
+  private async readCommit(c: FeedCommitAt): Promise<StoredEvent[]> {
+    if (this.journal === null) await this.ready.catch(() => null)
+    this.writeOut(c.tenant, c.stream)
+    const where = { tenant: c.tenant, stream: c.stream, path: streamPath(this.options.dataDir, c.tenant, c.stream) }
+    const bytes = readFileRange(where.path, c.offset, c.length)
+    if (bytes === null || bytes.length < c.length) return []
+    try {
+      return decodeStreamBytes(bytes, where, { prevVersion: c.firstSeq - 1, baseOffset: c.offset, trustData: true })
+        .events
+    } catch {
+      // not the bytes the record names (a stream rewritten since?): read the seqs the usual way
+      return this.read({ ...c, fromSeq: c.firstSeq, toSeq: c.lastSeq })
+    }
   }
 
   /**

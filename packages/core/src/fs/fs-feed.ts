@@ -7,11 +7,10 @@ import { ShiiooError } from '../errors.js'
 import { badPosition, positionGone } from '../feed/feed-request.js'
 import type { FeedCursor, FeedSource, SourceCommit } from '../feed/pull.js'
 import { ZERO_POSITION, decodePosition, encodePosition, feedIterables, nextWake } from '../feed/pull.js'
-import type { StreamId, TenantId } from '../ids.js'
 import type { EventFeed, FeedPosition, FeedStart } from '../ports/feed.js'
 import type { Logger } from '../ports/logger.js'
 import { ensureDurableDir } from './durable.js'
-import type { CommitRecord } from './feed-format.js'
+import type { CommitRecord, MemberAt } from './feed-format.js'
 import { FEED_HEADER_BYTES, MAX_FEED_PAYLOAD, decodeFeedRecord } from './feed-format.js'
 import type { ReadRecord } from './feed-reader.js'
 import { FeedReader, SegmentExpired } from './feed-reader.js'
@@ -22,8 +21,11 @@ import { readRange } from './stream-file.js'
 export interface FsFeedOptions {
   dataDir: string
   logger: Logger
-  /** Reads a stream's events (for commits of other processes, and those no longer in memory). */
-  read(tenant: TenantId, stream: StreamId, fromSeq: number, toSeq: number): Promise<StoredEvent[]>
+  /**
+   * Reads a commit's events from its bytes in the stream file (for commits of other processes, and
+   * those no longer in memory); fewer than it holds while the file does not have them yet.
+   */
+  readCommit(commit: FeedCommitAt): Promise<StoredEvent[]>
   /** A segment is sealed once it reaches this size. The same for every process of a data dir. */
   segmentBytes?: number
   /** The oldest segments are deleted while the rest hold at least this much. */
@@ -36,7 +38,10 @@ export interface FsFeedOptions {
   syncMs?: number
 }
 
-interface HeldCommit extends SourceCommit {
+/** A commit as its record gives it: stream, seqs, and where its bytes are in the stream file. */
+export type FeedCommitAt = SourceCommit & MemberAt
+
+interface HeldCommit extends FeedCommitAt {
   crc: number
   events: readonly StoredEvent[] | null
   loading: Promise<StoredEvent[]> | null
@@ -314,7 +319,7 @@ export class FsFeed implements EventFeed {
     const want = c.lastSeq - c.firstSeq + 1
     for (let attempt = 0; ; attempt++) {
       if (c.events) return c.events
-      c.loading ??= this.options.read(c.tenant, c.stream, c.firstSeq, c.lastSeq).finally(() => (c.loading = null))
+      c.loading ??= this.options.readCommit(c).finally(() => (c.loading = null))
       const events = await c.loading
       if (events.length === want) {
         c.events = events
@@ -402,6 +407,8 @@ function held(r: ReadRecord<CommitRecord>): HeldCommit {
     stream: rec.stream,
     firstSeq: rec.firstSeq,
     lastSeq: rec.lastSeq,
+    offset: rec.offset,
+    length: rec.length,
     crc: r.crc,
     events: null,
     loading: null,

@@ -52,6 +52,22 @@ export function readRange(fd: number, from: number, to: number): Buffer {
   return got === buf.length ? buf : buf.subarray(0, got)
 }
 
+/** Bytes `offset` to `offset + length` of a file (fewer where it ends first), or null if there is no file. */
+export function readFileRange(path: string, offset: number, length: number): Buffer | null {
+  let fd: number
+  try {
+    fd = openSync(path, 'r')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null
+    throw err
+  }
+  try {
+    return readRange(fd, offset, offset + length)
+  } finally {
+    closeSync(fd)
+  }
+}
+
 export function writeFully(fd: number, buf: Buffer, position: number): void {
   let done = 0
   while (done < buf.length) done += writeSync(fd, buf, done, buf.length - done, position + done)
