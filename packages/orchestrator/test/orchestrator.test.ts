@@ -39,7 +39,7 @@ function open(dir: string): Opened {
   const blobs = new FsBlobStore({ dataDir: dir })
   const index = openSqliteIndex({ path: join(dir, 'index.sqlite') })
   const projector = new Projector({ log, index })
-  const orchestrator = createOrchestrator({ log, blobs, index, projector, engine: { pollMs: 20 } })
+  const orchestrator = createOrchestrator({ log, blobs, index, projector })
   let closed = false
   const close = async () => {
     if (closed) return
