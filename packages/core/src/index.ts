@@ -96,6 +96,7 @@ export type {
   ProjectResult,
   ProjectorOptions,
   RebuildOptions,
+  Following,
 } from './projection/projector.js'
 export { Projector } from './projection/projector.js'
 export type { VerifyReport, VerifyFinding, VerifyProgress } from './verify.js'
