@@ -50,7 +50,9 @@ describe('the index follows the feed', () => {
     expect(await live.caughtUp).toEqual({ streams: 0, events: 0, runs: 0, failed: [] })
     const run = f.runId()
     await there.append({ tenant: T, stream: run, expectedVersion: 0, events: f.run(2, 'running') })
-    await there.read({ tenant: T, stream: run }) // its commits reach the file now, not 10 ms later
+    // its commits reach the stream file and the feed now, not some milliseconds later
+    await there.read({ tenant: T, stream: run })
+    await there.feed.head()
     await live.projector.reached(await here.feed.head())
     expect(await live.index.getRun({ tenant: T, runId: run })).toMatchObject({ status: 'running', version: 5 })
     expect(await live.index.feedPosition()).toBe(await here.feed.head())
@@ -75,6 +77,7 @@ describe('the index follows the feed', () => {
     const late = f.runId()
     await there.append({ tenant: T, stream: late, expectedVersion: 0, events: f.run(1) })
     await there.read({ tenant: T, stream: late })
+    await there.feed.head()
     const again = follow(here, indexPath)
     // the live index saved no stream tokens: a scan would have read all six streams
     expect(await again.caughtUp).toEqual({ streams: 1, events: 4, runs: 1, failed: [] })

@@ -109,6 +109,21 @@ export class FeedReader {
     }
   }
 
+  /**
+   * After this process appended `length` bytes to the segment being read: if the file now ends
+   * exactly that far past what was read, those bytes are this process's own, whole (nothing else
+   * was appended, no seal came between); skips over them and returns where they start. Otherwise
+   * -1, and they are read like anyone else's. Spares reading back and decoding what was just written.
+   */
+  skipOwn(segment: number, length: number): number {
+    const seg = this.seg
+    if (this.resyncing || seg === null || seg.start !== segment) return -1
+    if (fstatSync(seg.fd).size !== this.position - seg.start + length) return -1
+    const at = this.position
+    this.position += length
+    return at
+  }
+
   close(): void {
     if (this.seg) closeSilently(this.seg.fd)
     this.seg = null

@@ -1,4 +1,4 @@
-import { closeSync, constants, fdatasync, fdatasyncSync, fstatSync, openSync, unlinkSync, writeSync } from 'node:fs'
+import { closeSync, constants, fdatasync, fdatasyncSync, openSync, unlinkSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import type { StoredEvent } from '../events/envelope.js'
@@ -15,8 +15,11 @@ export interface FeedWriterHost {
   dir: string
   /** The newest segment's start: where records go. */
   newest(): number
-  /** Reads what was appended (confirming this writer's records, handing back void ones). */
-  poll(): void
+  /**
+   * This writer just appended `records` (encoded in that order) to the segment starting at
+   * `segment`: find them in the feed (and whatever else was appended), confirming them.
+   */
+  written(segment: number, records: readonly EncodedRecord[]): void
   /**
    * Where the tail has read to. Every record this writer writes from now on that counts lies at
    * or after it (a record written into a segment someone sealed meanwhile is written again after).
@@ -26,33 +29,45 @@ export interface FeedWriterHost {
   logger: Logger
 }
 
-interface Queued {
+/** A record as written: what it says, its size and its checksum (its position's check). */
+export interface EncodedRecord {
   record: CommitRecord
-  resolve: () => void
-  reject: (err: unknown) => void
+  length: number
+  crc: number
 }
 
+/** Pending records are written at once when this many wait. */
+const MAX_PENDING = 256
+
 /**
- * This process's side of the feed: a commit record per durable commit, all records of a turn in
- * one O_APPEND write (the kernel puts each write whole at the end, whoever else appends). A write
- * does not say where it landed; the process's tail reader finds its records by writer id and
- * count, gives them their positions and hands their events (kept here until then) to subscribers.
+ * This process's side of the feed: a commit record per durable commit, appended with O_APPEND
+ * (the kernel puts each write whole at the end, whoever else appends). A write does not say
+ * where it landed; the process's tail reader finds its records by writer id and count, gives them
+ * their positions and hands their events (kept here until then) to subscribers.
  *
- * The feed is not fsynced per commit: the journal makes commits durable, and a record lost in a
- * machine crash is written again by journal recovery (reconcileFeed). It is fsynced every
- * `syncMs` and before each journal checkpoint; after each fsync a marker (`<writer>.sync`) says
- * up to where this writer's records are durable, so that recovery checks only the records after it.
+ * Records are written shortly after their commits are acknowledged, not before: within `delayMs`,
+ * many commits to one write. Measured here, an append to a file between two O_DSYNC journal writes
+ * makes the second 60-80 us slower (p50 0.19 -> 0.25 ms in a loop of both), and a record write
+ * before every acknowledgement put the sequential append p50 0.1 ms above the fsync floor; a
+ * short delay shares that cost among the commits of a few milliseconds. Nothing is lost by it:
+ * the records of a stream are written before its lock goes to another process (`flushNow`, from
+ * the log's settle hook), so per-stream order holds across processes; a process killed before
+ * writing them leaves its commits in its journal, and recovery records them (reconcileFeed).
+ *
+ * The feed is not fsynced per write either: it is fsynced every `syncMs` and before each journal
+ * checkpoint; after each fsync a marker (`<writer>.sync`) says up to where this writer's records
+ * are durable, so that recovery checks only the records after it.
  */
 export class FeedWriter {
-  private queue: Queued[] = []
-  private scheduled = false
+  private queue: CommitRecord[] = []
+  private flushTimer: NodeJS.Timeout | null = null
   private count = 0
   /** Open segments by start: the newest (written to), and older ones until they are fsynced. */
   private readonly fds = new Map<number, number>()
   private current = -1
   /** Segments written since their last fsync. */
   private dirty = new Set<number>()
-  /** Records written and not yet seen by the tail, by count: their events, and their key for the marker. */
+  /** Records not yet seen by the tail (written or not), by count: their events, and their key for the marker. */
   private readonly unconfirmed = new Map<number, { events: readonly StoredEvent[]; key: string }>()
   private lastConfirmed: string | null = null
   private failed: ShiiooError | null = null
@@ -62,25 +77,22 @@ export class FeedWriter {
   constructor(
     readonly id: string,
     private readonly host: FeedWriterHost,
-    syncMs: number,
+    private readonly options: { syncMs: number; delayMs: number },
   ) {
-    this.timer = setInterval(() => void this.syncInBackground(), syncMs).unref()
+    this.timer = setInterval(() => void this.syncInBackground(), options.syncMs).unref()
   }
 
+  /** Set once a record could not be written: appends stop (the log checks) until a restart recovers. */
   get failure(): ShiiooError | null {
     return this.failed
   }
 
-  /**
-   * Records a durable commit. Resolves once its record is written (the commit may then be
-   * acknowledged); records of the same turn share one write.
-   */
-  record(events: readonly StoredEvent[], member: MemberAt): Promise<void> {
-    if (this.failed) return Promise.reject(this.failed)
+  /** Records a durable commit; its record is written within `delayMs` (see the class comment). */
+  record(events: readonly StoredEvent[], member: MemberAt): void {
     const first = events[0]!
     const last = events.at(-1)!
     const n = this.count++
-    const record: CommitRecord = {
+    this.queue.push({
       kind: 'commit',
       tenant: first.tenant,
       stream: first.stream,
@@ -90,16 +102,38 @@ export class FeedWriter {
       length: member.length,
       writer: this.id,
       n,
-    }
-    this.unconfirmed.set(n, { events, key: `${first.tenant} ${first.stream} ${last.seq}` })
-    return new Promise((resolve, reject) => {
-      this.queue.push({ record, resolve, reject })
-      if (this.scheduled) return
-      this.scheduled = true
-      // The journal resolves a whole batch of commits in one go and each continues in a microtask:
-      // a microtask queued by the first runs after all of them have queued their records.
-      queueMicrotask(this.flush)
     })
+    this.unconfirmed.set(n, { events, key: `${first.tenant} ${first.stream} ${last.seq}` })
+    if (this.queue.length >= MAX_PENDING) this.flushNow()
+    else this.flushTimer ??= setTimeout(() => this.flushNow(), this.options.delayMs)
+  }
+
+  /**
+   * Writes the pending records now: before a stream's lock goes to another process, before a
+   * checkpoint, at close. A failure is kept (see `failure`) and not thrown: their commits are
+   * durable, and recovery records them.
+   */
+  flushNow(): void {
+    if (this.flushTimer) clearTimeout(this.flushTimer)
+    this.flushTimer = null
+    if (this.queue.length === 0 || this.failed) return
+    const batch = this.queue
+    this.queue = []
+    try {
+      const encoded = batch.map(encodeFeedRecord)
+      this.write(encoded.length === 1 ? encoded[0]! : Buffer.concat(encoded))
+      this.host.written(
+        this.current,
+        encoded.map((bytes, i) => ({ record: batch[i]!, length: bytes.length, crc: bytes.readUInt32LE(8) })),
+      )
+      this.sealIfFull()
+    } catch (err) {
+      this.failed = new ShiiooError(
+        'UNAVAILABLE',
+        `the event feed could not be written (${(err as Error).message}); appends stop until the process restarts and recovery records what is missing`,
+      )
+      this.host.logger.error('event feed write failed', { error: (err as Error).message })
+    }
   }
 
   /** The events of this writer's record `n`, once the tail has found it (null if not ours or taken). */
@@ -115,26 +149,6 @@ export class FeedWriter {
   rewrite(records: readonly CommitRecord[]): void {
     const mine = records.filter((r) => r.writer === this.id && this.unconfirmed.has(r.n))
     if (mine.length > 0) this.write(Buffer.concat(mine.map(encodeFeedRecord)))
-  }
-
-  private readonly flush = (): void => {
-    this.scheduled = false
-    const batch = this.queue.splice(0)
-    try {
-      if (this.failed) throw this.failed
-      this.write(Buffer.concat(batch.map((q) => encodeFeedRecord(q.record))))
-      this.host.poll()
-      this.sealIfFull()
-    } catch (err) {
-      this.failed ??= new ShiiooError(
-        'UNAVAILABLE',
-        `the event feed could not be written (${(err as Error).message}); appends stop until the process restarts and recovery records what is missing`,
-      )
-      this.host.logger.error('event feed write failed', { error: (err as Error).message })
-      for (const q of batch) q.reject(this.failed)
-      return
-    }
-    for (const q of batch) q.resolve()
   }
 
   private write(bytes: Buffer): void {
@@ -156,12 +170,14 @@ export class FeedWriter {
     return fd
   }
 
-  /** A full segment gets a seal record; the first seal in a file ends it (see FeedReader). */
+  /**
+   * A full segment gets a seal record; the first seal in a file ends it (see FeedReader). Judged
+   * by where the tail has read to in it (no syscall); a tail still in an older segment decides later.
+   */
   private sealIfFull(): void {
-    const fd = this.fds.get(this.current)
-    if (fd === undefined || fstatSync(fd).size < this.host.segmentBytes) return
+    if (this.host.position() - this.current < this.host.segmentBytes) return
     this.write(encodeFeedRecord({ kind: 'seal', writer: this.id }))
-    this.host.poll()
+    this.host.written(this.current, [])
   }
 
   /**
@@ -196,6 +212,7 @@ export class FeedWriter {
 
   /** Makes every record written so far durable now (before a journal checkpoint drops their commits). */
   syncNow(): void {
+    this.flushNow()
     const mark = this.markable()
     // every open segment, not just the dirty ones: a background fsync may still be on its way
     for (const fd of this.fds.values()) fdatasyncSync(fd)
@@ -223,6 +240,7 @@ export class FeedWriter {
    */
   async close(clean: boolean): Promise<void> {
     clearInterval(this.timer)
+    this.flushNow()
     await this.syncing
     if (clean && this.failed === null) {
       this.syncNow()

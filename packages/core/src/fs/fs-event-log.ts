@@ -126,7 +126,10 @@ export class FsEventLog implements EventLog {
       lockIdleMs: options.lockIdleMs,
       // after a failed journal write keep every stream: what we wrote may exist only in memory
       mayRelease: () => !this.journal?.failure && !this.writeBehind.failure,
-      settle: (h) => this.writeBehind.write(h),
+      settle: (h) => {
+        this.writeBehind.write(h)
+        this.feed.writer?.flushNow() // the next writer's records of the stream must come after these
+      },
     })
     this.ready =
       options.journal === false
@@ -251,15 +254,9 @@ export class FsEventLog implements EventLog {
       }
       const appended: StoredEvent[] = []
       for (const o of outcomes) if (o.ok) appended.push(...o.stored)
-      if (appended.length > 0 && member !== null) {
-        // durable: its feed record goes before the acknowledgement, so no acknowledged event lacks one
-        try {
-          await this.feed.writer!.record(appended, member)
-        } catch (err) {
-          const error = toShiiooError(err)
-          outcomes = outcomes.map((o) => (o.ok && o.stored.length > 0 ? { ok: false, error } : o))
-        }
-      }
+      // durable: its feed record is written within milliseconds, and before the stream's lock
+      // goes to another process (see FeedWriter)
+      if (appended.length > 0 && member !== null) this.feed.writer!.record(appended, member)
       outcomes.forEach((o, i) => {
         if (o.ok) batch[i]!.resolve(o.result)
         else batch[i]!.reject(o.error)
