@@ -40,6 +40,9 @@ export class LazyIndex implements IndexStore {
   async checkpoints(): ReturnType<IndexStore['checkpoints']> {
     return this.store().checkpoints()
   }
+  async feedPosition(): ReturnType<IndexStore['feedPosition']> {
+    return this.store().feedPosition()
+  }
   async getRun(request: Parameters<IndexStore['getRun']>[0]): ReturnType<IndexStore['getRun']> {
     return this.store().getRun(request)
   }

@@ -74,6 +74,7 @@ describe('createApp', () => {
       NOT_FOUND: 404,
       CONFLICT: 409,
       LEASE_LOST: 409,
+      GONE: 410,
       PAYLOAD_TOO_LARGE: 413,
       QUOTA_EXCEEDED: 429,
       BUDGET_EXCEEDED: 402,

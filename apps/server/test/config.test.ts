@@ -33,7 +33,7 @@ describe('loadConfig', () => {
       dataDir: join(cwd, 'data'),
       leaseTtlMs: 15_000,
       logLevel: 'info',
-      engine: { maxConcurrency: 64, maxParallelPerRun: 16, pollMs: 500 },
+      engine: { maxConcurrency: 64, maxParallelPerRun: 16 },
       scanMs: 30_000,
       capacity: null,
       configFile: null,
@@ -97,15 +97,23 @@ describe('loadConfig', () => {
   })
 
   it('takes engine limits from shiioo.toml and SHIIOO_ENGINE_*, and names a bad one', async () => {
-    const cwd = await withToml('[engine]\nmax_concurrency = 8\npoll_ms = 250\n')
+    const cwd = await withToml('[engine]\nmax_concurrency = 8\nscan_ms = 250\n')
     expect(loadConfig({ cwd, env: { SHIIOO_ENGINE_MAX_PARALLEL_PER_RUN: '4' } }).engine).toEqual({
       maxConcurrency: 8,
       maxParallelPerRun: 4,
-      pollMs: 250,
     })
-    expect(() => loadConfig({ cwd, env: { SHIIOO_ENGINE_POLL_MS: 'soon' } })).toThrow(
-      /SHIIOO_ENGINE_POLL_MS: must be an integer 1-60000 \(got "soon"\)/,
+    expect(loadConfig({ cwd }).scanMs).toBe(250)
+    expect(() => loadConfig({ cwd, env: { SHIIOO_ENGINE_SCAN_MS: 'soon' } })).toThrow(
+      /SHIIOO_ENGINE_SCAN_MS: must be an integer 1-3600000 \(got "soon"\)/,
     )
+    // the setting runs used to poll by is gone: an old config is told so, not just refused
+    const old = await withToml('[engine]\npoll_ms = 500\n')
+    expect(problemsOf(() => loadConfig({ cwd: old }))).toEqual([
+      'shiioo.toml: engine.poll_ms was removed: runs no longer poll: the event feed wakes them (ADR 0008); delete the setting',
+    ])
+    expect(problemsOf(() => loadConfig({ cwd, env: { SHIIOO_ENGINE_POLL_MS: '500' } }))).toEqual([
+      'SHIIOO_ENGINE_POLL_MS was removed: runs no longer poll: the event feed wakes them (ADR 0008); unset it',
+    ])
     const bad = await withToml('[engine]\nmax_concurrency = 0\n')
     expect(() => loadConfig({ cwd: bad })).toThrow(
       /shiioo.toml: engine.max_concurrency: must be an integer 1-4096 \(got 0\)/,

@@ -15,6 +15,7 @@ export const ERROR_CODES = [
   'BUDGET_EXCEEDED',
   'RATE_LIMITED',
   'PAYLOAD_TOO_LARGE',
+  'GONE',
   'UNAVAILABLE',
   'DATA_CORRUPTED',
   'INTERNAL',
@@ -34,6 +35,8 @@ const RETRYABLE_BY_DEFAULT: Readonly<Record<ErrorCode, boolean>> = {
   BUDGET_EXCEEDED: false,
   RATE_LIMITED: true,
   PAYLOAD_TOO_LARGE: false,
+  // something that existed is no longer kept (a feed position older than retention, or lost in a crash)
+  GONE: false,
   UNAVAILABLE: true,
   DATA_CORRUPTED: false,
   INTERNAL: false,

@@ -45,6 +45,22 @@ export type {
   ListStreamsRequest,
   AppendListener,
 } from './ports/event-log.js'
+export type {
+  EventFeed,
+  FeedPosition,
+  FeedStart,
+  FeedFilter,
+  FeedRequest,
+  CommitRequest,
+  FeedEvent,
+  FeedBatch,
+  FeedCommit,
+  StreamKind,
+} from './ports/feed.js'
+export type { FeedMatcher } from './feed/feed-request.js'
+export { compileFeedRequest, positionGone, badPosition } from './feed/feed-request.js'
+export type { FeedCursor, FeedSource, SourceCommit } from './feed/pull.js'
+export { feedIterables, nextWake, encodePosition, decodePosition, ZERO_POSITION } from './feed/pull.js'
 export type { BlobStore, PutBlobResult } from './ports/blob-store.js'
 export type {
   IndexStore,
@@ -84,6 +100,7 @@ export type {
   ProjectResult,
   ProjectorOptions,
   RebuildOptions,
+  Following,
 } from './projection/projector.js'
 export { Projector } from './projection/projector.js'
 export type { VerifyReport, VerifyFinding, VerifyProgress } from './verify.js'

@@ -1,36 +1,34 @@
-import type { ProjectResult, Projector } from '@shiioo/core'
+import type { Following, ProjectResult, Projector } from '@shiioo/core'
 
 /**
- * Keeps the index current for this process: the projector follows every append from the start,
- * and the first query (or `catchUp()`) first folds in what other processes wrote meanwhile.
- * Without a projector the index is someone else's to maintain and is queried as it is.
+ * Keeps the index current for this process: the projector follows the event feed, so appends of
+ * every process reach the index, continuing from the feed position the index saved (or, when the
+ * feed no longer holds it, from a scan of the streams). The first query (or `catchUp()`) waits
+ * until the index holds what the feed held when it started. Without a projector the index is
+ * someone else's to maintain and is queried as it is.
  */
 export class IndexFeed {
-  private caughtUp: Promise<ProjectResult | null> | null = null
-  private readonly detach: (() => void) | null
+  private readonly stop = new AbortController()
+  private readonly following: Following | null
 
   constructor(private readonly projector: Projector | undefined) {
-    this.detach = projector?.attach() ?? null
+    this.following = projector?.follow(this.stop.signal) ?? null
   }
 
-  /** Brings the index up to date with the streams, once per process (null without a projector). */
+  /** Resolves once the index has caught up with the feed as it was at start (null without a projector). */
   catchUp(): Promise<ProjectResult | null> {
-    if (!this.projector) return Promise.resolve(null)
-    this.caughtUp ??= this.projector.catchUp().catch((error: unknown) => {
-      this.caughtUp = null
-      throw error
-    })
-    return this.caughtUp
+    return this.following?.caughtUp ?? Promise.resolve(null)
   }
 
-  /** Resolves when the index holds every append seen so far. */
+  /** Resolves when the index holds every event the feed holds now. */
   async current(): Promise<void> {
     await this.catchUp()
     await this.projector?.idle()
   }
 
   async close(): Promise<void> {
-    this.detach?.()
+    this.stop.abort()
+    await this.following?.done
     await this.projector?.idle()
   }
 }

@@ -21,8 +21,6 @@ export interface EngineSettings {
   maxConcurrency?: number
   /** Attempts of one run executing at once, unless its definition says fewer. */
   maxParallelPerRun?: number
-  /** How often a run waiting for a signal looks for events other processes appended, in ms. */
-  pollMs?: number
 }
 
 /** The ports the orchestrator is composed from; the app picks the adapters. */

@@ -40,7 +40,7 @@ export function testStacks() {
       const blobs = new FsBlobStore({ dataDir: dir })
       const index = openSqliteIndex({ path: join(dir, 'index.sqlite') })
       const projector = new Projector({ log, index })
-      const orchestrator = createOrchestrator({ log, blobs, index, projector, engine: { pollMs: 20 }, ...extra })
+      const orchestrator = createOrchestrator({ log, blobs, index, projector, ...extra })
       let closed = false
       const close = async () => {
         if (closed) return

@@ -6,6 +6,7 @@ import {
   ShiiooError,
   type CostQuery,
   type CostRow,
+  type FeedPosition,
   type IndexStore,
   type ListRunsQuery,
   type Logger,
@@ -47,6 +48,9 @@ interface RunRow {
 const RUN_COLUMNS =
   'tenant, run_id, workflow, workflow_hash, status, started_at, updated_at, ended_at, reason, version, steps_json'
 
+/** The `meta` key of the feed position the index holds every event up to (see IndexStore.save). */
+const FEED_POSITION = 'feed_position'
+
 /** Raw prepared statements for the hot paths (rebuild saves and the projector's lookups). */
 type SaveRequest = Parameters<IndexStore['save']>[0]
 
@@ -71,6 +75,10 @@ function prepare(db: Database.Database) {
       `INSERT INTO stream_checkpoints (tenant, stream, version, token) VALUES (?, ?, ?, ?)
        ON CONFLICT (tenant, stream) DO UPDATE SET version = excluded.version, token = excluded.token`,
     ),
+    upsertMeta: db.prepare<[string, string]>(
+      `INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+    ),
+    selectMeta: db.prepare<[string], { value: string }>(`SELECT value FROM meta WHERE key = ?`),
     // json_each takes any number of ids as one parameter: one statement, no variable limit
     selectRuns: db.prepare<[string, string], RunRow>(
       `SELECT ${RUN_COLUMNS} FROM runs WHERE tenant = ? AND run_id IN (SELECT value FROM json_each(?))`,
@@ -97,7 +105,8 @@ export class SqliteIndexStore implements IndexStore {
 
   async save(request: SaveRequest): Promise<void> {
     this.#open()
-    if (request.runs.length === 0 && request.checkpoints.length === 0 && !request.llmCalls?.length) return
+    const empty = request.runs.length === 0 && request.checkpoints.length === 0 && !request.llmCalls?.length
+    if (empty && request.feedPosition === undefined) return
     // IMMEDIATE takes the write lock up front, so a second process waits (busy_timeout) instead of
     // failing to upgrade a read lock halfway through
     this.#saveTx.immediate(request)
@@ -141,6 +150,12 @@ export class SqliteIndexStore implements IndexStore {
       )
     }
     for (const c of request.checkpoints) upsertCheckpoint.run(c.tenant, c.stream, c.version, c.token)
+    if (request.feedPosition !== undefined) this.#stmt.upsertMeta.run(FEED_POSITION, request.feedPosition)
+  }
+
+  async feedPosition(): Promise<FeedPosition | null> {
+    this.#open()
+    return (this.#stmt.selectMeta.get(FEED_POSITION)?.value as FeedPosition | undefined) ?? null
   }
 
   /** Steps come back in the order they were saved: the fold's order, first started first. */

@@ -3,6 +3,7 @@ import {
   createIdFactory,
   isShiiooError,
   parseTenantId,
+  type FeedPosition,
   type IndexStore,
   type LlmCall,
   type RunId,
@@ -352,6 +353,27 @@ export function indexStoreConformance(name: string, factory: () => Promise<Index
       const again = { ...run, steps: [] }
       await store.save({ runs: [again], checkpoints: [] })
       expect(await store.getRun({ tenant: ACME, runId: run.runId })).toEqual(again)
+    })
+
+    it('keeps the feed position saved with what it covers, replaces it on the next save, and forgets it on reset', async () => {
+      expect(await store.feedPosition()).toBeNull()
+      const run = makeRun(0)
+      const first = '000000000010.00000002.0badf00d' as FeedPosition
+      await store.save({ runs: [run], checkpoints: [], feedPosition: first })
+      expect(await store.feedPosition()).toBe(first)
+      // a save without one keeps it; a position alone is saved too
+      await store.save({ runs: [{ ...run, version: run.version + 1 }], checkpoints: [] })
+      expect(await store.feedPosition()).toBe(first)
+      const second = '000000000020.00000001.00c0ffee' as FeedPosition
+      await store.save({ runs: [], checkpoints: [], feedPosition: second })
+      expect(await store.feedPosition()).toBe(second)
+      // not saved when the rest of its batch is refused
+      await expectInvalid(
+        store.save({ runs: [makeRun(1, { startedAt: 'yesterday' })], checkpoints: [], feedPosition: first }),
+      )
+      expect(await store.feedPosition()).toBe(second)
+      await store.reset()
+      expect(await store.feedPosition()).toBeNull()
     })
 
     it('keeps its data across close and reopen', async (ctx) => {

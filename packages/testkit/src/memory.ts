@@ -15,6 +15,7 @@ import type {
 } from '@shiioo/core'
 import { ShiiooError, parseBlobKey, parseStreamId, parseTenantId, streamKind, validateNewEvent } from '@shiioo/core'
 import { MemoryLeaseGrant } from './memory-leases.js'
+import { MemoryFeed } from './memory-feed.js'
 
 /**
  * In-memory adapters for tests of code above the ports. They pass the same conformance suites as
@@ -27,6 +28,7 @@ export class MemoryEventLog implements EventLog {
   >()
   private readonly listeners = new Set<AppendListener>()
   private changes = 0
+  readonly feed = new MemoryFeed()
 
   async append(request: AppendRequest): Promise<AppendResult> {
     const tenant = parseTenantId(request.tenant)
@@ -66,6 +68,7 @@ export class MemoryEventLog implements EventLog {
     s.events.push(...stored)
     this.streams.set(key, s)
     this.changes++
+    this.feed.add(stored)
     for (const l of this.listeners) l(stored)
     return { firstSeq: stored[0]!.seq, lastSeq: stored.at(-1)!.seq, duplicate: false }
   }

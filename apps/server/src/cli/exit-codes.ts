@@ -15,6 +15,7 @@ export const EXIT_CODES: Readonly<Record<ErrorCode, number>> = {
   BUDGET_EXCEEDED: 1,
   RATE_LIMITED: 1,
   PAYLOAD_TOO_LARGE: 1,
+  GONE: 1,
   UNAVAILABLE: 1,
   DATA_CORRUPTED: 1,
   INTERNAL: 1,

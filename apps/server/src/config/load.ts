@@ -20,8 +20,8 @@ export interface Config {
   logLevel: LogLevel
   /** LLM capacity sources (keys resolved from their environment variables) and agent roles; null: none configured. */
   capacity: CapacityConfig | null
-  /** The engine's limits: attempts at once (all runs, one run) and how often a run polls for signals. */
-  engine: { maxConcurrency: number; maxParallelPerRun: number; pollMs: number }
+  /** The engine's limits: attempts at once (all runs, one run). */
+  engine: { maxConcurrency: number; maxParallelPerRun: number }
   /** How often the server looks for unfinished runs no live process drives (ms). */
   scanMs: number
   /** The TOML file that was read, or null when there was none. */
@@ -69,7 +69,6 @@ export function loadConfig(input: LoadConfigInput): Config {
     engine: {
       maxConcurrency: last((s) => s.engine?.max_concurrency),
       maxParallelPerRun: last((s) => s.engine?.max_parallel_per_run),
-      pollMs: last((s) => s.engine?.poll_ms),
     },
     scanMs: last((s) => s.engine?.scan_ms),
     capacity: capacityOf(

@@ -113,7 +113,6 @@ export const settingsSchema = z
           {
             max_concurrency: count(4096).optional(),
             max_parallel_per_run: count(256).optional(),
-            poll_ms: count(60_000).optional(),
             scan_ms: count(3_600_000).optional(),
           },
           table,
@@ -142,5 +141,5 @@ export const DEFAULT_SETTINGS = {
   server: { host: '127.0.0.1', port: 8080 },
   storage: { data_dir: './data', lease_ttl_ms: 15_000 },
   log: { level: 'info' },
-  engine: { max_concurrency: 64, max_parallel_per_run: 16, poll_ms: 500, scan_ms: 30_000 },
+  engine: { max_concurrency: 64, max_parallel_per_run: 16, scan_ms: 30_000 },
 } as const satisfies Settings

@@ -17,7 +17,6 @@ export const ENV_SETTINGS: Readonly<Record<string, readonly [keyof Settings, str
   SHIIOO_LOG_LEVEL: ['log', 'level'],
   SHIIOO_ENGINE_MAX_CONCURRENCY: ['engine', 'max_concurrency'],
   SHIIOO_ENGINE_MAX_PARALLEL_PER_RUN: ['engine', 'max_parallel_per_run'],
-  SHIIOO_ENGINE_POLL_MS: ['engine', 'poll_ms'],
   SHIIOO_ENGINE_SCAN_MS: ['engine', 'scan_ms'],
 }
 
@@ -36,9 +35,18 @@ export interface ConfigFlags {
   logLevel?: string | undefined
 }
 
+/** Settings that were removed, and why: an old config that still sets one is told what happened. */
+const REMOVED: Readonly<Record<string, string>> = {
+  'engine.poll_ms': 'runs no longer poll: the event feed wakes them (ADR 0008); delete the setting',
+  SHIIOO_ENGINE_POLL_MS: 'runs no longer poll: the event feed wakes them (ADR 0008); unset it',
+}
+
 function describeIssue(issue: z.core.$ZodIssue, where: Where): string[] {
   if (issue.code === 'unrecognized_keys') {
-    return issue.keys.map((key) => `${where([...issue.path, key])} is not a known setting`)
+    return issue.keys.map((key) => {
+      const removed = REMOVED[[...issue.path, key].join('.')]
+      return `${where([...issue.path, key])} ${removed ? `was removed: ${removed}` : 'is not a known setting'}`
+    })
   }
   return [`${where(issue.path)}: ${issue.message}`]
 }
@@ -107,7 +115,11 @@ export function readEnvSettings(env: Readonly<Record<string, string | undefined>
     .sort()
   if (unknown.length > 0) {
     const known = Object.keys(ENV_SETTINGS).join(', ')
-    throw new ConfigError(unknown.map((name) => `${name} is not a known setting (known: ${known})`))
+    throw new ConfigError(
+      unknown.map((name) =>
+        REMOVED[name] ? `${name} was removed: ${REMOVED[name]}` : `${name} is not a known setting (known: ${known})`,
+      ),
+    )
   }
   const pairs = Object.entries(ENV_SETTINGS).flatMap(([name, target]): Array<[typeof target, string]> => {
     const value = env[name]

@@ -11,6 +11,7 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, ContentfulStatusCode>> = {
   NOT_FOUND: 404,
   CONFLICT: 409,
   LEASE_LOST: 409,
+  GONE: 410,
   PAYLOAD_TOO_LARGE: 413,
   QUOTA_EXCEEDED: 429,
   RATE_LIMITED: 429,

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { existsSync, ftruncateSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { setImmediate as nextTurn } from 'node:timers/promises'
@@ -30,12 +31,16 @@ import { encodeMember } from './gzip-members.js'
 import { streamPath } from './paths.js'
 import { listStreamFiles, listTenants } from './stream-listing.js'
 import { WriteBehind } from './write-behind.js'
+import type { MemberAt } from './feed-format.js'
+import type { FeedCommitAt } from './fs-feed.js'
+import { FsFeed } from './fs-feed.js'
 import type { Handle } from './stream-handles.js'
 import { StreamHandles } from './stream-handles.js'
 import {
   decodeStreamBytes,
   fdatasyncAsync,
   openStreamFile,
+  readFileRange,
   readStreamFile,
   refreshState,
   storedFingerprint,
@@ -74,6 +79,12 @@ export interface FsEventLogOptions {
    * journal, stream locks and leases (default 15 s; see LockIdentity).
    */
   leaseTtlMs?: number
+  /** Size at which a feed segment is sealed and the next begun; the same for every process of a data dir (tests only). */
+  feedSegmentBytes?: number
+  /** How much of the feed is kept (older segments are deleted): how far back a subscriber can resume. */
+  feedRetentionBytes?: number
+  /** Recent commits the feed keeps in memory for subscribers near its head. */
+  feedWindow?: number
 }
 
 /**
@@ -104,6 +115,8 @@ export class FsEventLog implements EventLog {
   private readonly writeBehind: WriteBehind
   /** Leases on this data dir, held under this log's identity: appends check them (AppendRequest.lease). */
   readonly leases: FsLeases
+  /** Every durable commit of the data dir, from every process (ADR 0008). */
+  readonly feed: FsFeed
 
   constructor(private readonly options: FsEventLogOptions) {
     this.logger = options.logger ?? silentLogger
@@ -125,13 +138,24 @@ export class FsEventLog implements EventLog {
       { once: true },
     )
     this.writeBehind = new WriteBehind(options.writeBehindMs ?? 10, this.logger)
+    this.feed = new FsFeed({
+      dataDir: options.dataDir,
+      logger: this.logger,
+      readCommit: (c) => this.readCommit(c),
+      ...(options.feedSegmentBytes ? { segmentBytes: options.feedSegmentBytes } : {}),
+      ...(options.feedRetentionBytes ? { retentionBytes: options.feedRetentionBytes } : {}),
+      ...(options.feedWindow ? { window: options.feedWindow } : {}),
+    })
     this.handles = new StreamHandles({
       dataDir: options.dataDir,
       maxOpen: options.maxOpenStreams,
       lockIdleMs: options.lockIdleMs,
       // after a failed journal write keep every stream: what we wrote may exist only in memory
       mayRelease: () => !this.journal?.failure && !this.writeBehind.failure,
-      settle: (h) => this.writeBehind.write(h),
+      settle: (h) => {
+        this.writeBehind.write(h)
+        this.feed.writer?.flushNow() // the next writer's records of the stream must come after these
+      },
     })
     this.ready =
       options.journal === false
@@ -140,13 +164,23 @@ export class FsEventLog implements EventLog {
             dataDir: options.dataDir,
             logger: this.logger,
             identity: this.identity,
-            // a checkpoint makes stream files durable on their own: they must hold what it covers
-            beforeCheckpoint: () => this.writeBehind.writeAll(),
+            // a checkpoint makes stream files durable on their own: they must hold what it covers,
+            // and the feed's records of its commits must be durable before it forgets them
+            beforeCheckpoint: () => {
+              this.writeBehind.writeAll()
+              this.feed.writer?.syncNow()
+            },
             ...(options.journalSegmentBytes ? { segmentBytes: options.journalSegmentBytes } : {}),
             ...(options.journalCheckpointDelayMs !== undefined
               ? { checkpointDelayMs: options.journalCheckpointDelayMs }
               : {}),
-          }).then((j) => (this.journal = j))
+          }).then((j) => {
+            this.journal = j
+            this.feed.attachWriter(j.owner) // the feed names records by the journal owner (see reconcileFeed)
+            return j
+          })
+    // without a journal, no recovery looks for this writer's records: any id will do
+    if (options.journal === false) this.feed.attachWriter(`nj-${randomBytes(8).toString('hex')}`)
     // appends report it; reads go on without (they miss only what a machine crash lost)
     this.ready.catch((err: Error) => this.logger.error('event journal recovery failed', { error: err.message }))
   }
@@ -254,8 +288,9 @@ export class FsEventLog implements EventLog {
     while (h.pending.length > 0) {
       const batch = h.pending.splice(0)
       let outcomes: Outcome[]
+      let member: MemberAt | null = null
       try {
-        outcomes = await this.commit(h, batch)
+        ;({ outcomes, member } = await this.commit(h, batch))
       } catch (err) {
         const error = toShiiooError(err)
         if (error.code === 'INTERNAL')
@@ -263,20 +298,24 @@ export class FsEventLog implements EventLog {
         outcomes = batch.map(() => ({ ok: false, error }))
       }
       const appended: StoredEvent[] = []
+      for (const o of outcomes) if (o.ok) appended.push(...o.stored)
+      // durable: its feed record is written within milliseconds, and before the stream's lock
+      // goes to another process (see FeedWriter)
+      if (appended.length > 0 && member !== null) this.feed.writer!.record(appended, member)
       outcomes.forEach((o, i) => {
-        if (o.ok) {
-          appended.push(...o.stored)
-          batch[i]!.resolve(o.result)
-        } else batch[i]!.reject(o.error)
+        if (o.ok) batch[i]!.resolve(o.result)
+        else batch[i]!.reject(o.error)
       })
       if (appended.length > 0) this.notify(appended)
     }
   }
 
-  private async commit(h: Handle, batch: Pending[]): Promise<Outcome[]> {
+  /** Decides and commits a batch; `member` is where its bytes are in the stream file (null if none). */
+  private async commit(h: Handle, batch: Pending[]): Promise<{ outcomes: Outcome[]; member: MemberAt | null }> {
     const journal = this.journal ?? (await this.ready)
     if (journal?.failure) throw journal.failure
     if (this.writeBehind.failure) throw this.writeBehind.failure
+    if (this.feed.writer?.failure) throw this.feed.writer.failure
     const dir = dirname(h.path)
     if (h.fd === null && !this.knownDirs.has(dir)) {
       ensureDurableDir(dir)
@@ -315,9 +354,11 @@ export class FsEventLog implements EventLog {
         },
         leaseError,
       )
+      let at: MemberAt | null = null
       if (lines.length > 0) {
         const member = encodeMember(lines.join('\n') + '\n')
         const offset = state.size
+        at = { offset, length: member.length }
         if (journal !== null) {
           // durable once in the journal; a new file's directory entry is made durable at checkpoint
           const entry = { tenant: h.tenant, stream: h.stream, offset, bytes: member }
@@ -337,7 +378,7 @@ export class FsEventLog implements EventLog {
         state.version += lines.length
         for (const [id, v] of added) state.ids.set(id, v.seq)
       }
-      return outcomes
+      return { outcomes, member: at }
     } catch (err) {
       // Leave no partial record behind and forget what we knew: the next commit re-reads the file,
       // so it must first hold every earlier journaled commit. Bytes handed to the journal are not
@@ -410,6 +451,26 @@ export class FsEventLog implements EventLog {
     const file = this.readDurable(request)
     if (file === null) return 0
     return decodeStreamBytes(file.buf, file, { prevVersion: 0, fromSeq: Number.MAX_SAFE_INTEGER }).count
+  }
+
+  /**
+   * A commit's events from just its bytes in the stream file, for the feed (which names them):
+   * fewer than it holds while another process's write-behind has not put them there yet. A long
+   * stream is not read whole for every commit another process makes to it.
+   */
+  private async readCommit(c: FeedCommitAt): Promise<StoredEvent[]> {
+    if (this.journal === null) await this.ready.catch(() => null)
+    this.writeOut(c.tenant, c.stream)
+    const where = { tenant: c.tenant, stream: c.stream, path: streamPath(this.options.dataDir, c.tenant, c.stream) }
+    const bytes = readFileRange(where.path, c.offset, c.length)
+    if (bytes === null || bytes.length < c.length) return []
+    try {
+      return decodeStreamBytes(bytes, where, { prevVersion: c.firstSeq - 1, baseOffset: c.offset, trustData: true })
+        .events
+    } catch {
+      // not the bytes the record names (a stream rewritten since?): read the seqs the usual way
+      return this.read({ ...c, fromSeq: c.firstSeq, toSeq: c.lastSeq })
+    }
   }
 
   /**
@@ -491,7 +552,10 @@ export class FsEventLog implements EventLog {
     }
     // checkpoint: the stream files get what waits for them and become durable on their own, and
     // the journal is removed (kept if they could not be written: the next process replays it)
-    await (await this.ready.catch(() => null))?.close()
+    const journal = await this.ready.catch(() => null)
+    await journal?.close()
+    const journaled = journal === null ? this.options.journal === false : journal.failure === null
+    await this.feed.close(journaled && this.writeBehind.failure === null)
     this.handles.close()
     this.identity.dispose()
     this.listeners.clear()

@@ -19,6 +19,7 @@ import type { LockIdentity } from './lock-identity.js'
 import { isThisProcess } from './owners.js'
 import type { JournalEntry } from './journal-format.js'
 import { SPARE_FILE, decodeSegment, segmentId } from './journal-format.js'
+import { reconcileFeed } from './feed-reconcile.js'
 import { streamPath } from './paths.js'
 import { readRange, writeFully } from './stream-file.js'
 
@@ -117,6 +118,7 @@ export function recoverOrphans(
         report.repaired += restore(dataDir, entries, logger)
         logger.info('journal recovered', { owner, segments: list.length, entries: entries.length })
       }
+      reconcileFeed(dataDir, owner, entries, logger) // commits that lack their feed record get one
       for (const s of list) unlinkSync(s.path)
     } finally {
       lock.release()

@@ -106,7 +106,7 @@ export class Journal {
 
   private constructor(
     private readonly dir: string,
-    private readonly owner: string,
+    readonly owner: string,
     private readonly options: JournalOptions,
     readonly recovered: RecoveryReport,
   ) {}

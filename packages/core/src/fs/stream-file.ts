@@ -52,6 +52,27 @@ export function readRange(fd: number, from: number, to: number): Buffer {
   return got === buf.length ? buf : buf.subarray(0, got)
 }
 
+/** Bytes `offset` to `offset + length` of a file (fewer where it ends first), or null if there is no file. */
+export function readFileRange(path: string, offset: number, length: number): Buffer | null {
+  return withFile(path, (fd) => readRange(fd, offset, offset + length))
+}
+
+/** `read(fd)` of the file at `path`, opened for reading and closed after; null if there is no file. */
+function withFile<T>(path: string, read: (fd: number) => T): T | null {
+  let fd: number
+  try {
+    fd = openSync(path, 'r')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null
+    throw err
+  }
+  try {
+    return read(fd)
+  } finally {
+    closeSync(fd)
+  }
+}
+
 export function writeFully(fd: number, buf: Buffer, position: number): void {
   let done = 0
   while (done < buf.length) done += writeSync(fd, buf, done, buf.length - done, position + done)
@@ -234,18 +255,9 @@ export function refreshState(fd: number, state: StreamState | null, where: Where
  * result is only valid until the next read, and every caller decodes it at once.
  */
 export function readStreamFile(path: string, scratch: Buffer): Buffer | null {
-  let fd: number
-  try {
-    fd = openSync(path, 'r')
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null
-    throw err
-  }
-  try {
+  return withFile(path, (fd) => {
     const n = readSync(fd, scratch, 0, scratch.length, 0)
     if (n < scratch.length) return scratch.subarray(0, n) // a short read of a regular file is its end
     return readFileSync(fd)
-  } finally {
-    closeSync(fd)
-  }
+  })
 }

@@ -1,6 +1,7 @@
 import type { NewEvent, StoredEvent } from '../events/envelope.js'
 import type { StreamId, TenantId } from '../ids.js'
 import type { LeaseGrant } from './leases.js'
+import type { EventFeed } from './feed.js'
 
 /**
  * `number`: the stream must be at exactly this version (0 = must not exist yet).
@@ -63,7 +64,10 @@ export interface ListStreamsRequest {
   signal?: AbortSignal
 }
 
-/** Called after events are durable, in append order per stream. */
+/**
+ * Called after events are durable, in append order per stream: this process's appends only, with
+ * no position. For anything that must also see other processes' appends or resume, use `feed`.
+ */
 export type AppendListener = (events: readonly StoredEvent[]) => void
 
 /**
@@ -77,6 +81,8 @@ export interface EventLog {
   /** The stream's current version (its last seq), 0 when it does not exist. */
   version(request: { tenant: TenantId; stream: StreamId }): Promise<number>
   listStreams(request?: ListStreamsRequest): AsyncIterable<StreamInfo>
+  /** Every durable event of the log's storage, from every process, in one order (see EventFeed). */
+  readonly feed: EventFeed
   subscribe(listener: AppendListener): () => void
   close(): Promise<void>
 }

@@ -1,4 +1,5 @@
 import type { RunId, StreamId, TenantId } from '../ids.js'
+import type { FeedPosition } from './feed.js'
 import type { RunStatus, RunSummary } from '../projection/run-summary.js'
 
 export interface StreamCheckpoint {
@@ -85,10 +86,17 @@ export interface IndexStore {
     checkpoints: readonly StreamCheckpoint[]
     /** Model calls to add to the cost ledger; one already there (same tenant, run and seq) is kept. */
     llmCalls?: readonly LlmCall[]
+    /**
+     * The feed position the index now holds every event up to, saved in the same transaction as
+     * what it covers (replacing the one saved before).
+     */
+    feedPosition?: FeedPosition
   }): Promise<void>
   /** The cost ledger: calls, tokens and cost grouped by a dimension within a time window, costliest first. */
   costs(query: CostQuery): Promise<CostRow[]>
   checkpoints(): Promise<StreamCheckpoint[]>
+  /** The feed position last saved (see `save`); null if none was, or since `reset`. */
+  feedPosition(): Promise<FeedPosition | null>
   getRun(request: { tenant: TenantId; runId: RunId }): Promise<RunSummary | null>
   listRuns(query: ListRunsQuery): Promise<Page<RunListItem>>
   /** Deletes everything (the first step of a rebuild). */

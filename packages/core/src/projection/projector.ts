@@ -1,8 +1,11 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { StoredEvent } from '../events/envelope.js'
-import { toShiiooError } from '../errors.js'
+import { isShiiooError, toShiiooError } from '../errors.js'
+import { ZERO_POSITION } from '../feed/pull.js'
 import type { RunId, StreamId, TenantId } from '../ids.js'
 import { streamKind } from '../ids.js'
 import type { EventLog, StreamInfo } from '../ports/event-log.js'
+import type { FeedBatch, FeedPosition, FeedStart } from '../ports/feed.js'
 import type { IndexStore, LlmCall, StreamCheckpoint } from '../ports/index-store.js'
 import type { Logger } from '../ports/logger.js'
 import { silentLogger } from '../ports/logger.js'
@@ -42,6 +45,12 @@ export interface RebuildOptions extends ProjectOptions {
   folder?: StreamFolder
 }
 
+/** What `Projector.follow` runs: `caughtUp` settles once the index holds what the feed held when it began. */
+export interface Following {
+  caughtUp: Promise<ProjectResult>
+  done: Promise<void>
+}
+
 export interface ProjectorOptions {
   log: EventLog
   index: IndexStore
@@ -51,20 +60,30 @@ export interface ProjectorOptions {
 }
 
 /**
- * Keeps the index a fold of the streams: live (`attach`), after a restart (`catchUp`, which
- * re-reads only streams whose change token moved) and from nothing (`rebuild`). The same fold
- * code runs in all three, so a rebuilt index answers exactly like the live one.
+ * Keeps the index a fold of the streams: live (`follow`, every process's appends through the
+ * feed, or `attach`, this process's), after a restart (`follow` continues after the feed position
+ * the index saved; `catchUp` re-reads only streams whose change token moved) and from nothing
+ * (`rebuild`). The same fold code runs in all of them, so a rebuilt index answers exactly like
+ * the live one.
  */
 export class Projector {
   private readonly logger: Logger
   private chain: Promise<void> = Promise.resolve()
+  /** Where `follow` has applied the feed to (null before it has). */
+  private applied: FeedPosition | null = null
+  private readonly reachedWaiters = new Set<{ position: FeedPosition; resolve: () => void }>()
+  private following = false
 
   constructor(private readonly options: ProjectorOptions) {
     this.logger = options.logger ?? silentLogger
   }
 
-  /** Folds appended events into the index. Idempotent: events the index already has are skipped. */
-  async apply(events: readonly StoredEvent[]): Promise<void> {
+  /**
+   * Folds appended events into the index. Idempotent: events the index already has are skipped.
+   * `feedPosition`: the events are the feed's up to there; it is saved with them. Returns how many
+   * runs changed.
+   */
+  async apply(events: readonly StoredEvent[], feedPosition?: FeedPosition): Promise<number> {
     const byRun = new Map<string, StoredEvent[]>()
     for (const e of events) {
       if (streamKind(e.stream) !== 'run') continue
@@ -73,7 +92,6 @@ export class Projector {
       if (list) list.push(e)
       else byRun.set(key, [e])
     }
-    if (byRun.size === 0) return
     const runs: RunSummary[] = []
     const llmCalls: LlmCall[] = []
     for (const [tenant, ids] of groupByTenant([...byRun.values()].map((l) => l[0]!))) {
@@ -95,21 +113,121 @@ export class Projector {
         }
       }
     }
-    if (runs.length > 0) await this.options.index.save({ runs, checkpoints: [], llmCalls })
+    if (runs.length > 0 || feedPosition !== undefined) {
+      await this.options.index.save({
+        runs,
+        checkpoints: [],
+        llmCalls,
+        ...(feedPosition === undefined ? {} : { feedPosition }),
+      })
+    }
+    return runs.length
   }
 
   /** Projects every append of `log` from now on, in order. Returns the unsubscribe function. */
   attach(): () => void {
     return this.options.log.subscribe((events) => {
       this.chain = this.chain
-        .then(() => this.apply(events))
+        .then(async () => void (await this.apply(events)))
         .catch((err: unknown) => this.logger.error('projection failed', { error: toShiiooError(err).message }))
     })
   }
 
-  /** Resolves when every append seen so far has been projected. */
+  /**
+   * Follows the log's feed from where the index left it, applying each batch together with its
+   * position, until `signal` aborts. The index continues after the position it saved while the
+   * feed still holds it; otherwise (a new index, a position older than the feed's retention or
+   * lost in a crash: GONE) it catches up by scanning the streams (`catchUp`) and follows from the
+   * feed's head as it was before the scan, applying again what the scan already saw (harmless).
+   */
+  follow(signal: AbortSignal): Following {
+    this.following = true
+    const feed = this.options.log.feed
+    const result: ProjectResult = { streams: 0, events: 0, runs: 0, failed: [] }
+    const streams = new Set<string>()
+    let caught = false
+    const target = feed.head()
+    const caughtUp = target.then(async (t) => {
+      await this.reached(t)
+      caught = true
+      return { ...result, streams: result.streams + streams.size, failed: [...result.failed] }
+    })
+    caughtUp.catch(() => undefined) // observed by whoever asks for it
+    const done = (async () => {
+      let start: FeedStart | null = await this.options.index.feedPosition()
+      // saved at the head: nothing to wait for (later positions arrive in batches)
+      if (start !== null && start === (await target)) this.advance(start)
+      while (!signal.aborted) {
+        try {
+          if (start === null) {
+            const head = await feed.head()
+            const scanned = await this.catchUp({ signal })
+            Object.assign(result, { ...scanned, streams: result.streams + scanned.streams })
+            await this.options.index.save({ runs: [], checkpoints: [], feedPosition: head })
+            this.advance(head)
+            start = head
+          }
+          const batches: AsyncIterable<FeedBatch> = feed.subscribe({ after: start }, signal)
+          for await (const batch of batches) {
+            const position: FeedPosition = batch.at(-1)!.position
+            const events = batch.map((e) => e.event)
+            const changed = await this.enqueue(() => this.apply(events, position))
+            if (!caught) {
+              result.events += events.length
+              result.runs += changed
+              for (const e of events) streams.add(`${e.tenant}/${e.stream}`)
+            }
+            start = position
+            this.advance(position)
+          }
+        } catch (err) {
+          if (signal.aborted) break
+          const error = toShiiooError(err)
+          if (isShiiooError(err) && err.code === 'GONE') {
+            this.logger.warn('the index position is not in the feed any more; scanning the streams', {
+              error: error.message,
+            })
+            start = null
+            continue
+          }
+          this.logger.error('following the feed failed; trying again', { error: error.message })
+          await sleep(1000, undefined, { signal }).catch(() => undefined)
+        }
+      }
+    })().finally(() => (this.following = false))
+    return { caughtUp, done }
+  }
+
+  /** Runs `work` after every apply already queued (applies never interleave). */
+  private enqueue<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(work)
+    this.chain = run.then(
+      () => undefined,
+      () => undefined,
+    )
+    return run
+  }
+
+  private advance(position: FeedPosition): void {
+    this.applied = position
+    for (const w of [...this.reachedWaiters]) {
+      if (w.position <= position) {
+        this.reachedWaiters.delete(w)
+        w.resolve()
+      }
+    }
+  }
+
+  /** Resolves once `follow` has applied the feed up to `position` (positions compare as strings). */
+  reached(position: FeedPosition): Promise<void> {
+    if (position === ZERO_POSITION || (this.applied !== null && position <= this.applied)) return Promise.resolve()
+    return new Promise((resolve) => this.reachedWaiters.add({ position, resolve }))
+  }
+
+  /** Resolves when every append seen so far has been projected (while following: the feed's head now). */
   async idle(): Promise<void> {
     await this.chain
+    if (this.following) await this.reached(await this.options.log.feed.head())
   }
 
   /** Brings the index up to date with the streams, reading only streams that changed. */
@@ -120,9 +238,13 @@ export class Projector {
   /** Empties the index and projects every stream from its first event. */
   async rebuild(options: RebuildOptions = {}): Promise<ProjectResult> {
     await this.chain
+    // the streams are read after this: the rebuilt index holds the feed up to it, and a server
+    // started next follows on from there instead of scanning
+    const head = await this.options.log.feed.head()
     await this.options.index.reset()
-    if (options.folder) return this.rebuildWith(options.folder, options)
-    return this.project(options, true)
+    const result = options.folder ? await this.rebuildWith(options.folder, options) : await this.project(options, true)
+    await this.options.index.save({ runs: [], checkpoints: [], feedPosition: head })
+    return result
   }
 
   /** A rebuild on two threads: streams are folded while the listing goes on and while the index is written. */

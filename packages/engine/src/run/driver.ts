@@ -43,8 +43,13 @@ export class RunDriver {
   private catchUpWanted = false
   private readonly inflight = new Map<string, { attempt: number; abort: LazyAbort }>()
   private wakeTimer: { at: number; cancel: () => void } | null = null
-  private pollTimer: (() => void) | null = null
+  /** Stops watching the run's stream for other processes' appends (see watchStream). */
+  private unwatch: (() => void) | null = null
+  /** The seq another process's commit reached: catch-up reads until the run has it. */
+  private catchUpTo = 0
+  private catchUpRetry: { timer: NodeJS.Timeout | null; attempt: number } | null = null
   private closed = false
+  private ended = false
   /** Events folded into the state but not yet appended: a new run's run.started. */
   private unsent: NewEvent[] = []
   private readonly birth = deferred()
@@ -121,6 +126,8 @@ export class RunDriver {
           )
         }
       }
+      // a loaded run was read before it was watched: look once for what came in between
+      this.watchStream(this.unsent.length === 0)
     }
     this.kick()
   }
@@ -183,6 +190,9 @@ export class RunDriver {
           await this.recover(error)
         }
       }
+      // a reload can find that another process ended the run (the feed wakes runs fast enough to
+      // load one just before its end reached the file): it ends here too
+      if (isTerminal(this.state.status) && !this.closed && !this.ended) this.finish()
     } finally {
       // in the same turn as the last check of `again`, so a kick right after starts a new loop
       this.pumping = false
@@ -307,7 +317,6 @@ export class RunDriver {
     }
     this.armWake(result.wakeAt)
     if (result.starved) this.host.slots.onFree(() => this.kick())
-    this.armPoll()
   }
 
   /** Performs one attempt of an agent, tool or sub-workflow step; its result is committed by the next step. */
@@ -401,22 +410,23 @@ export class RunDriver {
   }
 
   /**
-   * While the run is unfinished, look now and then for events another process appended (a
-   * `shiioo decide`, a pause, resume or cancel from another terminal).
+   * While the run is unfinished, the feed tells it of events another process appended to its
+   * stream (a `shiioo decide`, a pause, resume or cancel from another terminal): no polling.
    */
-  private armPoll(): void {
-    const waiting = !isTerminal(this.state.status)
-    if (!waiting || this.pollTimer) return
-    this.pollTimer = this.host.clock.setTimer(this.host.clock.now() + this.host.pollMs, () => {
-      this.pollTimer = null
-      void this.host.log
-        .version({ tenant: this.state.tenant, stream: this.state.runId })
-        .then((v) => {
-          if (v > this.state.version) this.catchUpWanted = true
-          this.kick()
-        })
-        .catch(() => this.kick())
-    })
+  private watchStream(check: boolean): void {
+    if (this.unwatch || this.closed) return
+    const { tenant, runId } = this.state
+    this.unwatch = this.host.streams.watch(
+      tenant,
+      runId,
+      () => this.state.version,
+      (lastSeq) => {
+        if (lastSeq !== null) this.catchUpTo = Math.max(this.catchUpTo, lastSeq)
+        this.catchUpWanted = true
+        this.kick()
+      },
+      { check },
+    )
   }
 
   private async catchUp(): Promise<void> {
@@ -430,6 +440,27 @@ export class RunDriver {
       applyRunEvent(this.state, e)
       await absorbEvent(this.host.blobs, this.values, this.state, e)
     }
+    if (this.state.version < this.catchUpTo) this.retryCatchUp()
+    else this.catchUpRetry = null
+  }
+
+  /**
+   * The feed named a commit the stream file does not show yet: its writer puts the bytes there
+   * within milliseconds (write-behind, ADR 0007). Read again soon, on the real clock (this waits
+   * for a disk, not for the run's time).
+   */
+  private retryCatchUp(): void {
+    if (this.catchUpRetry?.timer) return // one is on its way
+    const retry = { timer: null as NodeJS.Timeout | null, attempt: (this.catchUpRetry?.attempt ?? 0) + 1 }
+    retry.timer = setTimeout(
+      () => {
+        retry.timer = null
+        this.catchUpWanted = true
+        this.kick()
+      },
+      Math.min(100, 2 ** retry.attempt),
+    )
+    this.catchUpRetry = retry
   }
 
   /** Refolds the run from its log (after a failed or conflicting commit). */
@@ -443,11 +474,14 @@ export class RunDriver {
   private clearTimers(): void {
     this.wakeTimer?.cancel()
     this.wakeTimer = null
-    this.pollTimer?.()
-    this.pollTimer = null
+    this.unwatch?.()
+    this.unwatch = null
+    if (this.catchUpRetry?.timer) clearTimeout(this.catchUpRetry.timer)
+    this.catchUpRetry = null
   }
 
   private finish(): void {
+    this.ended = true
     this.clearTimers()
     this.abortStale()
     for (const s of this.outbox.splice(0))

@@ -24,6 +24,7 @@ import { claimIdempotencyKey } from './idempotency.js'
 import { externalizePayloads, resolvePayload, storePending } from './payloads.js'
 import type { AgentRunner, ToolInvoker } from './ports.js'
 import { Slots } from './slots.js'
+import { StreamWatch } from './stream-watch.js'
 import { standInAgent, toolInvoker } from './stand-ins.js'
 import type { RunState } from './state.js'
 import { foldRunState, isTerminal } from './state.js'
@@ -49,8 +50,12 @@ export interface EngineOptions {
   maxParallelPerRun?: number
   /** Payloads whose JSON is larger go to blobs (default 8 KiB). */
   inlineLimit?: number
-  /** How often a run waiting for a signal checks for events from other processes (default 500 ms). */
-  pollMs?: number
+  /**
+   * While another process drives a run this engine waits for (`wait`), how often it checks that
+   * the process still holds the run, to take it over when not (default 1000 ms). Its progress
+   * arrives through the feed at once.
+   */
+  takeoverCheckMs?: number
   random?: () => number
   /**
    * Exclusive driving among processes sharing the stores: a run is driven only by the process that
@@ -101,6 +106,7 @@ export class Engine {
   private readonly host: DriverHost
   private readonly ids: IdFactory
   private readonly clock: Clock
+  private readonly streams: StreamWatch
   private closed = false
 
   constructor(private readonly options: EngineOptions) {
@@ -128,6 +134,7 @@ export class Engine {
       wait: (parent, child, signal) => abortable(this.wait(parent.tenant, child as RunId), signal),
       cancel: (parent, child, reason) => this.cancel(parent.tenant, child as RunId, reason).then(() => undefined),
     }
+    this.streams = new StreamWatch(options.log, options.logger ?? silentLogger)
     this.host = {
       log: options.log,
       blobs: options.blobs,
@@ -138,7 +145,7 @@ export class Engine {
       slots: new Slots(options.maxConcurrency ?? 64),
       maxParallelPerRun: options.maxParallelPerRun ?? 16,
       inlineLimit: options.inlineLimit ?? 8192,
-      pollMs: options.pollMs ?? 500,
+      streams: this.streams,
       agents: options.agents ?? standInAgent(),
       tools: options.tools ?? toolInvoker(),
       children,
@@ -199,7 +206,9 @@ export class Engine {
         return { runId, workflowHash: hash, duplicate: true }
       }
       this.assertOpen()
-      await new Promise<void>((resolve) => this.clock.setTimer(this.clock.now() + this.host.pollMs, resolve))
+      await new Promise<void>((resolve) =>
+        this.clock.setTimer(this.clock.now() + (this.options.takeoverCheckMs ?? 1000), resolve),
+      )
       lease = await this.takeLease(tenant, runId)
     }
     const driver = await RunDriver.create(this.host, initial, runId, tenant, compiled, lease)
@@ -237,9 +246,10 @@ export class Engine {
       if (ended) return ended
       // driven elsewhere; its first events may still be in its holder's journal (see loadDriver)
       const events = await this.options.log.read({ tenant, stream: runId })
-      if (events.length > 0 && isTerminal(foldRunState(events).status)) return foldRunState(events)
+      const state = events.length > 0 ? foldRunState(events) : null
+      if (state && isTerminal(state.status)) return state
       this.assertOpen()
-      await new Promise<void>((resolve) => this.clock.setTimer(this.clock.now() + this.host.pollMs, resolve))
+      await this.streams.advanced(tenant, runId, events.length, this.options.takeoverCheckMs ?? 1000)
     }
   }
 
@@ -366,6 +376,7 @@ export class Engine {
     await Promise.allSettled([...this.loading.values()])
     await Promise.all([...this.drivers.values()].map((d) => d.close()))
     this.drivers.clear()
+    this.streams.close()
     await Promise.all([...this.leases.keys()].map((key) => this.releaseLease(key, false)))
   }
 

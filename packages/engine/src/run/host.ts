@@ -2,6 +2,7 @@ import type { Actor, BlobStore, Clock, EventId, EventLog, Json, Logger } from '@
 import type { Launch } from './plan.js'
 import type { AgentRunner, ToolInvoker } from './ports.js'
 import type { Slots } from './slots.js'
+import type { StreamWatch } from './stream-watch.js'
 import type { RunState } from './state.js'
 
 export const ENGINE_ACTOR: Actor = { kind: 'system', id: 'engine' }
@@ -27,8 +28,8 @@ export interface DriverHost {
   maxParallelPerRun: number
   /** Payloads up to this many bytes of JSON stay inline in events. */
   inlineLimit: number
-  /** How often a run waiting for a signal looks for events other processes appended. */
-  pollMs: number
+  /** Tells a run when another process appended to its stream (a decision, a signal, a cancel). */
+  streams: StreamWatch
   agents: AgentRunner
   tools: ToolInvoker
   children: ChildRuns

@@ -17,12 +17,14 @@ export interface Harness {
   close(): Promise<void>
 }
 
-export async function openHarness(options: Partial<EngineOptions> & { clock?: Clock } = {}): Promise<Harness> {
+export async function openHarness(
+  options: Partial<EngineOptions> & { clock?: Clock; lockIdleMs?: number } = {},
+): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'shiioo-engine-'))
   const h = {} as Harness
   h.dir = dir
   const open = (extra: Partial<EngineOptions>) => {
-    h.log = openFsEventLog({ dataDir: dir })
+    h.log = openFsEventLog({ dataDir: dir, ...(options.lockIdleMs ? { lockIdleMs: options.lockIdleMs } : {}) })
     h.blobs = new FsBlobStore({ dataDir: dir })
     h.engine = new Engine({ log: h.log, blobs: h.blobs, ...options, ...extra })
   }

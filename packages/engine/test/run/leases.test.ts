@@ -35,7 +35,7 @@ describe('engine: one driver per run across engines (leases)', () => {
       log: h.log,
       blobs: h.blobs,
       leases,
-      pollMs: 10,
+      takeoverCheckMs: 10,
       tools: toolInvoker({ 'test.gate': async () => (await gate, { by: 'first' }) }),
     })
     let secondCalls = 0
@@ -43,7 +43,7 @@ describe('engine: one driver per run across engines (leases)', () => {
       log: h.log,
       blobs: h.blobs,
       leases: h.log.leases,
-      pollMs: 10,
+      takeoverCheckMs: 10,
       tools: toolInvoker({ 'test.gate': () => (secondCalls++, { by: 'second' }) }),
     })
 
@@ -59,7 +59,7 @@ describe('engine: one driver per run across engines (leases)', () => {
       log: h.log,
       blobs: h.blobs,
       leases,
-      pollMs: 10,
+      takeoverCheckMs: 10,
       tools: toolInvoker({ 'test.gate': () => new Promise(() => undefined) }),
     })
     const two = await blocked.start({ definition: def })
