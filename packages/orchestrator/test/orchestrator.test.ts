@@ -17,57 +17,6 @@ function step(run: RunView, stepId: string): StepView | undefined {
   return run.steps.find((s) => s.stepId === stepId)
 }
 
-interface Opened {
-  orchestrator: Orchestrator
-  log: FsEventLog
-  close(): Promise<void>
-}
-
-const cleanups: Array<() => Promise<void>> = []
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c()
-})
-
-async function tempDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'shiioo-orchestrator-'))
-  cleanups.push(() => rm(dir, { recursive: true, force: true }))
-  return dir
-}
-
-/** The real embedded stack on `dir`: filesystem log and blobs, SQLite index, live projector. */
-function open(dir: string): Opened {
-  const log = openFsEventLog({ dataDir: dir })
-  const blobs = new FsBlobStore({ dataDir: dir })
-  const index = openSqliteIndex({ path: join(dir, 'index.sqlite') })
-  const projector = new Projector({ log, index })
-  const orchestrator = createOrchestrator({ log, blobs, index, projector })
-  let closed = false
-  const close = async () => {
-    if (closed) return
-    closed = true
-    await orchestrator.close()
-    await index.close()
-    await log.close()
-  }
-  cleanups.push(close)
-  return { orchestrator, log, close }
-}
-
-/** Resolves with the first event of the run that `match` accepts (from the whole history on). */
-function eventOf(o: Orchestrator, runId: string, match: (e: StoredEvent) => boolean): Promise<StoredEvent> {
-  return new Promise((resolve) => {
-    const follower = o.runs.follow(alice, runId, (events) => {
-      const hit = events.find(match)
-      if (hit) {
-        follower.stop()
-        resolve(hit)
-      }
-    })
-  })
-}
-
-const waitsForApproval = (e: StoredEvent) => e.type === 'step.waiting' && e.data.for === 'approval'
-
 describe('createOrchestrator', () => {
   it('starts a run from YAML, drives it to the end, and lists and shows it from the index', async () => {
     const { orchestrator: o } = open(await tempDir())

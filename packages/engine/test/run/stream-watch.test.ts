@@ -1,5 +1,5 @@
 import type { RunId, TenantId } from '@shiioo/core'
-import { DEFAULT_TENANT, FsBlobStore, FsLeases, openFsEventLog } from '@shiioo/core'
+import { DEFAULT_TENANT, FsBlobStore, openFsEventLog } from '@shiioo/core'
 import { afterEach, describe, expect, it } from 'vitest'
 import { Engine } from '../../src/index.js'
 import type { Harness } from './harness.js'
@@ -64,20 +64,14 @@ describe('engine: runs woken by the feed, not by polling', () => {
   it('follows a run another process drives through the feed: its end arrives without waiting to take it over', async () => {
     h = await openHarness()
     const log = openFsEventLog({ dataDir: h.dir })
-    const [leases, followerLeases] = [new FsLeases({ dataDir: h.dir }), new FsLeases({ dataDir: h.dir })]
+    const [leases, followerLeases] = [log.leases, h.log.leases]
     const driver = new Engine({ log, blobs: new FsBlobStore({ dataDir: h.dir }), leases })
     // takeovers are checked once a minute here: only the feed can end this wait within the test's time
     const follower = new Engine({ log: h.log, blobs: h.blobs, leases: followerLeases, takeoverCheckMs: 60_000 })
-    others.push(
-      log,
-      { close: async () => leases.close() },
-      { close: async () => followerLeases.close() },
-      driver,
-      follower,
-    )
+    others.push(log, driver, follower)
     const { runId } = await driver.start({ definition: gate })
     await waitingFor(runId, 'step.waiting:review')
-    expect(follower.drivenElsewhere(T, runId)).toBe(true)
+    expect(await follower.drivenElsewhere(T, runId)).toMatchObject({ pid: process.pid })
     const followed = follower.wait(T, runId)
     await driver.signal(
       T,
