@@ -84,7 +84,28 @@ export { systemClock } from './ports/clock.js'
 export type { Logger, LogContext } from './ports/logger.js'
 export { silentLogger } from './ports/logger.js'
 export type { RunStatus, StepStatus, StepSummary, RunSummary } from './projection/run-summary.js'
-export { RUN_STATUSES, STEP_STATUSES, foldRunSummary, foldRun } from './projection/run-summary.js'
+export { RUN_STATUSES, STEP_STATUSES, foldRun, summarizeRun } from './projection/run-summary.js'
+export type {
+  AgentTurnState,
+  Decision,
+  ReceivedEvent,
+  RunState,
+  StepState,
+  UnitState,
+  UnitStatus,
+  WaitFor,
+} from './projection/run-state.js'
+export {
+  UNIT_STATUSES,
+  applyRunEvent,
+  cloneRunState,
+  foldRunState,
+  isTerminal,
+  isUnitDone,
+  newUnit,
+  stepState,
+  unitState,
+} from './projection/run-state.js'
 export type { FsStreamFolderOptions } from './fs/fs-stream-folder.js'
 export { createFsStreamFolder } from './fs/fs-stream-folder.js'
 export { openWriters } from './fs/journal-recovery.js'

@@ -18,7 +18,7 @@ const T = DEFAULT_TENANT
 const actor = { kind: 'system' as const, id: 'test' }
 
 function task(i: number): FoldTask {
-  return { tenant: T, stream: `run_${String(i).padStart(26, '0')}` as StreamId, token: `t${i}`, fromSeq: 1, base: null }
+  return { tenant: T, stream: `run_${String(i).padStart(26, '0')}` as StreamId, token: `t${i}`, fromSeq: 1 }
 }
 
 /** An outcome that names the streams it folded (in its checkpoints), so the test can count them. */
@@ -138,7 +138,7 @@ describe('createFsStreamFolder', () => {
     }
     const tasks: FoldTask[] = []
     for await (const s of log.listStreams())
-      tasks.push({ tenant: s.tenant, stream: s.stream, token: s.token, fromSeq: 1, base: null })
+      tasks.push({ tenant: s.tenant, stream: s.stream, token: s.token, fromSeq: 1 })
     await log.close()
     return tasks
   }

@@ -9,6 +9,8 @@ import {
   blobPath,
   blobReferences,
   createIdFactory,
+  foldRun,
+  foldRunState,
   newEvent,
   openFsEventLog,
   sha256Hex,
@@ -161,5 +163,39 @@ describe('verifyDataDir and the blobs events name', () => {
     expect(missing[0]!.message).toContain('(named 2 times in all)')
     expect(missing[0]).toMatchObject({ id: first, seq: 1 })
     expect(report.referencedBlobs).toBe(3)
+  })
+})
+
+describe('verify checks what every reader checks', () => {
+  it("reports an event appended after its run ended, naming its seq, as the run's one fold refuses it", async () => {
+    const runId = await writeRun(T, [DEFINITION, OUTPUT, REQUEST])
+    // a well-formed event after run.completed: the log takes it (it checks envelopes and versions,
+    // not what a run may do), but no reader of the run accepts it
+    const log = openFsEventLog({ dataDir })
+    await log.append({
+      tenant: T,
+      stream: runId,
+      expectedVersion: 5,
+      events: [newEvent('step.started', { stepId: 'b', attempt: 1, idempotencyKey: `${runId}:b:1` }, meta())],
+    })
+    await log.close()
+    const report = await verify()
+    expect(report.problems).toEqual([
+      expect.objectContaining({
+        kind: 'stream',
+        id: runId,
+        seq: 6,
+        message: expect.stringContaining('the run already ended (completed)'),
+      }),
+    ])
+    const again = openFsEventLog({ dataDir })
+    try {
+      expect(() => foldRunState([])).toThrow()
+      const events = await again.read({ tenant: T, stream: runId })
+      expect(() => foldRunState(events)).toThrow(/seq 6 .*the run already ended/)
+      expect(() => foldRun(events)).toThrow(/seq 6 .*the run already ended/)
+    } finally {
+      await again.close()
+    }
   })
 })

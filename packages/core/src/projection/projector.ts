@@ -9,8 +9,10 @@ import type { FeedBatch, FeedPosition, FeedStart } from '../ports/feed.js'
 import type { IndexStore, LlmCall, StreamCheckpoint } from '../ports/index-store.js'
 import type { Logger } from '../ports/logger.js'
 import { silentLogger } from '../ports/logger.js'
+import type { RunState } from './run-state.js'
+import { applyRunEvent, foldRunState } from './run-state.js'
 import type { RunSummary } from './run-summary.js'
-import { foldRun } from './run-summary.js'
+import { summarizeRun } from './run-summary.js'
 import { llmCallsOf } from './llm-calls.js'
 import { FoldPipeline } from './fold-pipeline.js'
 import type { FoldOutcome, FoldTask, StreamFolder } from './stream-folder.js'
@@ -66,9 +68,13 @@ export interface ProjectorOptions {
  * (`rebuild`). The same fold code runs in all of them, so a rebuilt index answers exactly like
  * the live one.
  */
+/** Runs whose state the projector keeps between appends (see runState). */
+const KEPT_STATES = 1024
+
 export class Projector {
   private readonly logger: Logger
   private chain: Promise<void> = Promise.resolve()
+  private readonly states = new Map<string, RunState>()
   /** Where `follow` has applied the feed to (null before it has). */
   private applied: FeedPosition | null = null
   private readonly reachedWaiters = new Set<{ position: FeedPosition; resolve: () => void }>()
@@ -94,24 +100,13 @@ export class Projector {
     }
     const runs: RunSummary[] = []
     const llmCalls: LlmCall[] = []
-    for (const [tenant, ids] of groupByTenant([...byRun.values()].map((l) => l[0]!))) {
-      const current = await this.options.index.getRuns({ tenant, runIds: ids as RunId[] })
-      for (const id of ids) {
-        const list = byRun.get(`${tenant}/${id}`)!.sort((a, b) => a.seq - b.seq)
-        const summary = current.get(id as RunId) ?? null
-        const version = summary?.version ?? 0
-        let fresh = list.filter((e) => e.seq > version)
-        if (fresh.length === 0) continue
-        if (fresh[0]!.seq !== version + 1) {
-          // the index missed events (e.g. a crash between append and projection): read the gap
-          fresh = await this.options.log.read({ tenant, stream: id, fromSeq: version + 1 })
-        }
-        const next = foldRun(fresh, summary)
-        if (next) {
-          runs.push(next)
-          llmCalls.push(...llmCallsOf(fresh, next.workflow))
-        }
-      }
+    for (const [key, list] of byRun) {
+      list.sort((a, b) => a.seq - b.seq)
+      const { tenant, stream } = list[0]!
+      const state = await this.runState(key, tenant, stream as RunId, list)
+      if (state === null) continue
+      runs.push(summarizeRun(state))
+      llmCalls.push(...llmCallsOf(list, state.workflow.name))
     }
     if (runs.length > 0 || feedPosition !== undefined) {
       await this.options.index.save({
@@ -122,6 +117,35 @@ export class Projector {
       })
     }
     return runs.length
+  }
+
+  /**
+   * The run's state with `events` folded in, or null when they add nothing. States of recently
+   * changed runs are kept, so following a run costs a fold of its new events; a run not kept (or
+   * whose events skip ahead: a gap this process did not see) is read from its first event. The
+   * index stores summaries only: the state is the one fold of the run's events (run-state.ts).
+   */
+  private async runState(
+    key: string,
+    tenant: TenantId,
+    runId: RunId,
+    events: readonly StoredEvent[],
+  ): Promise<RunState | null> {
+    let state = this.states.get(key)
+    const last = events.at(-1)!.seq
+    if (state !== undefined && last <= state.version) return null
+    if (state === undefined || events[0]!.seq > state.version + 1) {
+      this.states.delete(key)
+      state = foldRunState(await this.options.log.read({ tenant, stream: runId, validation: 'checksum' }))
+    } else {
+      // taken out while it changes: a fold that throws leaves no half-folded state, and the next
+      // append reads the run whole; re-inserted below, as the newest
+      this.states.delete(key)
+      for (const e of events) if (e.seq > state.version) applyRunEvent(state, e)
+    }
+    this.states.set(key, state)
+    if (this.states.size > KEPT_STATES) this.states.delete(this.states.keys().next().value!)
+    return state
   }
 
   /** Projects every append of `log` from now on, in order. Returns the unsubscribe function. */
@@ -241,6 +265,7 @@ export class Projector {
     // the streams are read after this: the rebuilt index holds the feed up to it, and a server
     // started next follows on from there instead of scanning
     const head = await this.options.log.feed.head()
+    this.states.clear()
     await this.options.index.reset()
     const result = options.folder ? await this.rebuildWith(options.folder, options) : await this.project(options, true)
     await this.options.index.save({ runs: [], checkpoints: [], feedPosition: head })
@@ -265,7 +290,7 @@ export class Projector {
     options.onProgress?.({ done: 0, total: 0, events: 0, counting })
     let batch: FoldTask[] = []
     for await (const s of this.options.log.listStreams({ signal: options.signal })) {
-      batch.push({ tenant: s.tenant, stream: s.stream, token: s.token, fromSeq: 1, base: null })
+      batch.push({ tenant: s.tenant, stream: s.stream, token: s.token, fromSeq: 1 })
       result.streams++
       if (batch.length === 100) {
         await pipeline.push(batch)
@@ -305,39 +330,20 @@ export class Projector {
     for (let i = 0; i < todo.length; i += chunkSize) {
       options.signal?.throwIfAborted()
       const chunk = todo.slice(i, i + chunkSize)
-      await this.saveOutcome(await this.foldChunk(chunk, seen, empty), result)
+      await this.saveOutcome(await this.foldChunk(chunk, seen), result)
       options.onProgress?.({ done: i + chunk.length, total: todo.length, events: result.events })
     }
     return result
   }
 
-  private async foldChunk(
-    chunk: StreamInfo[],
-    seen: Map<string, StreamCheckpoint>,
-    empty: boolean,
-  ): Promise<FoldOutcome> {
-    const current = new Map<string, RunSummary>()
-    const runs = empty ? [] : chunk.filter((s) => streamKind(s.stream) === 'run')
-    for (const [tenant, ids] of groupByTenant(runs)) {
-      for (const [id, s] of await this.options.index.getRuns({ tenant, runIds: ids as RunId[] }))
-        current.set(`${tenant}/${id}`, s)
-    }
-    const tasks: FoldTask[] = chunk.map((s) => {
-      const key = `${s.tenant}/${s.stream}`
-      const base = current.get(key) ?? null
-      const from = streamKind(s.stream) === 'run' ? (base?.version ?? 0) : (seen.get(key)?.version ?? 0)
-      return { tenant: s.tenant, stream: s.stream, token: s.token, fromSeq: from + 1, base }
-    })
+  private async foldChunk(chunk: StreamInfo[], seen: Map<string, StreamCheckpoint>): Promise<FoldOutcome> {
+    // a run is folded whole (the one fold of its events); a control stream from where it was left
+    const tasks: FoldTask[] = chunk.map((s) => ({
+      tenant: s.tenant,
+      stream: s.stream,
+      token: s.token,
+      fromSeq: streamKind(s.stream) === 'run' ? 1 : (seen.get(`${s.tenant}/${s.stream}`)?.version ?? 0) + 1,
+    }))
     return foldStreams(this.options.log, tasks)
   }
-}
-
-function groupByTenant(items: ReadonlyArray<{ tenant: TenantId; stream: StreamId }>): Map<TenantId, StreamId[]> {
-  const out = new Map<TenantId, StreamId[]>()
-  for (const it of items) {
-    const list = out.get(it.tenant)
-    if (list) list.push(it.stream)
-    else out.set(it.tenant, [it.stream])
-  }
-  return out
 }

@@ -8,13 +8,15 @@ import { llmCallsOf } from './llm-calls.js'
 import type { RunSummary } from './run-summary.js'
 import { foldRun } from './run-summary.js'
 
-/** One stream to bring up to date: read it from `fromSeq` and fold onto `base`. */
+/**
+ * One stream to bring up to date: read it from `fromSeq` (a run's from 1: it is folded whole, by
+ * the one fold of a run's events) and fold it.
+ */
 export interface FoldTask {
   tenant: TenantId
   stream: StreamId
   token: string
   fromSeq: number
-  base: RunSummary | null
 }
 
 export interface FoldOutcome {
@@ -39,7 +41,7 @@ function foldTaskInto(out: FoldOutcome, t: FoldTask, events: readonly StoredEven
   out.events += events.length
   let version = t.fromSeq - 1 + events.length
   if (streamKind(t.stream) === 'run' && events.length > 0) {
-    const next = foldRun(events, t.base)!
+    const next = foldRun(events)!
     out.runs.push(next)
     out.llmCalls.push(...llmCallsOf(events, next.workflow))
     version = next.version
@@ -48,7 +50,7 @@ function foldTaskInto(out: FoldOutcome, t: FoldTask, events: readonly StoredEven
 }
 
 /**
- * Reads each task's events with `read` (from its `fromSeq`) and folds them onto its base. A stream
+ * Reads each task's events with `read` (from its `fromSeq`) and folds them. A stream
  * that cannot be read or folded is reported in `failed`; the others are folded all the same.
  */
 export async function foldWith(
@@ -66,7 +68,7 @@ export async function foldWith(
   return out
 }
 
-/** Reads each task's stream from the log and folds it onto its base: the catch-up routine. */
+/** Reads each task's stream from the log and folds it: the catch-up routine. */
 export function foldStreams(log: EventLog, tasks: readonly FoldTask[]): Promise<FoldOutcome> {
   // the events were validated when appended; the log's checksums cover them since
   return foldWith(
