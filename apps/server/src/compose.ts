@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { FsBlobStore, Projector, ShiiooError, createFsStreamFolder, openFsEventLog, openWriters } from '@shiioo/core'
 import type { Logger } from '@shiioo/core'
 import type { DataDirPort, Orchestrator } from '@shiioo/orchestrator'
-import { createOrchestrator } from '@shiioo/orchestrator'
+import { CONTROL_PROJECTIONS, createOrchestrator } from '@shiioo/orchestrator'
 import { openSqliteIndex } from '@shiioo/store-sqlite'
 import type { Config } from './config/index.js'
 import { LazyIndex } from './lazy-index.js'
@@ -95,7 +95,12 @@ export async function openOrchestrator(config: Config, options: OpenOptions): Pr
       log,
       blobs: new FsBlobStore({ dataDir: config.dataDir }),
       index,
-      projector: new Projector({ log, index, logger: logger.child({ component: 'projector' }) }),
+      projector: new Projector({
+        log,
+        index,
+        projections: CONTROL_PROJECTIONS,
+        logger: logger.child({ component: 'projector' }),
+      }),
       logger,
       engine: config.engine,
       // held under the event log's heartbeat: the log checks them on every append

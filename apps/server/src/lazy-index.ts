@@ -40,6 +40,9 @@ export class LazyIndex implements IndexStore {
   async checkpoints(): ReturnType<IndexStore['checkpoints']> {
     return this.store().checkpoints()
   }
+  async rows(query: Parameters<IndexStore['rows']>[0]): ReturnType<IndexStore['rows']> {
+    return this.store().rows(query)
+  }
   async feedPosition(): ReturnType<IndexStore['feedPosition']> {
     return this.store().feedPosition()
   }

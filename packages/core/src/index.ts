@@ -19,7 +19,20 @@ export { ERROR_CODES, ShiiooError, isShiiooError, toShiiooError } from './errors
 export type { Json, Payload, ErrorInfo } from './events/payload.js'
 export { BLOB_KEY, blobKeySchema, jsonSchema, payloadSchema, errorInfoSchema } from './events/payload.js'
 export type { EventSchemas, EventType, EventData } from './events/catalog.js'
-export { eventSchemas, EVENT_TYPES, isEventType, STEP_ID } from './events/catalog.js'
+export {
+  eventSchemas,
+  EVENT_TYPES,
+  isEventType,
+  STEP_ID,
+  CORE_EVENT_MODULES,
+  runEvents,
+  idempotencyEvents,
+  workflowEvents,
+} from './events/catalog.js'
+export type { EventModule, EventSpec } from './events/registry.js'
+export { defineEventModule, createEventCatalog } from './events/registry.js'
+export type { ControlProjection } from './projection/control-projection.js'
+export { projectControlStream } from './projection/control-projection.js'
 export type { Actor, ActorKind, StoredEvent, NewEvent, EventCatalog } from './events/envelope.js'
 export {
   ACTOR_KINDS,
@@ -72,6 +85,9 @@ export type {
   CostDimension,
   CostQuery,
   CostRow,
+  ProjectionRow,
+  ProjectedRows,
+  StoredProjectionRow,
 } from './ports/index-store.js'
 export { COST_DIMENSIONS } from './ports/index-store.js'
 export { llmCallsOf } from './projection/llm-calls.js'

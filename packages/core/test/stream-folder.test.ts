@@ -26,6 +26,7 @@ function outcomeOf(tasks: readonly FoldTask[]): FoldOutcome {
   return {
     runs: [],
     llmCalls: [],
+    projected: [],
     checkpoints: tasks.map((t) => ({ tenant: t.tenant, stream: t.stream, version: 1, token: t.token })),
     events: tasks.length,
     failed: [],

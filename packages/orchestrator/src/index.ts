@@ -1,5 +1,5 @@
 export type { OrchestratorConfig, Orchestrator, EngineSettings } from './orchestrator.js'
-export { createOrchestrator } from './orchestrator.js'
+export { createOrchestrator, CONTROL_PROJECTIONS } from './orchestrator.js'
 export type { CallerContext, ServiceAction, ServiceResource, Gate } from './caller.js'
 export { SERVICE_ACTIONS, admit, localCaller, systemCaller } from './caller.js'
 export type { WorkflowSource, WorkflowSourceFormat } from './workflow/source.js'

@@ -1,7 +1,7 @@
-import type { BlobStore, Clock, EventLog, IndexStore, Leases, Logger, Projector } from '@shiioo/core'
+import type { BlobStore, Clock, ControlProjection, EventLog, IndexStore, Leases, Logger, Projector } from '@shiioo/core'
 import { silentLogger, systemClock } from '@shiioo/core'
 import type { AgentRunner, ToolInvoker } from '@shiioo/engine'
-import { Engine, toolInvoker } from '@shiioo/engine'
+import { Engine, toolInvoker, workflowsProjection } from '@shiioo/engine'
 import type { CallerContext, Gate } from './caller.js'
 import { admit } from './caller.js'
 import type { CapacityConfig } from './capacity.js'
@@ -22,6 +22,12 @@ export interface EngineSettings {
   /** Attempts of one run executing at once, unless its definition says fewer. */
   maxParallelPerRun?: number
 }
+
+/**
+ * The read models of control streams the services query from the index: the app gives them to
+ * the projector it composes (a feature module adds its own here).
+ */
+export const CONTROL_PROJECTIONS: readonly ControlProjection[] = [workflowsProjection]
 
 /** The ports the orchestrator is composed from; the app picks the adapters. */
 export interface OrchestratorConfig {
@@ -96,7 +102,13 @@ export function createOrchestrator(config: OrchestratorConfig): Orchestrator {
     logger,
     gate,
   })
-  const workflows = createWorkflowService(engine, gate)
+  const workflows = createWorkflowService({
+    engine,
+    gate,
+    index: config.index,
+    feed,
+    indexed: config.projector?.projects(workflowsProjection.name) ?? false,
+  })
   const data = createDataService({
     log: config.log,
     blobs: config.blobs,

@@ -6,7 +6,7 @@ import type { FsEventLog, IndexStore, LogContext, Logger } from '@shiioo/core'
 import { FsBlobStore, Projector, openFsEventLog } from '@shiioo/core'
 import { openSqliteIndex } from '@shiioo/store-sqlite'
 import type { CallerContext, EventView, Orchestrator, OrchestratorConfig, WorkflowSource } from '../src/index.js'
-import { createOrchestrator } from '../src/index.js'
+import { CONTROL_PROJECTIONS, createOrchestrator } from '../src/index.js'
 
 const EXAMPLES = fileURLToPath(new URL('../../../examples/workflows/', import.meta.url))
 
@@ -39,7 +39,7 @@ export function testStacks() {
       const log = openFsEventLog({ dataDir: dir })
       const blobs = new FsBlobStore({ dataDir: dir })
       const index = openSqliteIndex({ path: join(dir, 'index.sqlite') })
-      const projector = new Projector({ log, index })
+      const projector = new Projector({ log, index, projections: CONTROL_PROJECTIONS })
       const orchestrator = createOrchestrator({ log, blobs, index, projector, ...extra })
       let closed = false
       const close = async () => {

@@ -71,3 +71,24 @@ export const meta = sqliteTable('meta', {
   key: text('key').primaryKey(),
   value: text('value').notNull(),
 })
+
+/**
+ * Read models of control streams (workflows, and the features' streams as they arrive): each
+ * projection keeps rows keyed within a tenant, written with the version of the stream they come
+ * from (a stream's rows are replaced as a whole, never by an older version of it).
+ */
+export const projectionRows = sqliteTable(
+  'projection_rows',
+  {
+    projection: text('projection').notNull(),
+    tenant: text('tenant').notNull(),
+    key: text('key').notNull(),
+    stream: text('stream').notNull(),
+    version: integer('version').notNull(),
+    dataJson: text('data_json').notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.projection, t.tenant, t.key] }),
+    index('projection_rows_stream_idx').on(t.projection, t.tenant, t.stream),
+  ],
+)

@@ -8,6 +8,7 @@ import {
   type CostRow,
   type FeedPosition,
   type IndexStore,
+  type Json,
   type ListRunsQuery,
   type Logger,
   type Page,
@@ -15,6 +16,7 @@ import {
   type RunListItem,
   type RunSummary,
   type StreamCheckpoint,
+  type StoredProjectionRow,
   type StreamId,
   type TenantId,
 } from '@shiioo/core'
@@ -28,7 +30,7 @@ import {
   stepsToJson,
   storedRunStatus,
 } from './codec.js'
-import { llmCalls, meta, runs, streamCheckpoints } from './schema.js'
+import { llmCalls, meta, projectionRows, runs, streamCheckpoints } from './schema.js'
 import type * as schema from './schema.js'
 
 interface RunRow {
@@ -53,6 +55,13 @@ const FEED_POSITION = 'feed_position'
 
 /** Raw prepared statements for the hot paths (rebuild saves and the projector's lookups). */
 type SaveRequest = Parameters<IndexStore['save']>[0]
+
+interface ProjectionRowRow {
+  key: string
+  stream: string
+  version: number
+  data_json: string
+}
 
 function prepare(db: Database.Database) {
   return {
@@ -79,6 +88,23 @@ function prepare(db: Database.Database) {
       `INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
     ),
     selectMeta: db.prepare<[string], { value: string }>(`SELECT value FROM meta WHERE key = ?`),
+    projectedVersion: db.prepare<[string, string, string], { version: number }>(
+      `SELECT MAX(version) AS version FROM projection_rows WHERE projection = ? AND tenant = ? AND stream = ?`,
+    ),
+    deleteProjected: db.prepare<[string, string, string]>(
+      `DELETE FROM projection_rows WHERE projection = ? AND tenant = ? AND stream = ?`,
+    ),
+    upsertRow: db.prepare<[string, string, string, string, number, string]>(
+      `INSERT INTO projection_rows (projection, tenant, key, stream, version, data_json) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (projection, tenant, key) DO UPDATE SET stream = excluded.stream, version = excluded.version,
+         data_json = excluded.data_json`,
+    ),
+    selectRows: db.prepare<[string, string], ProjectionRowRow>(
+      `SELECT key, stream, version, data_json FROM projection_rows WHERE projection = ? AND tenant = ? ORDER BY key`,
+    ),
+    selectRow: db.prepare<[string, string, string], ProjectionRowRow>(
+      `SELECT key, stream, version, data_json FROM projection_rows WHERE projection = ? AND tenant = ? AND key = ?`,
+    ),
     // json_each takes any number of ids as one parameter: one statement, no variable limit
     selectRuns: db.prepare<[string, string], RunRow>(
       `SELECT ${RUN_COLUMNS} FROM runs WHERE tenant = ? AND run_id IN (SELECT value FROM json_each(?))`,
@@ -105,7 +131,11 @@ export class SqliteIndexStore implements IndexStore {
 
   async save(request: SaveRequest): Promise<void> {
     this.#open()
-    const empty = request.runs.length === 0 && request.checkpoints.length === 0 && !request.llmCalls?.length
+    const empty =
+      request.runs.length === 0 &&
+      request.checkpoints.length === 0 &&
+      !request.llmCalls?.length &&
+      !request.projected?.length
     if (empty && request.feedPosition === undefined) return
     // IMMEDIATE takes the write lock up front, so a second process waits (busy_timeout) instead of
     // failing to upgrade a read lock halfway through
@@ -150,7 +180,29 @@ export class SqliteIndexStore implements IndexStore {
       )
     }
     for (const c of request.checkpoints) upsertCheckpoint.run(c.tenant, c.stream, c.version, c.token)
+    for (const p of request.projected ?? []) {
+      const held = this.#stmt.projectedVersion.get(p.projection, p.tenant, p.stream)?.version ?? 0
+      if (held > p.version) continue // another projector saw a later version of the stream
+      this.#stmt.deleteProjected.run(p.projection, p.tenant, p.stream)
+      for (const r of p.rows) {
+        this.#stmt.upsertRow.run(p.projection, p.tenant, r.key, p.stream, p.version, JSON.stringify(r.data))
+      }
+    }
     if (request.feedPosition !== undefined) this.#stmt.upsertMeta.run(FEED_POSITION, request.feedPosition)
+  }
+
+  async rows(query: { projection: string; tenant: TenantId; key?: string }): Promise<StoredProjectionRow[]> {
+    this.#open()
+    const found =
+      query.key === undefined
+        ? this.#stmt.selectRows.all(query.projection, query.tenant)
+        : this.#stmt.selectRow.all(query.projection, query.tenant, query.key)
+    return found.map((r) => ({
+      key: r.key,
+      stream: r.stream as StreamId,
+      version: r.version,
+      data: JSON.parse(r.data_json) as Json,
+    }))
   }
 
   async feedPosition(): Promise<FeedPosition | null> {
@@ -291,6 +343,7 @@ export class SqliteIndexStore implements IndexStore {
         tx.delete(llmCalls).run()
         tx.delete(streamCheckpoints).run()
         tx.delete(meta).run()
+        tx.delete(projectionRows).run()
       },
       { behavior: 'immediate' },
     )

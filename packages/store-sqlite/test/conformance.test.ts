@@ -76,7 +76,14 @@ describe('openSqliteIndex', () => {
         .all()
       const journal = JSON.parse(readFileSync(new URL('../drizzle/meta/_journal.json', import.meta.url), 'utf8'))
       expect(applied).toHaveLength(journal.entries.length)
-      expect(tables).toEqual(['__drizzle_migrations', 'llm_calls', 'meta', 'runs', 'stream_checkpoints'])
+      expect(tables).toEqual([
+        '__drizzle_migrations',
+        'llm_calls',
+        'meta',
+        'projection_rows',
+        'runs',
+        'stream_checkpoints',
+      ])
     } finally {
       raw.close()
     }

@@ -376,6 +376,68 @@ export function indexStoreConformance(name: string, factory: () => Promise<Index
       expect(await store.feedPosition()).toBeNull()
     })
 
+    it('keeps the rows of control-stream projections: by tenant and key, replaced per stream, never by an older version, emptied on reset', async () => {
+      const workflows = 'workflows' as StreamId
+      const board = 'notes.board' as StreamId
+      await store.save({
+        runs: [],
+        checkpoints: [],
+        projected: [
+          {
+            projection: 'workflows',
+            tenant: ACME,
+            stream: workflows,
+            version: 2,
+            rows: [
+              { key: 'triage', data: { name: 'triage', hashes: ['a', 'b'] } },
+              { key: 'digest', data: { name: 'digest', hashes: ['c'] } },
+            ],
+          },
+          {
+            projection: 'workflows',
+            tenant: GLOBEX,
+            stream: workflows,
+            version: 1,
+            rows: [{ key: 'triage', data: 1 }],
+          },
+          { projection: 'notes', tenant: ACME, stream: board, version: 1, rows: [{ key: 'triage', data: 'a note' }] },
+        ],
+      })
+      const keys = async (tenant: TenantId, projection = 'workflows') =>
+        (await store.rows({ projection, tenant })).map((r) => [r.key, r.data, r.stream, r.version])
+      expect(await keys(ACME)).toEqual([
+        ['digest', { name: 'digest', hashes: ['c'] }, workflows, 2],
+        ['triage', { name: 'triage', hashes: ['a', 'b'] }, workflows, 2],
+      ])
+      expect(await keys(GLOBEX)).toEqual([['triage', 1, workflows, 1]])
+      expect(await keys(ACME, 'notes')).toEqual([['triage', 'a note', board, 1]])
+      expect((await store.rows({ projection: 'workflows', tenant: ACME, key: 'digest' })).map((r) => r.key)).toEqual([
+        'digest',
+      ])
+      expect(await store.rows({ projection: 'workflows', tenant: ACME, key: 'nope' })).toEqual([])
+      // a later version of the stream replaces all its rows (a row it no longer has goes)
+      await store.save({
+        runs: [],
+        checkpoints: [],
+        projected: [
+          { projection: 'workflows', tenant: ACME, stream: workflows, version: 3, rows: [{ key: 'triage', data: 3 }] },
+        ],
+      })
+      expect(await keys(ACME)).toEqual([['triage', 3, workflows, 3]])
+      // an older one (a second projector behind the first) changes nothing
+      await store.save({
+        runs: [],
+        checkpoints: [],
+        projected: [
+          { projection: 'workflows', tenant: ACME, stream: workflows, version: 2, rows: [{ key: 'old', data: 2 }] },
+        ],
+      })
+      expect(await keys(ACME)).toEqual([['triage', 3, workflows, 3]])
+      await store.reset()
+      expect(await keys(ACME)).toEqual([])
+      expect(await keys(ACME, 'notes')).toEqual([])
+    })
+
     it('keeps its data across close and reopen', async (ctx) => {
       if (!h.reopen) return ctx.skip()
       const run = makeRun(0, { steps: [step('a')] })

@@ -3,10 +3,12 @@ import { ShiiooError } from '../errors.js'
 import type { EventId, StreamId, TenantId } from '../ids.js'
 import { isEventId, isStreamId, isTenantId } from '../ids.js'
 import type { EventData, EventType } from './catalog.js'
-import { eventSchemas, isEventType } from './catalog.js'
-import type { Upcasters } from './upcasters.js'
-import { upcasters as defaultUpcasters } from './upcasters.js'
+import { CORE_EVENT_MODULES, eventSchemas } from './catalog.js'
+import type { EventCatalog } from './registry.js'
+import { createEventCatalog } from './registry.js'
 import { fastChecks } from './fast-checks.js'
+
+export type { EventCatalog } from './registry.js'
 
 export const ACTOR_KINDS = ['system', 'user', 'service', 'agent', 'routine'] as const
 export type ActorKind = (typeof ACTOR_KINDS)[number]
@@ -65,33 +67,33 @@ function bad(message: string, details: Record<string, unknown> = {}): ShiiooErro
 }
 
 /** Validates a proposed event's envelope and data against the catalog. Throws INVALID_INPUT. */
-export function validateNewEvent(event: unknown, index = 0): NewEvent {
+export function validateNewEvent(event: unknown, index = 0, catalog: EventCatalog = defaultCatalog): NewEvent {
   if (typeof event !== 'object' || event === null) throw bad(`events[${index}] is not an object`)
   const e = event as Record<string, unknown>
   const where = `events[${index}]`
   if (typeof e.id !== 'string' || !isEventId(e.id))
     throw bad(`${where}.id is not an event id (evt_ + ULID)`, { field: `${where}.id` })
-  if (typeof e.type !== 'string' || !isEventType(e.type))
-    throw bad(`${where}.type "${String(e.type)}" is not a known event type`, { field: `${where}.type` })
-  const def = eventSchemas[e.type]
-  if (e.v !== def.v)
-    throw bad(`${where}.v must be ${def.v} for ${e.type} (got ${String(e.v)})`, { field: `${where}.v` })
+  const known = typeof e.type === 'string' && Object.prototype.hasOwnProperty.call(catalog.schemas, e.type)
+  if (!known) throw bad(`${where}.type "${String(e.type)}" is not a known event type`, { field: `${where}.type` })
+  const type = e.type as EventType
+  const def = catalog.schemas[type]!
+  if (e.v !== def.v) throw bad(`${where}.v must be ${def.v} for ${type} (got ${String(e.v)})`, { field: `${where}.v` })
   if (typeof e.at !== 'string' || !ISO_INSTANT.test(e.at))
     throw bad(`${where}.at is not an ISO-8601 UTC instant`, { field: `${where}.at` })
   const actor = checkActor(e.actor)
   if (typeof actor === 'string') throw bad(`${where}.actor is invalid: ${actor}`, { field: `${where}.actor` })
   // the hot types are checked by hand first: no parsed copy (see fast-checks.ts)
-  if (fastChecks[e.type]?.(e.data))
-    return { id: e.id, type: e.type, v: def.v, at: e.at, actor, data: e.data } as NewEvent
+  if (def === eventSchemas[type] && fastChecks[type]?.(e.data))
+    return { id: e.id, type, v: def.v, at: e.at, actor, data: e.data } as NewEvent
   const data = def.data.safeParse(e.data)
   if (!data.success) {
     const issue = data.error.issues[0]
     const path = issue ? issue.path.join('.') : ''
-    throw bad(`${where}.data${path ? '.' + path : ''}: ${issue?.message ?? 'invalid'} (${e.type})`, {
+    throw bad(`${where}.data${path ? '.' + path : ''}: ${issue?.message ?? 'invalid'} (${type})`, {
       field: `${where}.data${path ? '.' + path : ''}`,
     })
   }
-  return { id: e.id, type: e.type, v: def.v, at: e.at, actor, data: data.data } as NewEvent
+  return { id: e.id, type, v: def.v, at: e.at, actor, data: data.data } as NewEvent
 }
 
 /**
@@ -106,13 +108,8 @@ export function serializeEvent(e: StoredEvent, dataJson: string = JSON.stringify
   )
 }
 
-/** The event types a reader knows, with their current versions and the upcasters to reach them. */
-export interface EventCatalog {
-  schemas: Readonly<Record<string, { v: number; data: z.ZodType }>>
-  upcasters: Upcasters
-}
-
-export const defaultCatalog: EventCatalog = { schemas: eventSchemas, upcasters: defaultUpcasters }
+/** Core's event modules (runs, idempotency, workflows): what a log knows unless given more. */
+export const defaultCatalog: EventCatalog = createEventCatalog(CORE_EVENT_MODULES)
 
 /**
  * Parses one stored line: checks the envelope, upcasts old versions, validates the data.

@@ -3,7 +3,8 @@ import { existsSync, ftruncateSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import type { NewEvent, StoredEvent } from '../events/envelope.js'
-import { validateNewEvent } from '../events/envelope.js'
+import type { EventCatalog } from '../events/envelope.js'
+import { defaultCatalog, validateNewEvent } from '../events/envelope.js'
 import { ShiiooError, toShiiooError } from '../errors.js'
 import type { StreamId, TenantId } from '../ids.js'
 import { parseStreamId, parseTenantId } from '../ids.js'
@@ -79,6 +80,12 @@ export interface FsEventLogOptions {
    * journal, stream locks and leases (default 15 s; see LockIdentity).
    */
   leaseTtlMs?: number
+  /**
+   * The event types this log accepts and reads: core's modules and those of the features the
+   * process loads (see createEventCatalog). Every process on a data dir must know the types its
+   * streams hold.
+   */
+  catalog?: EventCatalog
   /** Size at which a feed segment is sealed and the next begun; the same for every process of a data dir (tests only). */
   feedSegmentBytes?: number
   /** How much of the feed is kept (older segments are deleted): how far back a subscriber can resume. */
@@ -115,11 +122,14 @@ export class FsEventLog implements EventLog {
   private readonly writeBehind: WriteBehind
   /** Leases on this data dir, held under this log's identity: appends check them (AppendRequest.lease). */
   readonly leases: FsLeases
+  /** The event types it accepts and reads. */
+  readonly catalog: EventCatalog
   /** Every durable commit of the data dir, from every process (ADR 0008). */
   readonly feed: FsFeed
 
   constructor(private readonly options: FsEventLogOptions) {
     this.logger = options.logger ?? silentLogger
+    this.catalog = options.catalog ?? defaultCatalog
     this.identity = new LockIdentity(join(options.dataDir, 'locks'), {
       ...(options.leaseTtlMs === undefined ? {} : { ttlMs: options.leaseTtlMs }),
     })
@@ -247,7 +257,7 @@ export class FsEventLog implements EventLog {
       throw new ShiiooError('INVALID_INPUT', 'events must be a non-empty array')
     }
     if (request.events.length > max) throw new ShiiooError('INVALID_INPUT', `at most ${max} events per append`)
-    const events = request.events.map((e, i) => validateNewEvent(e, i))
+    const events = request.events.map((e, i) => validateNewEvent(e, i, this.catalog))
     // most appends hold a few events: compared pairwise, with no set to allocate
     const seen = events.length > 16 ? new Set<string>() : null
     for (let i = 0; i < events.length; i++) {
@@ -443,14 +453,19 @@ export class FsEventLog implements EventLog {
     const file = this.readDurable(request)
     if (file === null) return []
     const trustData = request.validation === 'checksum'
-    return decodeStreamBytes(file.buf, file, { prevVersion: 0, fromSeq, toSeq, trustData }).events
+    return decodeStreamBytes(file.buf, file, { prevVersion: 0, fromSeq, toSeq, trustData, catalog: this.catalog })
+      .events
   }
 
   async version(request: { tenant: TenantId; stream: StreamId }): Promise<number> {
     if (this.journal === null) await this.ready.catch(() => null)
     const file = this.readDurable(request)
     if (file === null) return 0
-    return decodeStreamBytes(file.buf, file, { prevVersion: 0, fromSeq: Number.MAX_SAFE_INTEGER }).count
+    return decodeStreamBytes(file.buf, file, {
+      prevVersion: 0,
+      fromSeq: Number.MAX_SAFE_INTEGER,
+      catalog: this.catalog,
+    }).count
   }
 
   /**
@@ -465,8 +480,12 @@ export class FsEventLog implements EventLog {
     const bytes = readFileRange(where.path, c.offset, c.length)
     if (bytes === null || bytes.length < c.length) return []
     try {
-      return decodeStreamBytes(bytes, where, { prevVersion: c.firstSeq - 1, baseOffset: c.offset, trustData: true })
-        .events
+      return decodeStreamBytes(bytes, where, {
+        prevVersion: c.firstSeq - 1,
+        baseOffset: c.offset,
+        trustData: true,
+        catalog: this.catalog,
+      }).events
     } catch {
       // not the bytes the record names (a stream rewritten since?): read the seqs the usual way
       return this.read({ ...c, fromSeq: c.firstSeq, toSeq: c.lastSeq })
@@ -522,7 +541,7 @@ export class FsEventLog implements EventLog {
     const path = streamPath(this.options.dataDir, tenant, stream)
     this.writeOut(tenant, stream)
     const buf = readStreamFile(path, this.scratch) ?? Buffer.alloc(0)
-    return { path, ...decodeStreamBytes(buf, { tenant, stream, path }, { prevVersion: 0 }) }
+    return { path, ...decodeStreamBytes(buf, { tenant, stream, path }, { prevVersion: 0, catalog: this.catalog }) }
   }
 
   async *listStreams(request: ListStreamsRequest = {}): AsyncIterable<StreamInfo> {

@@ -13,6 +13,7 @@ import {
 import { promisify } from 'node:util'
 import { crc32 } from 'node:zlib'
 import type { StoredEvent } from '../events/envelope.js'
+import type { EventCatalog } from '../events/envelope.js'
 import { decodeStoredEvent, decodeStoredRecord, defaultCatalog } from '../events/envelope.js'
 import { ShiiooError } from '../errors.js'
 import type { StreamId, TenantId } from '../ids.js'
@@ -123,13 +124,22 @@ export interface DecodeRange {
   toSeq?: number
   /** Skip data schema checks of current-version events (see ReadRequest.validation). */
   trustData?: boolean
+  /** The event types the reader knows (default: core's modules). */
+  catalog?: EventCatalog
 }
 
 type Where = { tenant: TenantId; stream: StreamId; path: string }
 type Range = Required<DecodeRange>
 
 export function decodeStreamBytes(buf: Buffer, where: Where, range: DecodeRange): DecodedLines {
-  const r: Range = { baseOffset: 0, fromSeq: 1, toSeq: Number.MAX_SAFE_INTEGER, trustData: false, ...range }
+  const r: Range = {
+    baseOffset: 0,
+    fromSeq: 1,
+    toSeq: Number.MAX_SAFE_INTEGER,
+    trustData: false,
+    catalog: defaultCatalog,
+    ...range,
+  }
   return decodeFast(buf, where, r) ?? decodeByMember(buf, where, r)
 }
 
@@ -172,7 +182,7 @@ function decodeFast(buf: Buffer, where: Where, range: Range): DecodedLines | nul
     for (let i = 0; i < raws.length; i++) {
       let e: StoredEvent
       try {
-        e = decodeStoredRecord(raws[i], defaultCatalog, where, range.trustData)
+        e = decodeStoredRecord(raws[i], range.catalog, where, range.trustData)
       } catch {
         return null
       }

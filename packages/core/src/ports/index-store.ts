@@ -1,3 +1,4 @@
+import type { Json } from '../events/payload.js'
 import type { RunId, StreamId, TenantId } from '../ids.js'
 import type { FeedPosition } from './feed.js'
 import type { RunStatus, RunSummary } from '../projection/run-summary.js'
@@ -68,6 +69,26 @@ export interface CostRow {
   cost: number
 }
 
+/** One row of a control-stream projection (see ControlProjection): a key within a tenant and its data. */
+export interface ProjectionRow {
+  key: string
+  data: Json
+}
+
+/** What a control stream's projection holds, as of the stream's `version`. */
+export interface ProjectedRows {
+  projection: string
+  tenant: TenantId
+  stream: StreamId
+  version: number
+  rows: readonly ProjectionRow[]
+}
+
+export interface StoredProjectionRow extends ProjectionRow {
+  stream: StreamId
+  version: number
+}
+
 /** Run summaries without their steps, as lists return them. */
 export type RunListItem = Omit<RunSummary, 'steps'> & { stepCount: number }
 
@@ -91,7 +112,14 @@ export interface IndexStore {
      * what it covers (replacing the one saved before).
      */
     feedPosition?: FeedPosition
+    /**
+     * Rows of control-stream projections: each replaces every row its projection holds from that
+     * stream, unless the index already holds them from a later version of the stream.
+     */
+    projected?: readonly ProjectedRows[]
   }): Promise<void>
+  /** A projection's rows in a tenant, by key (all of them, or the one `key`). */
+  rows(query: { projection: string; tenant: TenantId; key?: string }): Promise<StoredProjectionRow[]>
   /** The cost ledger: calls, tokens and cost grouped by a dimension within a time window, costliest first. */
   costs(query: CostQuery): Promise<CostRow[]>
   checkpoints(): Promise<StreamCheckpoint[]>

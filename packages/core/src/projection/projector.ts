@@ -6,7 +6,7 @@ import type { RunId, StreamId, TenantId } from '../ids.js'
 import { streamKind } from '../ids.js'
 import type { EventLog, StreamInfo } from '../ports/event-log.js'
 import type { FeedBatch, FeedPosition, FeedStart } from '../ports/feed.js'
-import type { IndexStore, LlmCall, StreamCheckpoint } from '../ports/index-store.js'
+import type { IndexStore, LlmCall, ProjectedRows, StreamCheckpoint } from '../ports/index-store.js'
 import type { Logger } from '../ports/logger.js'
 import { silentLogger } from '../ports/logger.js'
 import type { RunState } from './run-state.js'
@@ -16,7 +16,9 @@ import { summarizeRun } from './run-summary.js'
 import { llmCallsOf } from './llm-calls.js'
 import { FoldPipeline } from './fold-pipeline.js'
 import type { FoldOutcome, FoldTask, StreamFolder } from './stream-folder.js'
-import { foldStreams } from './stream-folder.js'
+import { foldFrom, foldStreams } from './stream-folder.js'
+import type { ControlProjection } from './control-projection.js'
+import { projectControlStream } from './control-projection.js'
 
 export interface ProjectProgress {
   done: number
@@ -56,6 +58,8 @@ export interface Following {
 export interface ProjectorOptions {
   log: EventLog
   index: IndexStore
+  /** Read models of control streams the features declare (see ControlProjection). */
+  projections?: readonly ControlProjection[]
   logger?: Logger
   /** Streams read and saved per index transaction during catch-up and rebuild. */
   chunkSize?: number
@@ -80,8 +84,16 @@ export class Projector {
   private readonly reachedWaiters = new Set<{ position: FeedPosition; resolve: () => void }>()
   private following = false
 
+  private readonly projections: readonly ControlProjection[]
+
   constructor(private readonly options: ProjectorOptions) {
     this.logger = options.logger ?? silentLogger
+    this.projections = options.projections ?? []
+  }
+
+  /** Whether the index gets the rows of the control-stream projection `name` from this projector. */
+  projects(name: string): boolean {
+    return this.projections.some((p) => p.name === name)
   }
 
   /**
@@ -91,9 +103,13 @@ export class Projector {
    */
   async apply(events: readonly StoredEvent[], feedPosition?: FeedPosition): Promise<number> {
     const byRun = new Map<string, StoredEvent[]>()
+    const controls = new Map<string, { tenant: TenantId; stream: StreamId }>()
     for (const e of events) {
-      if (streamKind(e.stream) !== 'run') continue
       const key = `${e.tenant}/${e.stream}`
+      if (streamKind(e.stream) !== 'run') {
+        if (this.projections.some((p) => p.accepts(e.stream))) controls.set(key, e)
+        continue
+      }
       const list = byRun.get(key)
       if (list) list.push(e)
       else byRun.set(key, [e])
@@ -108,11 +124,18 @@ export class Projector {
       runs.push(summarizeRun(state))
       llmCalls.push(...llmCallsOf(list, state.workflow.name))
     }
-    if (runs.length > 0 || feedPosition !== undefined) {
+    // a control stream a projection folds is short: read and folded whole
+    const projected: ProjectedRows[] = []
+    for (const { tenant, stream } of controls.values()) {
+      const all = await this.options.log.read({ tenant, stream, validation: 'checksum' })
+      projected.push(...projectControlStream(this.projections, tenant, stream, all))
+    }
+    if (runs.length > 0 || projected.length > 0 || feedPosition !== undefined) {
       await this.options.index.save({
         runs,
         checkpoints: [],
         llmCalls,
+        projected,
         ...(feedPosition === undefined ? {} : { feedPosition }),
       })
     }
@@ -279,7 +302,7 @@ export class Projector {
     let counting = true
     const pipeline = new FoldPipeline({
       remote: folder,
-      local: (tasks) => foldStreams(this.options.log, tasks),
+      local: (tasks) => foldStreams(this.options.log, tasks, this.projections),
       save: async (outcome, streams) => {
         await this.saveOutcome(outcome, result)
         done += streams
@@ -289,9 +312,16 @@ export class Projector {
     })
     options.onProgress?.({ done: 0, total: 0, events: 0, counting })
     let batch: FoldTask[] = []
+    // the worker knows no feature's projections: the control streams they fold are folded here
+    const controls: FoldTask[] = []
     for await (const s of this.options.log.listStreams({ signal: options.signal })) {
-      batch.push({ tenant: s.tenant, stream: s.stream, token: s.token, fromSeq: 1 })
+      const task = { tenant: s.tenant, stream: s.stream, token: s.token, fromSeq: 1 }
       result.streams++
+      if (streamKind(s.stream) !== 'run' && this.projections.some((p) => p.accepts(s.stream))) {
+        controls.push(task)
+        continue
+      }
+      batch.push(task)
       if (batch.length === 100) {
         await pipeline.push(batch)
         batch = []
@@ -300,6 +330,10 @@ export class Projector {
     counting = false
     await pipeline.push(batch)
     await pipeline.finish()
+    if (controls.length > 0) {
+      await this.saveOutcome(await foldStreams(this.options.log, controls, this.projections), result)
+      options.onProgress?.({ done: result.streams, total: result.streams, events: result.events })
+    }
     return result
   }
 
@@ -310,6 +344,7 @@ export class Projector {
       runs: outcome.runs,
       checkpoints: outcome.checkpoints,
       llmCalls: outcome.llmCalls,
+      projected: outcome.projected,
     })
     result.events += outcome.events
     result.runs += outcome.runs.length
@@ -342,8 +377,8 @@ export class Projector {
       tenant: s.tenant,
       stream: s.stream,
       token: s.token,
-      fromSeq: streamKind(s.stream) === 'run' ? 1 : (seen.get(`${s.tenant}/${s.stream}`)?.version ?? 0) + 1,
+      fromSeq: foldFrom(s.stream, this.projections, seen.get(`${s.tenant}/${s.stream}`)?.version ?? 0),
     }))
-    return foldStreams(this.options.log, tasks)
+    return foldStreams(this.options.log, tasks, this.projections)
   }
 }

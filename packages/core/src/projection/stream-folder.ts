@@ -3,7 +3,9 @@ import { toShiiooError } from '../errors.js'
 import type { StreamId, TenantId } from '../ids.js'
 import { streamKind } from '../ids.js'
 import type { EventLog } from '../ports/event-log.js'
-import type { LlmCall, StreamCheckpoint } from '../ports/index-store.js'
+import type { LlmCall, ProjectedRows, StreamCheckpoint } from '../ports/index-store.js'
+import type { ControlProjection } from './control-projection.js'
+import { projectControlStream } from './control-projection.js'
 import { llmCallsOf } from './llm-calls.js'
 import type { RunSummary } from './run-summary.js'
 import { foldRun } from './run-summary.js'
@@ -23,6 +25,8 @@ export interface FoldOutcome {
   runs: RunSummary[]
   llmCalls: LlmCall[]
   checkpoints: StreamCheckpoint[]
+  /** Rows of the control-stream projections the folder was given (none on a worker thread). */
+  projected: ProjectedRows[]
   events: number
   failed: Array<{ tenant: TenantId; stream: StreamId; message: string }>
 }
@@ -37,16 +41,33 @@ export interface StreamFolder {
 }
 
 /** Folds one task's events (read from its `fromSeq`) into `out`. */
-function foldTaskInto(out: FoldOutcome, t: FoldTask, events: readonly StoredEvent[]): void {
+function foldTaskInto(
+  out: FoldOutcome,
+  t: FoldTask,
+  events: readonly StoredEvent[],
+  projections: readonly ControlProjection[],
+): void {
   out.events += events.length
   let version = t.fromSeq - 1 + events.length
-  if (streamKind(t.stream) === 'run' && events.length > 0) {
-    const next = foldRun(events)!
-    out.runs.push(next)
-    out.llmCalls.push(...llmCallsOf(events, next.workflow))
-    version = next.version
+  if (streamKind(t.stream) === 'run') {
+    if (events.length > 0) {
+      const next = foldRun(events)!
+      out.runs.push(next)
+      out.llmCalls.push(...llmCallsOf(events, next.workflow))
+      version = next.version
+    }
+  } else if (events.length > 0) {
+    out.projected.push(...projectControlStream(projections, t.tenant, t.stream, events))
   }
   out.checkpoints.push({ tenant: t.tenant, stream: t.stream, version, token: t.token })
+}
+
+/**
+ * Where a stream is read from: a run is folded whole (the one fold of its events), and so is a
+ * control stream a projection folds; other control streams only from where they were left.
+ */
+export function foldFrom(stream: StreamId, projections: readonly ControlProjection[], checkpoint: number): number {
+  return streamKind(stream) === 'run' || projections.some((p) => p.accepts(stream)) ? 1 : checkpoint + 1
 }
 
 /**
@@ -56,11 +77,12 @@ function foldTaskInto(out: FoldOutcome, t: FoldTask, events: readonly StoredEven
 export async function foldWith(
   read: (t: FoldTask) => readonly StoredEvent[] | Promise<readonly StoredEvent[]>,
   tasks: readonly FoldTask[],
+  projections: readonly ControlProjection[] = [],
 ): Promise<FoldOutcome> {
-  const out: FoldOutcome = { runs: [], llmCalls: [], checkpoints: [], events: 0, failed: [] }
+  const out: FoldOutcome = { runs: [], llmCalls: [], checkpoints: [], projected: [], events: 0, failed: [] }
   for (const t of tasks) {
     try {
-      foldTaskInto(out, t, await read(t))
+      foldTaskInto(out, t, await read(t), projections)
     } catch (err) {
       out.failed.push({ tenant: t.tenant, stream: t.stream, message: toShiiooError(err).message })
     }
@@ -69,10 +91,15 @@ export async function foldWith(
 }
 
 /** Reads each task's stream from the log and folds it: the catch-up routine. */
-export function foldStreams(log: EventLog, tasks: readonly FoldTask[]): Promise<FoldOutcome> {
+export function foldStreams(
+  log: EventLog,
+  tasks: readonly FoldTask[],
+  projections: readonly ControlProjection[] = [],
+): Promise<FoldOutcome> {
   // the events were validated when appended; the log's checksums cover them since
   return foldWith(
     (t) => log.read({ tenant: t.tenant, stream: t.stream, fromSeq: t.fromSeq, validation: 'checksum' }),
     tasks,
+    projections,
   )
 }

@@ -1,4 +1,4 @@
-import type { BlobStore, EventLog, IdFactory, StreamId, TenantId } from '@shiioo/core'
+import type { BlobStore, ControlProjection, EventLog, IdFactory, StoredEvent, StreamId, TenantId } from '@shiioo/core'
 import { ShiiooError, newEvent } from '@shiioo/core'
 import type { CompiledWorkflow } from '../compile.js'
 import { compileWorkflow } from '../compile.js'
@@ -8,6 +8,26 @@ import { workflowSchema } from '../schema.js'
 import { ENGINE_ACTOR } from './host.js'
 
 const WORKFLOWS = 'workflows' as StreamId
+
+/** The one fold of the `workflows` stream: every registered name with its versions' hashes, oldest first. */
+export function foldWorkflowVersions(events: readonly StoredEvent[]): Map<string, string[]> {
+  const versions = new Map<string, string[]>()
+  for (const e of events) {
+    if (e.type !== 'workflow.registered') continue
+    const list = versions.get(e.data.name) ?? []
+    list.push(e.data.hash)
+    versions.set(e.data.name, list)
+  }
+  return versions
+}
+
+/** The workflows' read model in the index: a row per name with its registrations, oldest first. */
+export const workflowsProjection: ControlProjection<Map<string, string[]>> = {
+  name: 'workflows',
+  accepts: (stream) => stream === WORKFLOWS,
+  fold: foldWorkflowVersions,
+  rows: (versions) => [...versions].map(([name, hashes]) => ({ key: name, data: { name, hashes } })),
+}
 
 /**
  * Workflow definitions by hash (each stored as a blob whose key is its hash, so a run's
@@ -120,13 +140,6 @@ export class DefinitionStore {
   /** Every registered name with its versions, oldest first. */
   async versions(tenant: TenantId): Promise<{ versions: Map<string, string[]>; version: number }> {
     const events = await this.log.read({ tenant, stream: WORKFLOWS })
-    const versions = new Map<string, string[]>()
-    for (const e of events) {
-      if (e.type !== 'workflow.registered') continue
-      const list = versions.get(e.data.name) ?? []
-      list.push(e.data.hash)
-      versions.set(e.data.name, list)
-    }
-    return { versions, version: events.at(-1)?.seq ?? 0 }
+    return { versions: foldWorkflowVersions(events), version: events.at(-1)?.seq ?? 0 }
   }
 }

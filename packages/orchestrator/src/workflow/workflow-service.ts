@@ -1,4 +1,7 @@
+import type { IndexStore } from '@shiioo/core'
 import type { Engine } from '@shiioo/engine'
+import { workflowsProjection } from '@shiioo/engine'
+import type { IndexFeed } from '../index-feed.js'
 import type { CallerContext, Gate } from '../caller.js'
 import type { RegisteredWorkflowView, WorkflowView } from '../views/workflow.js'
 import { toWorkflowViews } from '../views/workflow.js'
@@ -12,7 +15,17 @@ export interface WorkflowService {
   list(caller: CallerContext): Promise<WorkflowView[]>
 }
 
-export function createWorkflowService(engine: Engine, gate: Gate): WorkflowService {
+export interface WorkflowServiceDeps {
+  engine: Engine
+  gate: Gate
+  index: IndexStore
+  feed: IndexFeed
+  /** Whether the index holds the workflows' read model (its projector folds the `workflows` stream). */
+  indexed: boolean
+}
+
+export function createWorkflowService(deps: WorkflowServiceDeps): WorkflowService {
+  const { engine, gate, index, feed } = deps
   return {
     async register(caller, source) {
       const { workflow } = readWorkflowSource(source)
@@ -22,8 +35,10 @@ export function createWorkflowService(engine: Engine, gate: Gate): WorkflowServi
     },
     async list(caller) {
       gate(caller, 'workflow.list', { kind: 'tenant' })
-      const { versions } = await engine.definitions.versions(caller.tenant)
-      return toWorkflowViews(versions)
+      if (!deps.indexed) return toWorkflowViews((await engine.definitions.versions(caller.tenant)).versions)
+      await feed.current()
+      const rows = await index.rows({ projection: workflowsProjection.name, tenant: caller.tenant })
+      return toWorkflowViews(new Map(rows.map((r) => [r.key, (r.data as { hashes: string[] }).hashes])))
     },
   }
 }
