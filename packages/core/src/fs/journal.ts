@@ -197,6 +197,8 @@ export class Journal {
               : new ShiiooError(
                   'UNAVAILABLE',
                   `the event journal could not be written (${(err as Error).message}); appends stop until the process restarts and recovers it`,
+                  // not in this process: retrying cannot cure it
+                  { retryable: false },
                 )
           this.options.logger.error('event journal failed', { error: (err as Error).message })
           for (const q of [...batch, ...this.queue.splice(0)]) q.reject(this.failed)

@@ -15,6 +15,7 @@ import type {
 } from '@shiioo/core'
 import { DEFAULT_TENANT, ShiiooError, createIdFactory, silentLogger, systemClock, toShiiooError } from '@shiioo/core'
 import { resolveRunInputs } from '../run-inputs.js'
+import { DEFAULT_MAX_VALUE_BYTES } from '../value-limits.js'
 import type { WorkflowDefinition } from '../schema.js'
 import { formatValidationErrors } from '../validation-errors.js'
 import { DefinitionStore } from './definitions.js'
@@ -49,6 +50,17 @@ export interface EngineOptions {
   maxParallelPerRun?: number
   /** Payloads whose JSON is larger go to blobs (default 8 KiB). */
   inlineLimit?: number
+  /**
+   * Most events one commit of a run holds (default 1000): a fan-out or a burst of results that
+   * would record more goes over several commits. At most the event log's limit per append (10,000
+   * for the file log).
+   */
+  maxEventsPerCommit?: number
+  /**
+   * Largest value (an input or output) a run records, in bytes of JSON (default 64 MiB, the file
+   * blob store's limit): a step whose output is larger fails, naming the limit.
+   */
+  maxValueBytes?: number
   /** How often a run waiting for a signal checks for events from other processes (default 500 ms). */
   pollMs?: number
   random?: () => number
@@ -138,6 +150,8 @@ export class Engine {
       slots: new Slots(options.maxConcurrency ?? 64),
       maxParallelPerRun: options.maxParallelPerRun ?? 16,
       inlineLimit: options.inlineLimit ?? 8192,
+      maxEventsPerCommit: options.maxEventsPerCommit ?? 1000,
+      maxValueBytes: options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES,
       pollMs: options.pollMs ?? 500,
       agents: options.agents ?? standInAgent(),
       tools: options.tools ?? toolInvoker(),
@@ -294,7 +308,9 @@ export class Engine {
     const events = await this.options.log.read({ tenant, stream: runId })
     if (events.length === 0) throw new ShiiooError('NOT_FOUND', `no run ${runId} in tenant ${tenant}`)
     const state = foldRunState(events)
-    return replayRun(events, await this.definitions.get(tenant, state.workflow.hash), this.options.blobs)
+    return replayRun(events, await this.definitions.get(tenant, state.workflow.hash), this.options.blobs, {
+      maxValueBytes: this.host.maxValueBytes,
+    })
   }
 
   /**

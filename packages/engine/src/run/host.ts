@@ -27,6 +27,10 @@ export interface DriverHost {
   maxParallelPerRun: number
   /** Payloads up to this many bytes of JSON stay inline in events. */
   inlineLimit: number
+  /** Most events in one commit; a larger fan-out goes over several (the log limits an append). */
+  maxEventsPerCommit: number
+  /** Largest value (an input or output) recorded, in bytes of JSON; a larger one fails its step. */
+  maxValueBytes: number
   /** How often a run waiting for a signal looks for events other processes appended. */
   pollMs: number
   agents: AgentRunner

@@ -48,12 +48,16 @@ const MAX_TURNS = 100_000
  * the log records: an outcome is answered at the time it was recorded, a timer fires at the first
  * recorded time at or after it was due (when the driver's timer actually fired), a signal counts
  * from the first decision the run made after it arrived (the driver takes in another process's
- * signal at its next poll), a pause and a resume from when they were recorded.
+ * signal at its next poll), a pause and a resume from when they were recorded, and an attempt
+ * starts no earlier than the log says it did (the rest of a fan-out larger than one commit went
+ * in a later one; an attempt may have waited for a concurrency slot).
  */
 export async function replayRun(
   events: readonly StoredEvent[],
   compiled: CompiledWorkflow,
   blobs: BlobStore,
+  /** The driver's limit on recorded values, as the run was made under. */
+  limits: { maxValueBytes?: number } = {},
 ): Promise<ReplayReport> {
   const recorded = foldRunState(events)
   if (!isTerminal(recorded.status)) {
@@ -127,7 +131,16 @@ export async function replayRun(
     for (const l of answering) answer(l, outcomeOf(l)!, state, values, tx)
     const result = plan(
       state,
-      { compiled, values, now, maxParallel: Number.MAX_SAFE_INTEGER, takeSlot: () => true, random: () => 0.5 },
+      {
+        compiled,
+        values,
+        now,
+        maxParallel: Number.MAX_SAFE_INTEGER,
+        takeSlot: () => true,
+        random: () => 0.5,
+        admit: (stepId, item, attempt) => (clock.startOf(attemptKey(stepId, item, attempt)) ?? now) <= now,
+        ...(limits.maxValueBytes === undefined ? {} : { maxValueBytes: limits.maxValueBytes }),
+      },
       tx,
     )
     for (const l of result.launches) {
@@ -138,6 +151,8 @@ export async function replayRun(
     const next = Math.min(
       ...pending.map((l) => outcomeOf(l)!.at),
       signals[nextSignal]?.at ?? Infinity,
+      // an attempt the log started later (the rest of a fan-out larger than a commit, one that waited for a slot)
+      result.more ? clock.firstAtOrAfter(now + 1) : Infinity,
       result.wakeAt === null ? Infinity : clock.firstAtOrAfter(Math.max(result.wakeAt, now + 1)),
     )
     if (next !== Infinity) {
@@ -174,6 +189,10 @@ export async function replayRun(
  */
 function recordedClock(events: readonly StoredEvent[], born: number) {
   const times = [...new Set(events.map((e) => Date.parse(e.at)))].sort((a, b) => a - b)
+  const starts = new Map<string, number>()
+  for (const e of events) {
+    if (e.type === 'step.started') starts.set(attemptKey(e.data.stepId, e.data.item, e.data.attempt), Date.parse(e.at))
+  }
   const startedAt = Date.parse(events[0]!.at)
   const decisions = events.slice(born).filter((e) => !SIGNALS.has(e.type) && e.type !== 'run.cancelled')
   const signals: Array<{ at: number; event: StoredEvent }> = []
@@ -192,16 +211,25 @@ function recordedClock(events: readonly StoredEvent[], born: number) {
     start: Math.max(startedAt, decisions[0] === undefined ? startedAt : Date.parse(decisions[0].at)),
     signals,
     firstAtOrAfter(t: number): number {
-      let lo = 0
-      let hi = times.length
-      while (lo < hi) {
-        const mid = (lo + hi) >> 1
-        if (times[mid]! < t) lo = mid + 1
-        else hi = mid
-      }
-      return times[lo] ?? Infinity
+      return times[firstIndexAtOrAfter(times, t)] ?? Infinity
+    },
+    /** When the log says an attempt started. */
+    startOf(key: string): number | undefined {
+      return starts.get(key)
     },
   }
+}
+
+/** The first index of the sorted `times` whose time is at or after `t` (times.length when none is). */
+function firstIndexAtOrAfter(times: readonly number[], t: number): number {
+  let lo = 0
+  let hi = times.length
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1
+    if (times[mid]! < t) lo = mid + 1
+    else hi = mid
+  }
+  return lo
 }
 
 /**
