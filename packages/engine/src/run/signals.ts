@@ -60,16 +60,19 @@ function decision(
     .filter((s) => s.step.kind === 'approval' || (s.step.kind === 'foreach' && s.step.step.kind === 'approval'))
     .map((s) => s.step.id)
   if (!step) {
+    // a bad argument, as a step that is not an approval is (the run exists; fork says the same)
     throw new ShiiooError(
-      'NOT_FOUND',
+      'INVALID_INPUT',
       `run ${state.runId} has no step "${signal.stepId}"; approval steps: ${approvals.join(', ') || 'none'}`,
+      { details: { field: 'stepId' } },
     )
   }
   const perItem = step.kind === 'foreach' && step.step.kind === 'approval'
   if (step.kind !== 'approval' && !perItem) {
     throw new ShiiooError(
       'INVALID_INPUT',
-      `step "${signal.stepId}" is a ${step.kind} step, not an approval; approval steps: ${approvals.join(', ') || 'none'}`,
+      `step "${signal.stepId}" is ${/^[aeiou]/.test(step.kind) ? 'an' : 'a'} ${step.kind} step, not an approval; approval steps: ${approvals.join(', ') || 'none'}`,
+      { details: { field: 'stepId' } },
     )
   }
   if (perItem && signal.item === undefined)
