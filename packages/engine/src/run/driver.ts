@@ -227,9 +227,10 @@ export class RunDriver {
       return
     }
     if (!e.retryable) {
-      if (this.unrecordable !== null || (e.code !== 'INVALID_INPUT' && e.code !== 'PAYLOAD_TOO_LARGE')) {
-        return this.halt(e)
-      }
+      // the log refused what this run would record; anything else (a file system that refuses
+      // writes, a damaged log) is not the run's doing and stops the driver instead
+      const refused = e.code === 'INVALID_INPUT' || e.code === 'PAYLOAD_TOO_LARGE'
+      if (this.unrecordable !== null || !refused) return this.halt(e)
       this.unrecordable = errorInfo(e.code, `the event log refused the run's next decisions: ${e.message}`, false)
       this.host.logger.error('the event log refused a run step for good; failing the run', {
         runId: this.runId,
