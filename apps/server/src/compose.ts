@@ -57,6 +57,12 @@ export interface OpenOptions {
    * `verify`) or that rebuild it (`index rebuild`), so a damaged index file does not stop them.
    */
   indexOnDemand?: boolean
+  /**
+   * The command only reads the streams (`events`, `runs list`, `verify`, ...): the event log opens
+   * no journal of its own and refuses appends, so the data dir's journal files are left as they are
+   * (the index, a cache of the streams, is still brought up to date when the command queries it).
+   */
+  readOnly?: boolean
 }
 
 /**
@@ -75,6 +81,7 @@ export async function openOrchestrator(config: Config, options: OpenOptions): Pr
     // run` or the server waits): hand an idle stream's lock back soon, so they wait well under a second.
     lockIdleMs: STREAM_LOCK_IDLE_MS,
     leaseTtlMs: config.leaseTtlMs,
+    ...(options.readOnly ? { readOnly: true } : {}),
   })
   const file = indexFile(config.dataDir)
   const index = new LazyIndex(

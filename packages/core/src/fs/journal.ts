@@ -1,17 +1,30 @@
 import { randomBytes } from 'node:crypto'
-import { close, constants, fdatasync, fsync, open, readdir, rename, stat, unlink, writev, writevSync } from 'node:fs'
+import {
+  close,
+  constants,
+  fdatasync,
+  fsync,
+  open,
+  readdir,
+  readdirSync,
+  rename,
+  stat,
+  unlink,
+  writev,
+  writevSync,
+} from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { ShiiooError } from '../errors.js'
 import type { Logger } from '../ports/logger.js'
 import { DirSyncer, ensureDurableDir, fsyncDir } from './durable.js'
-import { FileLock } from './file-lock.js'
+import { FileLock, liveOwnerOf } from './file-lock.js'
 import type { LockIdentity } from './lock-identity.js'
 import { sweepDeadIdentities } from './lock-identity.js'
 import type { JournalEntry } from './journal-format.js'
 import { SPARE_FILE, encodeRecord, segmentId } from './journal-format.js'
 import type { RecoveryReport } from './journal-recovery.js'
-import { recoverOrphans } from './journal-recovery.js'
+import { SEGMENT_FILE, recoverOrphans } from './journal-recovery.js'
 import { writeFully } from './stream-file.js'
 
 const openAsync = promisify(open)
@@ -126,6 +139,26 @@ export class Journal {
       journal.first = journal.start()
       journal.first.catch(() => {}) // a failure shows in the first commit
       return journal
+    } finally {
+      recovery.release()
+    }
+  }
+
+  /**
+   * For a process that only reads: replays the journals of owners that are gone, as opening a
+   * journal does, but only when there are any. With none, it creates, renames and locks nothing:
+   * reading a data dir leaves it as it was.
+   */
+  static async recoverForReading(
+    options: Pick<JournalOptions, 'dataDir' | 'logger' | 'identity'>,
+  ): Promise<RecoveryReport> {
+    const dir = join(options.dataDir, 'journal')
+    if (!hasOrphans(dir, join(options.dataDir, 'locks'))) return { owners: 0, entries: 0, repaired: 0 }
+    const { identity } = options
+    const recovery = new FileLock(join(dir, 'recovery.lock'), { timeoutMs: 120_000, ...(identity ? { identity } : {}) })
+    await recovery.acquire()
+    try {
+      return recoverOrphans(dir, options.dataDir, '', options.logger, identity)
     } finally {
       recovery.release()
     }
@@ -387,6 +420,23 @@ export class Journal {
       this.lock?.release()
     }
   }
+}
+
+/** Whether `dir` holds a journal segment whose owner is gone (no live owner lock): one to replay. */
+function hasOrphans(dir: string, locksDir: string): boolean {
+  let names: string[]
+  try {
+    names = readdirSync(dir)
+  } catch {
+    return false // no journal folder: no process ever wrote here
+  }
+  const owners = new Set<string>()
+  for (const name of names) {
+    const owner = SEGMENT_FILE.exec(name)?.[1]
+    if (owner !== undefined) owners.add(owner)
+  }
+  for (const owner of owners) if (liveOwnerOf(join(dir, `${owner}.lock`), locksDir) === null) return true
+  return false
 }
 
 async function syncFile(path: string): Promise<void> {
