@@ -211,6 +211,12 @@ class Planner {
       this.result.more = true
       return
     }
+    // before rendering: a fan-out waiting for capacity would otherwise render every waiting item's
+    // input on every commit (quadratic in the items, each render converting the whole scope)
+    if (EXECUTING.has(body.kind) && this.executing >= this.ctx.maxParallel) {
+      this.result.starved = true
+      return
+    }
     const at = item === undefined ? {} : { item }
     const key = idempotencyKey(this.state.runId, id, item, attempt)
     const itemValue = item === undefined ? undefined : (this.ctx.values.list(id)?.[item] ?? null)
