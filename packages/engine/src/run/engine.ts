@@ -281,7 +281,8 @@ export class Engine {
     const driver = this.drivers.get(`${tenant}/${runId}`)
     if (driver) {
       await driver.submit((tx, state) => {
-        for (const e of signalEvents(state, driver.compiled, signal)) tx.emitAs(actor, e.type, e.data)
+        for (const e of signalEvents(state, driver.compiled, signal, this.host.maxValueBytes))
+          tx.emitAs(actor, e.type, e.data)
       })
       return driver.state
     }
@@ -290,7 +291,9 @@ export class Engine {
       const state = await this.state(tenant, runId)
       const compiled = await this.definitions.get(tenant, state.workflow.hash)
       const make = eventFactory(this.ids, this.clock, actor)
-      const events = signalEvents(state, compiled, signal).map((e) => make(e.type, e.data as never))
+      const events = signalEvents(state, compiled, signal, this.host.maxValueBytes).map((e) =>
+        make(e.type, e.data as never),
+      )
       const pending = new Map<string, Uint8Array>()
       for (const e of events) externalizePayloads(e.data, this.host.inlineLimit, pending)
       await storePending(this.options.blobs, tenant, pending)

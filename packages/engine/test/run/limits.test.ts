@@ -280,6 +280,24 @@ describe('engine: a value the log cannot hold fails its step, finally, naming th
   })
 })
 
+describe('engine: a signal the log could not hold is refused, and the run goes on', () => {
+  it('an event whose payload nests too deep is refused naming the limit; the run still takes a good one', async () => {
+    const engine = await engineWith({})
+    const { runId } = await engine.start({
+      definition: workflow({ name: 'signal', steps: [{ id: 'w', kind: 'wait', event: { name: 'go' } }] }),
+    })
+    const ops = { kind: 'user', id: 'ops' } as const
+    await expect(engine.signal(T, runId, { kind: 'event', name: 'go', payload: nest(70) }, ops)).rejects.toMatchObject({
+      code: 'INVALID_INPUT',
+      message: 'the payload of event "go" nests lists and objects more than 64 levels deep, the most an event may hold',
+    })
+    await engine.signal(T, runId, { kind: 'event', name: 'go', payload: { ok: true } }, ops)
+    const end = await engine.wait(T, runId)
+    expect(end.status).toBe('completed')
+    expect(end.events).toHaveLength(1)
+  })
+})
+
 describe('engine: an error retrying cannot cure is not retried', () => {
   it('a commit the log refuses for good fails the run, naming why, after one try', async () => {
     let refused = 0
