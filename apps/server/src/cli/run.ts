@@ -1,5 +1,6 @@
 import type { Command } from 'commander'
 import { ShiiooError, isShiiooError } from '@shiioo/core'
+import { checkRunRequest } from '@shiioo/orchestrator'
 import type { CommandContext } from './context.js'
 import type { GlobalOptions } from './options.js'
 import { QUIET, withGlobalOptions } from './options.js'
@@ -74,6 +75,13 @@ export function registerRun(program: Command, ctx: CommandContext): void {
   ).action(async (file: string, options: RunOptions) => {
     const input = parseInputs(options.input)
     const { path, source } = await readWorkflowFile(file, ctx.cwd)
+    // bad input changes nothing: refused before the data dir is made or opened
+    try {
+      checkRunRequest(source, input)
+    } catch (error) {
+      if (isShiiooError(error) && error.code === 'INVALID_INPUT') hintJsonInputs(ctx, options.input, input)
+      throw error
+    }
     const workflows = await siblingWorkflows(path, ctx.cwd)
     await withSession(options, { create: true }, async (session) => {
       const started = await session.app.orchestrator.runs
