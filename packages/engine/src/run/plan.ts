@@ -116,10 +116,13 @@ class Planner {
     this.finishIfDone()
   }
 
-  /** True (and `more` set) once the next unit's decisions could pass maxEvents: the rest waits for the next plan. */
+  /**
+   * True (and `more` set) once the next unit's decisions could pass maxEvents: the rest waits for
+   * the next plan. A plan that has recorded nothing yet always goes on, so every plan makes progress.
+   */
   private full(): boolean {
     const max = this.ctx.maxEvents
-    if (max === undefined || this.emitted() + EVENTS_PER_UNIT <= max) return false
+    if (max === undefined || this.emitted() === 0 || this.emitted() + EVENTS_PER_UNIT <= max) return false
     this.result.more = true
     return true
   }

@@ -127,6 +127,21 @@ describe('engine: a fan-out larger than an append', () => {
   })
 })
 
+describe('engine: every commit makes progress', () => {
+  it('a commit limit smaller than one unit still lets every plan record one unit', async () => {
+    const sizes: number[] = []
+    const engine = await engineWith({ maxEventsPerCommit: 1 }, (log) => countingLog(log, sizes))
+    const { end } = await runToEnd(engine, {
+      name: 'tiny-commits',
+      steps: [{ id: 'each', kind: 'foreach', items: '[1, 2, 3]', step: { kind: 'transform', output: '${{ item }}' } }],
+    })
+    expect(end.status).toBe('completed')
+    // the first: run.started, the foreach's start, and its first item's start and completion
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(4)
+    expect(sizes.length).toBeGreaterThanOrEqual(3)
+  })
+})
+
 describe('engine: a value the log cannot hold fails its step, finally, naming the limit', () => {
   it('a transform that renders deeper than 64 levels fails once, whatever its retry policy', async () => {
     const engine = await engineWith({})
