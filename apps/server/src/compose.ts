@@ -1,7 +1,15 @@
 import { statSync } from 'node:fs'
 import { mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { FsBlobStore, Projector, ShiiooError, createFsStreamFolder, openFsEventLog, openWriters } from '@shiioo/core'
+import {
+  FsBlobStore,
+  Projector,
+  ShiiooError,
+  createFsStreamFolder,
+  openFsEventLog,
+  openWriters,
+  toShiiooError,
+} from '@shiioo/core'
 import type { Logger } from '@shiioo/core'
 import type { DataDirPort, Orchestrator } from '@shiioo/orchestrator'
 import { CONTROL_PROJECTIONS, createOrchestrator } from '@shiioo/orchestrator'
@@ -49,6 +57,12 @@ export interface OpenOptions {
    * `verify`) or that rebuild it (`index rebuild`), so a damaged index file does not stop them.
    */
   indexOnDemand?: boolean
+  /**
+   * The command only reads the streams (`events`, `runs list`, `verify`, ...): the event log opens
+   * no journal of its own and refuses appends, so the data dir's journal files are left as they are
+   * (the index, a cache of the streams, is still brought up to date when the command queries it).
+   */
+  readOnly?: boolean
 }
 
 /**
@@ -57,7 +71,7 @@ export interface OpenOptions {
  * start) and then closes the stores, most dependent first.
  */
 export async function openOrchestrator(config: Config, options: OpenOptions): Promise<Composed> {
-  if (options.create) await mkdir(config.dataDir, { recursive: true })
+  if (options.create) await makeDataDir(config.dataDir)
   else assertDataDir(config.dataDir)
   const logger = createLogger(config.logLevel)
   const log = openFsEventLog({
@@ -67,6 +81,7 @@ export async function openOrchestrator(config: Config, options: OpenOptions): Pr
     // run` or the server waits): hand an idle stream's lock back soon, so they wait well under a second.
     lockIdleMs: STREAM_LOCK_IDLE_MS,
     leaseTtlMs: config.leaseTtlMs,
+    ...(options.readOnly ? { readOnly: true } : {}),
   })
   const file = indexFile(config.dataDir)
   const index = new LazyIndex(
@@ -119,6 +134,29 @@ export async function openOrchestrator(config: Config, options: OpenOptions): Pr
   } catch (err) {
     await closeStores()
     throw err
+  }
+}
+
+/** Makes the data dir (a server's first start, `shiioo run`); a path that cannot be one is bad input, naming why. */
+async function makeDataDir(dataDir: string): Promise<void> {
+  try {
+    await mkdir(dataDir, { recursive: true })
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    const hint = 'set --data-dir or SHIIOO_DATA_DIR'
+    if (code === 'EEXIST')
+      throw new ShiiooError('INVALID_INPUT', `data dir ${dataDir} is a file, not a directory (${hint})`)
+    if (code === 'ENOTDIR') {
+      throw new ShiiooError(
+        'INVALID_INPUT',
+        `data dir ${dataDir} cannot be made: a part of its path is a file, not a directory (${hint})`,
+      )
+    }
+    const why = toShiiooError(err)
+    throw new ShiiooError(why.code, `data dir ${dataDir} cannot be made: ${why.message} (${hint})`, {
+      retryable: why.retryable,
+      cause: err,
+    })
   }
 }
 

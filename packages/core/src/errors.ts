@@ -70,9 +70,48 @@ export function isShiiooError(value: unknown): value is ShiiooError {
   return value instanceof ShiiooError
 }
 
-/** Wraps anything thrown into a ShiiooError; unknown failures become INTERNAL. */
+/**
+ * What a system error from the file system means. None is a bug (INTERNAL): the storage is not
+ * usable as it is (a read-only or full file system, a path that is not what it should be, no
+ * permission), and a full disk or too many open files may pass. An edge that knows the path was
+ * its caller's (the CLI's --data-dir) may call the first kind bad input (see `details.errno`).
+ */
+const SYSTEM_ERRORS: Readonly<Record<string, { retryable: boolean; what: string }>> = {
+  EROFS: { retryable: false, what: 'the file system is read-only' },
+  EACCES: { retryable: false, what: 'permission denied' },
+  EPERM: { retryable: false, what: 'operation not permitted' },
+  ENOTDIR: { retryable: false, what: 'a part of the path is a file, not a directory' },
+  EISDIR: { retryable: false, what: 'the path is a directory, not a file' },
+  EEXIST: { retryable: false, what: 'something else is already at the path' },
+  ENAMETOOLONG: { retryable: false, what: 'the path is too long' },
+  ELOOP: { retryable: false, what: 'the path has a loop of symbolic links' },
+  ENOSPC: { retryable: true, what: 'no space left on the device' },
+  EDQUOT: { retryable: true, what: 'the disk quota is used up' },
+  EMFILE: { retryable: true, what: 'too many open files' },
+  ENFILE: { retryable: true, what: 'too many open files' },
+  EIO: { retryable: false, what: 'the disk failed (an input/output error)' },
+}
+
+/**
+ * Wraps anything thrown into a ShiiooError: a system error of the file system is UNAVAILABLE,
+ * saying what it means (see SYSTEM_ERRORS), with `details.errno` and `details.path`; any other
+ * unknown failure is INTERNAL.
+ */
 export function toShiiooError(value: unknown): ShiiooError {
   if (value instanceof ShiiooError) return value
   const message = value instanceof Error ? value.message : String(value)
+  const system = value as { code?: unknown; syscall?: unknown; path?: unknown; info?: { code?: unknown } } | null
+  // Node's own fs errors (ERR_FS_EISDIR from fs.rm) carry the system's code in `info`
+  const errno = typeof system?.info?.code === 'string' ? system.info.code : system?.code
+  const known = typeof errno === 'string' ? SYSTEM_ERRORS[errno] : undefined
+  if (known && value instanceof Error) {
+    const path = typeof system!.path === 'string' ? system!.path : undefined
+    const op = typeof system!.syscall === 'string' ? ` (${system!.syscall}${path === undefined ? '' : ` ${path}`})` : ''
+    return new ShiiooError('UNAVAILABLE', `${known.what}${op}`, {
+      retryable: known.retryable,
+      cause: value,
+      details: { errno, ...(path === undefined ? {} : { path }) },
+    })
+  }
   return new ShiiooError('INTERNAL', message, { cause: value })
 }

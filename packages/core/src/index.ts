@@ -17,12 +17,21 @@ export {
 export type { ErrorCode, ShiiooErrorOptions } from './errors.js'
 export { ERROR_CODES, ShiiooError, isShiiooError, toShiiooError } from './errors.js'
 export type { Json, Payload, ErrorInfo } from './events/payload.js'
-export { BLOB_KEY, blobKeySchema, jsonSchema, payloadSchema, errorInfoSchema } from './events/payload.js'
+export {
+  BLOB_KEY,
+  MAX_JSON_DEPTH,
+  blobKeySchema,
+  jsonSchema,
+  payloadSchema,
+  errorInfoSchema,
+} from './events/payload.js'
 export type { EventSchemas, EventType, EventData } from './events/catalog.js'
 export {
   eventSchemas,
   EVENT_TYPES,
   isEventType,
+  MAX_ITEM_INDEX,
+  MAX_WAIT_PROMPT_CHARS,
   STEP_ID,
   CORE_EVENT_MODULES,
   runEvents,

@@ -38,6 +38,10 @@ type InspectableLog = EventLog & {
   inspect?(r: { tenant: TenantId; stream: StreamId }): Promise<{
     events: StoredEvent[]
     tornTail: { offset: number; bytes: number; reason: string } | null
+    /** The stream's file holds no bytes at all. */
+    empty?: boolean
+    /** A lock on the stream whose holder is gone. */
+    staleLock?: { path: string; pid: number; host: string } | null
   }>
   tenants?(): Promise<TenantId[]>
 }
@@ -83,6 +87,8 @@ export async function verifyDataDir(options: {
       if (options.log.inspect) {
         const r = await options.log.inspect(s)
         events = r.events
+        for (const message of leftovers(r))
+          report.warnings.push({ kind: 'stream', tenant: s.tenant, id: s.stream, message })
         if (r.tornTail) {
           report.warnings.push({
             kind: 'stream',
@@ -165,4 +171,20 @@ export async function verifyDataDir(options: {
   report.problems.push(...referenceProblems)
   report.ok = report.problems.length === 0
   return report
+}
+
+/** What a process that stopped left of a stream, in words: not damage, nothing acknowledged is missing. */
+function leftovers(r: { empty?: boolean; staleLock?: { path: string; pid: number; host: string } | null }): string[] {
+  const out: string[] = []
+  if (r.empty) {
+    out.push(
+      'empty stream file: a process stopped before its first commit to it was durable (nothing was acknowledged; the stream has no events)',
+    )
+  }
+  if (r.staleLock) {
+    out.push(
+      `stale lock ${r.staleLock.path}: its holder (process ${r.staleLock.pid} on ${r.staleLock.host}) is gone; the next writer of the stream breaks it`,
+    )
+  }
+  return out
 }

@@ -6,6 +6,7 @@ import {
   readFileSync,
   readdirSync,
   rmSync,
+  statSync,
   truncateSync,
   writeFileSync,
 } from 'node:fs'
@@ -283,4 +284,52 @@ describe('the write-ahead journal', () => {
     expect(await log.version({ tenant: T, stream })).toBe(5)
     await log.close()
   })
+
+  it('a read-only log creates, renames and locks nothing in the data dir, and refuses appends', async () => {
+    const dataDir = tempDir()
+    const writer = openFsEventLog({ dataDir })
+    const stream = 'notes' as StreamId
+    await writer.append({ tenant: T, stream, expectedVersion: 0, events: [ev(1), ev(2)] })
+    await writer.close()
+    const before = snapshot(dataDir)
+    expect(spares(dataDir).length).toBeGreaterThan(0) // what a reader used to rename into place
+    const reader = openFsEventLog({ dataDir, readOnly: true })
+    expect(await reader.recovered()).toEqual({ owners: 0, entries: 0, repaired: 0 })
+    expect((await reader.read({ tenant: T, stream })).map((e) => e.seq)).toEqual([1, 2])
+    expect(await reader.version({ tenant: T, stream })).toBe(2)
+    await expect(reader.append({ tenant: T, stream, expectedVersion: 2, events: [ev(3)] })).rejects.toThrow(
+      /opened read-only/,
+    )
+    const verified = await verifyDataDir({ log: reader, blobs: new FsBlobStore({ dataDir }) })
+    expect(verified.problems).toEqual([])
+    await reader.close()
+    expect(snapshot(dataDir)).toEqual(before)
+  })
+
+  it("a read-only log still replays a killed writer's journal before it reads", async () => {
+    const dataDir = tempDir()
+    const acked = await writeAndKill(dataDir, 30, 6, 64 << 20, 'waiting')
+    const reader = openFsEventLog({ dataDir, readOnly: true })
+    const report = await reader.recovered()
+    expect(report).toMatchObject({ owners: 1 })
+    expect(report!.repaired).toBeGreaterThan(30)
+    const seen = new Set<string>()
+    for (const { tenant, stream } of streamsOf(acked)) {
+      for (const e of await reader.read({ tenant, stream })) seen.add(e.id)
+    }
+    expect([...acked.keys()].filter((id) => !seen.has(id))).toEqual([])
+    await reader.close()
+    expect(segments(dataDir)).toEqual([])
+  })
 })
+
+/** Every file of a data dir with its size and modification time (what a reader must leave alone). */
+function snapshot(dataDir: string): string[] {
+  return readdirSync(dataDir, { recursive: true, withFileTypes: true })
+    .map((e) => {
+      const path = join(e.parentPath, e.name)
+      const s = statSync(path)
+      return `${path.slice(dataDir.length)} ${e.isDirectory() ? 'dir' : s.size} ${s.mtimeMs} ${s.ino}`
+    })
+    .sort()
+}

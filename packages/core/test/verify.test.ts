@@ -1,5 +1,6 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { spawn } from 'node:child_process'
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { hostname, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { NewEvent, RunId, StoredEvent, TenantId } from '../src/index.js'
@@ -14,6 +15,7 @@ import {
   newEvent,
   openFsEventLog,
   sha256Hex,
+  streamPath,
   verifyDataDir,
 } from '../src/index.js'
 
@@ -164,6 +166,47 @@ describe('verifyDataDir and the blobs events name', () => {
     expect(missing[0]).toMatchObject({ id: first, seq: 1 })
     expect(report.referencedBlobs).toBe(3)
   })
+
+  it('comments on what a writer killed before its first commit left: an empty stream file and its stale lock', async () => {
+    const runId = ids.runId()
+    const child = spawn(process.execPath, [STOPPED_WRITER, dataDir, T, runId], { stdio: ['ignore', 'pipe', 'inherit'] })
+    await new Promise<void>((resolve) =>
+      child.stdout.on('data', (c: Buffer) => c.toString().includes('ready') && resolve()),
+    )
+    const exited = new Promise((r) => child.on('exit', r))
+    child.kill('SIGKILL')
+    await exited
+    const path = streamPath(dataDir, T, runId)
+    expect(statSync(path).size).toBe(0)
+    let log = openFsEventLog({ dataDir, readOnly: true })
+    const report = await verifyDataDir({ log, blobs: new FsBlobStore({ dataDir }) })
+    expect(report).toMatchObject({ ok: true, streams: 1, events: 0, problems: [] })
+    expect(report.warnings).toEqual([
+      {
+        kind: 'stream',
+        tenant: T,
+        id: runId,
+        message:
+          'empty stream file: a process stopped before its first commit to it was durable (nothing was acknowledged; the stream has no events)',
+      },
+      {
+        kind: 'stream',
+        tenant: T,
+        id: runId,
+        message: `stale lock ${path}.lock: its holder (process ${child.pid} on ${hostname()}) is gone; the next writer of the stream breaks it`,
+      },
+    ])
+    await log.close()
+    // the next writer breaks the lock and writes the stream; nothing is left to comment on
+    log = openFsEventLog({ dataDir })
+    await log.append({ tenant: T, stream: runId, expectedVersion: 0, events: [runEvents(runId)[0]!] })
+    await log.close()
+    await new FsBlobStore({ dataDir }).put({ tenant: T, data: DEFINITION })
+    expect(existsSync(`${path}.lock`)).toBe(false)
+    log = openFsEventLog({ dataDir, readOnly: true })
+    expect((await verifyDataDir({ log, blobs: new FsBlobStore({ dataDir }) })).warnings).toEqual([])
+    await log.close()
+  })
 })
 
 describe('verify checks what every reader checks', () => {
@@ -199,3 +242,4 @@ describe('verify checks what every reader checks', () => {
     }
   })
 })
+const STOPPED_WRITER = join(import.meta.dirname, 'fixtures', 'stopped-writer.mjs')

@@ -1,5 +1,3 @@
-import type { Json } from '@shiioo/core'
-
 export const INPUT_TYPES = ['string', 'number', 'integer', 'boolean', 'object', 'array'] as const
 export type InputType = (typeof INPUT_TYPES)[number]
 
@@ -35,16 +33,4 @@ export function describeValue(value: unknown): string {
 
 export function article(type: InputType): string {
   return type === 'integer' || type === 'object' || type === 'array' ? `an ${type}` : `a ${type}`
-}
-
-/** True for plain JSON data: finite numbers, plain objects and arrays, at most 64 levels deep. */
-export function isJsonValue(value: unknown, depth = 0): value is Json {
-  if (depth > 64) return false
-  if (value === null || typeof value === 'string' || typeof value === 'boolean') return true
-  if (typeof value === 'number') return Number.isFinite(value)
-  if (Array.isArray(value)) return value.every((v) => isJsonValue(v, depth + 1))
-  if (typeof value !== 'object') return false
-  const proto = Object.getPrototypeOf(value) as unknown
-  if (proto !== Object.prototype && proto !== null) return false
-  return Object.values(value).every((v) => isJsonValue(v, depth + 1))
 }

@@ -12,7 +12,15 @@ export interface ValidationLimits {
   readonly maxExpressionLength: number
   /** Bytes of the definition as UTF-8 JSON (or of the source text when parsed from text). */
   readonly maxDefinitionBytes: number
+  /**
+   * Levels of lists and maps nested in the definition (its own structure and the values it holds):
+   * at most MAX_NESTING_LIMIT, since parsing and validating recurse once per level.
+   */
+  readonly maxNesting: number
 }
+
+/** The highest maxNesting: deeper documents come near the call stack's end in the YAML parser. */
+export const MAX_NESTING_LIMIT = 256
 
 export const DEFAULT_VALIDATION_LIMITS: ValidationLimits = Object.freeze({
   maxSteps: 500,
@@ -20,6 +28,7 @@ export const DEFAULT_VALIDATION_LIMITS: ValidationLimits = Object.freeze({
   maxNeedsPerStep: 50,
   maxExpressionLength: 4096,
   maxDefinitionBytes: 1024 * 1024,
+  maxNesting: 128,
 })
 
 /** Defaults overridden by the given limits; a limit that is not a positive integer is a caller bug. */
@@ -31,6 +40,13 @@ export function resolveLimits(overrides: Partial<ValidationLimits> = {}): Valida
         details: { field: name },
       })
     }
+  }
+  if (limits.maxNesting > MAX_NESTING_LIMIT) {
+    throw new ShiiooError(
+      'INVALID_INPUT',
+      `validation limit maxNesting must be at most ${MAX_NESTING_LIMIT} (deeper documents would overflow the parser), not ${limits.maxNesting}`,
+      { details: { field: 'maxNesting' } },
+    )
   }
   return limits
 }

@@ -2,8 +2,9 @@ import type { Document, Node as YamlNode } from 'yaml'
 import { LineCounter, isMap, isScalar, isSeq, parseDocument } from 'yaml'
 import { findJsonSyntaxError } from './json-syntax.js'
 import { resolveLimits } from './limits.js'
+import { textNesting } from './text-nesting.js'
 import type { ValidateOptions, ValidationResult } from './validate.js'
-import { validateWorkflow } from './validate.js'
+import { nestingError, validateWorkflow } from './validate.js'
 import type { ValidationError } from './validation-errors.js'
 import { parsePath } from './validation-errors.js'
 
@@ -33,6 +34,12 @@ export function parseWorkflow(text: string, format?: WorkflowFormat, options: Va
     }
   }
   const lineCounter = new LineCounter()
+  // the parser recurses per level: a document nested past the limit is refused before it runs
+  const nesting = textNesting(text, limits.maxNesting + 1)
+  if (nesting.exceeded !== null) {
+    const at = position(lineCounter, text, nesting.exceeded, true)
+    return { ok: false, errors: [{ path: '', ...nestingError(limits.maxNesting), ...at }] }
+  }
   const resolved = format ?? (text.trimStart().startsWith('{') ? 'json' : 'yaml')
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true, version: '1.2', schema: 'core', strict: true })
   let value: unknown
@@ -76,7 +83,17 @@ function yamlError(prefix: string, message: string, at: { line: number; col: num
   }
 }
 
-function position(lineCounter: LineCounter, text: string, offset: number): { line: number; column: number } {
+function position(
+  lineCounter: LineCounter,
+  text: string,
+  offset: number,
+  countLines = false,
+): { line: number; column: number } {
+  if (countLines) {
+    // before the parser ran, the line counter knows no lines yet
+    lineCounter.addNewLine(0)
+    for (let i = text.indexOf('\n'); i >= 0 && i < offset; i = text.indexOf('\n', i + 1)) lineCounter.addNewLine(i + 1)
+  }
   const at = lineCounter.linePos(Math.min(offset, text.length))
   return { line: at.line, column: at.col }
 }

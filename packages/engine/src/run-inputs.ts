@@ -1,5 +1,7 @@
 import type { Json } from '@shiioo/core'
-import { article, describeValue, isJsonValue, matchesInputType } from './inputs.js'
+import { article, describeValue, matchesInputType } from './inputs.js'
+import type { ValueProblem } from './value-limits.js'
+import { INPUT_DEPTH, valueProblem } from './value-limits.js'
 import type { WorkflowDefinition } from './schema.js'
 import type { ValidationError } from './validation-errors.js'
 import { didYouMean, formatPath, sortErrors } from './validation-errors.js'
@@ -17,6 +19,7 @@ export function resolveRunInputs(
   const errors: ValidationError[] = []
   const inputs: Record<string, Json> = {}
   const declared = Object.keys(definition.inputs)
+  let problem: ValueProblem | null
   for (const [name, value] of Object.entries(provided)) {
     const declaration = definition.inputs[name]
     const path = formatPath(['inputs', name])
@@ -29,8 +32,12 @@ export function resolveRunInputs(
             ? `input "${name}" is not declared; the workflow takes no inputs`
             : `input "${name}" is not declared${didYouMean(name, declared)}; declared inputs: ${declared.join(', ')}`,
       })
-    } else if (!isJsonValue(value)) {
-      errors.push({ path, code: 'invalid_field', message: `input "${name}" is not JSON data` })
+    } else if ((problem = valueProblem(value, Number.MAX_SAFE_INTEGER, INPUT_DEPTH)) !== null) {
+      errors.push({
+        path,
+        code: problem.kind === 'depth' ? 'limit_exceeded' : 'invalid_field',
+        message: `input "${name}" ${problem.message}`,
+      })
     } else if (!matchesInputType(declaration.type, value)) {
       errors.push({
         path,

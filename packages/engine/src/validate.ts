@@ -6,6 +6,8 @@ import type { ValidationLimits } from './limits.js'
 import { resolveLimits } from './limits.js'
 import type { WorkflowDefinition } from './schema.js'
 import { checkStructure, validParts } from './structure.js'
+import { checkValueDepths } from './value-checks.js'
+import { nestingDepth } from './value-limits.js'
 import type { ValidationError } from './validation-errors.js'
 import { formatValidationErrors, sortErrors } from './validation-errors.js'
 
@@ -32,6 +34,10 @@ export type ValidationResult = ({ ok: true } & ValidWorkflow) | { ok: false; err
  */
 export function validateWorkflow(input: unknown, options: ValidateOptions = {}): ValidationResult {
   const limits = resolveLimits(options.limits)
+  // before anything recursive (JSON.stringify included) walks it
+  if (nestingDepth(input, limits.maxNesting) > limits.maxNesting) {
+    return { ok: false, errors: [{ path: '', ...nestingError(limits.maxNesting) }] }
+  }
   const sizeError = checkSize(input, limits)
   if (sizeError) return { ok: false, errors: [sizeError] }
   const structure = checkStructure(input)
@@ -42,6 +48,7 @@ export function validateWorkflow(input: unknown, options: ValidateOptions = {}):
     ...(structure.ok ? [] : structure.errors),
     ...checkExpressions(targets, { limits, stepIds: graph.ids, ancestors: graph.ancestors }),
   ]
+  if (structure.ok) errors.push(...checkValueDepths(structure.definition))
   if (errors.length > 0 || !structure.ok) return { ok: false, errors: sortErrors(errors) }
   return { ok: true, workflow: structure.definition, hash: hashNormalized(structure.definition) }
 }
@@ -78,5 +85,13 @@ function checkSize(input: unknown, limits: ValidationLimits): ValidationError | 
     path: '',
     code: 'limit_exceeded',
     message: `the definition has ${bytes} bytes as JSON, over the limit maxDefinitionBytes (${limits.maxDefinitionBytes})`,
+  }
+}
+
+/** The definition nests deeper than maxNesting: refused before it is parsed or walked any further. */
+export function nestingError(maxNesting: number): Pick<ValidationError, 'code' | 'message'> {
+  return {
+    code: 'limit_exceeded',
+    message: `the definition nests lists and maps more than ${maxNesting} levels deep, over the limit maxNesting (${maxNesting})`,
   }
 }

@@ -3,7 +3,7 @@ export { createOrchestrator, CONTROL_PROJECTIONS } from './orchestrator.js'
 export type { CallerContext, ServiceAction, ServiceResource, Gate } from './caller.js'
 export { SERVICE_ACTIONS, admit, localCaller, systemCaller } from './caller.js'
 export type { WorkflowSource, WorkflowSourceFormat } from './workflow/source.js'
-export { WORKFLOW_FORMATS } from './workflow/source.js'
+export { WORKFLOW_FORMATS, checkRunRequest } from './workflow/source.js'
 export type { WorkflowService } from './workflow/workflow-service.js'
 export type {
   RunService,

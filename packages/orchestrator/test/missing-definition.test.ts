@@ -1,4 +1,4 @@
-import { rm } from 'node:fs/promises'
+import { chmod, rm, writeFile } from 'node:fs/promises'
 import { afterEach, describe, expect, it } from 'vitest'
 import { DEFAULT_TENANT, blobPath } from '@shiioo/core'
 import { localCaller } from '../src/index.js'
@@ -9,8 +9,8 @@ afterEach(() => stacks.cleanup())
 
 const alice = localCaller('alice')
 
-/** Runs approval-gate up to its approval (or to its end), then removes its definition blob. */
-async function runWithoutDefinition(finish: boolean) {
+/** Runs approval-gate up to its approval (or to its end), then removes its definition blob (or alters it). */
+async function runWithoutDefinition(finish: boolean, damage = false) {
   const dir = await stacks.tempDir()
   const first = stacks.open(dir)
   const o = first.orchestrator
@@ -21,7 +21,11 @@ async function runWithoutDefinition(finish: boolean) {
     expect((await o.runs.wait(alice, started.runId)).status).toBe('completed')
   }
   await first.close()
-  await rm(blobPath(dir, DEFAULT_TENANT, started.workflow.hash))
+  const blob = blobPath(dir, DEFAULT_TENANT, started.workflow.hash)
+  if (damage) {
+    await chmod(blob, 0o644)
+    await writeFile(blob, '{"name":"approval-gate","steps":[]}')
+  } else await rm(blob)
   // a new process: nothing of the definition is cached
   return { ...stacks.open(dir), runId: started.runId, hash: started.workflow.hash }
 }
@@ -35,6 +39,7 @@ describe('a run whose workflow definition is not stored', () => {
       status: 'completed',
       workflow: { name: 'approval-gate', hash },
       definitionStored: false,
+      definitionProblem: 'not-stored',
       stepsFrom: 'events',
       decisions: [{ stepId: 'review', decision: 'approve' }],
     })
@@ -69,6 +74,33 @@ describe('a run whose workflow definition is not stored', () => {
       code: 'NOT_FOUND',
       message: 'no run run_01ARZ3NDEKTSV4RRFFQ69G5FAV in tenant default',
     })
+  })
+})
+
+describe('a run whose workflow definition is stored but altered', () => {
+  it('is shown from its events, saying the definition is damaged, and replay, fork and signals refuse naming it', async () => {
+    const done = await runWithoutDefinition(true, true)
+    expect(await done.orchestrator.runs.get(alice, done.runId)).toMatchObject({
+      definitionStored: false,
+      definitionProblem: 'damaged',
+      stepsFrom: 'events',
+    })
+    const damaged = new RegExp(
+      `^cannot replay run ${done.runId}: its workflow definition "approval-gate" is damaged in tenant default ` +
+        `\\(blob ${done.hash} is damaged: its content hashes to [0-9a-f]{64}\\); the run can still be inspected ` +
+        'from its events, but not continued, replayed or forked without it; `shiioo verify` lists every damaged blob$',
+    )
+    await expect(done.orchestrator.runs.replay(alice, done.runId)).rejects.toMatchObject({
+      code: 'DATA_CORRUPTED',
+      message: expect.stringMatching(damaged),
+    })
+    await expect(done.orchestrator.runs.fork(alice, done.runId, { fromStep: 'review' })).rejects.toMatchObject({
+      code: 'DATA_CORRUPTED',
+    })
+    const waiting = await runWithoutDefinition(false, true)
+    await expect(
+      waiting.orchestrator.runs.decide(alice, waiting.runId, { stepId: 'review', decision: 'approve' }),
+    ).rejects.toMatchObject({ code: 'DATA_CORRUPTED', message: expect.stringContaining('is damaged') })
   })
 })
 

@@ -41,7 +41,7 @@ export function registerCosts(program: Command, ctx: CommandContext): void {
       throw new ShiiooError('INVALID_INPUT', `--by must be one of ${COST_DIMENSIONS.join(', ')} (got "${options.by}")`)
     }
     const now = Date.now()
-    await withSession(options, { create: false }, async ({ app, caller }) => {
+    await withSession(options, { create: false, readOnly: true }, async ({ app, caller }) => {
       const rows = await app.orchestrator.runs.costs(caller, {
         by: options.by as CostDimension,
         ...(options.since ? { from: instant(options.since, '--since', now) } : {}),

@@ -22,9 +22,13 @@ export function registerEvents(program: Command, ctx: CommandContext): void {
     QUIET,
   ).action(async (runId: string, options: EventsOptions) => {
     const tenant = parseTenantId(options.tenant, '--tenant')
-    await withSession(options, { create: false, indexOnDemand: true, tenant }, async ({ app, caller }) => {
-      const events = await app.orchestrator.runs.events(caller, runId)
-      ctx.io.out.write(options.json ? events.map((e) => JSON.stringify(e) + '\n').join('') : formatEventTable(events))
-    })
+    await withSession(
+      options,
+      { create: false, indexOnDemand: true, readOnly: true, tenant },
+      async ({ app, caller }) => {
+        const events = await app.orchestrator.runs.events(caller, runId)
+        ctx.io.out.write(options.json ? events.map((e) => JSON.stringify(e) + '\n').join('') : formatEventTable(events))
+      },
+    )
   })
 }

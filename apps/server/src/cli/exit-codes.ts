@@ -1,5 +1,5 @@
 import type { ErrorCode } from '@shiioo/core'
-import { isShiiooError, toShiiooError } from '@shiioo/core'
+import { toShiiooError } from '@shiioo/core'
 import { ConfigError } from '../config/index.js'
 import type { Output } from './io.js'
 
@@ -21,6 +21,21 @@ export const EXIT_CODES: Readonly<Record<ErrorCode, number>> = {
   INTERNAL: 1,
 }
 
+/**
+ * File system errors that say a path given to the command (its data dir, a file) cannot be used
+ * as it is: bad input, exit 2, like a data dir that does not exist; with what to do.
+ */
+const PATH_ERRNOS: Readonly<Record<string, string>> = {
+  EROFS: 'this command writes to its data dir: give it one it may write to (--data-dir)',
+  EACCES: 'this command writes to its data dir: give it one it may write to (--data-dir)',
+  EPERM: 'this command writes to its data dir: give it one it may write to (--data-dir)',
+  ENOTDIR: 'is --data-dir the data dir? its folders are not laid out as shiioo makes them',
+  EISDIR: 'is --data-dir the data dir? its folders are not laid out as shiioo makes them',
+  EEXIST: 'is --data-dir the data dir? its folders are not laid out as shiioo makes them',
+  ENAMETOOLONG: 'give a shorter --data-dir',
+  ELOOP: 'is --data-dir the data dir? its folders are not laid out as shiioo makes them',
+}
+
 /** Prints a failure for a person at a terminal and returns the exit code. */
 export function reportError(err: unknown, out: Output): number {
   if (err instanceof ConfigError) {
@@ -28,7 +43,13 @@ export function reportError(err: unknown, out: Output): number {
     return EXIT_CODES[err.code]
   }
   const error = toShiiooError(err)
-  out.write(isShiiooError(err) ? `error: ${error.message}\n` : `error: internal error: ${error.message}\n`)
+  out.write(error.code === 'INTERNAL' ? `error: internal error: ${error.message}\n` : `error: ${error.message}\n`)
+  const errno = error.details.errno
+  const fix = typeof errno === 'string' ? PATH_ERRNOS[errno] : undefined
+  if (fix !== undefined) {
+    out.write(`${fix}\n`)
+    return EXIT_CODES.INVALID_INPUT
+  }
   if (error.retryable) out.write('this may be temporary: try again\n')
   return EXIT_CODES[error.code]
 }

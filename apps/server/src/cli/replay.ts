@@ -27,7 +27,7 @@ export function registerReplay(program: Command, ctx: CommandContext): void {
       .option('--json', 'print the replay report as JSON'),
     QUIET,
   ).action(async (runId: string, options: ReplayOptions) => {
-    await withSession(options, { create: false }, async ({ app, caller }) => {
+    await withSession(options, { create: false, indexOnDemand: true, readOnly: true }, async ({ app, caller }) => {
       const report = await app.orchestrator.runs.replay(caller, runId)
       if (!report.ok) ctx.setExitCode(1)
       if (options.json) {

@@ -113,7 +113,11 @@ function why(run: RunView): string {
 
 /** `shiioo runs show`: the run, then a table of every step of its definition in order. */
 export function formatRunDetails(run: RunView, shiioo: string, dataDirArg: string): string {
-  const definition = run.definitionStored ? `definition ${run.workflow.hash.slice(0, 12)}` : 'definition not stored'
+  const definition = run.definitionStored
+    ? `definition ${run.workflow.hash.slice(0, 12)}`
+    : run.definitionProblem === 'damaged'
+      ? 'definition damaged'
+      : 'definition not stored'
   const pairs: Array<[string, string]> = [
     ['run', run.runId],
     ['workflow', `${run.workflow.name} (${definition})`],
@@ -131,8 +135,12 @@ export function formatRunDetails(run: RunView, shiioo: string, dataDirArg: strin
   const rows = run.steps.map((s) => stepRow(run, s, true, shiioo, dataDirArg, now))
   let text = header(pairs)
   if (!run.definitionStored) {
+    const what =
+      run.definitionProblem === 'damaged'
+        ? 'is damaged (its blob no longer hashes to its key: `shiioo verify` names it)'
+        : 'is not stored'
     text +=
-      `\nnote: the workflow definition ${run.workflow.hash} is not stored;` +
+      `\nnote: the workflow definition ${run.workflow.hash} ${what};` +
       ' the steps below are those its events name, without their kinds or the steps not yet started\n'
   }
   text += '\n' + formatTable(['STEP', 'KIND', 'STATUS', 'ATTEMPTS', 'DURATION', 'DETAIL'], rows, [3])

@@ -1,5 +1,6 @@
 import type { Command } from 'commander'
 import { ShiiooError, isShiiooError } from '@shiioo/core'
+import { checkRunRequest } from '@shiioo/orchestrator'
 import type { CommandContext } from './context.js'
 import type { GlobalOptions } from './options.js'
 import { QUIET, withGlobalOptions } from './options.js'
@@ -37,13 +38,15 @@ export function parseInputs(pairs: readonly string[]): Record<string, unknown> {
 }
 
 /** A bad-input error after `--input n=2` may mean text was wanted: say how values are read. */
-function hintJsonInputs(ctx: CommandContext, input: Record<string, unknown>): void {
-  const typed = Object.entries(input).filter(([, v]) => typeof v !== 'string')
-  if (typed.length === 0) return
-  const [key, value] = typed[0]!
+function hintJsonInputs(ctx: CommandContext, pairs: readonly string[], input: Record<string, unknown>): void {
+  const key = Object.keys(input).find((k) => typeof input[k] !== 'string')
+  if (key === undefined) return
+  // the value as it was typed (re-serializing a value nested thousands deep would overflow the stack)
+  const text = pairs.find((p) => p.startsWith(`${key}=`))?.slice(key.length + 1) ?? ''
+  const shown = text.length > 60 ? `${text.slice(0, 57)}...` : text
   ctx.io.err.write(
-    `note: --input values that parse as JSON are taken as JSON (${key} is ${JSON.stringify(value)}); ` +
-      `for text, quote it as JSON: --input ${key}='"${String(JSON.stringify(value)).replace(/'/g, '')}"'\n`,
+    `note: --input values that parse as JSON are taken as JSON (${key} is ${shown}); ` +
+      `for text, quote it as JSON: --input ${key}='"${shown.replace(/'/g, '')}"'\n`,
   )
 }
 
@@ -72,6 +75,13 @@ export function registerRun(program: Command, ctx: CommandContext): void {
   ).action(async (file: string, options: RunOptions) => {
     const input = parseInputs(options.input)
     const { path, source } = await readWorkflowFile(file, ctx.cwd)
+    // bad input changes nothing: refused before the data dir is made or opened
+    try {
+      checkRunRequest(source, input)
+    } catch (error) {
+      if (isShiiooError(error) && error.code === 'INVALID_INPUT') hintJsonInputs(ctx, options.input, input)
+      throw error
+    }
     const workflows = await siblingWorkflows(path, ctx.cwd)
     await withSession(options, { create: true }, async (session) => {
       const started = await session.app.orchestrator.runs
@@ -82,7 +92,7 @@ export function registerRun(program: Command, ctx: CommandContext): void {
           ...(options.idempotencyKey === undefined ? {} : { idempotencyKey: options.idempotencyKey }),
         })
         .catch((error: unknown) => {
-          if (isShiiooError(error) && error.code === 'INVALID_INPUT') hintJsonInputs(ctx, input)
+          if (isShiiooError(error) && error.code === 'INVALID_INPUT') hintJsonInputs(ctx, options.input, input)
           throw error
         })
       for (const w of started.warnings) ctx.io.err.write(`warning: ${w}\n`)

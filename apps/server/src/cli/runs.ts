@@ -52,7 +52,7 @@ export function registerRuns(program: Command, ctx: CommandContext): void {
       .option('--json', 'print the page as JSON: { items, nextCursor }'),
     QUIET,
   ).action(async (options: ListOptions) => {
-    await withSession(options, { create: false }, async ({ app, caller, dataDirArg }) => {
+    await withSession(options, { create: false, readOnly: true }, async ({ app, caller, dataDirArg }) => {
       const page = await app.orchestrator.runs.list(caller, {
         ...(options.status === undefined ? {} : { status: parseStatus(options.status) }),
         ...(options.workflow === undefined ? {} : { workflow: options.workflow }),
@@ -92,7 +92,7 @@ export function registerRuns(program: Command, ctx: CommandContext): void {
       .option('--json', 'print the run as JSON (its view: status, steps, decisions, payloads inline or by blob)'),
     QUIET,
   ).action(async (runId: string, options: JsonOption) => {
-    await withSession(options, { create: false }, async ({ app, caller, dataDirArg }) => {
+    await withSession(options, { create: false, readOnly: true }, async ({ app, caller, dataDirArg }) => {
       const run = await app.orchestrator.runs.get(caller, runId)
       ctx.io.out.write(options.json ? JSON.stringify(run) + '\n' : formatRunDetails(run, ctx.shiioo, dataDirArg))
     })
@@ -107,7 +107,7 @@ export function registerRuns(program: Command, ctx: CommandContext): void {
       .option('--json', 'print the state as JSON'),
     QUIET,
   ).action(async (runId: string, options: JsonOption & { at?: string }) => {
-    await withSession(options, { create: false }, async ({ app, caller, dataDirArg }) => {
+    await withSession(options, { create: false, readOnly: true }, async ({ app, caller, dataDirArg }) => {
       const r = app.orchestrator.runs
       const seq = options.at === undefined ? (await r.get(caller, runId)).lastSeq : wholeNumber(options.at, '--at', 1)
       const run = await r.stateAt(caller, runId, seq)

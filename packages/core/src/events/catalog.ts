@@ -15,8 +15,13 @@ export const STEP_ID = /^[A-Za-z_][A-Za-z0-9_-]{0,63}$/
 
 const stepId = z.string().regex(STEP_ID, 'a step id is a letter or _ then letters, digits, _ or -')
 
+/** The highest foreach item position an event can carry (so a foreach fans out over at most one more). */
+export const MAX_ITEM_INDEX = 1_000_000
+/** The longest approval question a step.waiting event carries. */
+export const MAX_WAIT_PROMPT_CHARS = 20_000
+
 /** A foreach item's position; events of a foreach body carry it next to the foreach step's id. */
-const item = z.number().int().nonnegative().max(1_000_000)
+const item = z.number().int().nonnegative().max(MAX_ITEM_INDEX)
 const runRef = z.string().regex(RUN_ID, 'a run id is run_ + a ULID')
 /** The fields that name one attempt of a step (or of a foreach item). */
 const attemptOf = { stepId, item: item.optional(), attempt: z.number().int().positive() }
@@ -63,7 +68,7 @@ export const runEvents = defineEventModule({
           /** The child run a sub-workflow step waits for. */
           childRunId: runRef.optional(),
           /** The rendered question an approval puts to the approvers. */
-          prompt: z.string().max(20_000).optional(),
+          prompt: z.string().max(MAX_WAIT_PROMPT_CHARS).optional(),
         })
         .strict(),
     },

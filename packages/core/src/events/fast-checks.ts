@@ -1,6 +1,6 @@
 import { RUN_ID } from '../ids.js'
 import type { EventType } from './catalog.js'
-import { STEP_ID } from './catalog.js'
+import { MAX_ITEM_INDEX, STEP_ID } from './catalog.js'
 import { BLOB_KEY, isJson } from './payload.js'
 
 /**
@@ -33,7 +33,7 @@ const str = (v: unknown, min: number, max: number): boolean =>
 const stepId = (v: unknown): boolean => typeof v === 'string' && STEP_ID.test(v)
 const runRef = (v: unknown): boolean => typeof v === 'string' && RUN_ID.test(v)
 const item = (v: unknown): boolean =>
-  v === undefined || (Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) <= 1_000_000)
+  v === undefined || (Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) <= MAX_ITEM_INDEX)
 const attempt = (v: unknown): boolean => Number.isSafeInteger(v) && (v as number) > 0
 
 function payload(v: unknown): boolean {

@@ -6,9 +6,15 @@ export const blobKeySchema = z.string().regex(BLOB_KEY, 'a blob key is 64 lowerc
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json }
 
+/**
+ * How deep a value carried by an event may nest: a leaf at most this many lists and objects below
+ * the value itself. Readers fold and render values recursively; this keeps that bounded.
+ */
+export const MAX_JSON_DEPTH = 64
+
 /** True for values that survive JSON round-trips unchanged: plain objects, arrays, finite numbers, ... */
 export function isJson(value: unknown, depth = 0): value is Json {
-  if (depth > 64) return false
+  if (depth > MAX_JSON_DEPTH) return false
   if (value === null || typeof value === 'string' || typeof value === 'boolean') return true
   if (typeof value === 'number') return Number.isFinite(value)
   if (typeof value !== 'object') return false
@@ -22,7 +28,7 @@ export function isJson(value: unknown, depth = 0): value is Json {
 // A hand-written check rather than a recursive zod union: it runs for every event read.
 export const jsonSchema: z.ZodType<Json> = z.custom<Json>(
   (v) => isJson(v),
-  'must be plain JSON (finite numbers, at most 64 levels)',
+  `must be plain JSON (finite numbers, at most ${MAX_JSON_DEPTH} levels)`,
 )
 
 /** A value carried by an event: small values inline, large or sensitive ones in a blob by hash. */

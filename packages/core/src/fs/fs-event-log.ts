@@ -25,6 +25,7 @@ import { planAppends } from './append-plan.js'
 import { FileLock, liveOwnerOf } from './file-lock.js'
 import { FsLeaseGrant, FsLeases } from './fs-leases.js'
 import { LockIdentity } from './lock-identity.js'
+import { readOwner } from './owners.js'
 import { Journal } from './journal.js'
 import type { RecoveryReport } from './journal-recovery.js'
 import { recoverOrphans } from './journal-recovery.js'
@@ -92,6 +93,13 @@ export interface FsEventLogOptions {
   feedRetentionBytes?: number
   /** Recent commits the feed keeps in memory for subscribers near its head. */
   feedWindow?: number
+  /**
+   * For a process that only reads (`shiioo events`, `runs list`, `verify`): no journal of its own,
+   * so opening and closing the log creates, renames and locks nothing in the data dir; appends are
+   * refused. The journals of processes that died are still replayed (at open, when there are any,
+   * and before a read of a stream whose writer is gone), so a read returns what was acknowledged.
+   */
+  readOnly?: boolean
 }
 
 /**
@@ -112,8 +120,10 @@ export class FsEventLog implements EventLog {
   private readonly knownDirs = new Set<string>()
   private readonly logger: Logger
   private closed = false
-  /** Recovery of dead processes' journals, then the journal (null when journaling is off). */
+  /** Recovery of dead processes' journals, then the journal (null when journaling is off or the log is read-only). */
   private readonly ready: Promise<Journal | null>
+  /** What recovery at open replayed, for a read-only log (a journal keeps its own). */
+  private readOnlyRecovery: RecoveryReport | null = null
   private journal: Journal | null = null
   /** Where stream files are read (see readStreamFile). */
   private readonly scratch = Buffer.allocUnsafe(256 * 1024)
@@ -170,25 +180,32 @@ export class FsEventLog implements EventLog {
     this.ready =
       options.journal === false
         ? Promise.resolve(null)
-        : Journal.open({
-            dataDir: options.dataDir,
-            logger: this.logger,
-            identity: this.identity,
-            // a checkpoint makes stream files durable on their own: they must hold what it covers,
-            // and the feed's records of its commits must be durable before it forgets them
-            beforeCheckpoint: () => {
-              this.writeBehind.writeAll()
-              this.feed.writer?.syncNow()
-            },
-            ...(options.journalSegmentBytes ? { segmentBytes: options.journalSegmentBytes } : {}),
-            ...(options.journalCheckpointDelayMs !== undefined
-              ? { checkpointDelayMs: options.journalCheckpointDelayMs }
-              : {}),
-          }).then((j) => {
-            this.journal = j
-            this.feed.attachWriter(j.owner) // the feed names records by the journal owner (see reconcileFeed)
-            return j
-          })
+        : options.readOnly
+          ? Journal.recoverForReading({ dataDir: options.dataDir, logger: this.logger, identity: this.identity }).then(
+              (report) => {
+                this.readOnlyRecovery = report
+                return null
+              },
+            )
+          : Journal.open({
+              dataDir: options.dataDir,
+              logger: this.logger,
+              identity: this.identity,
+              // a checkpoint makes stream files durable on their own: they must hold what it covers,
+              // and the feed's records of its commits must be durable before it forgets them
+              beforeCheckpoint: () => {
+                this.writeBehind.writeAll()
+                this.feed.writer?.syncNow()
+              },
+              ...(options.journalSegmentBytes ? { segmentBytes: options.journalSegmentBytes } : {}),
+              ...(options.journalCheckpointDelayMs !== undefined
+                ? { checkpointDelayMs: options.journalCheckpointDelayMs }
+                : {}),
+            }).then((j) => {
+              this.journal = j
+              this.feed.attachWriter(j.owner) // the feed names records by the journal owner (see reconcileFeed)
+              return j
+            })
     // without a journal, no recovery looks for this writer's records: any id will do
     if (options.journal === false) this.feed.attachWriter(`nj-${randomBytes(8).toString('hex')}`)
     // appends report it; reads go on without (they miss only what a machine crash lost)
@@ -205,7 +222,7 @@ export class FsEventLog implements EventLog {
 
   /** Resolves once journals left by processes that died are replayed (opening does it). */
   async recovered(): Promise<RecoveryReport | null> {
-    return (await this.ready)?.recovered ?? null
+    return (await this.ready)?.recovered ?? this.readOnlyRecovery
   }
 
   get dataDir(): string {
@@ -215,6 +232,7 @@ export class FsEventLog implements EventLog {
   append(request: AppendRequest): Promise<AppendResult> {
     try {
       if (this.closed) throw new ShiiooError('UNAVAILABLE', 'the event log is closed')
+      if (this.options.readOnly) throw new ShiiooError('INTERNAL', 'the event log was opened read-only')
       if (this.identity.lost.aborted) throw this.identity.lost.reason as ShiiooError
       request.signal?.throwIfAborted()
       const tenant = parseTenantId(request.tenant)
@@ -534,14 +552,33 @@ export class FsEventLog implements EventLog {
     return buf.subarray(0, h.state.size)
   }
 
-  /** Reads a whole stream strictly, reporting a torn tail instead of hiding it (for `verify`). */
+  /**
+   * Reads a whole stream strictly, reporting a torn tail instead of hiding it (for `verify`), and
+   * what a process that stopped left of it: an empty file (it stopped before its first commit was
+   * durable) and a lock whose holder is gone (the next writer breaks it).
+   */
   async inspect(request: { tenant: TenantId; stream: StreamId }) {
     const tenant = parseTenantId(request.tenant)
     const stream = parseStreamId(request.stream)
     const path = streamPath(this.options.dataDir, tenant, stream)
     this.writeOut(tenant, stream)
     const buf = readStreamFile(path, this.scratch) ?? Buffer.alloc(0)
-    return { path, ...decodeStreamBytes(buf, { tenant, stream, path }, { prevVersion: 0, catalog: this.catalog }) }
+    const empty = buf.length === 0
+    const decoded = decodeStreamBytes(buf, { tenant, stream, path }, { prevVersion: 0, catalog: this.catalog })
+    return { path, ...decoded, empty, staleLock: this.staleLockOf(tenant, stream, path) }
+  }
+
+  /** The holder of the stream's lock file when that holder is gone (not this process), else null. */
+  private staleLockOf(
+    tenant: TenantId,
+    stream: StreamId,
+    path: string,
+  ): { path: string; pid: number; host: string } | null {
+    if (this.handles.find(tenant, stream)?.lock?.isHeld) return null
+    const lock = `${path}.lock`
+    if (!existsSync(lock) || liveOwnerOf(lock, join(this.options.dataDir, 'locks')) !== null) return null
+    const owner = readOwner(lock)
+    return { path: lock, pid: owner?.pid ?? 0, host: owner?.host ?? 'unknown' }
   }
 
   async *listStreams(request: ListStreamsRequest = {}): AsyncIterable<StreamInfo> {

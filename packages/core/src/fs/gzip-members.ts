@@ -117,6 +117,19 @@ function hasWholeMemberAfter(buf: Buffer, from: number): number {
   return -1
 }
 
+/** The seq of the first event in the whole member at `offset`, or null if it cannot be read. */
+function firstSeqAt(buf: Buffer, offset: number): number | null {
+  const m = decodeMemberAt(buf, offset)
+  if (!m.ok) return null
+  const text = m.text.toString('utf8')
+  try {
+    const seq = (JSON.parse(text.slice(0, text.indexOf('\n'))) as { seq?: unknown }).seq
+    return typeof seq === 'number' && Number.isSafeInteger(seq) ? seq : null
+  } catch {
+    return null
+  }
+}
+
 /**
  * Splits a stream file into lines. A bad member followed by a good one is damage in the middle:
  * DATA_CORRUPTED naming the offset (nothing is skipped). A bad member at the end is a torn tail.
@@ -129,11 +142,19 @@ export function scanMembers(buf: Buffer, start = 0): MemberScan {
     if (!m.ok) {
       const later = hasWholeMemberAfter(buf, off + 1)
       if (later >= 0) {
+        // the lines before it are whole, so the damaged record starts at the next line; the
+        // record after it says where it ends (when its first line can still be read)
+        const nextSeq = firstSeqAt(buf, later)
         throw new ShiiooError(
           'DATA_CORRUPTED',
           `damaged record at byte ${off} (${m.reason}); a whole record follows at byte ${later}`,
           {
-            details: { offset: off, reason: `${m.reason}; a whole record follows at byte ${later}` },
+            details: {
+              offset: off,
+              reason: `${m.reason}; a whole record follows at byte ${later}`,
+              linesBefore: lines.length,
+              ...(nextSeq === null ? {} : { nextSeq }),
+            },
           },
         )
       }

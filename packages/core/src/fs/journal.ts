@@ -1,17 +1,30 @@
 import { randomBytes } from 'node:crypto'
-import { close, constants, fdatasync, fsync, open, readdir, rename, stat, unlink, writev, writevSync } from 'node:fs'
+import {
+  close,
+  constants,
+  fdatasync,
+  fsync,
+  open,
+  readdir,
+  readdirSync,
+  rename,
+  stat,
+  unlink,
+  writev,
+  writevSync,
+} from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { ShiiooError } from '../errors.js'
 import type { Logger } from '../ports/logger.js'
 import { DirSyncer, ensureDurableDir, fsyncDir } from './durable.js'
-import { FileLock } from './file-lock.js'
+import { FileLock, liveOwnerOf } from './file-lock.js'
 import type { LockIdentity } from './lock-identity.js'
 import { sweepDeadIdentities } from './lock-identity.js'
 import type { JournalEntry } from './journal-format.js'
 import { SPARE_FILE, encodeRecord, segmentId } from './journal-format.js'
 import type { RecoveryReport } from './journal-recovery.js'
-import { recoverOrphans } from './journal-recovery.js'
+import { SEGMENT_FILE, recoverOrphans } from './journal-recovery.js'
 import { writeFully } from './stream-file.js'
 
 const openAsync = promisify(open)
@@ -131,6 +144,26 @@ export class Journal {
     }
   }
 
+  /**
+   * For a process that only reads: replays the journals of owners that are gone, as opening a
+   * journal does, but only when there are any. With none, it creates, renames and locks nothing:
+   * reading a data dir leaves it as it was.
+   */
+  static async recoverForReading(
+    options: Pick<JournalOptions, 'dataDir' | 'logger' | 'identity'>,
+  ): Promise<RecoveryReport> {
+    const dir = join(options.dataDir, 'journal')
+    if (!hasOrphans(dir, join(options.dataDir, 'locks'))) return { owners: 0, entries: 0, repaired: 0 }
+    const { identity } = options
+    const recovery = new FileLock(join(dir, 'recovery.lock'), { timeoutMs: 120_000, ...(identity ? { identity } : {}) })
+    await recovery.acquire()
+    try {
+      return recoverOrphans(dir, options.dataDir, '', options.logger, identity)
+    } finally {
+      recovery.release()
+    }
+  }
+
   /** This journal's owner name (`journal/<owner>.<n>.wal`). */
   get ownerId(): string {
     return this.owner
@@ -197,6 +230,8 @@ export class Journal {
               : new ShiiooError(
                   'UNAVAILABLE',
                   `the event journal could not be written (${(err as Error).message}); appends stop until the process restarts and recovers it`,
+                  // not in this process: retrying cannot cure it
+                  { retryable: false },
                 )
           this.options.logger.error('event journal failed', { error: (err as Error).message })
           for (const q of [...batch, ...this.queue.splice(0)]) q.reject(this.failed)
@@ -385,6 +420,23 @@ export class Journal {
       this.lock?.release()
     }
   }
+}
+
+/** Whether `dir` holds a journal segment whose owner is gone (no live owner lock): one to replay. */
+function hasOrphans(dir: string, locksDir: string): boolean {
+  let names: string[]
+  try {
+    names = readdirSync(dir)
+  } catch {
+    return false // no journal folder: no process ever wrote here
+  }
+  const owners = new Set<string>()
+  for (const name of names) {
+    const owner = SEGMENT_FILE.exec(name)?.[1]
+    if (owner !== undefined) owners.add(owner)
+  }
+  for (const owner of owners) if (liveOwnerOf(join(dir, `${owner}.lock`), locksDir) === null) return true
+  return false
 }
 
 async function syncFile(path: string): Promise<void> {

@@ -202,9 +202,18 @@ function decodeByMember(buf: Buffer, where: Where, range: Range): DecodedLines {
     if (err instanceof ShiiooError) {
       const offset = baseOffset + Number(err.details.offset ?? 0)
       const reason = typeof err.details.reason === 'string' ? err.details.reason : err.message
-      throw new ShiiooError('DATA_CORRUPTED', `${where.path}: damaged record at byte ${offset} (${reason})`, {
-        details: { ...err.details, offset, stream: where.stream, tenant: where.tenant, seq: prevVersion + 1 },
-      })
+      // the first seq the damaged record held, and its last when the next record says
+      const seq = prevVersion + Number(err.details.linesBefore ?? 0) + 1
+      const next = typeof err.details.nextSeq === 'number' ? err.details.nextSeq : null
+      const held =
+        next === null || next <= seq ? `seq ${seq} on` : next - 1 === seq ? `seq ${seq}` : `seq ${seq}-${next - 1}`
+      throw new ShiiooError(
+        'DATA_CORRUPTED',
+        `${where.path}: damaged record holding ${held} at byte ${offset} (${reason})`,
+        {
+          details: { ...err.details, offset, stream: where.stream, tenant: where.tenant, seq },
+        },
+      )
     }
     throw err
   }

@@ -63,6 +63,7 @@ export class WriteBehind {
       this.failed = new ShiiooError(
         'UNAVAILABLE',
         `journaled events could not be written to ${h.path} (${(err as Error).message}); the event log stops until the process restarts and recovers them from its journal`,
+        { retryable: false },
       )
       this.logger.error('stream file write failed', { path: h.path, error: (err as Error).message })
       throw this.failed

@@ -1,5 +1,6 @@
-import type { Json } from '@shiioo/core'
-import { ShiiooError } from '@shiioo/core'
+import type { EventData, Json } from '@shiioo/core'
+import { ShiiooError, eventSchemas } from '@shiioo/core'
+import { valueProblem } from '../value-limits.js'
 import { STEP_ERROR_CODES } from './failures.js'
 import type { DriverHost } from './host.js'
 import { resolvePayload } from './payloads.js'
@@ -105,7 +106,7 @@ function recordTurn(p: AttemptParts, l: Launch, turn: AgentTurn): Promise<void> 
     if (u.status !== 'running' || u.attempt !== l.attempt) {
       throw new ShiiooError('CONFLICT', `attempt ${l.attempt} of step ${l.stepId} is no longer running`)
     }
-    tx.emit('agent.turn', {
+    const data: EventData<'agent.turn'> = {
       stepId: l.stepId,
       ...(l.item === undefined ? {} : { item: l.item }),
       attempt: l.attempt,
@@ -117,8 +118,30 @@ function recordTurn(p: AttemptParts, l: Launch, turn: AgentTurn): Promise<void> 
       cost: turn.cost,
       request: { inline: turn.request },
       response: { inline: turn.response },
-    })
+    }
+    assertRecordable(turn.turn, data, p.host.maxValueBytes)
+    tx.emit('agent.turn', data)
   })
+}
+
+/**
+ * A turn the event log would refuse (a provider's odd model name or cost, a reply nested too deep)
+ * fails the attempt, naming why, instead of the commit it would be in.
+ */
+function assertRecordable(n: number, data: EventData<'agent.turn'>, maxBytes: number): void {
+  for (const field of ['request', 'response'] as const) {
+    const problem = valueProblem((data[field] as { inline: Json }).inline, maxBytes)
+    if (problem) throw new ShiiooError('INVALID_INPUT', `the ${field} of model turn ${n} ${problem.message}`)
+  }
+  const checked = eventSchemas['agent.turn'].data.safeParse(data)
+  if (!checked.success) {
+    const issue = checked.error.issues[0]
+    const where = issue?.path.join('.') ?? ''
+    throw new ShiiooError(
+      'INVALID_INPUT',
+      `model turn ${n} cannot be recorded: ${where ? `${where}: ` : ''}${issue?.message ?? 'invalid'}`,
+    )
+  }
 }
 
 /** The context's fields and `more`, with its signal still made only when read (see LazyAbort). */

@@ -1,5 +1,5 @@
 import type { BlobStore, ControlProjection, EventLog, IdFactory, StoredEvent, StreamId, TenantId } from '@shiioo/core'
-import { ShiiooError, newEvent } from '@shiioo/core'
+import { ShiiooError, newEvent, toShiiooError } from '@shiioo/core'
 import type { CompiledWorkflow } from '../compile.js'
 import { compileWorkflow } from '../compile.js'
 import { canonicalDefinitionText, hashNormalized } from '../hash.js'
@@ -91,7 +91,18 @@ export class DefinitionStore {
     try {
       bytes = await this.blobs.get({ tenant, key: hash })
     } catch (error) {
-      throw new ShiiooError('NOT_FOUND', `workflow definition ${hash} is not stored`, { cause: error })
+      const e = toShiiooError(error)
+      if (e.code === 'NOT_FOUND') {
+        throw new ShiiooError('NOT_FOUND', `workflow definition ${hash} is not stored`, { cause: error })
+      }
+      if (e.code === 'DATA_CORRUPTED') {
+        // present, but not what was stored: never run a definition other than the one the run pinned
+        throw new ShiiooError('DATA_CORRUPTED', `workflow definition ${hash} is damaged: ${e.message}`, {
+          cause: error,
+          details: { damagedDefinition: hash, reason: e.message },
+        })
+      }
+      throw e
     }
     const parsed = workflowSchema.safeParse(JSON.parse(Buffer.from(bytes).toString('utf8')))
     if (!parsed.success) throw new ShiiooError('DATA_CORRUPTED', `workflow definition ${hash} no longer validates`)

@@ -1,14 +1,14 @@
-import type { Actor, EventData, EventType, Json, LeaseGrant, NewEvent, StoredEvent } from '@shiioo/core'
+import type { Actor, ErrorInfo, EventData, EventType, Json, LeaseGrant, NewEvent, StoredEvent } from '@shiioo/core'
 import { ShiiooError, isShiiooError, newEvent, toShiiooError } from '@shiioo/core'
 import type { CompiledWorkflow } from '../compile.js'
 import { performAttempt } from './attempt.js'
-import { failedData, toErrorInfo } from './failures.js'
+import { errorInfo, failedData, toErrorInfo } from './failures.js'
 import type { DriverHost } from './host.js'
 import { ENGINE_ACTOR } from './host.js'
 import type { PendingBlobs } from './payloads.js'
 import { externalizePayloads, storePending } from './payloads.js'
 import type { Launch, PlanResult, Tx } from './plan.js'
-import { plan } from './plan.js'
+import { outputProblem, plan, unitName, valueError } from './plan.js'
 import { LazyAbort } from './lazy-abort.js'
 import type { AttemptContext } from './ports.js'
 import type { RunState } from './state.js'
@@ -33,9 +33,14 @@ export interface ActorTx extends Tx {
  * everything it knows can be rebuilt from the log.
  */
 export class RunDriver {
-  /** The run's final state, or null when this driver stopped before the end (its lease was lost). */
+  /**
+   * The run's final state, or null when this driver stopped before the end (its lease was lost).
+   * Rejects when it stopped on an error that retrying cannot cure (the run's log is damaged, the
+   * event log stopped taking appends): the run stays unfinished, for a process that can read it.
+   */
   readonly done: Promise<RunState | null>
   private resolveDone!: (state: RunState | null) => void
+  private rejectDone!: (error: unknown) => void
   private readonly outbox: Submission[] = []
   private pumping = false
   private pumped: Promise<void> = Promise.resolve()
@@ -52,6 +57,8 @@ export class RunDriver {
   private ended = false
   /** Events folded into the state but not yet appended: a new run's run.started. */
   private unsent: NewEvent[] = []
+  /** Set when the log refused this run's decisions for good: the next commit records the run's failure instead. */
+  private unrecordable: ErrorInfo | null = null
   private readonly birth = deferred()
 
   private constructor(
@@ -62,8 +69,11 @@ export class RunDriver {
     /** The run's lease: every append carries it, so it is refused once another process took the run over. */
     private readonly lease: LeaseGrant | undefined,
   ) {
-    this.done = new Promise((resolve) => (this.resolveDone = resolve))
-    void this.done.then(() => undefined)
+    this.done = new Promise((resolve, reject) => {
+      this.resolveDone = resolve
+      this.rejectDone = reject
+    })
+    this.done.catch(() => undefined) // observed by whoever waits for the run
   }
 
   static async load(
@@ -199,20 +209,63 @@ export class RunDriver {
     }
   }
 
+  /**
+   * After a failed commit: reload the run from its log and try again, at once after a conflict
+   * (another writer moved the run on), a little later after a failure that may pass (a busy lock).
+   * A failure that cannot pass is never retried: the log refusing this run's decisions (a value or
+   * a batch over one of its limits that the planner did not foresee) fails the run, naming it; a
+   * log that cannot be read or written any more (damaged, its journal failed) stops the driver
+   * with that error.
+   */
   private async recover(error: unknown): Promise<void> {
     const e = toShiiooError(error)
     this.host.logger.warn('run step failed; reloading the run from its log', { runId: this.runId, error: e.message })
-    await this.reload().catch((reloadError: unknown) => {
-      this.host.logger.error('cannot reload run', { runId: this.runId, error: toShiiooError(reloadError).message })
-    })
+    try {
+      await this.reload()
+    } catch (reloadError) {
+      const why = toShiiooError(reloadError)
+      this.host.logger.error('cannot reload run', { runId: this.runId, error: why.message })
+      if (!why.retryable) return this.halt(why)
+    }
     // the log held more than this driver knew: the run may have ended meanwhile (an earlier holder's last commits)
     if (isTerminal(this.state.status)) {
       this.finish()
       return
     }
-    if (e.code !== 'CONFLICT')
-      await new Promise((r) => this.host.clock.setTimer(this.host.clock.now() + 200, () => r(null)))
+    if (e.code === 'CONFLICT') {
+      this.again = true
+      return
+    }
+    if (!e.retryable) {
+      // the log refused what this run would record; anything else (a file system that refuses
+      // writes, a damaged log) is not the run's doing and stops the driver instead
+      const refused = e.code === 'INVALID_INPUT' || e.code === 'PAYLOAD_TOO_LARGE'
+      if (this.unrecordable !== null || !refused) return this.halt(e)
+      this.unrecordable = errorInfo(e.code, `the event log refused the run's next decisions: ${e.message}`, false)
+      this.host.logger.error('the event log refused a run step for good; failing the run', {
+        runId: this.runId,
+        error: e.message,
+      })
+      this.again = true
+      return
+    }
+    await new Promise((r) => this.host.clock.setTimer(this.host.clock.now() + 200, () => r(null)))
     this.again = true
+  }
+
+  /** Stops driving on an error retrying cannot cure; waiters get the error (see `done`). */
+  private halt(error: ShiiooError): void {
+    this.host.logger.error('stopped driving a run: retrying cannot cure its error', {
+      runId: this.runId,
+      error: error.message,
+    })
+    this.closed = true
+    this.clearTimers()
+    for (const f of this.inflight.values()) f.abort.abort(error)
+    this.inflight.clear()
+    for (const s of this.outbox.splice(0)) s.reject?.(error)
+    this.rejectDone(error)
+    this.host.onEnd(this, 'stopped')
   }
 
   private async step(): Promise<void> {
@@ -245,9 +298,15 @@ export class RunDriver {
       if (type === 'event.received') this.values.setEvent(this.state.version, eventValue)
     }
     const tx: ActorTx = { emit: (type, data) => emitAs(ENGINE_ACTOR, type, data), emitAs }
-    const batch = this.outbox.splice(0)
+    const limit = this.host.maxEventsPerCommit
     const accepted: Submission[] = []
-    for (const s of batch) {
+    if (this.unrecordable !== null) {
+      // the log refused this run's decisions for good: record why the run ends instead
+      tx.emit('run.failed', { error: this.unrecordable })
+    }
+    // submissions beyond half a commit wait for the next one, so results and signals never fill a commit alone
+    while (this.outbox.length > 0 && events.length < limit / 2 && !isTerminal(this.state.status)) {
+      const s = this.outbox.shift()!
       try {
         s.make(tx, this.state)
         accepted.push(s)
@@ -255,7 +314,7 @@ export class RunDriver {
         s.reject?.(error)
       }
     }
-    let result: PlanResult = { launches: [], wakeAt: null, starved: false }
+    let result: PlanResult = { launches: [], wakeAt: null, starved: false, more: false }
     if (!isTerminal(this.state.status)) {
       result = plan(
         this.state,
@@ -266,6 +325,8 @@ export class RunDriver {
           maxParallel: this.compiled.definition.limits?.maxParallel ?? this.host.maxParallelPerRun,
           takeSlot: () => this.host.slots.take(),
           random: this.host.random,
+          maxEvents: limit - events.length,
+          maxValueBytes: this.host.maxValueBytes,
         },
         tx,
       )
@@ -315,6 +376,8 @@ export class RunDriver {
       this.finish()
       return
     }
+    // a large fan-out, or many results at once, goes over several commits
+    if (result.more || this.outbox.length > 0) this.again = true
     this.armWake(result.wakeAt)
     if (result.starved) this.host.slots.onFree(() => this.kick())
   }
@@ -364,6 +427,18 @@ export class RunDriver {
         const u = unitState(state, l.stepId, l.item)
         if ((u.status !== 'running' && u.status !== 'waiting') || u.attempt !== l.attempt) return
         const at = l.item === undefined ? {} : { item: l.item }
+        const problem = 'output' in outcome ? outputProblem(outcome.output, l.item, this.host.maxValueBytes) : null
+        if (problem !== null) {
+          // retrying would record the same value: the attempt is the last
+          const what = `the output of ${unitName(l.stepId, l.item)}`
+          const final = { ...l.body, retry: { ...l.body.retry, maxAttempts: 1 } }
+          const info = valueError(what, problem)
+          tx.emit(
+            'step.failed',
+            failedData(final, l.stepId, l.item, l.attempt, info, this.host.clock.now(), this.host.random),
+          )
+          return
+        }
         if ('output' in outcome) {
           tx.emit('step.completed', { stepId: l.stepId, ...at, attempt: l.attempt, output: { inline: outcome.output } })
           if (l.item === undefined) this.values.setStep(l.stepId, outcome.output)

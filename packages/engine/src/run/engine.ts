@@ -15,6 +15,7 @@ import type {
 } from '@shiioo/core'
 import { DEFAULT_TENANT, ShiiooError, createIdFactory, silentLogger, systemClock, toShiiooError } from '@shiioo/core'
 import { resolveRunInputs } from '../run-inputs.js'
+import { DEFAULT_MAX_VALUE_BYTES } from '../value-limits.js'
 import type { WorkflowDefinition } from '../schema.js'
 import { formatValidationErrors } from '../validation-errors.js'
 import { DefinitionStore } from './definitions.js'
@@ -56,6 +57,17 @@ export interface EngineOptions {
    * arrives through the feed at once.
    */
   takeoverCheckMs?: number
+  /**
+   * Most events one commit of a run holds (default 1000): a fan-out or a burst of results that
+   * would record more goes over several commits. At most the event log's limit per append (10,000
+   * for the file log).
+   */
+  maxEventsPerCommit?: number
+  /**
+   * Largest value (an input or output) a run records, in bytes of JSON (default 64 MiB, the file
+   * blob store's limit): a step whose output is larger fails, naming the limit.
+   */
+  maxValueBytes?: number
   random?: () => number
   /**
    * Exclusive driving among processes sharing the stores: a run is driven only by the process that
@@ -146,6 +158,8 @@ export class Engine {
       maxParallelPerRun: options.maxParallelPerRun ?? 16,
       inlineLimit: options.inlineLimit ?? 8192,
       streams: this.streams,
+      maxEventsPerCommit: options.maxEventsPerCommit ?? 1000,
+      maxValueBytes: options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES,
       agents: options.agents ?? standInAgent(),
       tools: options.tools ?? toolInvoker(),
       children,
@@ -277,7 +291,8 @@ export class Engine {
     const driver = this.drivers.get(`${tenant}/${runId}`)
     if (driver) {
       await driver.submit((tx, state) => {
-        for (const e of signalEvents(state, driver.compiled, signal)) tx.emitAs(actor, e.type, e.data)
+        for (const e of signalEvents(state, driver.compiled, signal, this.host.maxValueBytes))
+          tx.emitAs(actor, e.type, e.data)
       })
       return driver.state
     }
@@ -286,7 +301,9 @@ export class Engine {
       const state = await this.state(tenant, runId)
       const compiled = await this.definitions.get(tenant, state.workflow.hash)
       const make = eventFactory(this.ids, this.clock, actor)
-      const events = signalEvents(state, compiled, signal).map((e) => make(e.type, e.data as never))
+      const events = signalEvents(state, compiled, signal, this.host.maxValueBytes).map((e) =>
+        make(e.type, e.data as never),
+      )
       const pending = new Map<string, Uint8Array>()
       for (const e of events) externalizePayloads(e.data, this.host.inlineLimit, pending)
       await storePending(this.options.blobs, tenant, pending)
@@ -304,7 +321,9 @@ export class Engine {
     const events = await this.options.log.read({ tenant, stream: runId })
     if (events.length === 0) throw new ShiiooError('NOT_FOUND', `no run ${runId} in tenant ${tenant}`)
     const state = foldRunState(events)
-    return replayRun(events, await this.definitions.get(tenant, state.workflow.hash), this.options.blobs)
+    return replayRun(events, await this.definitions.get(tenant, state.workflow.hash), this.options.blobs, {
+      maxValueBytes: this.host.maxValueBytes,
+    })
   }
 
   /**

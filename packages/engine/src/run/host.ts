@@ -30,6 +30,10 @@ export interface DriverHost {
   inlineLimit: number
   /** Tells a run when another process appended to its stream (a decision, a signal, a cancel). */
   streams: StreamWatch
+  /** Most events in one commit; a larger fan-out goes over several (the log limits an append). */
+  maxEventsPerCommit: number
+  /** Largest value (an input or output) recorded, in bytes of JSON; a larger one fails its step. */
+  maxValueBytes: number
   agents: AgentRunner
   tools: ToolInvoker
   children: ChildRuns

@@ -1,7 +1,10 @@
 import type { ErrorInfo, EventData, EventType, Json } from '@shiioo/core'
+import { MAX_ITEM_INDEX, MAX_WAIT_PROMPT_CHARS } from '@shiioo/core'
 import type { CompiledWorkflow } from '../compile.js'
 import { evaluateCondition, renderTemplate } from '../evaluate.js'
 import type { ForeachBody, StepDefinition } from '../schema.js'
+import type { ValueProblem } from '../value-limits.js'
+import { EVENT_DEPTH, ITEM_OUTPUT_DEPTH, valueProblem } from '../value-limits.js'
 import { STEP_ERROR_CODES, errorInfo, failedData, toErrorInfo } from './failures.js'
 import { renderInput } from './render-input.js'
 import type { RunState, UnitState } from './state.js'
@@ -36,6 +39,18 @@ export interface PlanContext {
   /** Takes a slot of the engine-wide concurrency limit; false when none is free. */
   takeSlot: () => boolean
   random: () => number
+  /**
+   * Most events to record in this call (the log takes a bounded number per append): the planner
+   * stops before a unit whose decisions could pass it, and says there is `more`. Unbounded if unset.
+   */
+  maxEvents?: number
+  /** Largest value (input or output) to record, in bytes of JSON (see valueProblem). */
+  maxValueBytes?: number
+  /**
+   * Whether an attempt may start now; one that may not waits for a later plan (and `more` is set).
+   * Replay starts each attempt when the log says it started; the driver starts what is ready.
+   */
+  admit?: (stepId: string, item: number | undefined, attempt: number) => boolean
 }
 
 export interface PlanResult {
@@ -44,9 +59,14 @@ export interface PlanResult {
   wakeAt: number | null
   /** True when a unit was ready but no concurrency slot was free. */
   starved: boolean
+  /** True when the planner left decisions for a later plan (it stopped at `maxEvents`, or `admit` said no). */
+  more: boolean
 }
 
 const EXECUTING: ReadonlySet<string> = new Set(['agent', 'tool', 'subworkflow'])
+
+/** The most events one unit's decisions record in one plan (started, waiting, completed, failed...). */
+const EVENTS_PER_UNIT = 4
 
 export function idempotencyKey(runId: string, stepId: string, item: number | undefined, attempt: number): string {
   return item === undefined ? `${runId}:${stepId}:${attempt}` : `${runId}:${stepId}[${item}]:${attempt}`
@@ -58,9 +78,16 @@ export function idempotencyKey(runId: string, stepId: string, item: number | und
  * the driver must perform. Deterministic in its inputs; it performs no I/O.
  */
 export function plan(state: RunState, ctx: PlanContext, tx: Tx): PlanResult {
-  const result: PlanResult = { launches: [], wakeAt: null, starved: false }
+  const result: PlanResult = { launches: [], wakeAt: null, starved: false, more: false }
   if (isTerminal(state.status)) return result
-  const p = new Planner(state, ctx, tx, result)
+  let emitted = 0
+  const counted: Tx = {
+    emit(type, data) {
+      emitted++
+      tx.emit(type, data)
+    },
+  }
+  const p = new Planner(state, ctx, counted, result, () => emitted)
   p.run()
   return result
 }
@@ -73,6 +100,7 @@ class Planner {
     private readonly ctx: PlanContext,
     private readonly tx: Tx,
     private readonly result: PlanResult,
+    private readonly emitted: () => number,
   ) {
     for (const s of Object.values(state.steps)) {
       if (s.status === 'running' && s.items === null) this.executing++
@@ -81,8 +109,22 @@ class Planner {
   }
 
   run(): void {
-    for (const id of this.ctx.compiled.order) this.visitStep(id)
+    for (const id of this.ctx.compiled.order) {
+      if (this.full()) return
+      this.visitStep(id)
+    }
     this.finishIfDone()
+  }
+
+  /**
+   * True (and `more` set) once the next unit's decisions could pass maxEvents: the rest waits for
+   * the next plan. A plan that has recorded nothing yet always goes on, so every plan makes progress.
+   */
+  private full(): boolean {
+    const max = this.ctx.maxEvents
+    if (max === undefined || this.emitted() === 0 || this.emitted() + EVENTS_PER_UNIT <= max) return false
+    this.result.more = true
+    return true
   }
 
   private get paused(): boolean {
@@ -168,6 +210,16 @@ class Planner {
 
   /** Starts an attempt: records step.started, and what the kind does at once (transform, waits). */
   private start(id: string, item: number | undefined, body: Body, attempt: number): void {
+    if (this.ctx.admit?.(id, item, attempt) === false) {
+      this.result.more = true
+      return
+    }
+    // before rendering: a fan-out waiting for capacity would otherwise render every waiting item's
+    // input on every commit (quadratic in the items, each render converting the whole scope)
+    if (EXECUTING.has(body.kind) && this.executing >= this.ctx.maxParallel) {
+      this.result.starved = true
+      return
+    }
     const at = item === undefined ? {} : { item }
     const key = idempotencyKey(this.state.runId, id, item, attempt)
     const itemValue = item === undefined ? undefined : (this.ctx.values.list(id)?.[item] ?? null)
@@ -183,6 +235,12 @@ class Planner {
       this.fail(id, item, body, attempt, { ...toErrorInfo(error), retryable: false })
       return
     }
+    const unrecordable = rendered === undefined ? null : this.inputProblem(id, item, body, rendered)
+    if (unrecordable !== null) {
+      this.tx.emit('step.started', { stepId: id, ...at, attempt, idempotencyKey: key })
+      this.failFinal(id, item, body, attempt, unrecordable)
+      return
+    }
     if (EXECUTING.has(body.kind) && (this.executing >= this.ctx.maxParallel || !this.ctx.takeSlot())) {
       this.result.starved = true
       return
@@ -191,7 +249,7 @@ class Planner {
     this.tx.emit('step.started', { stepId: id, ...at, attempt, idempotencyKey: key, ...input })
     switch (body.kind) {
       case 'transform':
-        this.complete(id, item, attempt, rendered ?? null)
+        this.complete(id, item, body, attempt, rendered ?? null)
         return
       case 'approval':
         this.tx.emit('step.waiting', {
@@ -230,7 +288,42 @@ class Planner {
     }
   }
 
-  private complete(id: string, item: number | undefined, attempt: number, output: Json): void {
+  /**
+   * Why a rendered input cannot be recorded (too deep, too large, a foreach over more items than
+   * events can number, an approval question longer than its event holds), or null.
+   */
+  private inputProblem(id: string, item: number | undefined, body: Body, rendered: Json): ErrorInfo | null {
+    const what = `the ${body.kind === 'approval' ? 'question' : 'input'} of ${unitName(id, item)}`
+    if (body.kind === 'foreach' && Array.isArray(rendered) && rendered.length > MAX_ITEM_INDEX + 1) {
+      return errorInfo(
+        'INVALID_INPUT',
+        `${unitName(id, item)} fans out over ${rendered.length} items, more than the ${MAX_ITEM_INDEX + 1} a foreach may have`,
+        false,
+      )
+    }
+    if (body.kind === 'approval' && typeof rendered === 'string' && rendered.length > MAX_WAIT_PROMPT_CHARS) {
+      return errorInfo(
+        'INVALID_INPUT',
+        `${what} is ${rendered.length} characters long, more than the ${MAX_WAIT_PROMPT_CHARS} an approval may ask`,
+        false,
+      )
+    }
+    const problem = body.kind === 'transform' ? null : valueProblem(rendered, this.ctx.maxValueBytes)
+    return problem === null ? null : valueError(what, problem)
+  }
+
+  /** Records a failure that no retry can cure: the attempt is the unit's last, whatever its retry policy. */
+  private failFinal(id: string, item: number | undefined, body: Body, attempt: number, error: ErrorInfo): void {
+    this.fail(id, item, { ...body, retry: { ...body.retry, maxAttempts: 1 } }, attempt, { ...error, retryable: false })
+  }
+
+  /** Records a unit's output, or fails it when the output cannot be recorded. */
+  private complete(id: string, item: number | undefined, body: Body, attempt: number, output: Json): void {
+    const problem = outputProblem(output, item, this.ctx.maxValueBytes)
+    if (problem !== null) {
+      this.failFinal(id, item, body, attempt, valueError(`the output of ${unitName(id, item)}`, problem))
+      return
+    }
     this.tx.emit('step.completed', {
       stepId: id,
       ...(item === undefined ? {} : { item }),
@@ -283,7 +376,7 @@ class Planner {
             at: d.at,
             ...(d.comment === undefined ? {} : { comment: d.comment }),
           }
-          this.complete(id, item, u.attempt, output)
+          this.complete(id, item, body, u.attempt, output)
           return
         }
         if (d?.decision === 'reject') {
@@ -302,7 +395,7 @@ class Planner {
       case 'timer': {
         const due = Date.parse(u.wait.until ?? '')
         if (due <= this.ctx.now) {
-          this.complete(id, item, u.attempt, { firedAt: u.wait.until })
+          this.complete(id, item, body, u.attempt, { firedAt: u.wait.until })
           return
         }
         this.wake(due)
@@ -315,7 +408,7 @@ class Planner {
           if (e.name !== name) continue
           const payload = this.ctx.values.event(e.seq)
           if (match !== undefined && !this.eventMatches(match, payload)) continue
-          this.complete(id, item, u.attempt, { name: e.name, payload, receivedAt: e.at })
+          this.complete(id, item, body, u.attempt, { name: e.name, payload, receivedAt: e.at })
           return
         }
         break
@@ -345,6 +438,7 @@ class Planner {
     const limit = step.maxParallel ?? list.length
     let active = (s.items ?? []).filter((u) => u.status === 'running' || u.status === 'waiting').length
     for (let i = 0; i < list.length; i++) {
+      if (this.full()) return
       const u = unitState(this.state, id, i)
       switch (u.status) {
         case 'pending':
@@ -390,6 +484,7 @@ class Planner {
     this.complete(
       id,
       undefined,
+      step,
       s.attempt,
       list.map((_, i) => this.ctx.values.item(id, i)),
     )
@@ -414,9 +509,28 @@ class Planner {
         this.tx.emit('run.failed', { error: toErrorInfo(error) })
         return
       }
+      const problem = valueProblem(output, this.ctx.maxValueBytes)
+      if (problem !== null) {
+        this.tx.emit('run.failed', { error: valueError("the run's output", problem) })
+        return
+      }
     }
     this.tx.emit('run.completed', { output: { inline: output } })
   }
+}
+
+/** Why a unit's output cannot be recorded: a foreach item's is listed in its foreach's output, a level deeper. */
+export function outputProblem(output: Json, item: number | undefined, maxBytes: number | undefined) {
+  return valueProblem(output, maxBytes, item === undefined ? EVENT_DEPTH : ITEM_OUTPUT_DEPTH)
+}
+
+export function unitName(id: string, item: number | undefined): string {
+  return item === undefined ? `step "${id}"` : `item ${item} of step "${id}"`
+}
+
+/** A value that cannot be recorded, as a step or run error: final (retrying renders the same value). */
+export function valueError(what: string, problem: ValueProblem): ErrorInfo {
+  return errorInfo(problem.kind === 'size' ? 'PAYLOAD_TOO_LARGE' : 'INVALID_INPUT', `${what} ${problem.message}`, false)
 }
 
 function isActive(u: UnitState): boolean {

@@ -20,8 +20,8 @@ export function renderInput(body: Body, scope: ReturnType<RunValues['scope']>, n
       return evaluateList(body.items, scope)
     case 'wait':
       if (body.event !== undefined) return { event: body.event.name }
-      if (body.until !== undefined) return { until: evaluateTimestamp(body.until, scope) }
-      return { until: now + (body.duration ?? 0) }
+      if (body.until !== undefined) return { until: recordable(evaluateTimestamp(body.until, scope)) }
+      return { until: recordable(now + (body.duration ?? 0)) }
   }
 }
 
@@ -33,6 +33,16 @@ function renderObject(input: Json, scope: ReturnType<RunValues['scope']>): Json 
     )
   }
   return value
+}
+
+/** The instants an event can record: ISO-8601 with a four-digit year. */
+const EARLIEST = Date.parse('0000-01-01T00:00:00.000Z')
+const LATEST = Date.parse('9999-12-31T23:59:59.999Z')
+
+function recordable(until: number): number {
+  if (Number.isFinite(until) && until >= EARLIEST && until <= LATEST) return until
+  const when = Number.isFinite(until) ? `at ${until} ms since 1970` : 'not a time'
+  throw errorAsShiioo(`the wait ends ${when}, outside the years 0000-9999 an event can record`)
 }
 
 function asText(value: Json): string {

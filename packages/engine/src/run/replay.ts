@@ -27,22 +27,37 @@ export interface ReplayReport {
   calls: 0
 }
 
-type Outcome =
+type Outcome = { at: number } & (
   { kind: 'completed'; value: Json } | { kind: 'failed'; error: ErrorInfo; willRetry: boolean; retryAt?: string }
+)
+
+/** Events that come from outside the scheduler: the replay applies them at the time the run took them in. */
+const SIGNALS: ReadonlySet<EventType> = new Set(['approval.decided', 'event.received', 'run.paused', 'run.resumed'])
 
 const MAX_TURNS = 100_000
 
 /**
  * Replays a finished run: the current scheduler runs again over the run's definition, with every
  * agent, tool and child-run attempt answered by the outcome the log recorded for it, signals as
- * recorded, and time moved from timer to timer. It calls nothing. The replay must make the same
+ * recorded, and time taken from the record. It calls nothing. The replay must make the same
  * decisions (starts, inputs, skips, waits, outputs, retries) and reach the same end; each
  * difference is reported.
+ *
+ * Time: the driver made each decision at the time its commit is stamped with, and some decisions
+ * depend on it (a `duration` wait's deadline, a timeout). So the replay's clock moves only to times
+ * the log records: an outcome is answered at the time it was recorded, a timer fires at the first
+ * recorded time at or after it was due (when the driver's timer actually fired), a signal counts
+ * from the first decision the run made after it arrived (the driver takes in another process's
+ * signal at its next poll), a pause and a resume from when they were recorded, and an attempt
+ * starts no earlier than the log says it did (the rest of a fan-out larger than one commit went
+ * in a later one; an attempt may have waited for a concurrency slot).
  */
 export async function replayRun(
   events: readonly StoredEvent[],
   compiled: CompiledWorkflow,
   blobs: BlobStore,
+  /** The driver's limit on recorded values, as the run was made under. */
+  limits: { maxValueBytes?: number } = {},
 ): Promise<ReplayReport> {
   const recorded = foldRunState(events)
   if (!isTerminal(recorded.status)) {
@@ -51,13 +66,16 @@ export async function replayRun(
   const tenant = recorded.tenant
   const outcomes = new Map<string, Outcome>()
   for (const e of events) {
+    const at = Date.parse(e.at)
     if (e.type === 'step.completed') {
       outcomes.set(attemptKey(e.data.stepId, e.data.item, e.data.attempt), {
+        at,
         kind: 'completed',
         value: await resolvePayload(blobs, tenant, e.data.output),
       })
     } else if (e.type === 'step.failed') {
       outcomes.set(attemptKey(e.data.stepId, e.data.item, e.data.attempt), {
+        at,
         kind: 'failed',
         error: e.data.error,
         willRetry: e.data.willRetry,
@@ -65,19 +83,26 @@ export async function replayRun(
       })
     }
   }
-  // the run as it began, with every signal it received (a wait matches signals in log order, whenever they came)
-  const seed = [events[0]!, ...events.filter((e) => e.type === 'approval.decided' || e.type === 'event.received')]
-  const replayed: StoredEvent[] = seed.map((e, i) => ({ ...e, seq: i + 1 }))
+  // the run as it began (a fork's reused steps included); its signals join at their times
+  const born = events.slice(0, bornWith(events))
+  const clock = recordedClock(events, born.length)
+  const signals = clock.signals
+  const replayed: StoredEvent[] = [...born]
   const state = foldRunState(replayed)
   const inputs = await resolvePayload(blobs, tenant, state.input)
   const values = new RunValues(inputs !== null && typeof inputs === 'object' && !Array.isArray(inputs) ? inputs : {})
-  for (const e of replayed) {
-    if (e.type === 'event.received') values.setEvent(e.seq, await resolvePayload(blobs, tenant, e.data.payload))
+  for (const e of born) {
+    if (e.type === 'step.completed') values.setStep(e.data.stepId, await resolvePayload(blobs, tenant, e.data.output))
   }
-  let now = Date.parse(state.startedAt)
+  const signalValues = new Map<StoredEvent, Json>()
+  for (const { event } of signals) {
+    if (event.type === 'event.received')
+      signalValues.set(event, await resolvePayload(blobs, tenant, event.data.payload))
+  }
+  let now = clock.start
   const tx: Tx = {
     emit<T extends EventType>(type: T, data: EventData<T>) {
-      const e = newEvent(type, data, {
+      const e = newEvent(type, retryAsRecorded(type, data, outcomes), {
         id: 'evt_00000000000000000000000000' as never,
         at: new Date(now),
         actor: ENGINE_ACTOR,
@@ -87,25 +112,59 @@ export async function replayRun(
       replayed.push(stored)
     },
   }
-  let due: Launch[] = []
+  const outcomeOf = (l: Launch) => outcomes.get(attemptKey(l.stepId, l.item, l.attempt))
+  let pending: Launch[] = []
+  let unanswered = 0
+  let nextSignal = 0
   let turns = 0
   for (; turns < MAX_TURNS && !isTerminal(state.status); turns++) {
     const before = state.version
-    const answering = due
-    for (const l of answering) answer(l, outcomes.get(attemptKey(l.stepId, l.item, l.attempt)), state, values, tx)
+    for (; nextSignal < signals.length && signals[nextSignal]!.at <= now; nextSignal++) {
+      const { event } = signals[nextSignal]!
+      const stored = { ...event, seq: state.version + 1 }
+      applyRunEvent(state, stored)
+      replayed.push(stored)
+      if (stored.type === 'event.received') values.setEvent(stored.seq, signalValues.get(event) ?? null)
+    }
+    const answering = pending.filter((l) => outcomeOf(l)!.at <= now)
+    pending = pending.filter((l) => outcomeOf(l)!.at > now)
+    for (const l of answering) answer(l, outcomeOf(l)!, state, values, tx)
     const result = plan(
       state,
-      { compiled, values, now, maxParallel: Number.MAX_SAFE_INTEGER, takeSlot: () => true, random: () => 0.5 },
+      {
+        compiled,
+        values,
+        now,
+        maxParallel: Number.MAX_SAFE_INTEGER,
+        takeSlot: () => true,
+        random: () => 0.5,
+        admit: (stepId, item, attempt) => (clock.startOf(attemptKey(stepId, item, attempt)) ?? now) <= now,
+        ...(limits.maxValueBytes === undefined ? {} : { maxValueBytes: limits.maxValueBytes }),
+      },
       tx,
     )
-    const unanswered = result.launches.filter((l) => !outcomes.has(attemptKey(l.stepId, l.item, l.attempt)))
-    due = result.launches.filter((l) => outcomes.has(attemptKey(l.stepId, l.item, l.attempt)))
-    if (due.length > 0 || state.version > before) continue
-    if (result.wakeAt !== null && unanswered.length === 0) {
+    for (const l of result.launches) {
+      if (outcomeOf(l)) pending.push(l)
+      else unanswered++
+    }
+    if (state.version > before || pending.some((l) => outcomeOf(l)!.at <= now)) continue
+    const next = Math.min(
+      ...pending.map((l) => outcomeOf(l)!.at),
+      signals[nextSignal]?.at ?? Infinity,
+      // an attempt the log started later (the rest of a fan-out larger than a commit, one that waited for a slot)
+      result.more ? clock.firstAtOrAfter(now + 1) : Infinity,
+      result.wakeAt === null ? Infinity : clock.firstAtOrAfter(Math.max(result.wakeAt, now + 1)),
+    )
+    if (next !== Infinity) {
+      now = next
+      continue
+    }
+    // The log records nothing later: a replay that differs may still need time to end; a cancelled
+    // run ends here (what was pending when it was cancelled never happened).
+    if (result.wakeAt !== null && unanswered === 0 && recorded.status !== 'cancelled') {
       now = Math.max(now + 1, result.wakeAt)
       continue
     }
-    // Nothing left that the log answers: a run cancelled (or failed from outside) while this was pending.
     if (recorded.status === 'cancelled') tx.emit('run.cancelled', { reason: recorded.cancelReason ?? 'cancelled' })
     break
   }
@@ -124,8 +183,89 @@ export async function replayRun(
   }
 }
 
-function answer(l: Launch, outcome: Outcome | undefined, state: RunState, values: RunValues, tx: Tx): void {
-  if (!outcome) return
+/**
+ * The times a run's log records: when its first decision was made, the first recorded time at or
+ * after a given one, and when each signal counts (see replayRun).
+ */
+function recordedClock(events: readonly StoredEvent[], born: number) {
+  const times = [...new Set(events.map((e) => Date.parse(e.at)))].sort((a, b) => a - b)
+  const starts = new Map<string, number>()
+  for (const e of events) {
+    if (e.type === 'step.started') starts.set(attemptKey(e.data.stepId, e.data.item, e.data.attempt), Date.parse(e.at))
+  }
+  const startedAt = Date.parse(events[0]!.at)
+  const decisions = events.slice(born).filter((e) => !SIGNALS.has(e.type) && e.type !== 'run.cancelled')
+  const signals: Array<{ at: number; event: StoredEvent }> = []
+  for (const e of events) {
+    if (!SIGNALS.has(e.type)) continue
+    let at = Date.parse(e.at)
+    if (e.type === 'approval.decided' || e.type === 'event.received') {
+      const taken = decisions.find((d) => d.seq > e.seq)
+      if (taken) at = Math.max(at, Date.parse(taken.at))
+    }
+    signals.push({ at, event: e })
+  }
+  // applied in log order: a later signal never counts before an earlier one
+  for (let i = 1; i < signals.length; i++) signals[i]!.at = Math.max(signals[i]!.at, signals[i - 1]!.at)
+  return {
+    start: Math.max(startedAt, decisions[0] === undefined ? startedAt : Date.parse(decisions[0].at)),
+    signals,
+    firstAtOrAfter(t: number): number {
+      return times[firstIndexAtOrAfter(times, t)] ?? Infinity
+    },
+    /** When the log says an attempt started. */
+    startOf(key: string): number | undefined {
+      return starts.get(key)
+    },
+  }
+}
+
+/** The first index of the sorted `times` whose time is at or after `t` (times.length when none is). */
+function firstIndexAtOrAfter(times: readonly number[], t: number): number {
+  let lo = 0
+  let hi = times.length
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1
+    if (times[mid]! < t) lo = mid + 1
+    else hi = mid
+  }
+  return lo
+}
+
+/**
+ * How many events the run was born with: its run.started and, for a fork, the steps it reused
+ * (each a step.started and a step.completed naming the source run), appended before any decision.
+ */
+function bornWith(events: readonly StoredEvent[]): number {
+  let n = 1
+  for (;;) {
+    const started = events[n]
+    const completed = events[n + 1]
+    if (
+      started?.type !== 'step.started' ||
+      completed?.type !== 'step.completed' ||
+      completed.data.reusedFrom === undefined ||
+      completed.data.stepId !== started.data.stepId
+    )
+      return n
+    n += 2
+  }
+}
+
+/** A retry the scheduler decides itself (a timeout) is due when the log says, not at the replay's own jitter. */
+function retryAsRecorded<T extends EventType>(
+  type: T,
+  data: EventData<T>,
+  outcomes: Map<string, Outcome>,
+): EventData<T> {
+  if (type !== 'step.failed') return data
+  const failed = data as EventData<'step.failed'>
+  const was = outcomes.get(attemptKey(failed.stepId, failed.item, failed.attempt))
+  if (!failed.willRetry || was?.kind !== 'failed' || was.retryAt === undefined) return data
+  return { ...failed, retryAt: was.retryAt } as EventData<T>
+}
+
+function answer(l: Launch, outcome: Outcome, state: RunState, values: RunValues, tx: Tx): void {
   const u = l.item === undefined ? state.steps[l.stepId] : state.steps[l.stepId]?.items?.[l.item]
   if (!u || (u.status !== 'running' && u.status !== 'waiting') || u.attempt !== l.attempt) return
   const at = l.item === undefined ? {} : { item: l.item }

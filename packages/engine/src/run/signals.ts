@@ -1,7 +1,8 @@
 import type { Actor, Clock, EventData, EventType, IdFactory, Json, NewEvent } from '@shiioo/core'
-import { ShiiooError, newEvent } from '@shiioo/core'
+import { ShiiooError, eventSchemas, newEvent } from '@shiioo/core'
 import type { CompiledWorkflow } from '../compile.js'
 import { EVENT_NAME } from '../names.js'
+import { DEFAULT_MAX_VALUE_BYTES, valueProblem } from '../value-limits.js'
 import { ENGINE_ACTOR } from './host.js'
 import type { RunState } from './state.js'
 import { isTerminal, isUnitDone, unitState } from './state.js'
@@ -18,11 +19,34 @@ type EventSpec = { [T in EventType]: { type: T; data: EventData<T> } }[EventType
 
 /**
  * The events a signal appends to a run in its current state, or a typed error saying why it
- * cannot: CONFLICT when the run or step is past it, NOT_FOUND for a step that is not there,
- * INVALID_INPUT for a malformed signal. A decision may arrive before its approval step waits.
+ * cannot: CONFLICT when the run or step is past it, INVALID_INPUT for a malformed signal (a step
+ * that is not there or not an approval, an event payload the log could not hold). A decision may
+ * arrive before its approval step waits. What it returns is what the log takes: a signal the log
+ * would refuse must be refused here, or the commit it joins (the run's own) would fail.
  */
-export function signalEvents(state: RunState, compiled: CompiledWorkflow, signal: Signal): EventSpec[] {
+export function signalEvents(
+  state: RunState,
+  compiled: CompiledWorkflow,
+  signal: Signal,
+  maxValueBytes: number = DEFAULT_MAX_VALUE_BYTES,
+): EventSpec[] {
   if (isTerminal(state.status)) throw new ShiiooError('CONFLICT', `run ${state.runId} already ${state.status}`)
+  const events = eventsOf(state, compiled, signal, maxValueBytes)
+  for (const e of events) {
+    const checked = eventSchemas[e.type].data.safeParse(e.data)
+    if (!checked.success) {
+      const issue = checked.error.issues[0]
+      const where = issue?.path.join('.') ?? ''
+      throw new ShiiooError(
+        'INVALID_INPUT',
+        `the ${signal.kind} cannot be recorded: ${where ? `${where}: ` : ''}${issue?.message ?? 'invalid'}`,
+      )
+    }
+  }
+  return events
+}
+
+function eventsOf(state: RunState, compiled: CompiledWorkflow, signal: Signal, maxValueBytes: number): EventSpec[] {
   switch (signal.kind) {
     case 'decision':
       return [decision(state, compiled, signal)]
@@ -32,6 +56,10 @@ export function signalEvents(state: RunState, compiled: CompiledWorkflow, signal
           'INVALID_INPUT',
           `event name "${signal.name}" is not lowercase letters, digits, _, . or -`,
         )
+      }
+      if (signal.payload !== undefined) {
+        const problem = valueProblem(signal.payload, maxValueBytes)
+        if (problem) throw new ShiiooError('INVALID_INPUT', `the payload of event "${signal.name}" ${problem.message}`)
       }
       return [
         {
@@ -60,16 +88,19 @@ function decision(
     .filter((s) => s.step.kind === 'approval' || (s.step.kind === 'foreach' && s.step.step.kind === 'approval'))
     .map((s) => s.step.id)
   if (!step) {
+    // a bad argument, as a step that is not an approval is (the run exists; fork says the same)
     throw new ShiiooError(
-      'NOT_FOUND',
+      'INVALID_INPUT',
       `run ${state.runId} has no step "${signal.stepId}"; approval steps: ${approvals.join(', ') || 'none'}`,
+      { details: { field: 'stepId' } },
     )
   }
   const perItem = step.kind === 'foreach' && step.step.kind === 'approval'
   if (step.kind !== 'approval' && !perItem) {
     throw new ShiiooError(
       'INVALID_INPUT',
-      `step "${signal.stepId}" is a ${step.kind} step, not an approval; approval steps: ${approvals.join(', ') || 'none'}`,
+      `step "${signal.stepId}" is ${/^[aeiou]/.test(step.kind) ? 'an' : 'a'} ${step.kind} step, not an approval; approval steps: ${approvals.join(', ') || 'none'}`,
+      { details: { field: 'stepId' } },
     )
   }
   if (perItem && signal.item === undefined)

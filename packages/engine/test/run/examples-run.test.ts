@@ -1,21 +1,12 @@
-import { readFileSync, readdirSync } from 'node:fs'
 import type { TenantId } from '@shiioo/core'
 import { DEFAULT_TENANT } from '@shiioo/core'
 import { FakeClock } from '@shiioo/testkit'
 import { afterEach, describe, expect, it } from 'vitest'
-import type { WorkflowDefinition } from '../../src/index.js'
-import { parseWorkflow } from '../../src/index.js'
 import type { Harness } from './harness.js'
-import { openHarness } from './harness.js'
+import { loadExamples, openHarness } from './harness.js'
 
 const T: TenantId = DEFAULT_TENANT
-const folder = new URL('../../../../examples/workflows/', import.meta.url)
-const examples = new Map<string, WorkflowDefinition>()
-for (const file of readdirSync(folder).filter((f) => f.endsWith('.yaml'))) {
-  const parsed = parseWorkflow(readFileSync(new URL(file, folder), 'utf8'))
-  if (!parsed.ok) throw new Error(`${file} does not validate`)
-  examples.set(file.replace(/\.yaml$/, ''), parsed.workflow)
-}
+const examples = loadExamples()
 
 let h: Harness
 afterEach(async () => h?.close())

@@ -1,10 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Clock, RunId, StoredEvent } from '@shiioo/core'
 import { DEFAULT_TENANT, FsBlobStore, openFsEventLog } from '@shiioo/core'
-import type { EngineOptions, WorkflowSpec } from '../../src/index.js'
-import { Engine, assertValidWorkflow } from '../../src/index.js'
+import type { EngineOptions, WorkflowDefinition, WorkflowSpec } from '../../src/index.js'
+import { Engine, assertValidWorkflow, parseWorkflow } from '../../src/index.js'
 
 export interface Harness {
   dir: string
@@ -52,4 +52,16 @@ export function types(events: readonly StoredEvent[]): string[] {
     const d = e.data as { stepId?: string; item?: number }
     return d.stepId === undefined ? e.type : `${e.type}:${d.stepId}${d.item === undefined ? '' : `[${d.item}]`}`
   })
+}
+
+/** The definitions in examples/workflows, by file name without `.yaml`. */
+export function loadExamples(): Map<string, WorkflowDefinition> {
+  const folder = new URL('../../../../examples/workflows/', import.meta.url)
+  const examples = new Map<string, WorkflowDefinition>()
+  for (const file of readdirSync(folder).filter((f) => f.endsWith('.yaml'))) {
+    const parsed = parseWorkflow(readFileSync(new URL(file, folder), 'utf8'))
+    if (!parsed.ok) throw new Error(`${file} does not validate`)
+    examples.set(file.replace(/\.yaml$/, ''), parsed.workflow)
+  }
+  return examples
 }

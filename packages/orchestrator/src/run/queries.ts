@@ -72,14 +72,20 @@ export function createRunQueries(deps: RunServiceDeps): RunQueries {
       const { tenant } = caller
       const state = await engine.state(tenant, runId)
       const indexed = feed.current()
-      const [summary, definition, rows] = await Promise.all([
+      const [summary, { definition, problem }, rows] = await Promise.all([
         indexed.then(() => index.getRun({ tenant, runId })),
         definitionOf(engine, tenant, state.workflow.hash),
         indexed.then(() => index.costs({ tenant, by: 'step', runId })),
       ])
       const costs = new Map<string, CostView>()
       for (const { key, ...cost } of rows) costs.set(key.slice(runId.length + 1), cost)
-      return toRunView(state, { definition, stepsFrom: 'definition', reason: summary?.reason ?? null, costs })
+      return toRunView(state, {
+        definition,
+        problem,
+        stepsFrom: 'definition',
+        reason: summary?.reason ?? null,
+        costs,
+      })
     },
 
     async stateAt(caller, runIdText, seq) {

@@ -35,8 +35,7 @@ export function createRunService(deps: RunServiceDeps): RunService {
     const state = await needingDefinition(engine, { tenant, runId, what }, () =>
       engine.signal(tenant, runId, s, caller.actor),
     )
-    const definition = await definitionOf(engine, tenant, state.workflow.hash)
-    return toRunView(state, { definition, stepsFrom: 'definition' })
+    return toRunView(state, { ...(await definitionOf(engine, tenant, state.workflow.hash)), stepsFrom: 'definition' })
   }
 
   return {

@@ -55,10 +55,12 @@ export interface RunView extends RunHeadView {
   parent: { runId: string; stepId: string | null; item: number | null } | null
   forkOf: { runId: string; fromStep: string } | null
   /**
-   * False when the workflow definition (the blob named by `workflow.hash`) is not stored: the run
-   * can be inspected from its events, not continued, replayed or forked.
+   * False when the workflow definition (the blob named by `workflow.hash`) cannot be used: the run
+   * can be inspected from its events, not continued, replayed or forked. `definitionProblem` says
+   * why: the blob is not stored, or it is but its content no longer hashes to its key.
    */
   definitionStored: boolean
+  definitionProblem: 'not-stored' | 'damaged' | null
   /**
    * `definition`: `steps` lists every step of the definition in order, pending ones included.
    * `events`: only the steps the events name, in the order they first appear (a state as of an
@@ -104,8 +106,9 @@ export interface RunOutcomeView {
 }
 
 export interface RunViewSources {
-  /** The run's definition, or null when it is not stored. */
+  /** The run's definition, or null when it is not stored or damaged (`problem` says which). */
   definition: WorkflowDefinition | null
+  problem?: 'not-stored' | 'damaged' | null
   stepsFrom: 'definition' | 'events'
   reason?: string | null
   /** Cost ledger rows by step id. */
@@ -152,6 +155,7 @@ export function toRunView(state: RunState, sources: RunViewSources): RunView {
       : null,
     forkOf: state.forkOf ? { runId: state.forkOf.runId, fromStep: state.forkOf.fromStep } : null,
     definitionStored: definition !== null,
+    definitionProblem: definition !== null ? null : (sources.problem ?? 'not-stored'),
     stepsFrom: definition ? sources.stepsFrom : 'events',
     steps: ids.map((id) => toStepView(id, state.steps[id], byId.get(id), costs.get(id) ?? null)),
     decisions: state.decisions.map((d) => ({
@@ -173,9 +177,12 @@ export function toRunView(state: RunState, sources: RunViewSources): RunView {
   }
 }
 
-export function toRunAtView(state: RunState, definition: WorkflowDefinition | null): RunAtView {
+export function toRunAtView(
+  state: RunState,
+  of: { definition: WorkflowDefinition | null; problem: 'not-stored' | 'damaged' | null },
+): RunAtView {
   return {
-    ...toRunView(state, { definition, stepsFrom: 'events' }),
+    ...toRunView(state, { ...of, stepsFrom: 'events' }),
     asOf: { seq: state.version, at: state.updatedAt },
   }
 }

@@ -1,6 +1,6 @@
 import { ShiiooError } from '@shiioo/core'
 import type { ValidWorkflow, ValidationError, WorkflowFormat } from '@shiioo/engine'
-import { formatValidationErrors, parseWorkflow, validateWorkflow } from '@shiioo/engine'
+import { formatValidationErrors, parseWorkflow, resolveRunInputs, validateWorkflow } from '@shiioo/engine'
 import type { Same } from '../same-type.js'
 
 export const WORKFLOW_FORMATS = ['yaml', 'json'] as const
@@ -33,4 +33,19 @@ function invalid(message: string, errors: readonly ValidationError[], origin: st
   throw new ShiiooError('INVALID_INPUT', message, {
     details: { errors, ...(origin === undefined ? {} : { origin }) },
   })
+}
+
+/**
+ * Checks a start's workflow and input without opening anything (no store, no data dir): for an
+ * edge that should refuse bad input before it makes or touches its data dir. `runs.start` checks
+ * the same again (and what only the stores can tell: sub-workflows, idempotency keys).
+ */
+export function checkRunRequest(source: WorkflowSource, input: Readonly<Record<string, unknown>> = {}): void {
+  const main = readWorkflowSource(source)
+  const inputs = resolveRunInputs(main.workflow, input)
+  if (!inputs.ok) {
+    throw new ShiiooError('INVALID_INPUT', `bad run input:\n${formatValidationErrors(inputs.errors)}`, {
+      details: { errors: inputs.errors },
+    })
+  }
 }
