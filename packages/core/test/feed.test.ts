@@ -65,17 +65,25 @@ const tenantOf = (i: number): TenantId => (i % 3 === 2 ? 'acme' : 'default') as 
 function follow(log: FsEventLog, request: FeedRequest) {
   const stop = new AbortController()
   const got: FeedEvent[] = []
-  const waiting: Array<{ n: number; resolve: () => void }> = []
+  const waiting: Array<{ n: number; resolve: () => void; reject: (err: unknown) => void }> = []
+  let failed: unknown = null
   const running = (async () => {
     for await (const batch of log.feed.subscribe(request, stop.signal)) {
       got.push(...batch)
       for (const w of [...waiting]) if (got.length >= w.n) w.resolve()
     }
-  })()
+  })().catch((err: unknown) => {
+    failed = err
+    for (const w of waiting) w.reject(err)
+  })
   return {
     got,
     until: (n: number) =>
-      got.length >= n ? Promise.resolve() : new Promise<void>((resolve) => waiting.push({ n, resolve })),
+      failed !== null
+        ? Promise.reject(failed as Error)
+        : got.length >= n
+          ? Promise.resolve()
+          : new Promise<void>((resolve, reject) => waiting.push({ n, resolve, reject })),
     stop: async () => {
       stop.abort()
       await running

@@ -14,7 +14,7 @@ import {
   decodePosition,
   encodePosition,
   feedIterables,
-  nextWake,
+  wakeAll,
   positionGone,
 } from '@shiioo/core'
 
@@ -48,7 +48,7 @@ export class MemoryFeed implements EventFeed {
       }
       return out
     },
-    changed: (cursor, signal) => (this.last() > cursor.at ? Promise.resolve() : nextWake(this.waiters, signal)),
+    changed: (cursor, wake) => (this.last() > cursor.at ? wake() : void this.waiters.add(wake)),
     events: (c) => c.events,
     position: (c, seq) => encodePosition(c.at, seq, c.tag),
   }
@@ -67,7 +67,7 @@ export class MemoryFeed implements EventFeed {
     })
     const c = this.commitsHeld.at(-1)!
     this.lastHead = this.source.position(c, c.lastSeq)
-    for (const w of [...this.waiters]) w()
+    wakeAll(this.waiters)
   }
 
   private readonly iterables = feedIterables(this.source, (after) => this.startOf(after))

@@ -39,8 +39,11 @@ export interface FeedSource<C extends SourceCommit> {
    * feed order, at most `max`; none when the cursor is at the head. May throw GONE.
    */
   after(cursor: FeedCursor, max: number): readonly C[] | Promise<readonly C[]>
-  /** Resolves once commits after `cursor` may exist, or when `signal` aborts. */
-  changed(cursor: FeedCursor, signal: AbortSignal): Promise<void>
+  /**
+   * Calls `wake` once commits past `cursor` may exist: at once if they do, else at the next
+   * arrival (an adapter keeps the functions to call in a set and calls and clears them all).
+   */
+  changed(cursor: FeedCursor, wake: () => void): void
   /** The commit's events, `firstSeq` to `lastSeq` (may wait until they are readable). */
   events(commit: C, signal: AbortSignal): readonly StoredEvent[] | Promise<readonly StoredEvent[]>
   position(commit: C, seq: number): FeedPosition
@@ -65,20 +68,33 @@ async function* pull<C extends SourceCommit, T>(
   collect: (c: C, cursor: FeedCursor, batch: T[]) => Promise<FeedCursor> | FeedCursor,
 ): AsyncGenerator<readonly T[]> {
   let cursor = start()
-  while (!signal.aborted) {
-    const commits = await source.after(cursor, match.limit)
-    if (commits.length === 0) {
-      await source.changed(cursor, signal)
-      continue
+  // one abort listener for the subscription's life, not one per wait (they are slow to add)
+  let wake: (() => void) | null = null
+  const onAbort = () => wake?.()
+  signal.addEventListener('abort', onAbort, { once: true })
+  try {
+    while (!signal.aborted) {
+      const commits = await source.after(cursor, match.limit)
+      if (commits.length === 0) {
+        await new Promise<void>((resolve) => {
+          if (signal.aborted) return resolve() // aborted while `after` was read
+          wake = resolve
+          source.changed(cursor, resolve)
+        })
+        wake = null
+        continue
+      }
+      const batch: T[] = []
+      for (const c of commits) {
+        if (!pastCursor(c, cursor)) continue
+        cursor = match.commit(c.tenant, c.stream) ? await collect(c, cursor, batch) : { at: c.at, seq: c.lastSeq }
+        if (signal.aborted) return
+        if (batch.length >= match.limit) break
+      }
+      if (batch.length > 0) yield batch
     }
-    const batch: T[] = []
-    for (const c of commits) {
-      if (!pastCursor(c, cursor)) continue
-      cursor = match.commit(c.tenant, c.stream) ? await collect(c, cursor, batch) : { at: c.at, seq: c.lastSeq }
-      if (signal.aborted) return
-      if (batch.length >= match.limit) break
-    }
-    if (batch.length > 0) yield batch
+  } finally {
+    signal.removeEventListener('abort', onAbort)
   }
 }
 
@@ -142,21 +158,12 @@ export function feedIterables<C extends SourceCommit>(
   }
 }
 
-/**
- * Resolves at the next wake-up (the adapter calls every function in `waiters` when commits
- * arrive) or when `signal` aborts: what `FeedSource.changed` waits on.
- */
-export function nextWake(waiters: Set<() => void>, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve()
-    const done = () => {
-      waiters.delete(done)
-      signal.removeEventListener('abort', done)
-      resolve()
-    }
-    waiters.add(done)
-    signal.addEventListener('abort', done, { once: true })
-  })
+/** Calls and forgets every waiting `wake` (see FeedSource.changed): commits arrived. */
+export function wakeAll(waiters: Set<() => void>): void {
+  if (waiters.size === 0) return
+  const all = [...waiters]
+  waiters.clear()
+  for (const w of all) w()
 }
 
 /**

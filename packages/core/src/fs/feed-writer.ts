@@ -5,7 +5,7 @@ import type { StoredEvent } from '../events/envelope.js'
 import { ShiiooError } from '../errors.js'
 import type { Logger } from '../ports/logger.js'
 import type { CommitRecord, MemberAt } from './feed-format.js'
-import { encodeFeedRecord } from './feed-format.js'
+import { encodeFeedRecord, encodeFeedRecords } from './feed-format.js'
 import { segmentPath } from './feed-segments.js'
 import { writeMarker, writeMarkerAsync } from './feed-marker.js'
 
@@ -120,11 +120,11 @@ export class FeedWriter {
     const batch = this.queue
     this.queue = []
     try {
-      const encoded = batch.map(encodeFeedRecord)
-      this.write(encoded.length === 1 ? encoded[0]! : Buffer.concat(encoded))
+      const { bytes, lengths, crcs } = encodeFeedRecords(batch)
+      this.write(bytes)
       this.host.written(
         this.current,
-        encoded.map((bytes, i) => ({ record: batch[i]!, length: bytes.length, crc: bytes.readUInt32LE(8) })),
+        batch.map((record, i) => ({ record, length: lengths[i]!, crc: crcs[i]! })),
       )
       this.sealIfFull()
     } catch (err) {

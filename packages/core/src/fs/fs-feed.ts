@@ -6,7 +6,7 @@ import type { StoredEvent } from '../events/envelope.js'
 import { ShiiooError } from '../errors.js'
 import { badPosition, positionGone } from '../feed/feed-request.js'
 import type { FeedCursor, FeedSource, SourceCommit } from '../feed/pull.js'
-import { ZERO_POSITION, decodePosition, encodePosition, feedIterables, nextWake } from '../feed/pull.js'
+import { ZERO_POSITION, decodePosition, encodePosition, feedIterables, wakeAll } from '../feed/pull.js'
 import type { EventFeed, FeedPosition, FeedStart } from '../ports/feed.js'
 import type { Logger } from '../ports/logger.js'
 import { ensureDurableDir } from './durable.js'
@@ -79,7 +79,7 @@ export class FsFeed implements EventFeed {
 
   private readonly source: FeedSource<HeldCommit> = {
     after: (cursor, max) => this.after(cursor, max),
-    changed: (cursor, signal) => this.changed(cursor, signal),
+    changed: (cursor, wake) => this.changed(cursor, wake),
     events: (c, signal) => this.events(c, signal),
     position: (c, seq) => encodePosition(c.at, seq, c.crc),
   }
@@ -128,7 +128,7 @@ export class FsFeed implements EventFeed {
     this.watcher = null
     if (this.statTimer) clearInterval(this.statTimer)
     this.statTimer = null
-    for (const w of [...this.waiters]) w()
+    wakeAll(this.waiters)
     await this.writer_?.close(clean)
     this.tail?.close()
     this.tail = null
@@ -219,7 +219,7 @@ export class FsFeed implements EventFeed {
       const dropped = this.window.splice(0, this.window.length - cap)
       this.windowFrom = dropped.at(-1)!.at + 1
     }
-    for (const w of [...this.waiters]) w()
+    wakeAll(this.waiters)
   }
 
   /**
@@ -330,13 +330,13 @@ export class FsFeed implements EventFeed {
     }
   }
 
-  private changed(cursor: FeedCursor, signal: AbortSignal): Promise<void> {
+  private changed(cursor: FeedCursor, wake: () => void): void {
     this.assertOpen()
-    if (this.hasPast(cursor)) return Promise.resolve()
+    if (this.hasPast(cursor)) return wake()
     this.ensureWatching()
     this.poll()
-    if (this.hasPast(cursor)) return Promise.resolve()
-    return nextWake(this.waiters, signal)
+    if (this.hasPast(cursor)) return wake()
+    this.waiters.add(wake)
   }
 
   /**

@@ -151,7 +151,7 @@ describe('engine crash property (real SIGKILLs)', () => {
               writeFileSync(jobFile, JSON.stringify({ dataDir, cases, kill }))
               const r = await life(jobFile)
               if (r.signal === 'SIGKILL') kills++
-              else if (r.code !== 0) throw new Error(`crash runner failed: ${r.stderr}`)
+              else if (r.code !== 0) throw new Error(`crash runner failed (${r.code} ${r.signal}): ${r.stderr}`)
             }
             // the last life: a fresh engine in this process finishes whatever is left
             const log = openFsEventLog({ dataDir })
