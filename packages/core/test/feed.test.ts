@@ -61,6 +61,8 @@ function startWriter(dataDir: string, streams: string[], count: number, segmentB
 
 const tenantOf = (i: number): TenantId => (i % 3 === 2 ? 'acme' : 'default') as TenantId
 
+const toError = (err: unknown) => (err instanceof Error ? err : new Error(String(err)))
+
 /** Subscribes in the background; `until(n)` resolves once `n` events have arrived. */
 function follow(log: FsEventLog, request: FeedRequest) {
   const stop = new AbortController()
@@ -80,7 +82,7 @@ function follow(log: FsEventLog, request: FeedRequest) {
     got,
     until: (n: number) =>
       failed !== null
-        ? Promise.reject(failed as Error)
+        ? Promise.reject(toError(failed))
         : got.length >= n
           ? Promise.resolve()
           : new Promise<void>((resolve, reject) => waiting.push({ n, resolve, reject })),
