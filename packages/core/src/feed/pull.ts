@@ -182,7 +182,7 @@ export function feedIterables<C extends SourceCommit>(
 
 /**
  * The subscriptions waiting for commits (see FeedSource.changed). `wake(commits)` wakes those that
- * want one of them, and those that have slept through `patience` arrivals (so that they move past
+ * want one of them, and those that have slept through `patience` commits (so that they move past
  * what they do not want while the adapter still has it in memory).
  */
 export class FeedWaiters {
@@ -196,7 +196,7 @@ export class FeedWaiters {
   }
 
   wake(commits: readonly SourceCommit[]): void {
-    this.arrivals++
+    this.arrivals += Math.max(1, commits.length)
     if (this.waiting.length === 0) return
     const woken: Array<() => void> = []
     this.waiting = this.waiting.filter((w) => {
