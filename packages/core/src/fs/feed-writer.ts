@@ -54,7 +54,7 @@ const MAX_PENDING = 256
  * the log's settle hook), so per-stream order holds across processes; a process killed before
  * writing them leaves its commits in its journal, and recovery records them (reconcileFeed).
  *
- * The feed is not fsynced per write either: it is fsynced every `syncMs` and before each journal
+ * The feed is not fsynced per write either: it is fsynced every `syncMs` (5 s) and before each journal
  * checkpoint; after each fsync a marker (`<writer>.sync`) says up to where this writer's records
  * are durable, so that recovery checks only the records after it.
  */
@@ -69,7 +69,12 @@ export class FeedWriter {
   private dirty = new Set<number>()
   /** Records not yet seen by the tail (written or not), by count: their events, and their key for the marker. */
   private readonly unconfirmed = new Map<number, { events: readonly StoredEvent[]; key: string }>()
+  /** The key of the last record of the unbroken run of seen records from the first (see markable). */
   private lastConfirmed: string | null = null
+  /** Every record up to this count has been seen by the tail. */
+  private confirmedThrough = -1
+  /** Records seen ahead of one not seen yet (their keys): none in practice, see take. */
+  private readonly seenAhead = new Map<number, string>()
   private failed: ShiiooError | null = null
   private syncing: Promise<void> | null = null
   private readonly timer: NodeJS.Timeout
@@ -141,7 +146,16 @@ export class FeedWriter {
     const own = this.unconfirmed.get(n)
     if (!own) return null
     this.unconfirmed.delete(n)
-    this.lastConfirmed = own.key
+    // records are written and read in count order (a void one is written again before any new one)
+    if (n !== this.confirmedThrough + 1) this.seenAhead.set(n, own.key)
+    else {
+      this.confirmedThrough = n
+      this.lastConfirmed = own.key
+      for (let k = this.seenAhead.get(n + 1); k !== undefined; k = this.seenAhead.get(this.confirmedThrough + 1)) {
+        this.seenAhead.delete(++this.confirmedThrough)
+        this.lastConfirmed = k
+      }
+    }
     return own.events
   }
 
@@ -181,11 +195,13 @@ export class FeedWriter {
   }
 
   /**
-   * What a marker may claim: the tail's position and this writer's last record, when the tail has
-   * seen every record it wrote (all of them lie before that position). Null while some are not.
+   * What a marker may claim: the tail's position P, and the last record K of the unbroken run of
+   * records it has seen. Those lie before P; every record after K is not written yet, or not yet
+   * seen, so it lies at P or after (a record that landed after a seal is written again later).
+   * Null if some record was seen ahead of one that was not (then that claim would not hold).
    */
   private markable(): { end: number; last: string | null } | null {
-    if (this.unconfirmed.size > 0) return null
+    if (this.seenAhead.size > 0) return null
     return { end: this.host.position(), last: this.lastConfirmed }
   }
 

@@ -77,6 +77,8 @@ export interface FsEventLogOptions {
   feedRetentionBytes?: number
   /** Recent commits the feed keeps in memory for subscribers near its head. */
   feedWindow?: number
+  /** How often this process's feed records are fsynced and its recovery marker written (default 5 s). */
+  feedSyncMs?: number
 }
 
 /**
@@ -119,6 +121,7 @@ export class FsEventLog implements EventLog {
       ...(options.feedSegmentBytes ? { segmentBytes: options.feedSegmentBytes } : {}),
       ...(options.feedRetentionBytes ? { retentionBytes: options.feedRetentionBytes } : {}),
       ...(options.feedWindow ? { window: options.feedWindow } : {}),
+      ...(options.feedSyncMs ? { syncMs: options.feedSyncMs } : {}),
     })
     this.handles = new StreamHandles({
       dataDir: options.dataDir,

@@ -56,6 +56,13 @@ interface HeldCommit extends FeedCommitAt {
   loading: Promise<StoredEvent[]> | null
 }
 
+/**
+ * Recent commits kept in memory. Enough for subscribers near the head (the rest read the files
+ * back); more would keep this process's events alive long enough to be promoted to the old
+ * generation, and an engine commits thousands a second.
+ */
+const DEFAULT_WINDOW = 1024
+
 /** Found at start-up by reading this much of the newest segments back (their last records). */
 const HEAD_SCAN = 64 * 1024
 
@@ -97,7 +104,7 @@ export class FsFeed implements EventFeed {
     this.dir = join(options.dataDir, 'feed')
     this.segmentBytes = options.segmentBytes ?? 4 * 1024 * 1024
     // a subscription that wants none of the new commits sleeps through half the window at most
-    this.waiters = new FeedWaiters(Math.max(1, Math.floor((options.window ?? 4096) / 2)))
+    this.waiters = new FeedWaiters(Math.max(1, Math.floor((options.window ?? DEFAULT_WINDOW) / 2)))
   }
 
   /** This process's writer, named by its journal owner id (made once the journal is open). */
@@ -112,7 +119,7 @@ export class FsFeed implements EventFeed {
         segmentBytes: this.segmentBytes,
         logger: this.options.logger,
       },
-      { syncMs: this.options.syncMs ?? 1000, delayMs: this.options.writeDelayMs ?? 2 },
+      { syncMs: this.options.syncMs ?? 5000, delayMs: this.options.writeDelayMs ?? 2 },
     )
     return this.writer_
   }
@@ -227,7 +234,7 @@ export class FsFeed implements EventFeed {
   }
 
   private published(): void {
-    const cap = this.options.window ?? 4096
+    const cap = this.options.window ?? DEFAULT_WINDOW
     if (this.window.length > cap) {
       const dropped = this.window.splice(0, this.window.length - cap)
       this.windowFrom = dropped.at(-1)!.at + 1
