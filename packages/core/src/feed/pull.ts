@@ -147,15 +147,45 @@ function pullCommits<C extends SourceCommit>(
   signal: AbortSignal,
 ): AsyncGenerator<readonly FeedCommit[]> {
   return pull<C, FeedCommit>(source, start, match, signal, (c, cursor, batch) => {
-    batch.push({
-      position: source.position(c, c.lastSeq),
-      tenant: c.tenant,
-      stream: c.stream,
-      firstSeq: cursor.at === c.at ? Math.max(c.firstSeq, cursor.seq + 1) : c.firstSeq,
-      lastSeq: c.lastSeq,
-    })
+    const firstSeq = cursor.at === c.at ? Math.max(c.firstSeq, cursor.seq + 1) : c.firstSeq
+    batch.push(new Commit(source, c, firstSeq))
     return { at: c.at, seq: c.lastSeq }
   })
+}
+
+/**
+ * A commit as `commits` hands it out. Its position is made when first read: the engine, which
+ * sees every commit of its process, never reads it.
+ */
+class Commit<C extends SourceCommit> implements FeedCommit {
+  readonly tenant: C['tenant']
+  readonly stream: C['stream']
+  readonly lastSeq: number
+  // #private: a spread or JSON of a commit shows only what FeedCommit names (see toJSON)
+  readonly #source: FeedSource<C>
+  readonly #commit: C
+  #position: FeedPosition | null = null
+
+  constructor(
+    source: FeedSource<C>,
+    commit: C,
+    readonly firstSeq: number,
+  ) {
+    this.#source = source
+    this.#commit = commit
+    this.tenant = commit.tenant
+    this.stream = commit.stream
+    this.lastSeq = commit.lastSeq
+  }
+
+  get position(): FeedPosition {
+    return (this.#position ??= this.#source.position(this.#commit, this.#commit.lastSeq))
+  }
+
+  toJSON(): FeedCommit {
+    const { position, tenant, stream, firstSeq, lastSeq } = this
+    return { position, tenant, stream, firstSeq, lastSeq }
+  }
 }
 
 /**

@@ -234,8 +234,9 @@ export class FsFeed implements EventFeed {
   }
 
   private published(): void {
+    // trimmed a quarter at a time: a splice from the front moves the whole array
     const cap = this.options.window ?? DEFAULT_WINDOW
-    if (this.window.length > cap) {
+    if (this.window.length > cap + (cap >> 2)) {
       const dropped = this.window.splice(0, this.window.length - cap)
       this.windowFrom = dropped.at(-1)!.at + 1
     }
