@@ -17,6 +17,12 @@ const suites = [
   { name: 'rebuild', file: 'rebuild.mjs', title: 'Index rebuild (SQLite)' },
   { name: 'engine', file: 'engine.mjs', title: 'Engine: durable no-op steps (embedded store)' },
   { name: 'capacity', file: 'capacity.mjs', title: 'Capacity pool: goodput under rate limits, overhead per call' },
+  {
+    name: 'feed',
+    file: 'feed.mjs',
+    title: 'Live feed: waiting runs, signals from another process, 1,000 subscribers',
+    flags: ['--expose-gc'],
+  },
 ].filter((s) => only.length === 0 || only.includes(s.name))
 
 // every suite's data goes under one folder, removed at the end (see removeDir in lib.mjs)
@@ -28,6 +34,7 @@ for (const s of suites) {
   const r = spawnSync(
     process.execPath,
     [
+      ...(s.flags ?? []),
       '--input-type=module',
       '-e',
       `const m = await import(${JSON.stringify(join(root, 'bench', s.file))}); process.stdout.write(JSON.stringify(await m.run()))`,

@@ -82,7 +82,7 @@ export type {
 export type { FeedMatcher } from './feed/feed-request.js'
 export { compileFeedRequest, positionGone, badPosition } from './feed/feed-request.js'
 export type { FeedCursor, FeedSource, SourceCommit } from './feed/pull.js'
-export { feedIterables, nextWake, encodePosition, decodePosition, ZERO_POSITION } from './feed/pull.js'
+export { feedIterables, FeedWaiters, encodePosition, decodePosition, ZERO_POSITION } from './feed/pull.js'
 export type { BlobStore, PutBlobResult } from './ports/blob-store.js'
 export type {
   IndexStore,

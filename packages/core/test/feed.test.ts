@@ -27,10 +27,10 @@ const step = (i: number) =>
 type Acked = Map<string, { tenant: string; stream: string; seq: number }>
 
 /** A child appending to `streams` (every third of tenant acme) until `count` appends each, or until killed. */
-function startWriter(dataDir: string, streams: string[], count: number, segmentBytes: number) {
+function startWriter(dataDir: string, streams: string[], count: number, segmentBytes: number, syncMs = 5000) {
   const child = spawn(
     process.execPath,
-    [writerScript, dataDir, streams.join(','), String(count), String(segmentBytes)],
+    [writerScript, dataDir, streams.join(','), String(count), String(segmentBytes), String(syncMs)],
     {
       stdio: ['ignore', 'pipe', 'inherit'],
     },
@@ -61,21 +61,31 @@ function startWriter(dataDir: string, streams: string[], count: number, segmentB
 
 const tenantOf = (i: number): TenantId => (i % 3 === 2 ? 'acme' : 'default') as TenantId
 
+const toError = (err: unknown) => (err instanceof Error ? err : new Error(String(err)))
+
 /** Subscribes in the background; `until(n)` resolves once `n` events have arrived. */
 function follow(log: FsEventLog, request: FeedRequest) {
   const stop = new AbortController()
   const got: FeedEvent[] = []
-  const waiting: Array<{ n: number; resolve: () => void }> = []
+  const waiting: Array<{ n: number; resolve: () => void; reject: (err: unknown) => void }> = []
+  let failed: unknown = null
   const running = (async () => {
     for await (const batch of log.feed.subscribe(request, stop.signal)) {
       got.push(...batch)
       for (const w of [...waiting]) if (got.length >= w.n) w.resolve()
     }
-  })()
+  })().catch((err: unknown) => {
+    failed = err
+    for (const w of waiting) w.reject(err)
+  })
   return {
     got,
     until: (n: number) =>
-      got.length >= n ? Promise.resolve() : new Promise<void>((resolve) => waiting.push({ n, resolve })),
+      failed !== null
+        ? Promise.reject(toError(failed))
+        : got.length >= n
+          ? Promise.resolve()
+          : new Promise<void>((resolve, reject) => waiting.push({ n, resolve, reject })),
     stop: async () => {
       stop.abort()
       await running
@@ -186,15 +196,16 @@ describe('the feed across processes', () => {
     const dataDir = tempDir()
     const names = [ids.runId(), ids.runId(), ids.runId()]
     const streams = names.map((stream, i) => ({ tenant: tenantOf(i), stream }))
-    const w = startWriter(dataDir, names, 0, 4 * 1024 * 1024)
+    const w = startWriter(dataDir, names, 0, 4 * 1024 * 1024, 200)
     await w.acking
-    await new Promise((r) => setTimeout(r, 1200)) // long enough for a periodic fsync and its marker
+    await new Promise((r) => setTimeout(r, 700)) // long enough for periodic fsyncs and their marker
     w.kill()
     await w.exit
     // A machine crash loses what was not fsynced: the feed after the writer's marker may be gone,
     // cut anywhere (a record torn in two), or left as zeros.
     const feedDir = join(dataDir, 'feed')
     const marker = readdirSync(feedDir).find((n) => n.endsWith('.sync'))
+    expect(marker).toBeDefined() // recovery looks only past it
     const durable = marker
       ? (JSON.parse(readFileSync(join(feedDir, marker), 'latin1').slice(9).trim()) as { end: number }).end
       : 0

@@ -2,6 +2,7 @@ import { randomInt } from 'node:crypto'
 import type {
   EventFeed,
   FeedCursor,
+  FeedEvent,
   FeedPosition,
   FeedRequest,
   FeedSource,
@@ -14,12 +15,12 @@ import {
   decodePosition,
   encodePosition,
   feedIterables,
-  nextWake,
+  FeedWaiters,
   positionGone,
 } from '@shiioo/core'
 
 interface MemoryCommit extends SourceCommit {
-  events: readonly StoredEvent[]
+  events: readonly FeedEvent[]
   /** A random tag per commit: a position made for a commit that is gone does not match its successor. */
   tag: number
 }
@@ -33,7 +34,7 @@ export class MemoryFeed implements EventFeed {
   private commitsHeld: MemoryCommit[] = []
   /** Commits dropped from the front (by `expire`): `commitsHeld[0]` has number `dropped + 1`. */
   private dropped = 0
-  private waiters = new Set<() => void>()
+  private readonly waiters = new FeedWaiters(1) // everything is kept: a subscription sleeps through none
   private lastHead: FeedPosition = ZERO_POSITION
 
   private readonly source: FeedSource<MemoryCommit> = {
@@ -48,7 +49,7 @@ export class MemoryFeed implements EventFeed {
       }
       return out
     },
-    changed: (cursor, signal) => (this.last() > cursor.at ? Promise.resolve() : nextWake(this.waiters, signal)),
+    changed: (cursor, wake, wants) => (this.last() > cursor.at ? wake() : this.waiters.add(wake, wants)),
     events: (c) => c.events,
     position: (c, seq) => encodePosition(c.at, seq, c.tag),
   }
@@ -56,18 +57,20 @@ export class MemoryFeed implements EventFeed {
   /** Called by the log once an append is stored. */
   add(events: readonly StoredEvent[]): void {
     const first = events[0]!
+    const at = this.last() + 1
+    const tag = randomInt(1, 2 ** 32)
     this.commitsHeld.push({
-      at: this.last() + 1,
+      at,
       tenant: first.tenant,
       stream: first.stream,
       firstSeq: first.seq,
       lastSeq: events.at(-1)!.seq,
-      events,
-      tag: randomInt(1, 2 ** 32),
+      events: events.map((event) => ({ position: encodePosition(at, event.seq, tag), event })),
+      tag,
     })
     const c = this.commitsHeld.at(-1)!
     this.lastHead = this.source.position(c, c.lastSeq)
-    for (const w of [...this.waiters]) w()
+    this.waiters.wake([this.commitsHeld.at(-1)!])
   }
 
   private readonly iterables = feedIterables(this.source, (after) => this.startOf(after))

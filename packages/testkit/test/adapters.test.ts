@@ -102,11 +102,11 @@ function feedSegments(dataDir: string) {
     .map((n) => ({ start: parseInt(n, 16), path: join(dataDir, 'feed', n) }))
 }
 
-/** Where each commit record of a segment starts (magic, u16 length, kind 1 = commit). */
+/** Where each commit record of a segment starts (magic, u16 length, u32 checksum, kind 1 = commit). */
 function commitStarts(bytes: Buffer): number[] {
   const starts: number[] = []
   for (let p = bytes.indexOf(FEED_MAGIC); p >= 0 && p + 12 <= bytes.length; p = bytes.indexOf(FEED_MAGIC, p + 1)) {
-    if (bytes[p + 6] === 1) starts.push(p)
+    if (bytes[p + 10] === 1) starts.push(p)
   }
   return starts
 }

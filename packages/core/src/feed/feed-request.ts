@@ -11,9 +11,9 @@ const MAX_LIMIT = 10_000
 /** A subscription's filters, checked once: every feed adapter matches commits and events with it. */
 export interface FeedMatcher {
   /** Whether a commit of this stream can hold events the subscriber wants. */
-  commit(tenant: TenantId, stream: StreamId): boolean
+  commit: (tenant: TenantId, stream: StreamId) => boolean
   /** Whether an event of this type is wanted (after `commit` said yes). */
-  type(type: EventType): boolean
+  type: (type: EventType) => boolean
   /** True when every event of a matching commit is wanted (no type filter). */
   allTypes: boolean
   limit: number

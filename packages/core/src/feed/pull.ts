@@ -1,4 +1,3 @@
-import type { StoredEvent } from '../events/envelope.js'
 import type { StreamId, TenantId } from '../ids.js'
 import type {
   CommitRequest,
@@ -39,10 +38,18 @@ export interface FeedSource<C extends SourceCommit> {
    * feed order, at most `max`; none when the cursor is at the head. May throw GONE.
    */
   after(cursor: FeedCursor, max: number): readonly C[] | Promise<readonly C[]>
-  /** Resolves once commits after `cursor` may exist, or when `signal` aborts. */
-  changed(cursor: FeedCursor, signal: AbortSignal): Promise<void>
-  /** The commit's events, `firstSeq` to `lastSeq` (may wait until they are readable). */
-  events(commit: C, signal: AbortSignal): readonly StoredEvent[] | Promise<readonly StoredEvent[]>
+  /**
+   * Calls `wake` once commits past `cursor` may exist: at once if they do, else at the next
+   * arrival. `wants` says which commits the subscription takes: an adapter may leave it asleep
+   * through others (it then skips them when it next wakes), as long as it wakes it before they
+   * leave what the adapter keeps in memory.
+   */
+  changed(cursor: FeedCursor, wake: () => void, wants: FeedMatcher['commit']): void
+  /**
+   * The commit's events, `firstSeq` to `lastSeq`, with their positions (may wait until they are
+   * readable). The same objects may go to every subscriber: an adapter keeps them for recent commits.
+   */
+  events(commit: C, signal: AbortSignal): readonly FeedEvent[] | Promise<readonly FeedEvent[]>
   position(commit: C, seq: number): FeedPosition
 }
 
@@ -65,20 +72,46 @@ async function* pull<C extends SourceCommit, T>(
   collect: (c: C, cursor: FeedCursor, batch: T[]) => Promise<FeedCursor> | FeedCursor,
 ): AsyncGenerator<readonly T[]> {
   let cursor = start()
-  while (!signal.aborted) {
-    const commits = await source.after(cursor, match.limit)
-    if (commits.length === 0) {
-      await source.changed(cursor, signal)
-      continue
+  // one abort listener for the subscription's life, not one per wait (they are slow to add)
+  let wake: (() => void) | null = null
+  const onAbort = () => wake?.()
+  signal.addEventListener('abort', onAbort, { once: true })
+  // At the head, a subscription waits instead of asking for more (one look less per wake: with a
+  // thousand subscribers on one process, what each wake costs is what delivery takes). Values
+  // that are not promises are not awaited: an await is a turn of the microtask queue each.
+  let atHead = false
+  try {
+    while (!signal.aborted) {
+      if (atHead) {
+        await new Promise<void>((resolve) => {
+          if (signal.aborted) return resolve() // aborted while the batch was with the consumer
+          wake = resolve
+          source.changed(cursor, resolve, match.commit)
+        })
+        wake = null
+        atHead = false
+        continue
+      }
+      const found = source.after(cursor, match.limit)
+      const commits = Array.isArray(found) ? (found as readonly C[]) : await found
+      atHead = commits.length < match.limit
+      const batch: T[] = []
+      for (const c of commits) {
+        if (!pastCursor(c, cursor)) continue
+        if (match.commit(c.tenant, c.stream)) {
+          const next = collect(c, cursor, batch)
+          cursor = next instanceof Promise ? await next : next
+        } else cursor = { at: c.at, seq: c.lastSeq }
+        if (signal.aborted) return
+        if (batch.length >= match.limit) {
+          atHead = false
+          break
+        }
+      }
+      if (batch.length > 0) yield batch
     }
-    const batch: T[] = []
-    for (const c of commits) {
-      if (!pastCursor(c, cursor)) continue
-      cursor = match.commit(c.tenant, c.stream) ? await collect(c, cursor, batch) : { at: c.at, seq: c.lastSeq }
-      if (signal.aborted) return
-      if (batch.length >= match.limit) break
-    }
-    if (batch.length > 0) yield batch
+  } finally {
+    signal.removeEventListener('abort', onAbort)
   }
 }
 
@@ -88,16 +121,21 @@ function pullEvents<C extends SourceCommit>(
   match: FeedMatcher,
   signal: AbortSignal,
 ): AsyncGenerator<FeedBatch> {
-  return pull<C, FeedEvent>(source, start, match, signal, async (c, cursor, batch) => {
-    const events = await source.events(c, signal)
+  const take = (c: C, cursor: FeedCursor, batch: FeedEvent[], events: readonly FeedEvent[]): FeedCursor => {
     let seq = cursor.at === c.at ? cursor.seq : 0
     for (const e of events) {
-      if (e.seq <= seq) continue
-      seq = e.seq
-      if (match.allTypes || match.type(e.type)) batch.push({ position: source.position(c, e.seq), event: e })
+      if (e.event.seq <= seq) continue
+      seq = e.event.seq
+      if (match.allTypes || match.type(e.event.type)) batch.push(e)
       if (batch.length >= match.limit) break
     }
     return { at: c.at, seq: signal.aborted ? cursor.seq : seq }
+  }
+  return pull<C, FeedEvent>(source, start, match, signal, (c, cursor, batch) => {
+    const events = source.events(c, signal)
+    return Array.isArray(events)
+      ? take(c, cursor, batch, events as readonly FeedEvent[])
+      : (events as Promise<readonly FeedEvent[]>).then((loaded) => take(c, cursor, batch, loaded))
   })
 }
 
@@ -109,15 +147,45 @@ function pullCommits<C extends SourceCommit>(
   signal: AbortSignal,
 ): AsyncGenerator<readonly FeedCommit[]> {
   return pull<C, FeedCommit>(source, start, match, signal, (c, cursor, batch) => {
-    batch.push({
-      position: source.position(c, c.lastSeq),
-      tenant: c.tenant,
-      stream: c.stream,
-      firstSeq: cursor.at === c.at ? Math.max(c.firstSeq, cursor.seq + 1) : c.firstSeq,
-      lastSeq: c.lastSeq,
-    })
+    const firstSeq = cursor.at === c.at ? Math.max(c.firstSeq, cursor.seq + 1) : c.firstSeq
+    batch.push(new Commit(source, c, firstSeq))
     return { at: c.at, seq: c.lastSeq }
   })
+}
+
+/**
+ * A commit as `commits` hands it out. Its position is made when first read: the engine, which
+ * sees every commit of its process, never reads it.
+ */
+class Commit<C extends SourceCommit> implements FeedCommit {
+  readonly tenant: C['tenant']
+  readonly stream: C['stream']
+  readonly lastSeq: number
+  // #private: a spread or JSON of a commit shows only what FeedCommit names (see toJSON)
+  readonly #source: FeedSource<C>
+  readonly #commit: C
+  #position: FeedPosition | null = null
+
+  constructor(
+    source: FeedSource<C>,
+    commit: C,
+    readonly firstSeq: number,
+  ) {
+    this.#source = source
+    this.#commit = commit
+    this.tenant = commit.tenant
+    this.stream = commit.stream
+    this.lastSeq = commit.lastSeq
+  }
+
+  get position(): FeedPosition {
+    return (this.#position ??= this.#source.position(this.#commit, this.#commit.lastSeq))
+  }
+
+  toJSON(): FeedCommit {
+    const { position, tenant, stream, firstSeq, lastSeq } = this
+    return { position, tenant, stream, firstSeq, lastSeq }
+  }
 }
 
 /**
@@ -143,20 +211,38 @@ export function feedIterables<C extends SourceCommit>(
 }
 
 /**
- * Resolves at the next wake-up (the adapter calls every function in `waiters` when commits
- * arrive) or when `signal` aborts: what `FeedSource.changed` waits on.
+ * The subscriptions waiting for commits (see FeedSource.changed). `wake(commits)` wakes those that
+ * want one of them, and those that have slept through `patience` commits (so that they move past
+ * what they do not want while the adapter still has it in memory).
  */
-export function nextWake(waiters: Set<() => void>, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve()
-    const done = () => {
-      waiters.delete(done)
-      signal.removeEventListener('abort', done)
-      resolve()
-    }
-    waiters.add(done)
-    signal.addEventListener('abort', done, { once: true })
-  })
+export class FeedWaiters {
+  private waiting: Array<{ wake: () => void; wants: FeedMatcher['commit']; since: number }> = []
+  private arrivals = 0
+
+  constructor(private readonly patience: number) {}
+
+  add(wake: () => void, wants: FeedMatcher['commit']): void {
+    this.waiting.push({ wake, wants, since: this.arrivals })
+  }
+
+  wake(commits: readonly SourceCommit[]): void {
+    this.arrivals += Math.max(1, commits.length)
+    if (this.waiting.length === 0) return
+    const woken: Array<() => void> = []
+    this.waiting = this.waiting.filter((w) => {
+      const due = this.arrivals - w.since >= this.patience || commits.some((c) => w.wants(c.tenant, c.stream))
+      if (due) woken.push(w.wake)
+      return !due
+    })
+    for (const wake of woken) wake()
+  }
+
+  /** Wakes everyone (the feed is closing). */
+  wakeAll(): void {
+    const all = this.waiting
+    this.waiting = []
+    for (const w of all) w.wake()
+  }
 }
 
 /**

@@ -6,7 +6,7 @@ import { isStreamId, isTenantId } from '../ids.js'
  * The feed's record format. A segment file is a sequence of records appended with O_APPEND by
  * every process of the data dir:
  *
- *   magic 4 bytes | payload length u16 | kind u8 | 0 u8 | crc32(kind, 0, payload) u32 | payload
+ *   magic 4 bytes | payload length u16 | crc32 u32 (of what follows it) | kind u8 | 0 u8 | payload
  *
  *   commit payload: `<tenant> <stream> <firstSeq> <lastSeq> <offset> <length> <writer> <n>` (ASCII),
  *     offset and length: where the commit's gzip member is in the stream file, so that a reader
@@ -52,23 +52,44 @@ export type FeedRecord = CommitRecord | SealRecord
 
 const WRITER = /^[a-z0-9-]{1,64}$/
 
+/** The bytes after the checksum, which it covers: kind, a zero, the payload. */
+const CHECKED_FROM = 10
+
 export function encodeFeedRecord(r: FeedRecord): Buffer {
-  const text =
-    r.kind === 'commit'
-      ? `${r.tenant} ${r.stream} ${r.firstSeq} ${r.lastSeq} ${r.offset} ${r.length} ${r.writer} ${r.n}`
-      : r.writer
-  const out = Buffer.allocUnsafe(FEED_HEADER_BYTES + text.length) // ids are ASCII
-  FEED_MAGIC.copy(out, 0)
-  out.writeUInt16LE(text.length, 4)
-  out[6] = r.kind === 'commit' ? KIND_COMMIT : KIND_SEAL
-  out[7] = 0
-  out.write(text, FEED_HEADER_BYTES, 'latin1')
-  out.writeUInt32LE(checksum(out, FEED_HEADER_BYTES + text.length), 8)
-  return out
+  return encodeFeedRecords([r]).bytes
 }
 
-function checksum(buf: Buffer, end: number): number {
-  return crc32(buf.subarray(FEED_HEADER_BYTES, end), crc32(buf.subarray(6, 8)))
+/** Records encoded into one buffer (one write), with each one's length and checksum. */
+export function encodeFeedRecords(records: readonly FeedRecord[]): {
+  bytes: Buffer
+  lengths: number[]
+  crcs: number[]
+} {
+  const texts = records.map((r) =>
+    r.kind === 'commit'
+      ? `${r.tenant} ${r.stream} ${r.firstSeq} ${r.lastSeq} ${r.offset} ${r.length} ${r.writer} ${r.n}`
+      : r.writer,
+  )
+  // ids and numbers are ASCII: a character is a byte
+  const bytes = Buffer.allocUnsafe(texts.reduce((n, t) => n + FEED_HEADER_BYTES + t.length, 0))
+  const lengths: number[] = []
+  const crcs: number[] = []
+  let p = 0
+  for (let i = 0; i < texts.length; i++) {
+    const text = texts[i]!
+    const end = p + FEED_HEADER_BYTES + text.length
+    FEED_MAGIC.copy(bytes, p)
+    bytes.writeUInt16LE(text.length, p + 4)
+    bytes[p + CHECKED_FROM] = records[i]!.kind === 'commit' ? KIND_COMMIT : KIND_SEAL
+    bytes[p + CHECKED_FROM + 1] = 0
+    bytes.write(text, p + FEED_HEADER_BYTES, 'latin1')
+    const crc = crc32(bytes.subarray(p + CHECKED_FROM, end))
+    bytes.writeUInt32LE(crc, p + 6)
+    lengths.push(end - p)
+    crcs.push(crc)
+    p = end
+  }
+  return { bytes, lengths, crcs }
 }
 
 export type Decoded =
@@ -89,10 +110,9 @@ export function decodeFeedRecord(buf: Buffer, p: number): Decoded {
   if (len === 0 || len > MAX_FEED_PAYLOAD) return { kind: 'bad', reason: `payload length ${len}` }
   if (avail < FEED_HEADER_BYTES + len) return { kind: 'incomplete' }
   const end = p + FEED_HEADER_BYTES + len
-  const crc = buf.readUInt32LE(p + 8)
-  if (checksum(buf.subarray(p, end), FEED_HEADER_BYTES + len) !== crc)
-    return { kind: 'bad', reason: 'checksum mismatch' }
-  const record = parsePayload(buf[p + 6]!, buf.toString('latin1', p + FEED_HEADER_BYTES, end))
+  const crc = buf.readUInt32LE(p + 6)
+  if (crc32(buf.subarray(p + CHECKED_FROM, end)) !== crc) return { kind: 'bad', reason: 'checksum mismatch' }
+  const record = parsePayload(buf[p + CHECKED_FROM]!, buf.toString('latin1', p + FEED_HEADER_BYTES, end))
   if (record === null) return { kind: 'bad', reason: 'unreadable payload' }
   return { kind: 'record', record, length: FEED_HEADER_BYTES + len, crc }
 }

@@ -43,15 +43,16 @@ export function createSegment(dir: string, start: number): boolean {
 }
 
 /**
- * Deletes the oldest segments while the others hold at least `retainBytes`; the newest is always
- * kept. A reader with a segment open keeps reading it; one that needs a deleted segment is refused
- * (GONE, expired).
+ * Deletes the oldest segments while the others hold at least `retainBytes`. The newest two are
+ * always kept: a segment that was just begun may hold no commit yet, and the feed's head (its last
+ * commit) must stay where a subscriber can start after it. A reader with a segment open keeps
+ * reading it; one that needs a deleted segment is refused (GONE, expired).
  */
 export function applyRetention(dir: string, retainBytes: number): void {
   const starts = listSegments(dir)
   const sizes = starts.map((s) => statSync(segmentPath(dir, s), { throwIfNoEntry: false })?.size ?? 0)
   let total = sizes.reduce((a, b) => a + b, 0)
-  for (let i = 0; i < starts.length - 1 && total - sizes[i]! >= retainBytes; i++) {
+  for (let i = 0; i < starts.length - 2 && total - sizes[i]! >= retainBytes; i++) {
     try {
       unlinkSync(segmentPath(dir, starts[i]!))
     } catch (err) {

@@ -100,6 +100,8 @@ export interface FsEventLogOptions {
    * and before a read of a stream whose writer is gone), so a read returns what was acknowledged.
    */
   readOnly?: boolean
+  /** How often this process's feed records are fsynced and its recovery marker written (default 5 s). */
+  feedSyncMs?: number
 }
 
 /**
@@ -165,6 +167,7 @@ export class FsEventLog implements EventLog {
       ...(options.feedSegmentBytes ? { segmentBytes: options.feedSegmentBytes } : {}),
       ...(options.feedRetentionBytes ? { retentionBytes: options.feedRetentionBytes } : {}),
       ...(options.feedWindow ? { window: options.feedWindow } : {}),
+      ...(options.feedSyncMs ? { syncMs: options.feedSyncMs } : {}),
     })
     this.handles = new StreamHandles({
       dataDir: options.dataDir,

@@ -6,8 +6,9 @@ import type { StoredEvent } from '../events/envelope.js'
 import { ShiiooError } from '../errors.js'
 import { badPosition, positionGone } from '../feed/feed-request.js'
 import type { FeedCursor, FeedSource, SourceCommit } from '../feed/pull.js'
-import { ZERO_POSITION, decodePosition, encodePosition, feedIterables, nextWake } from '../feed/pull.js'
-import type { EventFeed, FeedPosition, FeedStart } from '../ports/feed.js'
+import { FeedWaiters, ZERO_POSITION, decodePosition, encodePosition, feedIterables } from '../feed/pull.js'
+import type { EventFeed, FeedEvent, FeedPosition, FeedStart } from '../ports/feed.js'
+import type { StreamId, TenantId } from '../ids.js'
 import type { Logger } from '../ports/logger.js'
 import { ensureDurableDir } from './durable.js'
 import type { CommitRecord, MemberAt } from './feed-format.js'
@@ -46,9 +47,21 @@ export type FeedCommitAt = SourceCommit & MemberAt
 
 interface HeldCommit extends FeedCommitAt {
   crc: number
+  /** This process's events of the commit, until they are made `feedEvents`. */
   events: readonly StoredEvent[] | null
+  /** The events with their positions, made once for every subscriber. */
+  feedEvents: readonly FeedEvent[] | null
+  /** The position of the last event (what commit subscribers get), made once. */
+  lastPosition: FeedPosition | null
   loading: Promise<StoredEvent[]> | null
 }
+
+/**
+ * Recent commits kept in memory. Enough for subscribers near the head (the rest read the files
+ * back); more would keep this process's events alive long enough to be promoted to the old
+ * generation, and an engine commits thousands a second.
+ */
+const DEFAULT_WINDOW = 1024
 
 /** Found at start-up by reading this much of the newest segments back (their last records). */
 const HEAD_SCAN = 64 * 1024
@@ -69,7 +82,9 @@ export class FsFeed implements EventFeed {
   private windowFrom = 0
   private head_: { at: number; lastSeq: number; crc: number } | null = null
   private newestStart = 0
-  private readonly waiters = new Set<() => void>()
+  private readonly waiters: FeedWaiters
+  /** Commits published since waiters were last woken. */
+  private fresh: HeldCommit[] = []
   private writer_: FeedWriter | null = null
   private watcher: FSWatcher | null = null
   private statTimer: NodeJS.Timeout | null = null
@@ -79,14 +94,17 @@ export class FsFeed implements EventFeed {
 
   private readonly source: FeedSource<HeldCommit> = {
     after: (cursor, max) => this.after(cursor, max),
-    changed: (cursor, signal) => this.changed(cursor, signal),
+    changed: (cursor, wake, wants) => this.changed(cursor, wake, wants),
     events: (c, signal) => this.events(c, signal),
-    position: (c, seq) => encodePosition(c.at, seq, c.crc),
+    position: (c, seq) =>
+      seq === c.lastSeq ? (c.lastPosition ??= encodePosition(c.at, seq, c.crc)) : encodePosition(c.at, seq, c.crc),
   }
 
   constructor(private readonly options: FsFeedOptions) {
     this.dir = join(options.dataDir, 'feed')
     this.segmentBytes = options.segmentBytes ?? 4 * 1024 * 1024
+    // a subscription that wants none of the new commits sleeps through half the window at most
+    this.waiters = new FeedWaiters(Math.max(1, Math.floor((options.window ?? DEFAULT_WINDOW) / 2)))
   }
 
   /** This process's writer, named by its journal owner id (made once the journal is open). */
@@ -101,7 +119,7 @@ export class FsFeed implements EventFeed {
         segmentBytes: this.segmentBytes,
         logger: this.options.logger,
       },
-      { syncMs: this.options.syncMs ?? 1000, delayMs: this.options.writeDelayMs ?? 2 },
+      { syncMs: this.options.syncMs ?? 5000, delayMs: this.options.writeDelayMs ?? 2 },
     )
     return this.writer_
   }
@@ -128,7 +146,7 @@ export class FsFeed implements EventFeed {
     this.watcher = null
     if (this.statTimer) clearInterval(this.statTimer)
     this.statTimer = null
-    for (const w of [...this.waiters]) w()
+    this.waiters.wakeAll()
     await this.writer_?.close(clean)
     this.tail?.close()
     this.tail = null
@@ -209,17 +227,22 @@ export class FsFeed implements EventFeed {
   private publish(r: ReadRecord<CommitRecord>): void {
     const rec = r.record
     const own = rec.writer === this.writer_?.id ? this.writer_.take(rec.n) : null
-    this.window.push({ ...held(r), events: own })
+    const c = { ...held(r), events: own }
+    this.window.push(c)
+    this.fresh.push(c)
     this.head_ = headOf(r)
   }
 
   private published(): void {
-    const cap = this.options.window ?? 4096
-    if (this.window.length > cap) {
+    // trimmed a quarter at a time: a splice from the front moves the whole array
+    const cap = this.options.window ?? DEFAULT_WINDOW
+    if (this.window.length > cap + (cap >> 2)) {
       const dropped = this.window.splice(0, this.window.length - cap)
       this.windowFrom = dropped.at(-1)!.at + 1
     }
-    for (const w of [...this.waiters]) w()
+    const fresh = this.fresh
+    this.fresh = []
+    this.waiters.wake(fresh)
   }
 
   /**
@@ -330,31 +353,46 @@ export class FsFeed implements EventFeed {
     }
   }
 
-  private changed(cursor: FeedCursor, signal: AbortSignal): Promise<void> {
+  private changed(cursor: FeedCursor, wake: () => void, wants: (tenant: TenantId, stream: StreamId) => boolean): void {
     this.assertOpen()
-    if (this.hasPast(cursor)) return Promise.resolve()
-    this.ensureWatching()
-    this.poll()
-    if (this.hasPast(cursor)) return Promise.resolve()
-    return nextWake(this.waiters, signal)
+    if (this.hasPast(cursor)) return wake()
+    if (this.statTimer === null) {
+      // the first wait: from now on the watcher reports other processes' appends; look once for
+      // what came before it (a poll per wait would cost a stat per subscriber per commit)
+      this.ensureWatching()
+      this.poll()
+      if (this.hasPast(cursor)) return wake()
+    }
+    this.waiters.add(wake, wants)
   }
 
   /**
-   * A commit's events. Another process's commit may be recorded before its writer has put the
-   * bytes in the stream file (its write-behind, ADR 0007): read again until they are there.
+   * A commit's events with their positions, made once and handed to every subscriber. Another
+   * process's commit may be recorded before its writer has put the bytes in the stream file (its
+   * write-behind, ADR 0007): read again until they are there.
    */
-  private async events(c: HeldCommit, signal: AbortSignal): Promise<readonly StoredEvent[]> {
+  private events(c: HeldCommit, signal: AbortSignal): readonly FeedEvent[] | Promise<readonly FeedEvent[]> {
+    if (c.feedEvents) return c.feedEvents
+    if (c.events) return this.withPositions(c, c.events)
+    return this.load(c, signal)
+  }
+
+  private withPositions(c: HeldCommit, events: readonly StoredEvent[]): readonly FeedEvent[] {
+    c.feedEvents = events.map((event) => ({ position: this.source.position(c, event.seq), event }))
+    c.events = null
+    return c.feedEvents
+  }
+
+  private async load(c: HeldCommit, signal: AbortSignal): Promise<readonly FeedEvent[]> {
     const want = c.lastSeq - c.firstSeq + 1
     for (let attempt = 0; ; attempt++) {
-      if (c.events) return c.events
+      if (c.feedEvents) return c.feedEvents
       c.loading ??= this.options.readCommit(c).finally(() => (c.loading = null))
       const events = await c.loading
-      if (events.length === want) {
-        c.events = events
-        return events
-      }
+      if (c.feedEvents) return c.feedEvents
+      if (events.length === want) return this.withPositions(c, events)
       if (signal.aborted) return []
-      if (attempt === 200) {
+      if (attempt === 50) {
         this.options.logger.warn('feed records events their stream file does not hold yet', {
           tenant: c.tenant,
           stream: c.stream,
@@ -363,7 +401,8 @@ export class FsFeed implements EventFeed {
           hint: 'a writer that died leaves them in its journal until the next process opens the data dir',
         })
       }
-      await sleep(Math.min(50, 2 ** attempt), undefined, { signal }).catch(() => undefined)
+      // every 2 ms while the writer's write-behind delay (10 ms) may explain it, then backing off
+      await sleep(attempt < 10 ? 2 : Math.min(100, 2 ** (attempt - 5)), undefined, { signal }).catch(() => undefined)
     }
   }
 
@@ -440,6 +479,8 @@ function held(r: ReadRecord<CommitRecord>): HeldCommit {
     length: rec.length,
     crc: r.crc,
     events: null,
+    feedEvents: null,
+    lastPosition: null,
     loading: null,
   }
 }

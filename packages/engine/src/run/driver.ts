@@ -533,7 +533,8 @@ export class RunDriver {
         this.catchUpWanted = true
         this.kick()
       },
-      Math.min(100, 2 ** retry.attempt),
+      // every 2 ms while a write-behind delay (10 ms) may explain it, then backing off to 100 ms
+      retry.attempt <= 10 ? 2 : Math.min(100, 2 ** (retry.attempt - 6)),
     )
     this.catchUpRetry = retry
   }

@@ -28,8 +28,12 @@ export class Slots {
     for (const wake of waiting) wake()
   }
 
-  /** Calls `wake` once, the next time a slot is released. */
+  /**
+   * Calls `wake` once a slot is free: at once if one is now (it may have been released while the
+   * caller was committing what it decided when none was), else the next time one is released.
+   */
   onFree(wake: () => void): void {
-    this.waiters.add(wake)
+    if (this.used < this.limit) wake()
+    else this.waiters.add(wake)
   }
 }

@@ -220,7 +220,7 @@ describe('engine crash property (real SIGKILLs)', () => {
                   moveToAnotherHost(dataDir, r.pid)
                   moves++
                 }
-              } else if (r.code !== 0) throw new Error(`crash runner failed: ${r.stderr}`)
+              } else if (r.code !== 0) throw new Error(`crash runner failed (${r.code} ${r.signal}): ${r.stderr}`)
             }
             // the last life: a fresh engine in this process finishes whatever is left
             const debug = process.env.CRASH_DEBUG
