@@ -144,6 +144,57 @@ describe('taking over a gone writer', () => {
     await other.close()
   })
 
+  it("a paused writer's feed records are written by its taker, and the writer writes none once it wakes", async () => {
+    const dataDir = tempDir()
+    const stream = controlStream()
+    // the second commit's record waits (a busy spell shares a write per delay): it is frozen in between
+    const paused = openFsEventLog({ dataDir, leaseTtlMs: 1000, writeBehindMs: 600_000, feedWriteDelayMs: 600_000 })
+    const acked = [ev(0), ev(1)]
+    await paused.append({ tenant: T, stream, expectedVersion: 0, events: [acked[0]!] })
+    await paused.append({ tenant: T, stream, expectedVersion: 1, events: [acked[1]!] })
+    const lock = `${streamPath(dataDir, T, stream)}.lock`
+    const past = (Date.now() - 5000) / 1000
+    utimesSync(lock, past, past)
+    const other = openFsEventLog({ dataDir })
+    const mine = ev(2)
+    await other.append({ tenant: T, stream, expectedVersion: 'any', events: [mine] })
+    // it wakes and writes what it had pending
+    paused.feed.writer!.flushNow()
+    await paused.close()
+    await other.close()
+    const reader = openFsEventLog({ dataDir, readOnly: true })
+    const seen: string[] = []
+    const stop = AbortSignal.timeout(500)
+    try {
+      for await (const batch of reader.feed.subscribe({ tenant: T, streams: [stream], after: 'start' }, stop))
+        seen.push(...batch.map((e) => e.event.id))
+    } catch (err) {
+      if (!stop.aborted) throw err
+    }
+    expect(seen).toEqual([acked[0]!.id, acked[1]!.id, mine.id])
+    await reader.close()
+  })
+
+  it('a paused writer that wakes and closes at once leaves the files its taker owns alone', async () => {
+    const dataDir = tempDir()
+    const stream = controlStream()
+    const paused = openFsEventLog({ dataDir, leaseTtlMs: 1000, writeBehindMs: 600_000 })
+    await paused.append({ tenant: T, stream, expectedVersion: 0, events: [ev(0)] })
+    await sleep(300) // its next journal segment is made meanwhile
+    const lock = `${streamPath(dataDir, T, stream)}.lock`
+    const past = (Date.now() - 5000) / 1000
+    utimesSync(lock, past, past)
+    const other = openFsEventLog({ dataDir })
+    await other.append({ tenant: T, stream, expectedVersion: 'any', events: [ev(1)] })
+    // a stop signal was waiting while it was paused: it closes before its heartbeat notices anything
+    await paused.close()
+    expect(paused.lost.aborted).toBe(true)
+    await other.append({ tenant: T, stream, expectedVersion: 2, events: [ev(2)] })
+    expect((await other.read({ tenant: T, stream })).map((e) => e.seq)).toEqual([1, 2, 3])
+    expect((await verifyDataDir({ log: other, blobs: new FsBlobStore({ dataDir }) })).problems).toEqual([])
+    await other.close()
+  })
+
   it("keeps a killed writer's acknowledged commits when a live process breaks its stream lock", async () => {
     const dataDir = tempDir()
     const stream = controlStream()

@@ -27,6 +27,12 @@ export interface FeedWriterHost {
   position(): number
   segmentBytes: number
   logger: Logger
+  /**
+   * Whether this process may still write records: false once another process declared it gone
+   * (its recovery then recorded this process's commits from its journal, so a record written
+   * after that would be a duplicate). Asked just before every write.
+   */
+  mayWrite(): boolean
 }
 
 /** A record as written: what it says, its size and its checksum (its position's check). */
@@ -138,6 +144,7 @@ export class FeedWriter {
     this.lastFlush = performance.now()
     const batch = this.queue
     this.queue = []
+    if (!this.host.mayWrite()) return this.abandon()
     try {
       const { bytes, lengths, crcs } = encodeFeedRecords(batch)
       this.write(bytes)
@@ -153,6 +160,20 @@ export class FeedWriter {
       )
       this.host.logger.error('event feed write failed', { error: (err as Error).message })
     }
+  }
+
+  /**
+   * This process was declared gone: the process that did so recorded its commits from its journal
+   * (reconcileFeed), so it writes no record more. Appends stop too (the log's identity is lost).
+   */
+  abandon(): void {
+    this.flushTimer?.cancel()
+    this.flushTimer = null
+    this.queue = []
+    this.failed ??= new ShiiooError(
+      'LEASE_LOST',
+      'this process was declared gone by another: the feed records of its commits were written by that process',
+    )
   }
 
   /** The events of this writer's record `n`, once the tail has found it (null if not ours or taken). */
@@ -176,6 +197,7 @@ export class FeedWriter {
   /** Writes records the tail found after a seal (void) again, in the segment that follows it. */
   rewrite(records: readonly CommitRecord[]): void {
     const mine = records.filter((r) => r.writer === this.id && this.unconfirmed.has(r.n))
+    if (mine.length > 0 && !this.host.mayWrite()) return this.abandon()
     if (mine.length > 0) this.write(Buffer.concat(mine.map(encodeFeedRecord)))
   }
 

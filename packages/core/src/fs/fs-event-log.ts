@@ -102,6 +102,8 @@ export interface FsEventLogOptions {
   readOnly?: boolean
   /** How often this process's feed records are fsynced and its recovery marker written (default 5 s). */
   feedSyncMs?: number
+  /** How long after a busy spell this process's feed records wait to share a write (default 2 ms; for tests). */
+  feedWriteDelayMs?: number
 }
 
 /**
@@ -153,10 +155,12 @@ export class FsEventLog implements EventLog {
     })
     this.identity.lost.addEventListener(
       'abort',
-      () =>
+      () => {
         this.logger.error('lost the data dir to another process', {
           error: (this.identity.lost.reason as Error).message,
-        }),
+        })
+        this.feed.writer?.abandon() // the process that declared it gone records its commits
+      },
       { once: true },
     )
     this.writeBehind = new WriteBehind(options.writeBehindMs ?? 10, this.logger)
@@ -168,6 +172,7 @@ export class FsEventLog implements EventLog {
       ...(options.feedRetentionBytes ? { retentionBytes: options.feedRetentionBytes } : {}),
       ...(options.feedWindow ? { window: options.feedWindow } : {}),
       ...(options.feedSyncMs ? { syncMs: options.feedSyncMs } : {}),
+      ...(options.feedWriteDelayMs ? { writeDelayMs: options.feedWriteDelayMs } : {}),
     })
     this.handles = new StreamHandles({
       dataDir: options.dataDir,
@@ -206,7 +211,8 @@ export class FsEventLog implements EventLog {
                 : {}),
             }).then((j) => {
               this.journal = j
-              this.feed.attachWriter(j.owner) // the feed names records by the journal owner (see reconcileFeed)
+              // the feed names records by the journal owner (see reconcileFeed); a process declared gone writes none
+              this.feed.attachWriter(j.owner, () => this.identity.held())
               return j
             })
     // without a journal, no recovery looks for this writer's records: any id will do

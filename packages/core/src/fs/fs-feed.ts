@@ -107,8 +107,11 @@ export class FsFeed implements EventFeed {
     this.waiters = new FeedWaiters(Math.max(1, Math.floor((options.window ?? DEFAULT_WINDOW) / 2)))
   }
 
-  /** This process's writer, named by its journal owner id (made once the journal is open). */
-  attachWriter(id: string): FeedWriter {
+  /**
+   * This process's writer, named by its journal owner id (made once the journal is open);
+   * `mayWrite` says whether the process still holds its identity (see FeedWriterHost).
+   */
+  attachWriter(id: string, mayWrite: () => boolean = () => true): FeedWriter {
     this.writer_ ??= new FeedWriter(
       id,
       {
@@ -118,6 +121,7 @@ export class FsFeed implements EventFeed {
         position: () => this.ensureTail().position,
         segmentBytes: this.segmentBytes,
         logger: this.options.logger,
+        mayWrite,
       },
       { syncMs: this.options.syncMs ?? 5000, delayMs: this.options.writeDelayMs ?? 2 },
     )

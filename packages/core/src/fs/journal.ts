@@ -394,8 +394,9 @@ export class Journal {
   /** Waits for queued commits, checkpoints everything and removes this process's journal. */
   async close(): Promise<void> {
     while (this.writing !== null || this.scheduled) await (this.writing ?? new Promise((r) => setImmediate(r)))
-    if (this.options.identity?.lost.aborted) {
-      // declared gone: the process that took over owns these files now (it replayed and removed them)
+    if (this.options.identity && !this.options.identity.held()) {
+      // declared gone (asked now: a process woken from a pause may not have noticed yet): the
+      // process that took over owns these files now (it replayed and removed them)
       const segs = [this.current, await this.first?.catch(() => null), await this.next?.catch(() => null)]
       for (const seg of this.sealed) {
         if (seg.timer) clearTimeout(seg.timer)

@@ -86,6 +86,16 @@ export class LockIdentity {
     throw this.lost.reason as ShiiooError
   }
 
+  /** Whether this holder still holds its identity (one lstat); marks it lost when not. */
+  held(): boolean {
+    try {
+      this.assertHeld()
+      return true
+    } catch {
+      return false
+    }
+  }
+
   /** Standalone locks (see the class comment) are touched with the identity. */
   track(lockPath: string): void {
     this.standalone.add(lockPath)
