@@ -116,6 +116,47 @@ describe('the write-ahead journal', () => {
     expect(segments(dataDir)).toEqual([]) // replayed, the stream files fsynced, the segment deleted
   })
 
+  it('after a kill and recovery, damage to acknowledged bytes is reported naming stream and seq, and never cut', async () => {
+    const dataDir = tempDir()
+    const acked = await writeAndKill(dataDir, 40, 8)
+    await expectAllPresent(dataDir, acked)
+    let seed = 7
+    const random = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n)
+    const kinds = ['flip', 'cut mid-file', 'cut at a boundary', 'duplicate first record'] as const
+    const damaged = streamsOf(acked).map(({ tenant, stream }, i) => {
+      const path = streamPath(dataDir, tenant, stream)
+      const buf = readFileSync(path)
+      const kind = kinds[i % kinds.length]!
+      if (kind === 'flip') {
+        buf[random(buf.length)]! ^= 1 << random(8)
+        writeFileSync(path, buf)
+      } else if (kind === 'cut mid-file') truncateSync(path, 1 + random(buf.length - 1))
+      else if (kind === 'cut at a boundary') truncateSync(path, buf.lastIndexOf(Buffer.from([0x1f, 0x8b, 0x08])))
+      else appendFileSync(path, buf.subarray(0, buf.indexOf(Buffer.from([0x1f, 0x8b, 0x08]), 1)))
+      return { tenant, stream, path, kind, bytes: readFileSync(path) }
+    })
+    const log = openFsEventLog({ dataDir })
+    for (const d of damaged) {
+      const err = await log.read({ tenant: d.tenant, stream: d.stream }).then(
+        () => null,
+        (e: { code: string; details: { stream?: string; seq?: number } }) => e,
+      )
+      expect(err, `${d.kind} of ${d.stream}`).toMatchObject({ code: 'DATA_CORRUPTED', details: { stream: d.stream } })
+      expect(err!.details.seq, d.kind).toBeGreaterThan(0)
+      const append = await log
+        .append({ tenant: d.tenant, stream: d.stream, expectedVersion: 'any', events: [ev(1)] })
+        .then(
+          () => 'ok',
+          (e: { code: string }) => e.code,
+        )
+      expect(append, d.kind).toBe('DATA_CORRUPTED')
+    }
+    const report = await verifyDataDir({ log, blobs: new FsBlobStore({ dataDir }) })
+    expect(report.problems.map((p) => p.id).sort()).toEqual(damaged.map((d) => d.stream).sort())
+    await log.close()
+    for (const d of damaged) expect(readFileSync(d.path).equals(d.bytes), d.kind).toBe(true)
+  })
+
   it('finds nothing to repair after a process kill (the page cache survives) and removes the journal', async () => {
     const dataDir = tempDir()
     const acked = await writeAndKill(dataDir, 30)
@@ -155,6 +196,7 @@ describe('the write-ahead journal', () => {
         stream: 'torn' as StreamId,
         offset: 0,
         bytes: Buffer.alloc(500, 1),
+        seq: 0,
       }),
     )
     const bytes = readFileSync(path)
@@ -172,12 +214,14 @@ describe('the write-ahead journal', () => {
       stream: 'audit' as StreamId,
       offset: 0,
       bytes: Buffer.from('x'),
+      seq: 0,
     })
     const forged = record(1, {
       tenant: '../../etc' as TenantId,
       stream: 'passwd' as StreamId,
       offset: 0,
       bytes: Buffer.from('root'),
+      seq: 0,
     })
     const decoded = decodeSegment(Buffer.concat([good, forged, good]), 1)
     expect(decoded.entries).toHaveLength(1)
@@ -269,7 +313,9 @@ describe('the write-ahead journal', () => {
     const mine = segmentId('owner-a', 1)
     const older = segmentId('owner-b', 7)
     const rec = (id: number, offset: number) =>
-      Buffer.concat(encodeRecord(id, { tenant: T, stream: 'audit' as StreamId, offset, bytes: Buffer.from('x') }))
+      Buffer.concat(
+        encodeRecord(id, { tenant: T, stream: 'audit' as StreamId, offset, bytes: Buffer.from('x'), seq: 0 }),
+      )
     const decoded = decodeSegment(Buffer.concat([rec(mine, 0), rec(mine, 1), rec(older, 2), rec(older, 3)]), mine)
     expect(decoded.entries.map((e) => e.offset)).toEqual([0, 1])
     expect(decoded.stoppedBy).toMatch(/another segment/)

@@ -41,6 +41,8 @@ import { StreamHandles } from './stream-handles.js'
 import {
   decodeStreamBytes,
   fdatasyncAsync,
+  pastPointProblem,
+  pointProblem,
   openStreamFile,
   readFileRange,
   readStreamFile,
@@ -48,6 +50,8 @@ import {
   storedFingerprint,
   writeFully,
 } from './stream-file.js'
+import type { DecodedLines } from './stream-file.js'
+import { PointsWriter, RecoveryPoints } from './recovery-points.js'
 
 export interface FsEventLogOptions {
   dataDir: string
@@ -140,10 +144,15 @@ export class FsEventLog implements EventLog {
   readonly catalog: EventCatalog
   /** Every durable commit of the data dir, from every process (ADR 0008). */
   readonly feed: FsFeed
+  /** How far each stream was acknowledged (ADR 0011): damage at or before it is never cut. */
+  private readonly points: RecoveryPoints
+  /** Without a journal: this process's points, durable as it writes them. */
+  private readonly unjournaledPoints: PointsWriter | null
 
   constructor(private readonly options: FsEventLogOptions) {
     this.logger = options.logger ?? silentLogger
     this.catalog = options.catalog ?? defaultCatalog
+    this.points = new RecoveryPoints(options.dataDir)
     this.identity = new LockIdentity(join(options.dataDir, 'locks'), {
       ...(options.leaseTtlMs === undefined ? {} : { ttlMs: options.leaseTtlMs }),
     })
@@ -183,22 +192,27 @@ export class FsEventLog implements EventLog {
       settle: (h) => {
         this.writeBehind.write(h)
         this.feed.writer?.flushNow() // the next writer's records of the stream must come after these
+        this.recordPoint(h) // before the lock goes: a reader that finds no holder trusts the point
       },
     })
     this.ready =
       options.journal === false
         ? Promise.resolve(null)
         : options.readOnly
-          ? Journal.recoverForReading({ dataDir: options.dataDir, logger: this.logger, identity: this.identity }).then(
-              (report) => {
-                this.readOnlyRecovery = report
-                return null
-              },
-            )
+          ? Journal.recoverForReading({
+              dataDir: options.dataDir,
+              logger: this.logger,
+              identity: this.identity,
+              points: this.points,
+            }).then((report) => {
+              this.readOnlyRecovery = report
+              return null
+            })
           : Journal.open({
               dataDir: options.dataDir,
               logger: this.logger,
               identity: this.identity,
+              points: this.points,
               // a checkpoint makes stream files durable on their own: they must hold what it covers,
               // and the feed's records of its commits must be durable before it forgets them
               beforeCheckpoint: () => {
@@ -216,7 +230,12 @@ export class FsEventLog implements EventLog {
               return j
             })
     // without a journal, no recovery looks for this writer's records: any id will do
-    if (options.journal === false) this.feed.attachWriter(`nj-${randomBytes(8).toString('hex')}`)
+    const unjournaled = `nj-${randomBytes(8).toString('hex')}`
+    if (options.journal === false) this.feed.attachWriter(unjournaled)
+    this.unjournaledPoints =
+      options.journal === false && !options.readOnly
+        ? new PointsWriter(this.points, unjournaled, { sync: true, logger: this.logger })
+        : null
     // appends report it; reads go on without (they miss only what a machine crash lost)
     this.ready.catch((err: Error) => this.logger.error('event journal recovery failed', { error: err.message }))
   }
@@ -377,7 +396,11 @@ export class FsEventLog implements EventLog {
       // on (re)taking the lock, catch up with what other processes wrote; while we hold it, no one does
       // a file this commit created is empty: nothing to read
       if (h.state === null && h.dirUnsynced) h.state = { size: 0, version: 0, ids: new Map() }
-      else if (fresh || h.state === null) h.state = refreshState(h.fd, h.state, h)
+      // just taken: bytes past the stream's point were written by no one who held it; else ours
+      else if (fresh || h.state === null)
+        h.state = refreshState(h.fd, h.state, h, (decoded, fileBytes, prev) =>
+          this.checkPoint(h, decoded, fileBytes, prev, fresh ? 'taken' : 'own'),
+        )
       const state = h.state
       const fd = h.fd
       const { outcomes, lines, added } = planAppends(
@@ -398,7 +421,7 @@ export class FsEventLog implements EventLog {
         at = { offset, length: member.length }
         if (journal !== null) {
           // durable once in the journal; a new file's directory entry is made durable at checkpoint
-          const entry = { tenant: h.tenant, stream: h.stream, offset, bytes: member }
+          const entry = { tenant: h.tenant, stream: h.stream, offset, bytes: member, seq: state.version + lines.length }
           await journal.commit(entry, h.path, h.dirUnsynced ? dir : null)
           this.writeBehind.add(h, member, offset)
         } else {
@@ -409,6 +432,12 @@ export class FsEventLog implements EventLog {
           if (h.dirUnsynced) await Promise.all([fdatasyncAsync(h.fd), this.dirs.sync(dir)])
           else await fdatasyncAsync(h.fd)
           this.identity.assertHeld()
+          // no journal covers it: its point is made durable now, or a reader would doubt it
+          const end = offset + member.length
+          this.unjournaledPoints?.write([
+            { tenant: h.tenant, stream: h.stream, end, seq: state.version + lines.length },
+          ])
+          h.pointEnd = end
         }
         h.dirUnsynced = false
         state.size += member.length
@@ -448,7 +477,14 @@ export class FsEventLog implements EventLog {
     const lock = new FileLock(join(dir, 'recovery.lock'), { identity: this.identity })
     if (!lock.tryAcquire()) return false
     try {
-      const report = recoverOrphans(dir, this.options.dataDir, this.journal?.ownerId ?? '', this.logger, this.identity)
+      const report = recoverOrphans(
+        dir,
+        this.options.dataDir,
+        this.journal?.ownerId ?? '',
+        this.logger,
+        this.identity,
+        this.points,
+      )
       if (report.owners > 0) this.logger.info('replayed the journals of gone writers', { ...report })
       return true
     } catch (err) {
@@ -480,19 +516,28 @@ export class FsEventLog implements EventLog {
     const file = this.readDurable(request)
     if (file === null) return []
     const trustData = request.validation === 'checksum'
-    return decodeStreamBytes(file.buf, file, { prevVersion: 0, fromSeq, toSeq, trustData, catalog: this.catalog })
-      .events
+    const decoded = decodeStreamBytes(file.buf, file, {
+      prevVersion: 0,
+      fromSeq,
+      toSeq,
+      trustData,
+      catalog: this.catalog,
+    })
+    this.checkPoint(file, decoded, file.fileBytes, 0, 'read')
+    return decoded.events
   }
 
   async version(request: { tenant: TenantId; stream: StreamId }): Promise<number> {
     if (this.journal === null) await this.ready.catch(() => null)
     const file = this.readDurable(request)
     if (file === null) return 0
-    return decodeStreamBytes(file.buf, file, {
+    const decoded = decodeStreamBytes(file.buf, file, {
       prevVersion: 0,
       fromSeq: Number.MAX_SAFE_INTEGER,
       catalog: this.catalog,
-    }).count
+    })
+    this.checkPoint(file, decoded, file.fileBytes, 0, 'read')
+    return decoded.count
   }
 
   /**
@@ -530,7 +575,10 @@ export class FsEventLog implements EventLog {
     this.writeOut(tenant, stream)
     this.settleGoneWriter(tenant, stream, path)
     const buf = readStreamFile(path, this.scratch)
-    return buf === null ? null : { tenant, stream, path, buf: this.durablePart(tenant, stream, buf) }
+    if (buf === null) return null
+    const durable = this.durablePart(tenant, stream, buf)
+    // a part cut off by durablePart is this process's own commit on its way: not missing
+    return { tenant, stream, path, buf: durable, fileBytes: durable.length }
   }
 
   /**
@@ -574,7 +622,56 @@ export class FsEventLog implements EventLog {
     const buf = readStreamFile(path, this.scratch) ?? Buffer.alloc(0)
     const empty = buf.length === 0
     const decoded = decodeStreamBytes(buf, { tenant, stream, path }, { prevVersion: 0, catalog: this.catalog })
+    this.checkPoint({ tenant, stream, path }, decoded, buf.length, 0, 'read')
     return { path, ...decoded, empty, staleLock: this.staleLockOf(tenant, stream, path) }
+  }
+
+  /**
+   * Checks a stream's bytes against its recovery point (ADR 0011), throwing DATA_CORRUPTED naming
+   * the stream and seq: a file shorter than the point was cut, a bad record at or before it is
+   * damage (never a torn tail to cut), and whole records past it need a writer that may have made
+   * them: this process (`own`), or for a reader (`read`) a live process holding the stream. For a
+   * writer that just took the stream (`taken`), whoever held it before recorded its point before
+   * letting go, or had its journal replayed, which records it. The points are looked at again
+   * before anything past them is judged (another process may have recorded more meanwhile).
+   */
+  private checkPoint(
+    where: { tenant: TenantId; stream: StreamId; path: string },
+    decoded: Pick<DecodedLines, 'count' | 'end' | 'tornTail'>,
+    fileBytes: number,
+    prevVersion: number,
+    mode: 'read' | 'taken' | 'own',
+  ): void {
+    let point = this.points.get(where.tenant, where.stream)
+    if (point === null || (fileBytes === point.end && decoded.tornTail === null)) return
+    // the point only grows: what disagrees with an older one disagrees with the newest
+    let problem = pointProblem(decoded, fileBytes, prevVersion, point, where)
+    if (problem) throw problem
+    if (mode === 'own') return
+    if (mode === 'read') {
+      // this process's own commits (a stream it took and found wrong has no state: not its own)
+      const h = this.handles.find(where.tenant, where.stream)
+      if (h?.lock?.isHeld && h.state !== null && decoded.end <= h.state.size) return
+      const lock = `${where.path}.lock`
+      const other = existsSync(lock) && !this.identity.owns(lock)
+      if (other && liveOwnerOf(lock, join(this.options.dataDir, 'locks')) !== null) return
+    }
+    // no live writer explains what lies past the point: look at the newest points
+    this.points.refresh()
+    point = this.points.get(where.tenant, where.stream)!
+    problem = pointProblem(decoded, fileBytes, prevVersion, point, where)
+    if (problem) throw problem
+    if (decoded.end > point.end) throw pastPointProblem(decoded.end, point, where)
+  }
+
+  /** Records how far this process's commits to the stream go, before it lets go of the stream. */
+  private recordPoint(h: Handle): void {
+    if (!h.lock?.isHeld || h.state === null || h.state.size <= h.pointEnd) return
+    const writer = this.journal?.points ?? this.unjournaledPoints
+    if (writer === null) return
+    const point = { tenant: h.tenant, stream: h.stream, end: h.state.size, seq: h.state.version }
+    if (!writer.write([point])) throw new ShiiooError('UNAVAILABLE', 'recovery points could not be written')
+    h.pointEnd = h.state.size
   }
 
   /** The holder of the stream's lock file when that holder is gone (not this process), else null. */
@@ -622,6 +719,7 @@ export class FsEventLog implements EventLog {
     const journaled = journal === null ? this.options.journal === false : journal.failure === null
     await this.feed.close(journaled && this.writeBehind.failure === null)
     this.handles.close()
+    this.unjournaledPoints?.close()
     this.identity.dispose()
     this.listeners.clear()
   }

@@ -5,21 +5,49 @@ import { ShiiooError } from '../errors.js'
 import type { FoldOutcome, FoldTask, StreamFolder } from '../projection/stream-folder.js'
 import { foldWith } from '../projection/stream-folder.js'
 import { streamPath } from './paths.js'
-import { decodeStreamBytes, readStreamFile } from './stream-file.js'
+import type { StreamId, TenantId } from '../ids.js'
+import type { DecodedLines } from './stream-file.js'
+import { decodeStreamBytes, pastPointProblem, pointProblem, readStreamFile } from './stream-file.js'
+import { RecoveryPoints } from './recovery-points.js'
 
 /**
  * Reads each task's stream file whole and folds it. The thread's own reader: whole files, as
- * another process would see them, so only for a log that no one appends to meanwhile.
+ * another process would see them, so only for a log that no one appends to meanwhile. Each file is
+ * checked against its recovery point as the log's reads check it (ADR 0011).
  */
-export function foldFiles(dataDir: string, tasks: readonly FoldTask[], scratch: Buffer): Promise<FoldOutcome> {
+export function foldFiles(
+  dataDir: string,
+  tasks: readonly FoldTask[],
+  scratch: Buffer,
+  points: RecoveryPoints,
+): Promise<FoldOutcome> {
   return foldWith((t) => {
     const path = streamPath(dataDir, t.tenant, t.stream)
     const buf = readStreamFile(path, scratch)
     // decoded at once: the bytes live in the scratch buffer until the next read
     if (buf === null) return []
     const where = { tenant: t.tenant, stream: t.stream, path }
-    return decodeStreamBytes(buf, where, { prevVersion: 0, fromSeq: t.fromSeq, trustData: true }).events
+    const decoded = decodeStreamBytes(buf, where, { prevVersion: 0, fromSeq: t.fromSeq, trustData: true })
+    const point = points.get(t.tenant, t.stream)
+    if (point !== null && (buf.length !== point.end || decoded.tornTail !== null))
+      check(decoded, buf.length, where, points)
+    return decoded.events
   }, tasks)
+}
+
+function check(
+  decoded: DecodedLines,
+  fileBytes: number,
+  where: { tenant: TenantId; stream: StreamId; path: string },
+  points: RecoveryPoints,
+): void {
+  // a stream with a lock file may have a writer (the log's reads ask whether it is alive)
+  const writer = existsSync(`${where.path}.lock`)
+  if (!writer) points.refresh()
+  const point = points.get(where.tenant, where.stream)!
+  const problem = pointProblem(decoded, fileBytes, 0, point, where)
+  if (problem) throw problem
+  if (!writer && decoded.end > point.end) throw pastPointProblem(decoded.end, point, where)
 }
 
 /** Room for one stream file read whole (bigger files are read into their own buffer). */
@@ -44,7 +72,8 @@ export function createFsStreamFolder(options: FsStreamFolderOptions): StreamFold
   const file = new URL('../../dist/fs/fold-worker.js', import.meta.url)
   if (!existsSync(fileURLToPath(file))) {
     const scratch = Buffer.allocUnsafe(SCRATCH_BYTES)
-    return { fold: (tasks) => foldFiles(options.dataDir, tasks, scratch), close: () => Promise.resolve() }
+    const points = new RecoveryPoints(options.dataDir)
+    return { fold: (tasks) => foldFiles(options.dataDir, tasks, scratch, points), close: () => Promise.resolve() }
   }
   let nextId = 0
   let closed = false

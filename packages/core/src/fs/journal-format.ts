@@ -6,7 +6,7 @@ import { isStreamId, isTenantId } from '../ids.js'
  * The write-ahead journal's record format. A segment is a preallocated (sparse) file of records:
  *
  *   magic u32 | segment u32 | payload length u32 | crc32(payload) u32 | payload
- *   payload = {"t":tenant,"s":stream,"o":offset}\n + the gzip member written at that offset
+ *   payload = {"t":tenant,"s":stream,"o":offset,"q":last seq}\n + the gzip member written at that offset
  *
  * The unwritten rest of a segment reads as zeros, so the first header that is not whole, has the
  * wrong magic or segment number, or whose payload fails its CRC ends the segment (a torn tail).
@@ -31,6 +31,8 @@ export interface JournalEntry {
   /** Where in the stream file the bytes start. */
   offset: number
   bytes: Buffer
+  /** The stream's version once these bytes are in (the commit's last seq); 0 if not known. */
+  seq: number
 }
 
 /**
@@ -38,7 +40,7 @@ export interface JournalEntry {
  * the member is not copied).
  */
 export function encodeRecord(segment: number, e: JournalEntry): [Buffer, Buffer] {
-  const text = JSON.stringify({ t: e.tenant, s: e.stream, o: e.offset }) + '\n'
+  const text = JSON.stringify({ t: e.tenant, s: e.stream, o: e.offset, q: e.seq }) + '\n'
   const head = Buffer.allocUnsafe(HEADER_BYTES + Buffer.byteLength(text))
   const headLength = head.write(text, HEADER_BYTES) // ids and offsets are ASCII
   head.writeUInt32LE(JOURNAL_MAGIC, 0)
@@ -73,13 +75,13 @@ export function decodeSegment(buf: Buffer, segment: number): DecodedSegment {
     if (crc32(payload) !== buf.readUInt32LE(p + 12)) return stop(`checksum mismatch at byte ${p}`)
     const nl = payload.indexOf(10)
     if (nl < 0) return stop(`unreadable record header at byte ${p}`)
-    let head: { t?: unknown; s?: unknown; o?: unknown }
+    let head: { t?: unknown; s?: unknown; o?: unknown; q?: unknown }
     try {
       head = JSON.parse(payload.subarray(0, nl).toString('utf8')) as typeof head
     } catch {
       return stop(`unreadable record header at byte ${p}`)
     }
-    const { t, s, o } = head
+    const { t, s, o, q } = head
     const ok = typeof t === 'string' && isTenantId(t) && typeof s === 'string' && isStreamId(s)
     if (!ok || !Number.isSafeInteger(o) || (o as number) < 0) {
       return stop(`invalid record header at byte ${p}`)
@@ -89,6 +91,8 @@ export function decodeSegment(buf: Buffer, segment: number): DecodedSegment {
       stream: s,
       offset: o as number,
       bytes: Buffer.from(payload.subarray(nl + 1)),
+      // written by every version since recovery points; an older segment's records lack it
+      seq: Number.isSafeInteger(q) && (q as number) > 0 ? (q as number) : 0,
     })
     p = start + len
   }

@@ -22,6 +22,10 @@ import { SPARE_FILE, decodeSegment, segmentId } from './journal-format.js'
 import { reconcileFeed } from './feed-reconcile.js'
 import { streamPath } from './paths.js'
 import { readRange, writeFully } from './stream-file.js'
+import type { RecoveryPoints } from './recovery-points.js'
+import { PointsWriter } from './recovery-points.js'
+import type { StreamId, TenantId } from '../ids.js'
+import { ShiiooError } from '../errors.js'
 
 export const SEGMENT_FILE = /^([a-z0-9]+-[a-z0-9]+)\.(\d{1,9})\.wal$/
 export const OWNER_LOCK = /^([a-z0-9]+-[a-z0-9]+)\.lock$/
@@ -79,6 +83,7 @@ export function recoverOrphans(
   self: string,
   logger: Logger,
   identity?: LockIdentity,
+  points?: RecoveryPoints,
 ): RecoveryReport {
   const owners = new Set<string>()
   const tombstones = new Set<string>()
@@ -117,6 +122,8 @@ export function recoverOrphans(
         report.entries += entries.length
         report.repaired += restore(dataDir, entries, logger)
         logger.info('journal recovered', { owner, segments: list.length, entries: entries.length })
+        // the segments go: the streams' points say from now on how far they were acknowledged
+        if (points) recordPoints(points, owner, entries, logger)
       }
       reconcileFeed(dataDir, owner, entries, logger) // commits that lack their feed record get one
       for (const s of list) unlinkSync(s.path)
@@ -125,6 +132,23 @@ export function recoverOrphans(
     }
   }
   return report
+}
+
+/** Each replayed stream's end and version, appended (durably) to the gone owner's points file. */
+function recordPoints(points: RecoveryPoints, owner: string, entries: readonly JournalEntry[], logger: Logger): void {
+  const ends = new Map<string, { tenant: TenantId; stream: StreamId; end: number; seq: number }>()
+  for (const e of entries) {
+    const key = `${e.tenant}/${e.stream}`
+    const end = e.offset + e.bytes.length
+    const had = ends.get(key)
+    if (had === undefined || end > had.end) ends.set(key, { tenant: e.tenant, stream: e.stream, end, seq: e.seq })
+  }
+  const writer = new PointsWriter(points, owner, { sync: true, logger })
+  try {
+    if (!writer.write(ends.values())) throw new ShiiooError('UNAVAILABLE', 'recovery points could not be written')
+  } finally {
+    writer.close()
+  }
 }
 
 /** An owner's segments, oldest first. */

@@ -24,8 +24,10 @@ import { sweepDeadIdentities } from './lock-identity.js'
 import type { JournalEntry } from './journal-format.js'
 import { SPARE_FILE, encodeRecord, segmentId } from './journal-format.js'
 import type { RecoveryReport } from './journal-recovery.js'
-import { SEGMENT_FILE, recoverOrphans } from './journal-recovery.js'
+import { OWNER_LOCK, SEGMENT_FILE, recoverOrphans } from './journal-recovery.js'
 import { writeFully } from './stream-file.js'
+import type { RecoveryPoints } from './recovery-points.js'
+import { PointsWriter } from './recovery-points.js'
 
 const openAsync = promisify(open)
 const closeAsync = promisify(close)
@@ -62,6 +64,11 @@ export interface JournalOptions {
   identity?: LockIdentity
   /** Called before a checkpoint fsyncs stream files: they must hold every commit it covers. */
   beforeCheckpoint?: () => void
+  /**
+   * Where a checkpoint records how far each stream it made durable was acknowledged, before its
+   * segment goes (the segment was what covered those bytes until then).
+   */
+  points?: RecoveryPoints
 }
 
 interface Segment {
@@ -77,6 +84,8 @@ interface Segment {
   files: Set<string>
   /** Directories that got new stream files: fsynced too. */
   dirs: Set<string>
+  /** Each stream's end and version after its last commit in this segment (its recovery point at checkpoint). */
+  ends: Map<string, JournalEntry>
 }
 
 interface Queued {
@@ -117,12 +126,19 @@ export class Journal {
   /** Moving average of a journal write's time (see SYNC_BELOW_MS). */
   private writeMs = 0
 
+  /** This process's recovery points (see RecoveryPoints): a checkpoint's, and the event log's own. */
+  readonly points: PointsWriter | null
+
   private constructor(
     private readonly dir: string,
     readonly owner: string,
     private readonly options: JournalOptions,
     readonly recovered: RecoveryReport,
-  ) {}
+  ) {
+    this.points = options.points
+      ? new PointsWriter(options.points, owner, { sync: false, logger: options.logger })
+      : null
+  }
 
   static async open(options: JournalOptions): Promise<Journal> {
     const dir = join(options.dataDir, 'journal')
@@ -132,8 +148,9 @@ export class Journal {
     await recovery.acquire()
     try {
       const owner = `${Date.now().toString(36)}-${randomBytes(6).toString('hex')}`
-      const report = recoverOrphans(dir, options.dataDir, owner, options.logger, identity)
+      const report = recoverOrphans(dir, options.dataDir, owner, options.logger, identity, options.points)
       sweepDeadIdentities(join(options.dataDir, 'locks'))
+      options.points?.merge(liveOwners(dir, join(options.dataDir, 'locks'), owner), options.logger)
       const journal = new Journal(dir, owner, options, report)
       // the first segment is made while the process starts up, not in its first commit's way
       journal.first = journal.start()
@@ -150,7 +167,7 @@ export class Journal {
    * reading a data dir leaves it as it was.
    */
   static async recoverForReading(
-    options: Pick<JournalOptions, 'dataDir' | 'logger' | 'identity'>,
+    options: Pick<JournalOptions, 'dataDir' | 'logger' | 'identity' | 'points'>,
   ): Promise<RecoveryReport> {
     const dir = join(options.dataDir, 'journal')
     if (!hasOrphans(dir, join(options.dataDir, 'locks'))) return { owners: 0, entries: 0, repaired: 0 }
@@ -158,7 +175,7 @@ export class Journal {
     const recovery = new FileLock(join(dir, 'recovery.lock'), { timeoutMs: 120_000, ...(identity ? { identity } : {}) })
     await recovery.acquire()
     try {
-      return recoverOrphans(dir, options.dataDir, '', options.logger, identity)
+      return recoverOrphans(dir, options.dataDir, '', options.logger, identity, options.points)
     } finally {
       recovery.release()
     }
@@ -268,6 +285,7 @@ export class Journal {
     seg.pos += size
     for (const q of batch) {
       seg.files.add(q.path)
+      seg.ends.set(q.path, q.entry)
       if (q.newIn !== null) seg.dirs.add(q.newIn)
     }
   }
@@ -341,7 +359,7 @@ export class Journal {
       await fsyncAsync(fd)
     }
     await this.dirs.sync(this.dir)
-    return { n, id: segmentId(this.owner, n), path, fd, pos: 0, files: new Set(), dirs: new Set() }
+    return { n, id: segmentId(this.owner, n), path, fd, pos: 0, files: new Set(), dirs: new Set(), ends: new Map() }
   }
 
   /** Renames a spare segment to `path`; false when there is none. */
@@ -372,6 +390,11 @@ export class Journal {
         await Promise.all(files.slice(i, i + 8).map(syncFile))
       }
       for (const d of seg.dirs) fsyncDir(d)
+      // the streams' points replace the segment as what says how far they were acknowledged
+      const points = [...seg.ends.values()].map((e) => ({ ...e, end: e.offset + e.bytes.length }))
+      if (this.points !== null && !this.points.write(points, true)) {
+        throw new Error('recovery points could not be written')
+      }
       await closeAsync(seg.fd)
       await this.retire(seg.path)
     } catch (err) {
@@ -404,6 +427,7 @@ export class Journal {
       }
       this.sealed.clear()
       for (const seg of new Set(segs)) if (seg) await closeAsync(seg.fd).catch(() => undefined)
+      this.closePoints()
       return
     }
     await Promise.all([...this.sealed].map((seg) => this.checkpointSealed(seg)))
@@ -420,7 +444,26 @@ export class Journal {
       this.current = null
       this.lock?.release()
     }
+    this.closePoints()
   }
+
+  private closePoints(): void {
+    try {
+      this.points?.close()
+    } catch (err) {
+      this.options.logger.error('recovery points could not be closed', { error: (err as Error).message })
+    }
+  }
+}
+
+/** The journal owners whose process is alive (their owner lock is held), this one included. */
+function liveOwners(dir: string, locks: string, self: string): Set<string> {
+  const live = new Set([self])
+  for (const name of readdirSync(dir)) {
+    const owner = OWNER_LOCK.exec(name)?.[1]
+    if (owner !== undefined && liveOwnerOf(join(dir, name), locks) !== null) live.add(owner)
+  }
+  return live
 }
 
 /** Whether `dir` holds a journal segment whose owner is gone (no live owner lock): one to replay. */

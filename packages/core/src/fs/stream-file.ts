@@ -248,7 +248,13 @@ function corrupt(where: Where, seq: number, offset: number, message: string) {
  * Brings `state` up to date with the file (another process may have appended) and cuts a torn
  * tail. Must be called with the stream's lock held.
  */
-export function refreshState(fd: number, state: StreamState | null, where: Where): StreamState {
+export function refreshState(
+  fd: number,
+  state: StreamState | null,
+  where: Where,
+  /** Throws when the bytes disagree with the stream's recovery point (then nothing is cut). */
+  check?: (decoded: DecodedLines, fileBytes: number, prevVersion: number) => void,
+): StreamState {
   const size = fstatSync(fd).size
   if (state !== null && size === state.size) return state
   const base = state !== null && size > state.size ? state : { size: 0, version: 0, ids: new Map<string, number>() }
@@ -256,11 +262,13 @@ export function refreshState(fd: number, state: StreamState | null, where: Where
     prevVersion: base.version,
     baseOffset: base.size,
   })
+  check?.(decoded, size, base.version)
   for (const e of decoded.events) base.ids.set(e.id, e.seq)
   base.version += decoded.events.length
   base.size = decoded.end
   if (decoded.tornTail) {
-    // Only a writer that died mid-append leaves a partial record, and we hold the lock: cut it.
+    // Only a writer that died mid-append leaves a partial record past what was acknowledged (the
+    // check said so), and we hold the lock: cut it.
     ftruncateSync(fd, decoded.end)
     fdatasyncSync(fd)
   }
@@ -279,4 +287,52 @@ export function readStreamFile(path: string, scratch: Buffer): Buffer | null {
     if (n < scratch.length) return scratch.subarray(0, n) // a short read of a regular file is its end
     return readFileSync(fd)
   })
+}
+
+/**
+ * What a stream's bytes say against its recovery point (the bytes acknowledged, see
+ * RecoveryPoints): a file shorter than the point was cut, and a bad record at or before it is
+ * damage, never a torn tail. Null when they agree. `fileBytes` is the file's whole length.
+ */
+export function pointProblem(
+  decoded: Pick<DecodedLines, 'count' | 'end' | 'tornTail'>,
+  fileBytes: number,
+  prevVersion: number,
+  point: { end: number; seq: number },
+  where: Where,
+): ShiiooError | null {
+  const through = point.seq > 0 ? `, events through seq ${point.seq}` : ''
+  const seq = prevVersion + decoded.count + 1
+  if (fileBytes < point.end) {
+    return new ShiiooError(
+      'DATA_CORRUPTED',
+      `${where.path}: cut short: ${point.end - fileBytes} acknowledged bytes are missing from seq ${seq} on (the file ends at byte ${fileBytes}; ${point.end} bytes${through} were acknowledged)`,
+      { details: { stream: where.stream, tenant: where.tenant, seq, offset: fileBytes, acknowledged: point.end } },
+    )
+  }
+  if (decoded.tornTail !== null && decoded.tornTail.offset < point.end) {
+    return new ShiiooError(
+      'DATA_CORRUPTED',
+      `${where.path}: damaged record holding seq ${seq} on at byte ${decoded.tornTail.offset} (${decoded.tornTail.reason}); it was acknowledged (${point.end} bytes${through}), so it is damage, not a torn tail`,
+      { details: { stream: where.stream, tenant: where.tenant, seq, offset: decoded.tornTail.offset } },
+    )
+  }
+  return null
+}
+
+/** Whole records past the point that no writer acknowledged (see FsEventLog.checkPoint). */
+export function pastPointProblem(end: number, point: { end: number; seq: number }, where: Where): ShiiooError {
+  const from = point.seq > 0 ? ` (from seq ${point.seq + 1} on)` : ''
+  return new ShiiooError(
+    'DATA_CORRUPTED',
+    `${where.path}: ${end - point.end} bytes past byte ${point.end}${from} were never acknowledged by a writer of this data dir (no process holds the stream and no journal covers them): written by something else`,
+    {
+      details: {
+        stream: where.stream,
+        tenant: where.tenant,
+        ...(point.seq > 0 ? { seq: point.seq + 1 } : {}),
+        offset: point.end,
+      },
+    },
+  )
 }

@@ -24,6 +24,8 @@ export interface Handle {
   unwritten: Buffer[]
   unwrittenAt: number
   unwrittenBytes: number
+  /** The stream's recovery point as this writer last recorded it (see RecoveryPoints). */
+  pointEnd: number
 }
 
 const isIdle = (h: Handle) => h.flushing === null && h.pending.length === 0
@@ -76,6 +78,7 @@ export class StreamHandles {
       unwritten: [],
       unwrittenAt: 0,
       unwrittenBytes: 0,
+      pointEnd: 0,
     }
     this.handles.set(key, h)
     this.evictIdle()
