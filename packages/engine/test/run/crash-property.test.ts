@@ -1,10 +1,10 @@
 import type { ChildProcess } from 'node:child_process'
 import { spawn } from 'node:child_process'
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { appendFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { RunId, StoredEvent, TenantId } from '@shiioo/core'
-import { DEFAULT_TENANT, FsBlobStore, openFsEventLog, verifyDataDir } from '@shiioo/core'
+import { DEFAULT_TENANT, FsBlobStore, openFsEventLog, streamPath, verifyDataDir } from '@shiioo/core'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import type { WorkflowDefinition } from '../../src/index.js'
@@ -184,6 +184,56 @@ async function wake(child: ChildProcess): Promise<void> {
   clearTimeout(timer)
 }
 
+const GZIP_HEAD = Buffer.from([0x1f, 0x8b, 0x08])
+
+/**
+ * Damages a finished run's stream file as `damage` says, then asks a fresh engine to resume it and
+ * to start it again (same idempotency key): both refuse with DATA_CORRUPTED, no tool runs again,
+ * the file is left as the damage left it, and verify names the run and a seq.
+ */
+async function damaged(
+  dataDir: string,
+  cases: readonly Case[],
+  runIds: readonly RunId[],
+  damage: { run: number; kind: string; at: number },
+): Promise<void> {
+  const i = damage.run % runIds.length
+  const runId = runIds[i]!
+  const path = streamPath(dataDir, T, runId)
+  const buf = readFileSync(path)
+  const last = buf.lastIndexOf(GZIP_HEAD)
+  if (damage.kind === 'flip') {
+    const at = last + Math.floor(damage.at * (buf.length - last)) // in the last record: once a "torn tail"
+    buf[at]! ^= 0x10
+    writeFileSync(path, buf)
+  } else if (damage.kind === 'cut mid-file') truncateSync(path, 1 + Math.floor(damage.at * (buf.length - 1)))
+  else if (damage.kind === 'cut at a boundary') truncateSync(path, last)
+  else appendFileSync(path, buf.subarray(last)) // a well-formed copy of the last record
+  const bytes = readFileSync(path)
+  const ledger = readLedger(dataDir)
+  const log = openFsEventLog({ dataDir })
+  const blobs = new FsBlobStore({ dataDir })
+  const engine = new Engine({ log, blobs, tools: ledgerTools(dataDir, cases), leases: log.leases })
+  try {
+    const code = (p: Promise<unknown>) =>
+      p.then(
+        () => 'ok',
+        (e: { code?: string }) => e.code,
+      )
+    expect(await code(engine.resume(T, runId)), damage.kind).toBe('DATA_CORRUPTED')
+    const again = engine.start({ definition: cases[i]!.definition, idempotencyKey: `case-${i}` })
+    expect(await code(again), damage.kind).toBe('DATA_CORRUPTED')
+    const report = await verifyDataDir({ log, blobs })
+    expect(report.problems.map((p) => p.id)).toEqual([runId])
+    expect(report.problems[0]!.seq, damage.kind).toBeGreaterThan(0)
+  } finally {
+    await engine.close()
+    await log.close()
+  }
+  expect(readLedger(dataDir)).toEqual(ledger)
+  expect(readFileSync(path).equals(bytes), damage.kind).toBe(true)
+}
+
 describe('engine crash property (real SIGKILLs)', () => {
   it(`ends every run as its spec implies, with side effects exactly once, over ${RUNS * BATCH} random cases`, async () => {
     let kills = 0
@@ -200,7 +250,12 @@ describe('engine crash property (real SIGKILLs)', () => {
           }),
           { minLength: 1, maxLength: 2 },
         ),
-        async (arbCases, crashes) => {
+        fc.record({
+          run: fc.nat(),
+          kind: fc.constantFrom('flip', 'cut mid-file', 'cut at a boundary', 'record appended'),
+          at: fc.double({ min: 0, max: 1, noNaN: true, maxExcluded: true }),
+        }),
+        async (arbCases, crashes, damage) => {
           const dataDir = mkdtempSync(join(tmpdir(), 'shiioo-crash-prop-'))
           const frozen: ChildProcess[] = []
           try {
@@ -286,6 +341,8 @@ describe('engine crash property (real SIGKILLs)', () => {
               await engine.close()
               await log.close()
             }
+            // then damage to one finished run's acknowledged records: reported, never cut, never run again
+            await damaged(dataDir, cases, runIds, damage)
           } finally {
             for (const child of frozen) child.kill('SIGKILL')
             if (!process.env.CRASH_KEEP) rmSync(dataDir, { recursive: true, force: true })
