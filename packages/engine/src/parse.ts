@@ -58,7 +58,13 @@ export function parseWorkflow(text: string, format?: WorkflowFormat, options: Va
   } else {
     const problems = [...doc.errors, ...doc.warnings]
     if (problems.length > 0) {
-      return { ok: false, errors: problems.map((e) => yamlError('invalid YAML', e.message, e.linePos?.[0])) }
+      // the first few say where it goes wrong; one broken line can make hundreds more
+      const shown = problems
+        .slice(0, MAX_SYNTAX_ERRORS)
+        .map((e) => yamlError('invalid YAML', e.message, e.linePos?.[0]))
+      const more = problems.length - shown.length
+      if (more > 0) shown.push({ path: '', code: 'syntax', message: `invalid YAML: ${more} more problems after these` })
+      return { ok: false, errors: shown }
     }
     try {
       value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) as unknown
@@ -71,6 +77,9 @@ export function parseWorkflow(text: string, format?: WorkflowFormat, options: Va
   if (result.ok || doc.errors.length > 0) return result
   return { ok: false, errors: result.errors.map((e) => locate(e, doc, lineCounter)) }
 }
+
+/** How many YAML syntax problems a file's check reports before it sums up the rest. */
+const MAX_SYNTAX_ERRORS = 10
 
 function yamlError(prefix: string, message: string, at: { line: number; col: number } | undefined): ValidationError {
   // The parser's message repeats the position and then draws the line; keep the sentence.

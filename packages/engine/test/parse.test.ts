@@ -43,6 +43,14 @@ describe('parseWorkflow', () => {
     })
   })
 
+  it('reports the first ten YAML syntax problems and sums up the rest', () => {
+    const result = parseWorkflow(`name: x\nsteps:\n  - id: a\n    kind: transform\n    output: ${'"'.repeat(360)}\n`)
+    expect(result.ok).toBe(false)
+    if (result.ok) return
+    expect(result.errors).toHaveLength(11)
+    expect(result.errors[10]!.message).toMatch(/^invalid YAML: \d+ more problems after these$/)
+  })
+
   it('reports duplicate YAML keys and tabs', () => {
     expect(parseWorkflow('name: x\nname: y\n')).toEqual({
       ok: false,
