@@ -278,6 +278,7 @@ export function anthropicProvider(options: AnthropicProviderOptions): Provider {
 
   return {
     kind: provider,
+    tokenAccounting: 'actual',
     chat(request) {
       const stream = request.stream === true
       // vendor-safe tool names for this request; the reply's calls are mapped back

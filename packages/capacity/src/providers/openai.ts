@@ -279,6 +279,7 @@ export function openAiProvider(options: OpenAiProviderOptions = {}): Provider {
 
   return {
     kind: provider,
+    tokenAccounting: 'max_tokens',
     chat(request) {
       const stream = request.stream === true
       // vendor-safe tool names for this request; the reply's calls are mapped back
