@@ -46,6 +46,7 @@ export async function performAttempt(
             maxTurns: body.maxTurns,
             recorded: await recordedTurns(p, l),
             record: (turn: AgentTurn) => recordTurn(p, l, turn),
+            queued: (turn: number, state: 'waiting' | 'admitted') => recordQueued(p, l, turn, state),
           }),
         )
       ).output
@@ -121,6 +122,21 @@ function recordTurn(p: AttemptParts, l: Launch, turn: AgentTurn): Promise<void> 
     }
     assertRecordable(turn.turn, data, p.host.maxValueBytes)
     tx.emit('agent.turn', data)
+  })
+}
+
+/** Appends that a turn's model call waits for capacity (or was admitted); nothing once the attempt is over. */
+function recordQueued(p: AttemptParts, l: Launch, turn: number, state: 'waiting' | 'admitted'): Promise<void> {
+  return p.submit((tx, s) => {
+    const u = unitState(s, l.stepId, l.item)
+    if (u.status !== 'running' || u.attempt !== l.attempt) return
+    tx.emit('agent.queued', {
+      stepId: l.stepId,
+      ...(l.item === undefined ? {} : { item: l.item }),
+      attempt: l.attempt,
+      turn,
+      state,
+    })
   })
 }
 
