@@ -36,13 +36,13 @@ export class FsCapacityLedger implements CapacityLedger {
   private readonly queues = new Map<string, Promise<unknown>>()
   private readonly prefix = randomBytes(6).toString('hex')
   private seq = 0
+  private made = false
 
+  /** Nothing is written until a first call is reserved: a process that calls no model leaves the data dir as it is. */
   constructor(
     private readonly dir: string,
     private readonly options: { lockTimeoutMs?: number } = {},
-  ) {
-    mkdirSync(dir, { recursive: true })
-  }
+  ) {}
 
   private nextId(): string {
     return `${this.prefix}.${++this.seq}`
@@ -77,6 +77,10 @@ export class FsCapacityLedger implements CapacityLedger {
   private turn<T>(source: string, fn: (book: WindowBook) => { value: T; changed: boolean }): Promise<T> {
     const previous = this.queues.get(source) ?? Promise.resolve()
     const next = previous.then(async () => {
+      if (!this.made) {
+        mkdirSync(this.dir, { recursive: true })
+        this.made = true
+      }
       const lock = this.lock(source)
       if (!lock.tryAcquire()) await lock.acquire()
       try {
