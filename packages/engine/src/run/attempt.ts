@@ -36,7 +36,12 @@ export async function performAttempt(
     recordedInput === undefined ? l.input : await resolvePayload(p.host.blobs, p.state().tenant, recordedInput)
   const body = l.body
   switch (body.kind) {
-    case 'agent':
+    case 'agent': {
+      // an attempt re-performed after a restart while its call waited for capacity: that wait is
+      // over (its new call may be admitted at once and say nothing), so the timeout runs again
+      const u = unitState(p.state(), l.stepId, l.item)
+      if (u.attempt === l.attempt && u.queuedSince !== null)
+        await recordQueued(p, l, Math.min(u.turns.length + 1, 1000), 'admitted')
       return (
         await p.host.agents.run(
           withSignal(ctx, {
@@ -50,6 +55,7 @@ export async function performAttempt(
           }),
         )
       ).output
+    }
     case 'tool':
       return await p.host.tools.invoke(withSignal(ctx, { tool: body.tool, input }))
     case 'subworkflow': {

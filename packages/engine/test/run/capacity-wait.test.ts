@@ -104,4 +104,52 @@ describe('engine: time waiting for capacity does not count against an attempt ti
     expect(end.status).toBe('failed')
     expect(end.error?.message).toContain('no capacity for "m" within 10000 ms')
   })
+
+  it('an attempt re-performed after a restart while it waited has its wait closed, and its timeout runs again', async () => {
+    const clock = new FakeClock()
+    const agentsOn = (pool: CapacityPool) =>
+      agentLoop({
+        model: poolModel(pool),
+        roles: { writer: { systemPrompt: 'You write.', model: 'm' } },
+        tools: toolInvoker(),
+        toolSpecs: {},
+      })
+    const slowPool = () =>
+      new CapacityPool({
+        clock,
+        windowSlackMs: 0,
+        sources: [{ id: 'slow', provider: instant, models: ['m'], limits: { requestsPerMinute: 1 } }],
+      })
+    const first = slowPool()
+    h = await openHarness({ clock, agents: agentsOn(first) })
+    const step = (id: string) => ({
+      id,
+      kind: 'agent' as const,
+      role: 'writer',
+      prompt: id,
+      timeout: '5s',
+      retry: { maxAttempts: 1 },
+    })
+    const { runId } = await h.engine.start({
+      definition: workflow({ name: 'restart-wait', steps: [step('a'), step('b')] }),
+    })
+    for (let i = 0; i < 100; i++) {
+      await pause()
+      const es = await h.events(runId)
+      if (es.some((e) => e.type === 'agent.queued') && es.some((e) => e.type === 'step.completed')) break
+    }
+    // the new process's pool has capacity at once: its call is admitted without a word
+    const second = slowPool()
+    await h.restart({ agents: agentsOn(second) })
+    first.close()
+    // waiting on the run after a restart takes it over and performs its open attempt again
+    const ending = h.engine.wait(T, runId)
+    const events = await runToEnd(h, clock, runId)
+    second.close()
+    const end = await ending
+    expect(end.error, JSON.stringify(end.error)).toBeNull()
+    expect(end.status).toBe('completed')
+    const queued = events.filter((e) => e.type === 'agent.queued').map((e) => (e.data as { state: string }).state)
+    expect(queued).toEqual(['waiting', 'admitted'])
+  })
 })
