@@ -10,7 +10,15 @@ import type {
   LedgerUsage,
 } from '../ports/capacity-ledger.js'
 import type { WindowBook } from '../capacity/window-book.js'
-import { emptyBook, observeIn, reserveIn, settleIn, usageOf } from '../capacity/window-book.js'
+import {
+  compactBook,
+  emptyBook,
+  normalizeBook,
+  observeIn,
+  reserveIn,
+  settleIn,
+  usageOf,
+} from '../capacity/window-book.js'
 import { FileLock } from './file-lock.js'
 
 /** A source id as a file name: itself when plain, else a hash of it. */
@@ -66,8 +74,7 @@ export class FsCapacityLedger implements CapacityLedger {
       throw err
     }
     try {
-      const book = JSON.parse(text) as WindowBook
-      return book.v === 1 && Array.isArray(book.entries) && Array.isArray(book.day) ? book : emptyBook()
+      return normalizeBook(JSON.parse(text))
     } catch {
       return emptyBook() // a file that is not ours to read: windows restart empty, as after a restart
     }
@@ -89,7 +96,7 @@ export class FsCapacityLedger implements CapacityLedger {
         const out = fn(book)
         if (out.changed) {
           const tmp = `${path}.${this.prefix}.tmp`
-          writeFileSync(tmp, JSON.stringify(book))
+          writeFileSync(tmp, JSON.stringify(compactBook(book)))
           renameSync(tmp, path)
         }
         return out.value
