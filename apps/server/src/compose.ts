@@ -3,6 +3,7 @@ import { mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import {
   FsBlobStore,
+  FsCapacityLedger,
   Projector,
   ShiiooError,
   createFsStreamFolder,
@@ -11,10 +12,10 @@ import {
   toShiiooError,
 } from '@shiioo/core'
 import type { Logger } from '@shiioo/core'
-import type { DataDirPort, Orchestrator } from '@shiioo/orchestrator'
+import type { CapacityConfig, DataDirPort, Orchestrator } from '@shiioo/orchestrator'
 import { CONTROL_PROJECTIONS, createOrchestrator } from '@shiioo/orchestrator'
 import { openSqliteIndex } from '@shiioo/store-sqlite'
-import type { Config } from './config/index.js'
+import type { AppCapacityConfig, Config } from './config/index.js'
 import { LazyIndex } from './lazy-index.js'
 import { createLogger } from './logger.js'
 
@@ -63,6 +64,16 @@ export interface OpenOptions {
    * (the index, a cache of the streams, is still brought up to date when the command queries it).
    */
   readOnly?: boolean
+}
+
+/**
+ * The capacity the orchestrator runs: with shared limits, the sources' rate windows live in
+ * `<data dir>/capacity/`, so `shiioo serve`, `shiioo run` and any other process on the data dir
+ * stay within each vendor's limits together.
+ */
+function capacityOf(config: AppCapacityConfig, dataDir: string): CapacityConfig {
+  const { shareLimits, ...capacity } = config
+  return shareLimits ? { ...capacity, ledger: new FsCapacityLedger(join(dataDir, 'capacity')) } : capacity
 }
 
 /**
@@ -121,7 +132,7 @@ export async function openOrchestrator(config: Config, options: OpenOptions): Pr
       // held under the event log's heartbeat: the log checks them on every append
       leases: log.leases,
       dataDir,
-      ...(config.capacity ? { capacity: config.capacity } : {}),
+      ...(config.capacity ? { capacity: capacityOf(config.capacity, config.dataDir) } : {}),
     })
     const close = async () => {
       try {

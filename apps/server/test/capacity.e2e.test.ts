@@ -15,7 +15,8 @@ beforeAll(async () => {
   llm.setReply((r) =>
     r.toolResults.length === 0
       ? {
-          toolCalls: [{ name: 'core.echo', input: { topic: r.lastUserText } }],
+          // as a vendor's model does: it calls the tool by the name the request offered it
+          toolCalls: [{ name: r.tools[0]?.name ?? 'core_echo', input: { topic: r.lastUserText } }],
           usage: { inputTokens: 400, outputTokens: 40 },
         }
       : { text: `brief built from ${r.toolResults[0]!.content}`, usage: { inputTokens: 600, outputTokens: 80 } },

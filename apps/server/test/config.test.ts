@@ -61,6 +61,7 @@ describe('loadConfig', () => {
     const config = loadConfig({ cwd, env: { MY_OPENAI_KEY: 'sk-test-123' } })
     expect(config.capacity).toEqual({
       defaultModel: 'gpt-x',
+      shareLimits: true,
       roles: { writer: { systemPrompt: 'You write.', model: 'gpt-x' } },
       sources: [
         {
@@ -77,10 +78,21 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ cwd, env: {} })).toThrow(
       'capacity source openai-main: environment variable MY_OPENAI_KEY is not set (its API key is read from it)',
     )
+    // a command that calls no model (costs, events) reads the same file with no key set
+    expect(loadConfig({ cwd, env: {}, requireKeys: false }).capacity?.sources[0]?.apiKey).toBeUndefined()
     const bad = await withToml('[[capacity.sources]]\nid = "x"\nprovider = "gemini"\nmodels = ["m"]\n')
     expect(() => loadConfig({ cwd: bad })).toThrow(
       /capacity.sources.0.provider: must be openai, anthropic or simulated \(got "gemini"\)/,
     )
+  })
+
+  it('takes capacity.share_limits and capacity.max_wait_ms, and names a bad one', async () => {
+    const cwd = await withToml(
+      '[capacity]\nshare_limits = false\nmax_wait_ms = 120000\n[[capacity.sources]]\nid = "demo"\nprovider = "simulated"\nmodels = ["simulated"]\n',
+    )
+    expect(loadConfig({ cwd }).capacity).toMatchObject({ shareLimits: false, maxWaitMs: 120000 })
+    const bad = await withToml('[capacity]\nmax_wait_ms = 10\n')
+    expect(() => loadConfig({ cwd: bad })).toThrow(/capacity.max_wait_ms: must be at least 1000 ms \(got 10\)/)
   })
 
   it('takes the lease TTL from shiioo.toml and SHIIOO_STORAGE_LEASE_TTL_MS, and names a bad one', async () => {

@@ -45,7 +45,23 @@ export interface TokenUsage {
   outputTokens: number
 }
 
+/** One of a vendor's rate windows, from its response headers. */
+export interface RateLimitWindow {
+  limit: number
+  remaining: number
+  /** Until the window is full again, in ms from when the response arrived. */
+  resetMs: number
+}
+
+/** What a vendor's rate-limit headers said (`x-ratelimit-*`, `anthropic-ratelimit-*`). */
+export interface RateLimitInfo {
+  requests?: RateLimitWindow
+  tokens?: RateLimitWindow
+}
+
 export interface ChatResponse {
+  /** The vendor's rate-limit headers, when it sent them (the pool adapts its windows to them). */
+  rateLimits?: RateLimitInfo
   text: string
   toolCalls: ToolCall[]
   stopReason: StopReason
@@ -55,13 +71,19 @@ export interface ChatResponse {
 }
 
 /**
- * An LLM vendor's API. Failures are ShiiooErrors: RATE_LIMITED (429, with `details.retryAfterMs`
- * when the vendor said), UNAVAILABLE (5xx, timeouts, dropped connections; `details.kind` says
+ * An LLM vendor's API. Failures are ShiiooErrors (with `details.rateLimits`, a RateLimitInfo, when
+ * the vendor sent its headers): RATE_LIMITED (429, with `details.retryAfterMs` when the vendor said), UNAVAILABLE (5xx, timeouts, dropped connections; `details.kind` says
  * which: 'server' | 'timeout' | 'connection'), UNAUTHENTICATED (401/403), INVALID_INPUT (other
  * 4xx, with the vendor's message), INTERNAL (a response that is not the vendor's format).
  */
 export interface Provider {
   /** e.g. 'openai', 'anthropic', 'simulated'. */
   readonly kind: string
+  /**
+   * How the vendor counts a call's output against tokens per minute: the output budget it was
+   * sent (`max_tokens`: OpenAI) or the output produced (`actual`: Anthropic, after holding the
+   * budget while it answers). The pool settles its reservations the same way (default actual).
+   */
+  readonly tokenAccounting?: 'max_tokens' | 'actual'
   chat(request: ChatRequest): Promise<ChatResponse>
 }

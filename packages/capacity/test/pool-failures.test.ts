@@ -74,6 +74,7 @@ describe.each([
     expect(failover?.level).toBe('warn')
     expect(failover?.context).toEqual({
       source: 'first',
+      to: ['second'],
       attempt: 1,
       maxAttempts: 2,
       code: 'UNAVAILABLE',

@@ -101,6 +101,17 @@ export type {
 export { COST_DIMENSIONS } from './ports/index-store.js'
 export { llmCallsOf } from './projection/llm-calls.js'
 export type { Clock } from './ports/clock.js'
+export type {
+  CapacityLedger,
+  LedgerLimits,
+  LedgerReservation,
+  LedgerReserveResult,
+  LedgerObservation,
+  LedgerUsage,
+  VendorWindow,
+} from './ports/capacity-ledger.js'
+export { InProcessCapacityLedger } from './capacity/memory-ledger.js'
+export { FsCapacityLedger } from './fs/fs-capacity-ledger.js'
 export type { LeaseGrant, LeaseHolder, LeaseRequest, Leases } from './ports/leases.js'
 export { FsLeases, FsLeaseGrant } from './fs/fs-leases.js'
 export { LockIdentity } from './fs/lock-identity.js'

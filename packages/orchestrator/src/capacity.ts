@@ -1,6 +1,6 @@
 import type { CallRecord, CapacitySource, ChatRequest, ChatResponse, Provider } from '@shiioo/capacity'
 import { CapacityPool } from '@shiioo/capacity'
-import type { Clock, Logger } from '@shiioo/core'
+import type { CapacityLedger, Clock, Logger } from '@shiioo/core'
 import { ShiiooError } from '@shiioo/core'
 import type { AgentRunner, RoleSpec, ToolInvoker } from '@shiioo/engine'
 import { agentLoop, poolModel } from '@shiioo/engine'
@@ -33,6 +33,13 @@ export interface CapacityConfig {
   roles: Record<string, RoleSpec>
   /** The model of a role that is not configured (default: the first model of the first source). */
   defaultModel?: string
+  /**
+   * Where the sources' rate windows are kept: the app passes the data dir's, so every process on
+   * it stays within the vendors' limits together (default: this process's own).
+   */
+  ledger?: CapacityLedger
+  /** How long a model call may wait for capacity before its attempt fails with UNAVAILABLE (default 10 minutes). */
+  maxWaitMs?: number
 }
 
 /**
@@ -64,6 +71,8 @@ function lazyProvider(config: SourceConfig): Provider {
   }
   return {
     kind: config.provider,
+    // as the vendor counts output against tokens per minute (OpenAI-compatible servers as OpenAI)
+    tokenAccounting: config.provider === 'openai' ? 'max_tokens' : 'actual',
     async chat(request: ChatRequest): Promise<ChatResponse> {
       loading ??= load()
       return (await loading).chat(request)
@@ -95,6 +104,9 @@ export function capacityAgents(
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.onCall ? { onCall: options.onCall } : {}),
+    // a shared ledger is also written by other processes: look again each second while waiting
+    ...(config.ledger ? { ledger: config.ledger, ledgerPollMs: 1000 } : {}),
+    ...(config.maxWaitMs === undefined ? {} : { maxWaitMs: config.maxWaitMs }),
   })
   const defaultModel = config.defaultModel ?? config.sources[0]?.models[0] ?? 'simulated'
   const agents = agentLoop({

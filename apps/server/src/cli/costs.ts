@@ -5,6 +5,7 @@ import type { CommandContext } from './context.js'
 import type { GlobalOptions } from './options.js'
 import { QUIET, withGlobalOptions } from './options.js'
 import { withSession } from './session.js'
+import { formatUsd } from './format.js'
 
 interface CostsOptions extends GlobalOptions {
   by: string
@@ -62,7 +63,7 @@ export function registerCosts(program: Command, ctx: CommandContext): void {
         String(r.calls),
         String(r.inputTokens),
         String(r.outputTokens),
-        `$${r.cost.toFixed(4)}`,
+        formatUsd(r.cost),
       ])
       const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)))
       for (const row of [header, ...table]) {

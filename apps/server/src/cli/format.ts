@@ -30,6 +30,17 @@ export function grouped(value: number): string {
   return Math.round(value).toLocaleString('en-US')
 }
 
+/**
+ * `$0.0064`, and a cost under a hundredth of a cent with two significant digits (`$0.000012`)
+ * instead of `$0.0000`: a cheap model's calls cost that little, and they add up.
+ */
+export function formatUsd(usd: number): string {
+  if (usd === 0) return '$0'
+  if (usd >= 0.0001) return `$${usd.toFixed(4)}`
+  const decimals = Math.min(12, 1 - Math.floor(Math.log10(usd)))
+  return `$${usd.toFixed(decimals)}`
+}
+
 export function plural(n: number, word: string): string {
   return `${grouped(n)} ${word}${n === 1 ? '' : 's'}`
 }

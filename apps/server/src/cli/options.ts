@@ -32,6 +32,7 @@ export const QUIET: LogLevel = 'warn'
 export function loadCommandConfig(
   options: GlobalOptions & Pick<ConfigFlags, 'host' | 'port'>,
   defaultLogLevel?: LogLevel,
+  load: { requireKeys?: boolean } = {},
 ): Config {
   const flags = {
     config: options.config,
@@ -40,7 +41,7 @@ export function loadCommandConfig(
     host: options.host,
     port: options.port,
   }
-  return loadProcessConfig(flags, defaultLogLevel ? { logLevel: defaultLogLevel } : undefined)
+  return loadProcessConfig(flags, defaultLogLevel ? { logLevel: defaultLogLevel } : undefined, load)
 }
 
 /** Shows a path relative to the working directory when it is inside it, as `./data`. */

@@ -1,5 +1,5 @@
 import type { EventView } from '@shiioo/orchestrator'
-import { formatSpan } from './format.js'
+import { formatSpan, formatUsd } from './format.js'
 import type { Output } from './io.js'
 
 export interface RunProgressOptions {
@@ -115,8 +115,18 @@ export function createRunProgress(runId: string, options: RunProgressOptions) {
       case 'agent.turn': {
         const name = unit(e.data.stepId, e.data.item)
         const tokens = `${e.data.usage.inputTokens}+${e.data.usage.outputTokens} tokens`
-        const cost = e.data.cost > 0 ? `, $${e.data.cost.toFixed(4)}` : ''
+        const cost = e.data.cost > 0 ? `, ${formatUsd(e.data.cost)}` : ''
         line(e.at, `${name} turn ${e.data.turn}: ${e.data.model} via ${e.data.source} (${tokens}${cost})`)
+        return
+      }
+      case 'agent.queued': {
+        const name = unit(e.data.stepId, e.data.item)
+        line(
+          e.at,
+          e.data.state === 'waiting'
+            ? `${name} turn ${e.data.turn} waiting for capacity (not counted against its timeout)`
+            : `${name} turn ${e.data.turn} admitted`,
+        )
         return
       }
       case 'approval.decided': {

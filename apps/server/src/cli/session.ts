@@ -38,7 +38,8 @@ export async function withSession<T>(
   open: OpenOptions & { tenant?: TenantId },
   fn: (session: Session) => Promise<T>,
 ): Promise<T> {
-  const config = loadCommandConfig(options, QUIET)
+  // a command that only reads calls no model: it needs no source's key
+  const config = loadCommandConfig(options, QUIET, { requireKeys: open.readOnly !== true })
   const app = await openOrchestrator(config, open)
   try {
     return await fn({

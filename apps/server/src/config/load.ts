@@ -19,7 +19,7 @@ export interface Config {
   leaseTtlMs: number
   logLevel: LogLevel
   /** LLM capacity sources (keys resolved from their environment variables) and agent roles; null: none configured. */
-  capacity: CapacityConfig | null
+  capacity: AppCapacityConfig | null
   /** The engine's limits: attempts at once (all runs, one run). */
   engine: { maxConcurrency: number; maxParallelPerRun: number }
   /** How often the server looks for unfinished runs no live process drives (ms). */
@@ -28,12 +28,22 @@ export interface Config {
   configFile: string | null
 }
 
+/** The capacity settings, and whether the sources' rate windows are shared through the data dir. */
+export interface AppCapacityConfig extends CapacityConfig {
+  shareLimits: boolean
+}
+
 export interface LoadConfigInput {
   flags?: ConfigFlags
   /** A command's own defaults, ranked just above the built-in ones (a one-shot command logs less). */
   defaults?: { logLevel?: LogLevel }
   env?: Readonly<Record<string, string | undefined>>
   cwd: string
+  /**
+   * Whether every capacity source's key must be set (default true). A command that calls no model
+   * (`costs`, `events`, `runs list`) reads the data dir without them: their sources get no key.
+   */
+  requireKeys?: boolean
 }
 
 /**
@@ -76,6 +86,7 @@ export function loadConfig(input: LoadConfigInput): Config {
       layers.map((s) => s.roles).findLast((r) => r !== undefined) ?? null,
       input.env ?? {},
       file.file === null ? input.cwd : dirname(file.file),
+      input.requireKeys ?? true,
     ),
     configFile: file.file,
   }
@@ -103,7 +114,8 @@ function capacityOf(
   roles: Settings['roles'] | null,
   env: Readonly<Record<string, string | undefined>>,
   baseDir: string,
-): CapacityConfig | null {
+  requireKeys: boolean,
+): AppCapacityConfig | null {
   const sources = capacity?.sources ?? []
   if (sources.length === 0) return null
   const problems: string[] = []
@@ -114,11 +126,11 @@ function capacityOf(
     let apiKey: string | undefined
     if (s.api_key_env !== undefined) {
       apiKey = env[s.api_key_env]
-      if (!apiKey)
+      if (!apiKey && requireKeys)
         problems.push(
           `capacity source ${s.id}: environment variable ${s.api_key_env} is not set (its API key is read from it)`,
         )
-    } else if (s.provider === 'anthropic') {
+    } else if (s.provider === 'anthropic' && requireKeys) {
       problems.push(`capacity source ${s.id}: set api_key_env to the environment variable that holds its API key`)
     }
     const limits = {
@@ -158,5 +170,7 @@ function capacityOf(
     sources: out,
     roles: roleSpecs,
     ...(capacity?.default_model ? { defaultModel: capacity.default_model } : {}),
+    ...(capacity?.max_wait_ms === undefined ? {} : { maxWaitMs: capacity.max_wait_ms }),
+    shareLimits: capacity?.share_limits ?? true,
   }
 }

@@ -123,6 +123,15 @@ export const settingsSchema = z
         .object(
           {
             default_model: z.string().min(1).max(200).optional(),
+            /** Keep the sources' rate windows in the data dir, shared by every process on it (default true). */
+            share_limits: z.boolean({ error: 'must be true or false' }).optional(),
+            /** How long a model call may wait for capacity; the wait does not count against a step's timeout. */
+            max_wait_ms: z
+              .number({ error: 'must be a number of milliseconds' })
+              .int({ error: 'must be a whole number of milliseconds' })
+              .min(1000, { error: (issue) => `must be at least 1000 ms (got ${show(issue.input)})` })
+              .max(86_400_000, { error: (issue) => `must be at most 86400000 ms (got ${show(issue.input)})` })
+              .optional(),
             sources: z.array(sourceSchema, { error: 'must be a list of [[capacity.sources]] tables' }).optional(),
           },
           table,

@@ -1,39 +1,35 @@
+import type { ShiiooError } from '@shiioo/core'
 import type { CapacitySource } from './types.js'
-import { SlidingWindow } from './window.js'
 
-const MINUTE = 60_000
-const DAY = 86_400_000
+/** Why a source takes no calls: the vendor refused its key (401/403); until the process restarts. */
+export interface OutOfService {
+  since: number
+  error: ShiiooError
+}
 
-/** What the pool knows about a source right now: its windows, calls in flight, cooldown and breaker. */
+/**
+ * What this process knows of a source beyond its rate windows (those are in the CapacityLedger,
+ * shared with other processes): calls in flight, the cooldown it last heard of, its breaker, and
+ * whether it is out of service.
+ */
 export class SourceState {
-  readonly requests: SlidingWindow
-  readonly tokens: SlidingWindow
-  readonly dayTokens: SlidingWindow
   inFlight = 0
-  /** No calls before this time (a 429's Retry-After). */
+  /** No calls before this time (a 429's Retry-After); the ledger holds it for every process too. */
   coolUntil = 0
   /** Consecutive failures; the breaker opens at the threshold. */
   failures = 0
   openUntil = 0
   /** An open breaker lets one probe through after its cooldown (half-open). */
   probing = false
-  /** Tokens served, for fairness between tenants. */
-  served = 0
+  outOfService: OutOfService | null = null
 
-  /**
-   * `slackMs` widens the windows: a call reserved at t reaches the vendor a little later, and the
-   * vendor's window holds it until then plus a minute; without slack the pool would admit the next
-   * call a moment too early and meet a 429.
-   */
-  constructor(
-    readonly source: CapacitySource,
-    slackMs: number,
-  ) {
-    this.requests = new SlidingWindow(MINUTE + slackMs)
-    this.tokens = new SlidingWindow(MINUTE + slackMs)
-    this.dayTokens = new SlidingWindow(DAY + slackMs)
+  constructor(readonly source: CapacitySource) {}
+
+  get id(): string {
+    return this.source.id
   }
 
+  /** Configured to serve this call (whether or not it is in service). */
   serves(model: string, tenant: string, role: string | undefined): boolean {
     const s = this.source
     if (s.enabled === false || !s.models.includes(model)) return false
@@ -42,32 +38,30 @@ export class SourceState {
     return true
   }
 
-  /** The earliest time this source can take a call of `tokens` (now when it can at once). */
-  availableAt(now: number, tokens: number): number {
+  /** The earliest time this process may send the source a call, its windows aside (Infinity: not now). */
+  availableAt(now: number): number {
+    if (this.outOfService) return Infinity
     const l = this.source.limits ?? {}
     let at = Math.max(now, this.coolUntil)
     if (this.openUntil > now || (this.openUntil > 0 && this.probing)) {
       at = Math.max(at, this.probing ? Infinity : this.openUntil)
     }
     if (l.maxConcurrent !== undefined && this.inFlight >= l.maxConcurrent) at = Infinity
-    if (l.requestsPerMinute !== undefined) at = Math.max(at, this.requests.freeAt(now, 1, l.requestsPerMinute))
-    if (l.tokensPerMinute !== undefined) at = Math.max(at, this.tokens.freeAt(now, tokens, l.tokensPerMinute))
-    if (l.tokensPerDay !== undefined) at = Math.max(at, this.dayTokens.freeAt(now, tokens, l.tokensPerDay))
     return at
   }
 
-  /** Counts a call against the limits; returns handles to settle its tokens with the real usage. */
-  reserve(now: number, tokens: number): { tokens: number; day: number } {
-    this.inFlight++
-    if (this.openUntil > 0 && this.openUntil <= now) this.probing = true
-    this.requests.add(now, 1)
-    return { tokens: this.tokens.add(now, tokens), day: this.dayTokens.add(now, tokens) }
+  /** A call tokens long can never fit its per-minute or per-day tokens. */
+  tooLarge(tokens: number): boolean {
+    const l = this.source.limits ?? {}
+    return (
+      (l.tokensPerMinute !== undefined && tokens > l.tokensPerMinute) ||
+      (l.tokensPerDay !== undefined && tokens > l.tokensPerDay)
+    )
   }
 
-  settle(handles: { tokens: number; day: number }, tokens: number): void {
-    this.inFlight--
-    this.tokens.settle(handles.tokens, tokens)
-    this.dayTokens.settle(handles.day, tokens)
+  started(now: number): void {
+    this.inFlight++
+    if (this.openUntil > 0 && this.openUntil <= now) this.probing = true
   }
 
   succeeded(): void {
@@ -76,7 +70,7 @@ export class SourceState {
     this.probing = false
   }
 
-  /** A failure that says the source is unwell (5xx, timeout, connection, bad key). */
+  /** A failure that says the source is unwell (5xx, timeout, connection). */
   failed(now: number, threshold: number, openMs: number): void {
     this.failures++
     const wasProbe = this.probing

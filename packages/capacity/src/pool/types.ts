@@ -28,10 +28,22 @@ export interface CapacitySource {
   enabled?: boolean
   /**
    * How the vendor counts a call's output against tokens per minute: the output budget it was
-   * sent (`max_tokens`, OpenAI's rule) or the output actually produced (default). The pool settles
-   * each reservation the same way, so its windows match the vendor's.
+   * sent (`max_tokens`, OpenAI's rule) or the output actually produced. The pool settles each
+   * reservation the same way, so its windows match the vendor's. Default: what the provider says
+   * (`Provider.tokenAccounting`), else actual.
    */
   tokenAccounting?: 'actual' | 'max_tokens'
+}
+
+/** A source as the pool sees it now. */
+export interface SourceStatus {
+  id: string
+  /** ok; cooling (after a 429, until `until`); breaker_open (after failures); out_of_service (its key was refused). */
+  state: 'ok' | 'cooling' | 'breaker_open' | 'out_of_service'
+  inFlight: number
+  until?: number
+  /** Why it is out of service: the vendor's answer. */
+  reason?: string
 }
 
 export interface PoolCall {
@@ -44,6 +56,12 @@ export interface PoolCall {
   signal?: AbortSignal
   /** How long the call may wait for capacity before it fails with UNAVAILABLE (default 10 minutes). */
   maxWaitMs?: number
+  /**
+   * Told when the call starts waiting for capacity ('waiting': no source could take it at once)
+   * and when a source takes it after such a wait ('admitted'), so a caller can keep time spent
+   * queued apart from time spent calling (an attempt's timeout counts only the latter).
+   */
+  onQueue?: (state: 'waiting' | 'admitted') => void
   /** Where the call comes from, for the cost ledger. */
   context?: { runId?: string; stepId?: string; workflow?: string }
 }

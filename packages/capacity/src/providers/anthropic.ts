@@ -16,6 +16,8 @@ import {
   trimSlash,
 } from './http.js'
 import { readSse } from './sse.js'
+import type { ToolNameMap } from './tool-names.js'
+import { requestToolNames } from './tool-names.js'
 
 /** Anthropic Messages API. */
 export interface AnthropicProviderOptions {
@@ -119,7 +121,10 @@ type Block = Record<string, unknown>
 type WireMessage = { role: 'user' | 'assistant'; content: Block[] }
 
 /** System messages go to the top-level `system`; tool results become tool_result blocks of a user turn. */
-function wireConversation(messages: readonly ChatMessage[]): { system: string; messages: WireMessage[] } {
+function wireConversation(
+  messages: readonly ChatMessage[],
+  names: ToolNameMap,
+): { system: string; messages: WireMessage[] } {
   const system: string[] = []
   const out: WireMessage[] = []
   const push = (role: WireMessage['role'], blocks: Block[]): void => {
@@ -139,7 +144,12 @@ function wireConversation(messages: readonly ChatMessage[]): { system: string; m
       case 'assistant': {
         const blocks = [
           ...(m.content !== '' ? [{ type: 'text', text: m.content }] : []),
-          ...(m.toolCalls ?? []).map((c) => ({ type: 'tool_use', id: c.id, name: c.name, input: c.input })),
+          ...(m.toolCalls ?? []).map((c) => ({
+            type: 'tool_use',
+            id: c.id,
+            name: names.toVendor(c.name),
+            input: c.input,
+          })),
         ]
         // Anthropic rejects an empty turn; an assistant that said nothing is left out.
         if (blocks.length > 0) push('assistant', blocks)
@@ -167,7 +177,7 @@ export function anthropicProvider(options: AnthropicProviderOptions): Provider {
   const secrets = [options.apiKey]
   const fetchFn = options.fetch ?? fetch
 
-  async function readMessage(response: Response, request: ChatRequest): Promise<ChatResponse> {
+  async function readMessage(response: Response, request: ChatRequest, names: ToolNameMap): Promise<ChatResponse> {
     const parsed = messageSchema.safeParse(await readJson(response, provider))
     if (!parsed.success) throw malformed(provider, parsed.error.issues[0]?.message ?? 'unexpected shape')
     let text = ''
@@ -177,7 +187,11 @@ export function anthropicProvider(options: AnthropicProviderOptions): Provider {
       if (!block.success) continue // block types this client does not use (images, citations, ...)
       if (block.data.type === 'text') text += block.data.text
       if (block.data.type === 'tool_use')
-        toolCalls.push({ id: block.data.id, name: block.data.name, input: (block.data.input ?? {}) as Json })
+        toolCalls.push({
+          id: block.data.id,
+          name: names.fromVendor(block.data.name),
+          input: (block.data.input ?? {}) as Json,
+        })
     }
     if (request.stream && text) emit(request, text)
     return {
@@ -189,8 +203,8 @@ export function anthropicProvider(options: AnthropicProviderOptions): Provider {
     }
   }
 
-  async function readStream(response: Response, request: ChatRequest): Promise<ChatResponse> {
-    if (response.headers.get('content-type')?.includes('application/json')) return readMessage(response, request)
+  async function readStream(response: Response, request: ChatRequest, names: ToolNameMap): Promise<ChatResponse> {
+    if (response.headers.get('content-type')?.includes('application/json')) return readMessage(response, request, names)
     if (!response.body) throw malformed(provider, 'no body')
     let text = ''
     let model = request.model
@@ -258,15 +272,18 @@ export function anthropicProvider(options: AnthropicProviderOptions): Provider {
     const toolCalls = [...blocks.entries()]
       .sort(([a], [b]) => a - b)
       .filter(([, b]) => b.kind === 'tool_use')
-      .map(([, b]) => ({ id: b.id, name: b.name, input: toolInput(b.json) }))
+      .map(([, b]) => ({ id: b.id, name: names.fromVendor(b.name), input: toolInput(b.json) }))
     return { text, toolCalls, stopReason: stopReason(stop), usage, model }
   }
 
   return {
     kind: provider,
+    tokenAccounting: 'actual',
     chat(request) {
       const stream = request.stream === true
-      const { system, messages } = wireConversation(request.messages)
+      // vendor-safe tool names for this request; the reply's calls are mapped back
+      const names = requestToolNames(request)
+      const { system, messages } = wireConversation(request.messages, names)
       const body = {
         model: request.model,
         max_tokens: request.maxTokens ?? options.defaultMaxTokens ?? 4096,
@@ -274,7 +291,7 @@ export function anthropicProvider(options: AnthropicProviderOptions): Provider {
         messages,
         ...(request.tools?.length && {
           tools: request.tools.map((t) => ({
-            name: t.name,
+            name: names.toVendor(t.name),
             ...(t.description && { description: t.description }),
             input_schema: t.inputSchema,
           })),
@@ -298,7 +315,7 @@ export function anthropicProvider(options: AnthropicProviderOptions): Provider {
         secrets,
         errorMessage,
         errorType,
-        read: (response) => (stream ? readStream(response, request) : readMessage(response, request)),
+        read: (response) => (stream ? readStream(response, request, names) : readMessage(response, request, names)),
       })
     },
   }

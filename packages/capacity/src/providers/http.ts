@@ -1,6 +1,6 @@
 import { ShiiooError } from '@shiioo/core'
 import type { Json } from '@shiioo/core'
-import type { ChatRequest } from '../provider.js'
+import type { ChatRequest, RateLimitInfo } from '../provider.js'
 
 /** Shared by the HTTP providers: timeouts and aborts, the error contract of `Provider`, redaction. */
 
@@ -59,6 +59,35 @@ function durationMs(text: string): number | undefined {
   return matched === text.trim() && matched !== '' ? Math.ceil(total) : undefined
 }
 
+function headerNumber(headers: Headers, name: string): number | undefined {
+  const v = headers.get(name)?.trim()
+  return v && /^\d+(\.\d+)?$/.test(v) ? Number(v) : undefined
+}
+
+/**
+ * A vendor's rate windows from its headers: OpenAI's `x-ratelimit-{limit,remaining,reset}-{requests,tokens}`
+ * (reset a duration: "6s", "1m0s", "20ms") and Anthropic's
+ * `anthropic-ratelimit-{requests,tokens}-{limit,remaining,reset}` (reset an RFC 3339 time).
+ */
+export function rateLimitsOf(headers: Headers, now = Date.now()): RateLimitInfo | undefined {
+  const out: RateLimitInfo = {}
+  for (const what of ['requests', 'tokens'] as const) {
+    let limit = headerNumber(headers, `x-ratelimit-limit-${what}`)
+    let remaining = headerNumber(headers, `x-ratelimit-remaining-${what}`)
+    const openAiReset = headers.get(`x-ratelimit-reset-${what}`)
+    let resetMs = openAiReset ? durationMs(openAiReset) : undefined
+    if (limit === undefined) {
+      limit = headerNumber(headers, `anthropic-ratelimit-${what}-limit`)
+      remaining = headerNumber(headers, `anthropic-ratelimit-${what}-remaining`)
+      const reset = headers.get(`anthropic-ratelimit-${what}-reset`)
+      const at = reset ? Date.parse(reset) : NaN
+      resetMs = Number.isNaN(at) ? undefined : Math.max(0, at - now)
+    }
+    if (limit !== undefined && remaining !== undefined) out[what] = { limit, remaining, resetMs: resetMs ?? 60_000 }
+  }
+  return out.requests || out.tokens ? out : undefined
+}
+
 /**
  * How long a vendor asked us to wait: `retry-after-ms`, else `Retry-After` (seconds or an HTTP
  * date), else the reset time of whichever rate limit the headers say is exhausted.
@@ -103,7 +132,14 @@ export function statusError(
   const type = vendorType === undefined ? undefined : redact(vendorType, secrets).slice(0, 100)
   const header = headers.get('x-request-id') ?? headers.get('request-id') ?? undefined
   const requestId = header === undefined ? undefined : redact(header, secrets).slice(0, 200)
-  const details: Record<string, unknown> = { provider, status, ...(type && { type }), ...(requestId && { requestId }) }
+  const rateLimits = rateLimitsOf(headers)
+  const details: Record<string, unknown> = {
+    provider,
+    status,
+    ...(type && { type }),
+    ...(requestId && { requestId }),
+    ...(rateLimits && { rateLimits }),
+  }
   const text = `${provider} answered ${status}${type ? ` ${type}` : ''}: ${message}${requestId ? ` (request id ${requestId})` : ''}`
   if (status === 429) {
     const wait = retryAfterMs(headers)
@@ -209,7 +245,7 @@ export function abortError(provider: string, reason: unknown): ShiiooError {
   })
 }
 
-export interface PostOptions<R> {
+export interface PostOptions<R extends { rateLimits?: RateLimitInfo }> {
   provider: string
   fetch: FetchFn
   url: string
@@ -228,7 +264,7 @@ export interface PostOptions<R> {
 }
 
 /** POSTs JSON and reads the answer, mapping every failure to the Provider contract. */
-export async function postJson<R>(options: PostOptions<R>): Promise<R> {
+export async function postJson<R extends { rateLimits?: RateLimitInfo }>(options: PostOptions<R>): Promise<R> {
   const { provider, request, secrets } = options
   const scope = openScope(request.signal, request.timeoutMs ?? options.defaultTimeoutMs)
   try {
@@ -252,7 +288,9 @@ export async function postJson<R>(options: PostOptions<R>): Promise<R> {
         options.errorType?.(body),
       )
     }
-    return await options.read(response, scope)
+    const result = await options.read(response, scope)
+    const rateLimits = rateLimitsOf(response.headers)
+    return rateLimits ? { ...result, rateLimits } : result
   } catch (err) {
     throw callFailure(err, scope, provider, secrets)
   } finally {

@@ -16,6 +16,8 @@ import {
   trimSlash,
 } from './http.js'
 import { readSse } from './sse.js'
+import type { ToolNameMap } from './tool-names.js'
+import { requestToolNames } from './tool-names.js'
 
 /**
  * OpenAI-compatible Chat Completions: OpenAI, Azure OpenAI deployments, Ollama, vLLM, LM Studio,
@@ -121,7 +123,7 @@ function errorType(body: unknown): string | undefined {
   return errorField(body, 'type') ?? errorField(body, 'code')
 }
 
-function wireMessage(m: ChatMessage): Record<string, unknown> {
+function wireMessage(m: ChatMessage, names: ToolNameMap): Record<string, unknown> {
   switch (m.role) {
     case 'system':
     case 'user':
@@ -135,7 +137,7 @@ function wireMessage(m: ChatMessage): Record<string, unknown> {
           tool_calls: calls.map((c) => ({
             id: c.id,
             type: 'function',
-            function: { name: c.name, arguments: JSON.stringify(c.input) },
+            function: { name: names.toVendor(c.name), arguments: JSON.stringify(c.input) },
           })),
         }),
       }
@@ -189,7 +191,7 @@ export function openAiProvider(options: OpenAiProviderOptions = {}): Provider {
     return { inputTokens: estimateTokens(promptChars(request)), outputTokens: estimateTokens(replyChars(text, calls)) }
   }
 
-  async function readCompletion(response: Response, request: ChatRequest): Promise<ChatResponse> {
+  async function readCompletion(response: Response, request: ChatRequest, names: ToolNameMap): Promise<ChatResponse> {
     const parsed = completionSchema.safeParse(await readJson(response, provider))
     if (!parsed.success) throw malformed(provider, parsed.error.issues[0]?.message ?? 'unexpected shape')
     const { choices, usage, model } = parsed.data
@@ -199,7 +201,7 @@ export function openAiProvider(options: OpenAiProviderOptions = {}): Provider {
     const text = typeof content === 'string' ? content : (content ?? []).map(partText).join('')
     const toolCalls = (choice.message.tool_calls ?? []).map((c) => ({
       id: c.id,
-      name: c.function.name,
+      name: names.fromVendor(c.function.name),
       input: toolInput(c.function.arguments),
     }))
     return {
@@ -211,10 +213,10 @@ export function openAiProvider(options: OpenAiProviderOptions = {}): Provider {
     }
   }
 
-  async function readStream(response: Response, request: ChatRequest): Promise<ChatResponse> {
+  async function readStream(response: Response, request: ChatRequest, names: ToolNameMap): Promise<ChatResponse> {
     if (response.headers.get('content-type')?.includes('application/json')) {
       // A compatible server that ignored `stream`: the whole answer at once.
-      const whole = await readCompletion(response, request)
+      const whole = await readCompletion(response, request, names)
       if (whole.text) emit(request, whole.text)
       return whole
     }
@@ -263,7 +265,9 @@ export function openAiProvider(options: OpenAiProviderOptions = {}): Provider {
       throw new ShiiooError('UNAVAILABLE', `${provider} stream ended before the response was complete`, {
         details: { provider, kind: 'connection' },
       })
-    const toolCalls = calls.filter(Boolean).map((c) => ({ id: c.id, name: c.name, input: toolInput(c.args) }))
+    const toolCalls = calls
+      .filter(Boolean)
+      .map((c) => ({ id: c.id, name: names.fromVendor(c.name), input: toolInput(c.args) }))
     return {
       text,
       toolCalls,
@@ -275,15 +279,22 @@ export function openAiProvider(options: OpenAiProviderOptions = {}): Provider {
 
   return {
     kind: provider,
+    tokenAccounting: 'max_tokens',
     chat(request) {
       const stream = request.stream === true
+      // vendor-safe tool names for this request; the reply's calls are mapped back
+      const names = requestToolNames(request)
       const body = {
         model: request.model,
-        messages: request.messages.map(wireMessage),
+        messages: request.messages.map((m) => wireMessage(m, names)),
         ...(request.tools?.length && {
           tools: request.tools.map((t) => ({
             type: 'function',
-            function: { name: t.name, ...(t.description && { description: t.description }), parameters: t.inputSchema },
+            function: {
+              name: names.toVendor(t.name),
+              ...(t.description && { description: t.description }),
+              parameters: t.inputSchema,
+            },
           })),
         }),
         ...(request.maxTokens !== undefined && { [maxTokensField]: request.maxTokens }),
@@ -301,7 +312,7 @@ export function openAiProvider(options: OpenAiProviderOptions = {}): Provider {
         secrets,
         errorMessage,
         errorType,
-        read: (response) => (stream ? readStream(response, request) : readCompletion(response, request)),
+        read: (response) => (stream ? readStream(response, request, names) : readCompletion(response, request, names)),
       })
     },
   }

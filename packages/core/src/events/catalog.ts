@@ -119,6 +119,21 @@ export const runEvents = defineEventModule({
         })
         .strict(),
     },
+    /**
+     * An agent's model call waited for capacity (no source could take it at once: 'waiting'), or a
+     * source took it after such a wait ('admitted'). Time between the two does not count against
+     * the attempt's timeout: it is time to start, not time to finish.
+     */
+    'agent.queued': {
+      v: 1,
+      data: z
+        .object({
+          ...attemptOf,
+          turn: z.number().int().positive().max(1000),
+          state: z.enum(['waiting', 'admitted']),
+        })
+        .strict(),
+    },
     'approval.decided': {
       v: 1,
       data: z

@@ -29,6 +29,10 @@ export interface UnitState {
   reusedFrom: string | null
   /** An agent attempt's model turns so far, as recorded. */
   turns: AgentTurnState[]
+  /** Since when the attempt's model call has been waiting for capacity (null: it is not). */
+  queuedSince: string | null
+  /** Time the attempt's model calls spent waiting for capacity before now, in ms (not part of its timeout). */
+  queuedMs: number
 }
 
 export interface AgentTurnState {
@@ -114,6 +118,8 @@ export function newUnit(): UnitState {
     skipReason: null,
     reusedFrom: null,
     turns: [],
+    queuedSince: null,
+    queuedMs: 0,
   }
 }
 
@@ -198,6 +204,8 @@ export function applyRunEvent(state: RunState, e: StoredEvent): void {
       u.retryAt = null
       u.wait = null
       u.turns = []
+      u.queuedSince = null
+      u.queuedMs = 0
       break
     }
     case 'step.waiting': {
@@ -241,6 +249,16 @@ export function applyRunEvent(state: RunState, e: StoredEvent): void {
       const u = unitState(state, e.data.stepId, e.data.item)
       const { stepId: _s, item: _i, attempt: _a, ...turn } = e.data
       if (e.data.attempt === u.attempt) u.turns.push(turn)
+      break
+    }
+    case 'agent.queued': {
+      const u = unitState(state, e.data.stepId, e.data.item)
+      if (e.data.attempt !== u.attempt) break
+      if (e.data.state === 'waiting') u.queuedSince ??= e.at
+      else if (u.queuedSince !== null) {
+        u.queuedMs += Math.max(0, Date.parse(e.at) - Date.parse(u.queuedSince))
+        u.queuedSince = null
+      }
       break
     }
     case 'approval.decided':

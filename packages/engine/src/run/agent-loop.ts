@@ -21,6 +21,8 @@ export interface ModelCall {
   idempotencyKey: string
   signal: AbortSignal
   context: { runId: string; stepId: string }
+  /** Told when the call waits for capacity and when it is admitted after a wait. */
+  onQueue?: (state: 'waiting' | 'admitted') => void
 }
 
 export interface ModelReply {
@@ -51,6 +53,7 @@ export function poolModel(pool: CapacityPool): ModelPort {
         },
         signal: call.signal,
         context: call.context,
+        ...(call.onQueue ? { onQueue: call.onQueue } : {}),
       })
       return { response: r.response, source: r.sourceId, cost: r.cost }
     },
@@ -124,6 +127,7 @@ export function agentLoop(options: AgentLoopOptions): AgentRunner {
           idempotencyKey: `${request.idempotencyKey}:t${turn}`,
           signal: request.signal,
           context: { runId: request.runId, stepId: request.stepId },
+          onQueue: queueRecorder(request, turn),
         })
         const reply: Reply = {
           text: r.response.text,
@@ -149,6 +153,17 @@ export function agentLoop(options: AgentLoopOptions): AgentRunner {
         stepCode: MAX_TURNS,
       })
     },
+  }
+}
+
+/**
+ * Records a turn's waits for capacity in order, off the pool's path (the pool tells synchronously);
+ * a record that fails (the attempt ended meanwhile) is the attempt's own business, not the call's.
+ */
+function queueRecorder(request: AgentRequest, turn: number): (state: 'waiting' | 'admitted') => void {
+  let chain = Promise.resolve()
+  return (state) => {
+    chain = chain.then(() => request.queued(turn, state)).catch(() => undefined)
   }
 }
 

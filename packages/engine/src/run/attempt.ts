@@ -36,7 +36,12 @@ export async function performAttempt(
     recordedInput === undefined ? l.input : await resolvePayload(p.host.blobs, p.state().tenant, recordedInput)
   const body = l.body
   switch (body.kind) {
-    case 'agent':
+    case 'agent': {
+      // an attempt re-performed after a restart while its call waited for capacity: that wait is
+      // over (its new call may be admitted at once and say nothing), so the timeout runs again
+      const u = unitState(p.state(), l.stepId, l.item)
+      if (u.attempt === l.attempt && u.queuedSince !== null)
+        await recordQueued(p, l, Math.min(u.turns.length + 1, 1000), 'admitted')
       return (
         await p.host.agents.run(
           withSignal(ctx, {
@@ -46,9 +51,11 @@ export async function performAttempt(
             maxTurns: body.maxTurns,
             recorded: await recordedTurns(p, l),
             record: (turn: AgentTurn) => recordTurn(p, l, turn),
+            queued: (turn: number, state: 'waiting' | 'admitted') => recordQueued(p, l, turn, state),
           }),
         )
       ).output
+    }
     case 'tool':
       return await p.host.tools.invoke(withSignal(ctx, { tool: body.tool, input }))
     case 'subworkflow': {
@@ -121,6 +128,21 @@ function recordTurn(p: AttemptParts, l: Launch, turn: AgentTurn): Promise<void> 
     }
     assertRecordable(turn.turn, data, p.host.maxValueBytes)
     tx.emit('agent.turn', data)
+  })
+}
+
+/** Appends that a turn's model call waits for capacity (or was admitted); nothing once the attempt is over. */
+function recordQueued(p: AttemptParts, l: Launch, turn: number, state: 'waiting' | 'admitted'): Promise<void> {
+  return p.submit((tx, s) => {
+    const u = unitState(s, l.stepId, l.item)
+    if (u.status !== 'running' || u.attempt !== l.attempt) return
+    tx.emit('agent.queued', {
+      stepId: l.stepId,
+      ...(l.item === undefined ? {} : { item: l.item }),
+      attempt: l.attempt,
+      turn,
+      state,
+    })
   })
 }
 

@@ -341,10 +341,14 @@ class Planner {
     if (data.retryAt !== undefined) this.wake(Date.parse(data.retryAt))
   }
 
-  /** A timeout is a deadline from the attempt's start; it survives restarts because the start is an event. */
+  /**
+   * A timeout is a deadline from the attempt's start; it survives restarts because the start is an
+   * event. Time a model call waited for capacity does not count (schedule-to-start is not
+   * start-to-close): while it waits there is no deadline, and after, the deadline moves by the wait.
+   */
   private deadlineOf(body: Body, u: UnitState): number | null {
-    if (body.timeout === undefined || u.startedAt === null) return null
-    return Date.parse(u.startedAt) + body.timeout
+    if (body.timeout === undefined || u.startedAt === null || u.queuedSince !== null) return null
+    return Date.parse(u.startedAt) + body.timeout + u.queuedMs
   }
 
   private checkDeadline(id: string, item: number | undefined, body: Body, u: UnitState): boolean {

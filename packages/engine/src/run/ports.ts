@@ -24,6 +24,11 @@ export interface AgentRequest extends AttemptContext {
   recorded: readonly AgentTurn[]
   /** Records a turn durably in the run's log before the agent acts on it. */
   record(turn: AgentTurn): Promise<void>
+  /**
+   * Records that a turn's model call waits for capacity, or was admitted after waiting: the
+   * attempt's timeout does not run meanwhile.
+   */
+  queued(turn: number, state: 'waiting' | 'admitted'): Promise<void>
 }
 
 /** One model call of an agent step, as recorded (`agent.turn`). */

@@ -1,6 +1,6 @@
 import type { LlmConversationMessage, LlmToolCall } from './types.js'
 import type { ParsedLlmRequest, ResolvedReply } from './wire.js'
-import { WireError, checkToolResults, chunks, isRecord, sse, summarize } from './wire.js'
+import { TOOL_NAME_PATTERN, WireError, checkToolResults, chunks, isRecord, sse, summarize } from './wire.js'
 
 /** Anthropic Messages: https://docs.anthropic.com/en/api/messages */
 
@@ -37,6 +37,8 @@ function messagesOf(raw: unknown[]): LlmConversationMessage[] {
           if (m.role !== 'assistant') throw new WireError(`${at}: tool_use blocks belong to assistant messages`)
           if (typeof b.id !== 'string' || typeof b.name !== 'string' || !isRecord(b.input))
             throw new WireError(`${at}: tool_use needs id, name and an object input`)
+          if (!TOOL_NAME_PATTERN.test(b.name))
+            throw new WireError(`${at}.tool_use.name: String should match pattern '^[a-zA-Z0-9_-]{1,64}$'`)
           toolCalls.push({ id: b.id, name: b.name, input: b.input })
           break
         case 'tool_result':
@@ -75,6 +77,9 @@ export function parseAnthropicRequest(body: unknown): ParsedLlmRequest {
   const tools = (Array.isArray(body.tools) ? body.tools : []).map((t: unknown, i) => {
     if (!isRecord(t) || typeof t.name !== 'string' || !isRecord(t.input_schema))
       throw new WireError(`tools.${i}: a tool needs a name and an input_schema`)
+    // Anthropic's validation message, as it answers it (pydantic's wording)
+    if (!TOOL_NAME_PATTERN.test(t.name))
+      throw new WireError(`tools.${i}.custom.name: String should match pattern '^[a-zA-Z0-9_-]{1,64}$'`)
     return {
       name: t.name,
       ...(typeof t.description === 'string' && { description: t.description }),

@@ -1,6 +1,6 @@
 import type { LlmConversationMessage, LlmToolCall } from './types.js'
 import type { ParsedLlmRequest, ResolvedReply } from './wire.js'
-import { WireError, checkToolResults, chunks, isRecord, sse, summarize } from './wire.js'
+import { TOOL_NAME_PATTERN, WireError, checkToolResults, chunks, isRecord, sse, summarize } from './wire.js'
 
 /** OpenAI Chat Completions: https://platform.openai.com/docs/api-reference/chat */
 
@@ -24,6 +24,7 @@ function toolCallsOf(value: unknown, where: string): LlmToolCall[] | undefined {
       throw new WireError(
         `Invalid value for '${where}[${i}]': expected { id, type: 'function', function: { name, arguments } }.`,
       )
+    checkFunctionName(fn.name, `${where}[${i}].function.name`)
     const args = typeof fn.arguments === 'string' ? fn.arguments : ''
     let input: unknown
     try {
@@ -33,6 +34,22 @@ function toolCallsOf(value: unknown, where: string): LlmToolCall[] | undefined {
     }
     return { id: c.id, name: fn.name, input }
   })
+}
+
+/** OpenAI's refusal of a function name: too long, or outside `^[a-zA-Z0-9_-]+$`. */
+function checkFunctionName(name: string, param: string): void {
+  if (name.length > 64)
+    throw new WireError(
+      `Invalid '${param}': string too long. Expected a string with maximum length 64, but got a string with length ${name.length} instead.`,
+      'string_above_max_length',
+      param,
+    )
+  if (!TOOL_NAME_PATTERN.test(name))
+    throw new WireError(
+      `Invalid '${param}': string does not match pattern. Expected a string that matches the pattern '^[a-zA-Z0-9_-]+$'.`,
+      'invalid_value',
+      param,
+    )
 }
 
 export function parseOpenAiRequest(body: unknown, deployment: string | undefined): ParsedLlmRequest {
@@ -85,6 +102,7 @@ export function parseOpenAiRequest(body: unknown, deployment: string | undefined
       throw new WireError(
         `Invalid value for 'tools[${i}]': expected { type: 'function', function: { name, parameters } }.`,
       )
+    checkFunctionName(fn.name, `tools[${i}].function.name`)
     return {
       name: fn.name,
       ...(typeof fn.description === 'string' && { description: fn.description }),
@@ -183,12 +201,18 @@ const ERROR_TYPES: Record<number, string> = {
   429: 'requests',
 }
 
-export function openAiError(status: number, message: string, code: string | null = null, type?: string): unknown {
+export function openAiError(
+  status: number,
+  message: string,
+  code: string | null = null,
+  type?: string,
+  param: string | null = null,
+): unknown {
   return {
     error: {
       message,
       type: type ?? ERROR_TYPES[status] ?? (status >= 500 ? 'server_error' : 'invalid_request_error'),
-      param: null,
+      param,
       code,
     },
   }
@@ -198,5 +222,8 @@ export function openAiError(status: number, message: string, code: string | null
 export function openAiDuration(ms: number): string {
   if (ms < 1000) return `${Math.max(0, Math.ceil(ms))}ms`
   const s = Math.ceil(ms / 1000)
-  return s < 60 ? `${s}s` : `${Math.floor(s / 60)}m${s % 60}s`
+  if (s < 60) return `${s}s`
+  const h = Math.floor(s / 3600)
+  const rest = `${Math.floor((s % 3600) / 60)}m${s % 60}s`
+  return h > 0 ? `${h}h${rest}` : rest
 }

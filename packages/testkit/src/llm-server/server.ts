@@ -141,13 +141,13 @@ export async function startLlmTestServer(options: LlmTestServerOptions = {}): Pr
     record: RecordedLlmRequest,
     status: number,
     message: string,
-    extra: { code?: string; type?: string; headers?: Record<string, string> } = {},
+    extra: { code?: string | null; type?: string; param?: string | null; headers?: Record<string, string> } = {},
   ): void {
     record.status = status
     const body =
       record.api === 'anthropic'
         ? anthropicError(status, message, `req_${record.seq}`)
-        : openAiError(status, message, extra.code ?? null, extra.type)
+        : openAiError(status, message, extra.code ?? null, extra.type, extra.param ?? null)
     const idHeader = record.api === 'anthropic' ? 'request-id' : 'x-request-id'
     sendJson(res, status, body, { [idHeader]: `req_${record.seq}`, ...extra.headers })
   }
@@ -272,13 +272,14 @@ export async function startLlmTestServer(options: LlmTestServerOptions = {}): Pr
     } catch (err) {
       if (!(err instanceof WireError)) throw err
       record.outcome = 'invalid'
-      return sendError(res, record, 400, err.message)
+      return sendError(res, record, 400, err.message, { code: err.code, param: err.param })
     }
     record.stream = parsed.stream
 
-    const countMaxTokens =
-      (window.limits.countOutput ?? 'max_tokens') === 'max_tokens' && parsed.maxTokens !== undefined
-    const tokens = tokensOf(parsed.promptChars) + (countMaxTokens ? (parsed.maxTokens ?? 0) : 0)
+    // Both vendors hold a request's output budget (max_tokens) against tokens per minute when it
+    // arrives; OpenAI keeps it, Anthropic corrects it to the output produced once it is known.
+    const countOutput = window.limits.countOutput ?? (route.api === 'openai' ? 'max_tokens' : 'actual')
+    const tokens = tokensOf(parsed.promptChars) + (parsed.maxTokens ?? 0)
     const admission = window.admit(clock.now(), tokens)
     if (!admission.ok) {
       record.outcome = 'rate_limited'
@@ -330,8 +331,8 @@ export async function startLlmTestServer(options: LlmTestServerOptions = {}): Pr
       record.outcome = 'server_error'
       return sendError(res, record, 500, `The reply script failed: ${(err as Error).message}`)
     }
-    if (!countMaxTokens) {
-      entry.tokens += reply.usage.outputTokens
+    if (countOutput === 'actual' || parsed.maxTokens === undefined) {
+      entry.tokens = tokensOf(parsed.promptChars) + reply.usage.outputTokens
       record.tokens = entry.tokens
     }
 

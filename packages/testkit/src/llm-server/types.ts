@@ -55,8 +55,10 @@ export interface LlmRateLimits {
   /** Requests in flight at once. */
   maxConcurrent?: number
   /**
-   * How a request's output is counted against tokensPerMinute: its `max_tokens` when it sends one
-   * (OpenAI's rule; the actual output otherwise), or always the actual output. Default 'max_tokens'.
+   * How a request's output is counted against tokensPerMinute. Either way its `max_tokens` is held
+   * when it arrives (a request that does not fit is refused with a 429); 'max_tokens' keeps it
+   * (OpenAI's rule), 'actual' corrects it to the output produced once the reply is known
+   * (Anthropic's). Default: the rule of the API the request came in.
    */
   countOutput?: 'max_tokens' | 'actual'
 }

@@ -20,7 +20,19 @@ export interface ResolvedReply {
   usage: { inputTokens: number; outputTokens: number }
 }
 
-export class WireError extends Error {}
+export class WireError extends Error {
+  constructor(
+    message: string,
+    /** OpenAI's `error.code` and `error.param` for this refusal. */
+    readonly code: string | null = null,
+    readonly param: string | null = null,
+  ) {
+    super(message)
+  }
+}
+
+/** What both vendors require of a tool (function) name. */
+export const TOOL_NAME_PATTERN = /^[a-zA-Z0-9_-]{1,64}$/
 
 export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
