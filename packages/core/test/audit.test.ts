@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { gunzipSync, gzipSync } from 'node:zlib'
 import { afterAll, describe, expect, it } from 'vitest'
-import type { AuditDraft, StreamId, TenantId } from '../src/index.js'
+import type { AuditDraft, AuditEntry, StreamId, TenantId } from '../src/index.js'
 import {
   AUDIT_STREAM,
   AuditTrail,
@@ -56,20 +56,23 @@ async function verified(dir: string) {
   }
 }
 
+/** A stored record of the audit stream, as the file holds it. */
+interface Rec {
+  id: string
+  seq: number
+  data: AuditEntry
+}
+
 /**
  * Rewrites the audit stream as someone with write access to the files would: every record
  * decompressed, changed by `edit`, and written back as well-formed gzip members (so the log's own
  * framing and checksums pass). `keepPoints: false` also removes the recovery points, as someone who
  * rewrites every file would (then only the chain itself can tell).
  */
-function tamper(
-  dir: string,
-  edit: (records: Array<Record<string, any>>) => Array<Record<string, any>>,
-  keepPoints = false,
-) {
+function tamper(dir: string, edit: (records: Rec[]) => Rec[], keepPoints = false) {
   const path = streamPath(dir, T, stream)
   const lines = gunzipSync(readFileSync(path)).toString('utf8').split('\n').filter(Boolean)
-  const records = edit(lines.map((l) => JSON.parse(l) as Record<string, any>))
+  const records = edit(lines.map((l) => JSON.parse(l) as Rec))
   writeFileSync(path, Buffer.concat(records.map((r) => gzipSync(JSON.stringify(r) + '\n'))))
   if (!keepPoints) rmSync(join(dir, 'recovery'), { recursive: true, force: true })
 }

@@ -107,7 +107,6 @@ export function createDoor(deps: DoorDeps): Door {
   return {
     admit(caller, action, resource) {
       const refused = pass(caller, action, resource)
-      // eslint-disable-next-line @typescript-eslint/only-throw-error -- what the gate threw, as it threw it
       if (refused) throw refused.refusal
     },
 
@@ -115,7 +114,6 @@ export function createDoor(deps: DoorDeps): Door {
       const refused = pass(caller, action, resource)
       if (refused) {
         await refused.recorded
-        // eslint-disable-next-line @typescript-eslint/only-throw-error -- what the gate threw, as it threw it
         throw refused.refusal
       }
       const details = audit.details ?? {}
