@@ -174,9 +174,10 @@ describe('data commands', () => {
     )
     expect(result.stderr).toContain('rebuilding index: 100% 2/2 streams 10 events')
 
+    // the first rebuild is in the audit chain now: one more stream, one more event
     const json = await runCli(['index', 'rebuild', '--json', '--log-level', 'silent'], { cwd })
     expect(json.code).toBe(0)
-    expect(JSON.parse(json.stdout)).toMatchObject({ runs: 2, events: 10, streams: 2, failed: [] })
+    expect(JSON.parse(json.stdout)).toMatchObject({ runs: 2, events: 11, streams: 3, failed: [] })
   })
 
   it('index rebuild refuses a data dir that a running server has open, and changes nothing', async () => {
@@ -214,8 +215,9 @@ describe('data commands', () => {
   it('verify passes a good data dir', async () => {
     const result = await runCli(['verify', '--log-level', 'silent'], { cwd })
     expect(result.code).toBe(0)
+    // the runs' two streams and the audit chain of the two index rebuilds before
     expect(result.stdout).toBe(
-      'ok: 2 streams, 10 events, 1 blob verified; the events name 1 blob, all stored and whole\n',
+      'ok: 3 streams, 12 events, 1 blob verified; the events name 1 blob, all stored and whole\n',
     )
   })
 

@@ -160,6 +160,20 @@ export type {
   Following,
 } from './projection/projector.js'
 export { Projector } from './projection/projector.js'
+export type { AuditEntry, AuditOutcome, AuditSubject, UnhashedAuditEntry } from './audit/entry.js'
+export {
+  AUDIT_STREAM,
+  AUDIT_OUTCOME_STATUSES,
+  GENESIS_HASH,
+  auditEntrySchema,
+  auditEvents,
+  hashAuditEntry,
+} from './audit/entry.js'
+export { canonicalJson } from './audit/canonical.js'
+export type { AuditHead, AuditBreak, AuditChainCheck } from './audit/chain.js'
+export { checkAuditChain } from './audit/chain.js'
+export type { AuditDraft, AuditVerification, AuditTrailOptions } from './audit/trail.js'
+export { AuditTrail } from './audit/trail.js'
 export type { VerifyReport, VerifyFinding, VerifyProgress } from './verify.js'
 export { verifyDataDir } from './verify.js'
 export type { FoldTask, FoldOutcome, StreamFolder } from './projection/stream-folder.js'

@@ -6,6 +6,8 @@ import type { EventLog } from './ports/event-log.js'
 import type { StoredEvent } from './events/envelope.js'
 import { blobReferences } from './events/blob-refs.js'
 import { foldRun } from './projection/run-summary.js'
+import { checkAuditChain } from './audit/chain.js'
+import { AUDIT_STREAM } from './audit/entry.js'
 
 export interface VerifyFinding {
   kind: 'stream' | 'blob'
@@ -59,8 +61,8 @@ interface Reference {
 }
 
 /**
- * Reads every stream and every blob, checking envelopes, order, run folds and blob hashes, and
- * that every blob an event names is stored, whole, in the event's tenant.
+ * Reads every stream and every blob, checking envelopes, order, run folds, audit chains and blob
+ * hashes, and that every blob an event names is stored, whole, in the event's tenant.
  */
 export async function verifyDataDir(options: {
   log: InspectableLog
@@ -117,6 +119,12 @@ export async function verifyDataDir(options: {
         }
       }
       if (streamKind(s.stream) === 'run' && events.length > 0) foldRun(events)
+      if (s.stream === AUDIT_STREAM) {
+        const broken = checkAuditChain(events).problem
+        if (broken) {
+          throw new ShiiooError('DATA_CORRUPTED', `audit chain: ${broken.message}`, { details: { seq: broken.seq } })
+        }
+      }
     } catch (err) {
       const e = toShiiooError(err)
       const seq = e.details.seq as number | undefined

@@ -23,12 +23,22 @@ export function systemCaller(component: string, tenant: TenantId = DEFAULT_TENAN
 
 const KINDS: ReadonlySet<string> = new Set(ACTOR_KINDS)
 
-export const SERVICE_ACTIONS = [
-  'run.start',
+/** Actions that only read: admitted (or refused, and the refusal audited), never audited when let in. */
+export const READ_ACTIONS = [
   'run.list',
   'run.read',
-  'run.drive',
   'run.replay',
+  'cost.read',
+  'workflow.list',
+  'data.verify',
+  'audit.list',
+  'audit.verify',
+  'audit.export',
+] as const
+/** Actions that change something: each call's outcome is appended to the caller's tenant's audit chain. */
+export const CHANGE_ACTIONS = [
+  'run.start',
+  'run.drive',
   'run.fork',
   'run.cancel',
   'run.pause',
@@ -36,15 +46,15 @@ export const SERVICE_ACTIONS = [
   'run.decide',
   'run.signal',
   'run.resume-all',
-  'cost.read',
   'workflow.register',
-  'workflow.list',
-  'data.verify',
   'index.rebuild',
   'supervisor.start',
 ] as const
+export type ReadAction = (typeof READ_ACTIONS)[number]
+export type ChangeAction = (typeof CHANGE_ACTIONS)[number]
+export const SERVICE_ACTIONS = [...READ_ACTIONS, ...CHANGE_ACTIONS] as const
 /** What a service call does, as authorization and audit name it. */
-export type ServiceAction = (typeof SERVICE_ACTIONS)[number]
+export type ServiceAction = ReadAction | ChangeAction
 
 /**
  * What a service call acts on, always within the caller's tenant: one run, one workflow name, the
@@ -54,19 +64,29 @@ export type ServiceAction = (typeof SERVICE_ACTIONS)[number]
 export type ServiceResource =
   { kind: 'run'; id: string } | { kind: 'workflow'; name: string } | { kind: 'tenant' } | { kind: 'data-dir' }
 
-/** The gate: returns when the caller may do `action` to `resource`, throws a `ShiiooError` otherwise. */
+/**
+ * The gate: returns when the caller may do `action` to `resource`, throws a `ShiiooError` otherwise
+ * (FORBIDDEN, UNAUTHENTICATED, ...); the door audits what it refuses.
+ */
 export type Gate = (caller: CallerContext, action: ServiceAction, resource: ServiceResource) => void
 
-/**
- * The one gate every service call passes (the orchestrator's default `Gate`). Today it checks that
- * the caller is well formed; the governance issues add authorization, quotas and the audit record
- * of the attempt here, one check in one place.
- */
-export function admit(caller: CallerContext, _action: ServiceAction, _resource: ServiceResource): void {
+/** Why a caller is not well formed (then no gate can admit it, nor can it be audited), or null. */
+export function callerProblem(caller: CallerContext): string | null {
   const tenant: string = caller.tenant
-  if (!isTenantId(tenant)) throw new ShiiooError('INVALID_INPUT', `caller tenant "${tenant}" is not a tenant id`)
+  if (!isTenantId(tenant)) return `caller tenant "${tenant}" is not a tenant id`
   const { actor } = caller
   if (!KINDS.has(actor.kind) || actor.id.length === 0 || actor.id.length > 200) {
-    throw new ShiiooError('INVALID_INPUT', 'caller actor needs a known kind and an id of 1-200 characters')
+    return 'caller actor needs a known kind and an id of 1-200 characters'
   }
+  return null
+}
+
+/**
+ * The orchestrator's default `Gate`. Today it checks that the caller is well formed; the
+ * governance issues add authorization and quotas here. What it refuses, and the outcome of every
+ * call that changes something, the door (audit/door.ts) appends to the tenant's audit chain.
+ */
+export function admit(caller: CallerContext, _action: ServiceAction, _resource: ServiceResource): void {
+  const problem = callerProblem(caller)
+  if (problem !== null) throw new ShiiooError('INVALID_INPUT', problem)
 }

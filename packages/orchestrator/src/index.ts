@@ -1,7 +1,17 @@
 export type { OrchestratorConfig, Orchestrator, EngineSettings } from './orchestrator.js'
 export { createOrchestrator, CONTROL_PROJECTIONS } from './orchestrator.js'
-export type { CallerContext, ServiceAction, ServiceResource, Gate } from './caller.js'
-export { SERVICE_ACTIONS, admit, localCaller, systemCaller } from './caller.js'
+export type { CallerContext, ServiceAction, ReadAction, ChangeAction, ServiceResource, Gate } from './caller.js'
+export {
+  SERVICE_ACTIONS,
+  READ_ACTIONS,
+  CHANGE_ACTIONS,
+  admit,
+  callerProblem,
+  localCaller,
+  systemCaller,
+} from './caller.js'
+export type { AuditService, AuditListRequest } from './audit/audit-service.js'
+export type { AuditEntryView, AuditOutcomeView, AuditPageView, AuditVerifyView } from './views/audit.js'
 export type { WorkflowSource, WorkflowSourceFormat } from './workflow/source.js'
 export { WORKFLOW_FORMATS, checkRunRequest } from './workflow/source.js'
 export type { WorkflowService } from './workflow/workflow-service.js'

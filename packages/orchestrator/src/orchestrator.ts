@@ -1,9 +1,12 @@
 import type { BlobStore, Clock, ControlProjection, EventLog, IndexStore, Leases, Logger, Projector } from '@shiioo/core'
-import { silentLogger, systemClock } from '@shiioo/core'
+import { AuditTrail, createIdFactory, silentLogger, systemClock } from '@shiioo/core'
 import type { AgentRunner, ToolInvoker } from '@shiioo/engine'
 import { Engine, toolInvoker, workflowsProjection } from '@shiioo/engine'
 import type { CallerContext, Gate } from './caller.js'
 import { admit } from './caller.js'
+import type { AuditService } from './audit/audit-service.js'
+import { createAuditService } from './audit/audit-service.js'
+import { createDoor } from './audit/door.js'
 import type { CapacityConfig } from './capacity.js'
 import { capacityAgents } from './capacity.js'
 import type { DataDirPort, DataService } from './data-dir/data-service.js'
@@ -49,7 +52,10 @@ export interface OrchestratorConfig {
   capacity?: CapacityConfig
   /** Maintenance that needs the data dir to itself (`data.rebuildIndex`); without it, that refuses. */
   dataDir?: DataDirPort
-  /** The gate every service call passes (default `admit`); tests inject a recording one. */
+  /**
+   * The gate every service call passes (default `admit`); tests inject a recording or refusing one.
+   * What it refuses, and the outcome of every call that changes something, is audited.
+   */
   gate?: Gate
 }
 
@@ -57,6 +63,8 @@ export interface Orchestrator {
   runs: RunService
   workflows: WorkflowService
   data: DataService
+  /** The tenant's audit chain: list, verify, export. */
+  audit: AuditService
   /**
    * Starts the long-running duties of a serving process: catches the index up (resolves once it
    * has), then takes over unfinished runs no live process drives, at once and every `scanMs`.
@@ -72,7 +80,15 @@ export interface Orchestrator {
 /** The composition root of the application services: the engine over the given stores, and the services on top. */
 export function createOrchestrator(config: OrchestratorConfig): Orchestrator {
   const logger = config.logger ?? silentLogger
-  const gate = config.gate ?? admit
+  const clock = config.clock ?? systemClock
+  const ids = createIdFactory(() => clock.now())
+  const trail = new AuditTrail({ log: config.log, eventId: () => ids.eventId() })
+  const door = createDoor({
+    gate: config.gate ?? admit,
+    trail,
+    clock,
+    logger: logger.child({ component: 'audit' }),
+  })
   const tools = config.tools ?? toolInvoker()
   const capacity =
     config.agents === undefined && config.capacity && config.capacity.sources.length > 0
@@ -100,11 +116,11 @@ export function createOrchestrator(config: OrchestratorConfig): Orchestrator {
     index: config.index,
     feed,
     logger,
-    gate,
+    door,
   })
   const workflows = createWorkflowService({
     engine,
-    gate,
+    door,
     index: config.index,
     feed,
     indexed: config.projector?.projects(workflowsProjection.name) ?? false,
@@ -114,7 +130,7 @@ export function createOrchestrator(config: OrchestratorConfig): Orchestrator {
     blobs: config.blobs,
     projector: config.projector,
     dataDir: config.dataDir,
-    gate,
+    door,
   })
   const supervisors = new Set<Supervisor>()
   let closing: Promise<void> | null = null
@@ -122,16 +138,23 @@ export function createOrchestrator(config: OrchestratorConfig): Orchestrator {
     runs,
     workflows,
     data,
-    async supervise(caller, options) {
-      gate(caller, 'supervisor.start', { kind: 'data-dir' })
-      const supervisor = await startSupervisor(
-        { feed, runs, clock: config.clock ?? systemClock, logger: logger.child({ component: 'supervisor' }) },
+    audit: createAuditService({ door, trail }),
+    supervise: (caller, options) =>
+      door.change(
         caller,
-        options,
-      )
-      supervisors.add(supervisor)
-      return supervisor
-    },
+        'supervisor.start',
+        { kind: 'data-dir' },
+        async () => {
+          const supervisor = await startSupervisor(
+            { feed, runs, clock, logger: logger.child({ component: 'supervisor' }) },
+            caller,
+            options,
+          )
+          supervisors.add(supervisor)
+          return supervisor
+        },
+        { details: { scanMs: options.scanMs } },
+      ),
     close() {
       closing ??= (async () => {
         try {

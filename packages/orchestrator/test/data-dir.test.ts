@@ -32,12 +32,13 @@ describe('the data-dir service', () => {
     const { orchestrator: o } = await withRun()
     const progress: VerifyProgressView[] = []
     const report = await o.data.verify(admin, { onProgress: (p) => progress.push(p) })
-    // the run, the workflow registry; the definition blob
-    expect(report).toMatchObject({ ok: true, streams: 2, blobs: 1, problems: [], warnings: [] })
+    // the run, the workflow registry, the audit chain; the definition blob
+    expect(report).toMatchObject({ ok: true, streams: 3, blobs: 1, problems: [], warnings: [] })
     expect(report.events).toBeGreaterThan(3)
     expect(progress).toEqual([
       { phase: 'streams', done: 1 },
       { phase: 'streams', done: 2 },
+      { phase: 'streams', done: 3 },
     ])
   })
 
@@ -49,9 +50,9 @@ describe('the data-dir service', () => {
     const progress: IndexRebuildProgressView[] = []
     const result = await o.data.rebuildIndex(admin, { onProgress: (p) => progress.push(p) })
     expect(calls).toEqual(['assertExclusive', 'discardIndex'])
-    expect(result).toMatchObject({ streams: 2, runs: 1, failed: [] })
+    expect(result).toMatchObject({ streams: 3, runs: 1, failed: [] })
     expect(result.seconds).toBeGreaterThanOrEqual(0)
-    expect(progress.at(-1)).toMatchObject({ streams: 2, totalStreams: 2, events: result.events })
+    expect(progress.at(-1)).toMatchObject({ streams: 3, totalStreams: 3, events: result.events })
     expect((await o.runs.list(admin)).items.map((r) => [r.runId, r.status])).toEqual([[runId, 'completed']])
   })
 

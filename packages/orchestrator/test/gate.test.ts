@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { ShiiooError } from '@shiioo/core'
+import type { StoredEvent, TenantId } from '@shiioo/core'
+import { AUDIT_STREAM, ShiiooError } from '@shiioo/core'
 import type { CallerContext, Gate, Orchestrator, ServiceAction, ServiceResource } from '../src/index.js'
 import { SERVICE_ACTIONS, admit, localCaller } from '../src/index.js'
 import { testStacks } from './stack.js'
@@ -16,7 +17,10 @@ const dataDir: ServiceResource = { kind: 'data-dir' }
 
 type Call = (o: Orchestrator, c: CallerContext) => unknown
 /** Every service method, called with well-formed arguments, and what it must name to the gate. */
-const METHODS: Record<'runs' | 'workflows' | 'data', Record<string, [Call, ServiceAction, ServiceResource]>> = {
+const METHODS: Record<
+  'runs' | 'workflows' | 'data' | 'audit',
+  Record<string, [Call, ServiceAction, ServiceResource]>
+> = {
   runs: {
     start: [(o, c) => o.runs.start(c, { source: echo }), 'run.start', { kind: 'workflow', name: 'echo' }],
     list: [(o, c) => o.runs.list(c), 'run.list', tenant],
@@ -43,6 +47,11 @@ const METHODS: Record<'runs' | 'workflows' | 'data', Record<string, [Call, Servi
   data: {
     verify: [(o, c) => o.data.verify(c), 'data.verify', dataDir],
     rebuildIndex: [(o, c) => o.data.rebuildIndex(c), 'index.rebuild', dataDir],
+  },
+  audit: {
+    list: [(o, c) => o.audit.list(c), 'audit.list', tenant],
+    verify: [(o, c) => o.audit.verify(c), 'audit.verify', tenant],
+    export: [(o, c) => o.audit.export(c), 'audit.export', tenant],
   },
 }
 const SUPERVISE: [Call, ServiceAction, ServiceResource] = [
@@ -82,15 +91,15 @@ async function thrown(call: () => unknown): Promise<unknown> {
 describe('the gate', () => {
   it('the table covers every method of every service', async () => {
     const { orchestrator: o } = stacks.open(await stacks.tempDir())
-    for (const service of ['runs', 'workflows', 'data'] as const) {
+    for (const service of ['runs', 'workflows', 'data', 'audit'] as const) {
       expect(Object.keys(o[service]).sort()).toEqual(Object.keys(METHODS[service]).sort())
     }
-    expect(Object.keys(o).sort()).toEqual(['close', 'data', 'runs', 'supervise', 'workflows'])
+    expect(Object.keys(o).sort()).toEqual(['audit', 'close', 'data', 'runs', 'supervise', 'workflows'])
     const named = new Set([...Object.values(METHODS).flatMap((m) => Object.values(m).map(([, a]) => a)), SUPERVISE[1]])
     expect([...named].sort()).toEqual([...SERVICE_ACTIONS].sort())
   })
 
-  it('every service method names its action and resource to the gate before doing anything', async () => {
+  it('every service method names its action and resource to the gate before doing anything but audit the refusal', async () => {
     const dir = await stacks.tempDir()
     const { gate, seen } = refusingGate()
     const discarded: string[] = []
@@ -108,11 +117,33 @@ describe('the gate', () => {
       expect(error, name).toMatchObject({ code: 'FORBIDDEN', message: `${action} refused` })
       expect(seen, name).toEqual([{ caller: alice, action, resource }])
     }
-    // nothing past the gate happened: no stream written, no definition stored, the index left alone
+    // nothing past the gate happened: no stream written but the audit chain, no definition stored, the index left alone
     const streams: string[] = []
     for await (const s of log.listStreams()) streams.push(s.stream)
-    expect(streams).toEqual([])
+    expect(streams).toEqual([AUDIT_STREAM])
     expect(discarded).toEqual([])
+    // each refusal is in the audit chain, in order, with what was refused and why
+    await o.close()
+    const recorded = (
+      await log.read({ tenant: 'default' as TenantId, stream: AUDIT_STREAM as StoredEvent['stream'] })
+    ).map((e) => (e.type === 'audit.recorded' ? e.data : null))
+    expect(recorded).toEqual(
+      calls.map(([, [, action, resource]], i) => ({
+        seq: i + 1,
+        at: expect.any(String),
+        tenant: 'default',
+        actor: alice.actor,
+        action,
+        subject: {
+          kind: resource.kind,
+          id: resource.kind === 'run' ? resource.id : resource.kind === 'workflow' ? resource.name : null,
+        },
+        outcome: { status: 'denied', code: 'FORBIDDEN', message: `${action} refused` },
+        details: {},
+        prevHash: expect.stringMatching(/^[0-9a-f]{64}$/),
+        hash: expect.stringMatching(/^[0-9a-f]{64}$/),
+      })),
+    )
   })
 
   it('admit refuses a malformed caller whatever the action', () => {

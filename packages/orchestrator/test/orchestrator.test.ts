@@ -68,9 +68,13 @@ describe('createOrchestrator', () => {
       code: 'INVALID_INPUT',
       message: expect.stringContaining('input "topic" is required'),
     })
+    // nothing written but the audit entry of the refused start (the first failed before naming its workflow)
     const streams: string[] = []
     for await (const s of log.listStreams()) streams.push(s.stream)
-    expect(streams).toEqual([])
+    expect(streams).toEqual(['audit'])
+    expect((await o.audit.list(alice)).items).toMatchObject([
+      { action: 'run.start', subject: { id: 'linear-agent-pipeline' }, outcome: { code: 'INVALID_INPUT' } },
+    ])
   })
 
   it('waits at an approval until decide, recording who decided', async () => {

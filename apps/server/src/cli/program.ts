@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander'
 import { readVersion } from '../version.js'
+import { registerAudit } from './audit.js'
 import type { CommandContext } from './context.js'
 import { registerCosts } from './costs.js'
 import { registerEvents } from './events.js'
@@ -37,6 +38,7 @@ export async function runCli(args: readonly string[], io: CliIo, cwd: string, sh
   registerEvents(program, ctx)
   registerIndex(program, ctx)
   registerVerify(program, ctx)
+  registerAudit(program, ctx)
   try {
     await program.parseAsync([...args], { from: 'user' })
     return exitCode

@@ -160,6 +160,7 @@ export function createRunProgress(runId: string, options: RunProgressOptions) {
         return
       case 'idempotency.claimed':
       case 'workflow.registered':
+      case 'audit.recorded':
         return
     }
   }

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { auditEvents } from '../audit/entry.js'
 import { RUN_ID } from '../ids.js'
 import { blobKeySchema, errorInfoSchema, payloadSchema } from './payload.js'
 import { defineEventModule } from './registry.js'
@@ -195,11 +196,16 @@ export const workflowEvents = defineEventModule({
   },
 })
 
-/** Core's modules, as every catalog made without others holds them. */
-export const CORE_EVENT_MODULES = [runEvents, idempotencyEvents, workflowEvents] as const
+/** Core's modules, as every catalog made without others holds them (the audit chain's is in audit/entry.ts). */
+export const CORE_EVENT_MODULES = [runEvents, idempotencyEvents, workflowEvents, auditEvents] as const
 
 /** Every event type of core's modules, for typing (`StoredEvent` is the union of these). */
-export const eventSchemas = { ...runEvents.events, ...idempotencyEvents.events, ...workflowEvents.events }
+export const eventSchemas = {
+  ...runEvents.events,
+  ...idempotencyEvents.events,
+  ...workflowEvents.events,
+  ...auditEvents.events,
+}
 
 export type EventSchemas = typeof eventSchemas
 export type EventType = keyof EventSchemas

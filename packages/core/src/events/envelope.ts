@@ -7,15 +7,13 @@ import { CORE_EVENT_MODULES, eventSchemas } from './catalog.js'
 import type { EventCatalog } from './registry.js'
 import { createEventCatalog } from './registry.js'
 import { fastChecks } from './fast-checks.js'
+import type { Actor, ActorKind } from './actor.js'
+import { ACTOR_KINDS } from './actor.js'
 
 export type { EventCatalog } from './registry.js'
+export type { Actor, ActorKind } from './actor.js'
+export { ACTOR_KINDS } from './actor.js'
 
-export const ACTOR_KINDS = ['system', 'user', 'service', 'agent', 'routine'] as const
-export type ActorKind = (typeof ACTOR_KINDS)[number]
-export interface Actor {
-  kind: ActorKind
-  id: string
-}
 const ACTOR_KIND_SET: ReadonlySet<string> = new Set(ACTOR_KINDS)
 
 /** The actor, rebuilt with only its two fields, or why it is not one (checked by hand: hot path). */
@@ -108,7 +106,7 @@ export function serializeEvent(e: StoredEvent, dataJson: string = JSON.stringify
   )
 }
 
-/** Core's event modules (runs, idempotency, workflows): what a log knows unless given more. */
+/** Core's event modules (runs, idempotency, workflows, audit): what a log knows unless given more. */
 export const defaultCatalog: EventCatalog = createEventCatalog(CORE_EVENT_MODULES)
 
 /**
@@ -219,6 +217,7 @@ export const storedEventSchema = z.discriminatedUnion('type', [
   envelopeOf('run.cancelled'),
   envelopeOf('idempotency.claimed'),
   envelopeOf('workflow.registered'),
+  envelopeOf('audit.recorded'),
 ])
 
 // Adding a type to the catalog without adding it to the union above fails to compile here.
@@ -241,5 +240,6 @@ const _everyTypeInUnion: Record<EventType, UnionTypes> = {
   'run.cancelled': 'run.cancelled',
   'idempotency.claimed': 'idempotency.claimed',
   'workflow.registered': 'workflow.registered',
+  'audit.recorded': 'audit.recorded',
 }
 void _everyTypeInUnion

@@ -299,6 +299,7 @@ export function applyRunEvent(state: RunState, e: StoredEvent): void {
       break
     case 'idempotency.claimed':
     case 'workflow.registered':
+    case 'audit.recorded':
       throw corrupted(state, e, 'a control event in a run stream')
     default: {
       const exhaustive: never = e

@@ -1,7 +1,8 @@
 import { performance } from 'node:perf_hooks'
 import type { BlobStore, EventLog, Projector, StreamFolder } from '@shiioo/core'
 import { ShiiooError, verifyDataDir } from '@shiioo/core'
-import type { CallerContext, Gate } from '../caller.js'
+import type { Door } from '../audit/door.js'
+import type { CallerContext } from '../caller.js'
 import type { IndexRebuildProgressView, IndexRebuildView, VerifyProgressView, VerifyReportView } from '../views/data.js'
 
 /** What the app offers for maintenance that needs the data dir to itself (it knows the adapters). */
@@ -35,14 +36,14 @@ export interface DataServiceDeps {
   blobs: BlobStore
   projector: Projector | undefined
   dataDir: DataDirPort | undefined
-  gate: Gate
+  door: Door
 }
 
 export function createDataService(deps: DataServiceDeps): DataService {
-  const { log, blobs, gate } = deps
+  const { log, blobs, door } = deps
   return {
     async verify(caller, options = {}) {
-      gate(caller, 'data.verify', { kind: 'data-dir' })
+      door.admit(caller, 'data.verify', { kind: 'data-dir' })
       return verifyDataDir({
         log,
         blobs,
@@ -51,41 +52,45 @@ export function createDataService(deps: DataServiceDeps): DataService {
       })
     },
 
-    async rebuildIndex(caller, options = {}) {
-      gate(caller, 'index.rebuild', { kind: 'data-dir' })
-      const { projector, dataDir } = deps
-      if (!projector || !dataDir) {
-        throw new ShiiooError('UNAVAILABLE', 'this process cannot rebuild the index: it was composed without one', {
-          retryable: false,
-        })
+    rebuildIndex: (caller, options = {}) =>
+      door.change(caller, 'index.rebuild', { kind: 'data-dir' }, () => rebuild(options), {
+        result: (r) => ({ streams: r.streams, events: r.events, runs: r.runs, failed: r.failed.length }),
+      }),
+  }
+
+  async function rebuild(options: MaintenanceOptions<IndexRebuildProgressView>): Promise<IndexRebuildView> {
+    const { projector, dataDir } = deps
+    if (!projector || !dataDir) {
+      throw new ShiiooError('UNAVAILABLE', 'this process cannot rebuild the index: it was composed without one', {
+        retryable: false,
+      })
+    }
+    dataDir.assertExclusive()
+    // the streams are the truth: whatever the index holds (or however damaged it is) is disposable
+    await dataDir.discardIndex()
+    const folder = dataDir.openFolder?.()
+    const started = performance.now()
+    try {
+      const { onProgress } = options
+      const result = await projector.rebuild({
+        ...(folder ? { folder } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
+        ...(onProgress
+          ? {
+              onProgress: (p) =>
+                onProgress({ streams: p.done, totalStreams: p.counting ? null : p.total, events: p.events }),
+            }
+          : {}),
+      })
+      return {
+        streams: result.streams,
+        events: result.events,
+        runs: result.runs,
+        failed: result.failed.map((f) => ({ tenant: f.tenant, stream: f.stream, message: f.message })),
+        seconds: Number(((performance.now() - started) / 1000).toFixed(3)),
       }
-      dataDir.assertExclusive()
-      // the streams are the truth: whatever the index holds (or however damaged it is) is disposable
-      await dataDir.discardIndex()
-      const folder = dataDir.openFolder?.()
-      const started = performance.now()
-      try {
-        const { onProgress } = options
-        const result = await projector.rebuild({
-          ...(folder ? { folder } : {}),
-          ...(options.signal ? { signal: options.signal } : {}),
-          ...(onProgress
-            ? {
-                onProgress: (p) =>
-                  onProgress({ streams: p.done, totalStreams: p.counting ? null : p.total, events: p.events }),
-              }
-            : {}),
-        })
-        return {
-          streams: result.streams,
-          events: result.events,
-          runs: result.runs,
-          failed: result.failed.map((f) => ({ tenant: f.tenant, stream: f.stream, message: f.message })),
-          seconds: Number(((performance.now() - started) / 1000).toFixed(3)),
-        }
-      } finally {
-        await folder?.close()
-      }
-    },
+    } finally {
+      await folder?.close()
+    }
   }
 }

@@ -1,7 +1,7 @@
 import type { BlobStore, EventLog, IndexStore, Logger, RunId, TenantId } from '@shiioo/core'
 import { ShiiooError, isShiiooError } from '@shiioo/core'
 import type { Engine, WorkflowDefinition } from '@shiioo/engine'
-import type { Gate } from '../caller.js'
+import type { Door } from '../audit/door.js'
 import type { IndexFeed } from '../index-feed.js'
 
 export interface RunServiceDeps {
@@ -11,7 +11,7 @@ export interface RunServiceDeps {
   index: IndexStore
   feed: IndexFeed
   logger: Logger
-  gate: Gate
+  door: Door
 }
 
 /** Why a run's definition cannot be used: its blob is not stored, or it is but its content was altered. */

@@ -26,7 +26,7 @@ function blobPayload(e: StoredEvent, blob: string): Payload | undefined {
 
 /** The read side of the run service: listings from the index, runs folded from their logs, as views. */
 export function createRunQueries(deps: RunServiceDeps): RunQueries {
-  const { engine, log, blobs, index, feed, logger, gate } = deps
+  const { engine, log, blobs, index, feed, logger, door } = deps
 
   const readEvents = async (tenant: TenantId, runId: RunId): Promise<StoredEvent[]> => {
     const events = await log.read({ tenant, stream: runId })
@@ -36,7 +36,7 @@ export function createRunQueries(deps: RunServiceDeps): RunQueries {
 
   return {
     async list(caller, request: RunListRequest = {}) {
-      gate(caller, 'run.list', { kind: 'tenant' })
+      door.admit(caller, 'run.list', { kind: 'tenant' })
       if (request.status !== undefined && !RUN_STATUSES.includes(request.status)) {
         throw new ShiiooError('INVALID_INPUT', `status must be one of ${RUN_STATUSES.join(', ')}`, {
           details: { field: 'status' },
@@ -54,7 +54,7 @@ export function createRunQueries(deps: RunServiceDeps): RunQueries {
     },
 
     async costs(caller, query) {
-      gate(caller, 'cost.read', { kind: 'tenant' })
+      door.admit(caller, 'cost.read', { kind: 'tenant' })
       const runId = query.runId === undefined ? undefined : parseRunId(query.runId, 'runId')
       await feed.current()
       return index.costs({
@@ -68,7 +68,7 @@ export function createRunQueries(deps: RunServiceDeps): RunQueries {
 
     async get(caller, runIdText) {
       const runId = parseRunId(runIdText)
-      gate(caller, 'run.read', { kind: 'run', id: runId })
+      door.admit(caller, 'run.read', { kind: 'run', id: runId })
       const { tenant } = caller
       const state = await engine.state(tenant, runId)
       const indexed = feed.current()
@@ -90,7 +90,7 @@ export function createRunQueries(deps: RunServiceDeps): RunQueries {
 
     async stateAt(caller, runIdText, seq) {
       const runId = parseRunId(runIdText)
-      gate(caller, 'run.read', { kind: 'run', id: runId })
+      door.admit(caller, 'run.read', { kind: 'run', id: runId })
       const last = await log.version({ tenant: caller.tenant, stream: runId })
       if (last === 0) throw new ShiiooError('NOT_FOUND', `no run ${runId} in tenant ${caller.tenant}`)
       if (!Number.isInteger(seq) || seq < 1 || seq > last) {
@@ -104,13 +104,13 @@ export function createRunQueries(deps: RunServiceDeps): RunQueries {
 
     async events(caller, runIdText) {
       const runId = parseRunId(runIdText)
-      gate(caller, 'run.read', { kind: 'run', id: runId })
+      door.admit(caller, 'run.read', { kind: 'run', id: runId })
       return (await readEvents(caller.tenant, runId)).map(toEventView)
     },
 
     async payload(caller, runIdText, blob): Promise<Json> {
       const runId = parseRunId(runIdText)
-      gate(caller, 'run.read', { kind: 'run', id: runId })
+      door.admit(caller, 'run.read', { kind: 'run', id: runId })
       if (!BLOB_KEY.test(blob)) {
         throw new ShiiooError('INVALID_INPUT', 'blob must be 64 lowercase hex characters', {
           details: { field: 'blob' },
@@ -126,7 +126,7 @@ export function createRunQueries(deps: RunServiceDeps): RunQueries {
 
     follow(caller, runIdText, listener, options) {
       const runId = parseRunId(runIdText)
-      gate(caller, 'run.read', { kind: 'run', id: runId })
+      door.admit(caller, 'run.read', { kind: 'run', id: runId })
       return followRun(
         log,
         logger,

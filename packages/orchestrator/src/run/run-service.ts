@@ -1,4 +1,4 @@
-import type { RunId } from '@shiioo/core'
+import type { Json, RunId } from '@shiioo/core'
 import { parseRunId, toShiiooError } from '@shiioo/core'
 import type { Signal } from '@shiioo/engine'
 import { resolvePayload } from '@shiioo/engine'
@@ -20,22 +20,33 @@ const RESUME_PAGE = 500
 type SignalAction = Extract<ServiceAction, 'run.cancel' | 'run.pause' | 'run.resume' | 'run.decide' | 'run.signal'>
 
 export function createRunService(deps: RunServiceDeps): RunService {
-  const { engine, log, blobs, index, feed, logger, gate } = deps
+  const { engine, log, blobs, index, feed, logger, door } = deps
 
   const signal = async (
     caller: CallerContext,
     runIdText: string,
     s: Signal,
     action: SignalAction,
+    details: Record<string, Json>,
   ): Promise<RunView> => {
     const runId = parseRunId(runIdText)
-    gate(caller, action, { kind: 'run', id: runId })
-    const { tenant } = caller
-    const what = action.slice('run.'.length)
-    const state = await needingDefinition(engine, { tenant, runId, what }, () =>
-      engine.signal(tenant, runId, s, caller.actor),
+    return door.change(
+      caller,
+      action,
+      { kind: 'run', id: runId },
+      async () => {
+        const { tenant } = caller
+        const what = action.slice('run.'.length)
+        const state = await needingDefinition(engine, { tenant, runId, what }, () =>
+          engine.signal(tenant, runId, s, caller.actor),
+        )
+        return toRunView(state, {
+          ...(await definitionOf(engine, tenant, state.workflow.hash)),
+          stepsFrom: 'definition',
+        })
+      },
+      { details, result: (run) => ({ status: run.status }) },
     )
-    return toRunView(state, { ...(await definitionOf(engine, tenant, state.workflow.hash)), stepsFrom: 'definition' })
   }
 
   return {
@@ -43,35 +54,52 @@ export function createRunService(deps: RunServiceDeps): RunService {
 
     async start(caller, command) {
       const main = readWorkflowSource(command.source)
-      gate(caller, 'run.start', { kind: 'workflow', name: main.workflow.name })
-      const prepared = await prepareStart(engine, caller.tenant, main, command)
-      for (const w of prepared.others) await engine.definitions.register(caller.tenant, w.workflow)
-      await engine.definitions.register(caller.tenant, prepared.main.workflow)
-      const started = await engine.start({
-        tenant: caller.tenant,
-        definition: prepared.main.workflow,
-        input: command.input ?? {},
-        actor: caller.actor,
-        ...(command.idempotencyKey === undefined ? {} : { idempotencyKey: command.idempotencyKey }),
-      })
-      return {
-        runId: started.runId,
-        workflow: { name: prepared.main.workflow.name, hash: started.workflowHash },
-        duplicate: started.duplicate,
-        warnings: prepared.warnings,
-      }
+      return door.change(
+        caller,
+        'run.start',
+        { kind: 'workflow', name: main.workflow.name },
+        async () => {
+          const prepared = await prepareStart(engine, caller.tenant, main, command)
+          for (const w of prepared.others) await engine.definitions.register(caller.tenant, w.workflow)
+          await engine.definitions.register(caller.tenant, prepared.main.workflow)
+          const started = await engine.start({
+            tenant: caller.tenant,
+            definition: prepared.main.workflow,
+            input: command.input ?? {},
+            actor: caller.actor,
+            ...(command.idempotencyKey === undefined ? {} : { idempotencyKey: command.idempotencyKey }),
+          })
+          return {
+            runId: started.runId,
+            workflow: { name: prepared.main.workflow.name, hash: started.workflowHash },
+            duplicate: started.duplicate,
+            warnings: prepared.warnings,
+          }
+        },
+        {
+          ...(command.idempotencyKey === undefined ? {} : { details: { idempotencyKey: command.idempotencyKey } }),
+          result: (r) => ({ runId: r.runId, workflowHash: r.workflow.hash, duplicate: r.duplicate }),
+        },
+      )
     },
 
     async wait(caller, runIdText) {
       const runId = parseRunId(runIdText)
-      gate(caller, 'run.drive', { kind: 'run', id: runId })
-      const state = await engine.wait(caller.tenant, runId)
-      return toRunOutcomeView(state, await resolvePayload(blobs, caller.tenant, state.output))
+      return door.change(
+        caller,
+        'run.drive',
+        { kind: 'run', id: runId },
+        async () => {
+          const state = await engine.wait(caller.tenant, runId)
+          return toRunOutcomeView(state, await resolvePayload(blobs, caller.tenant, state.output))
+        },
+        { result: (outcome) => ({ status: outcome.status }) },
+      )
     },
 
     async replay(caller, runIdText) {
       const runId = parseRunId(runIdText)
-      gate(caller, 'run.replay', { kind: 'run', id: runId })
+      door.admit(caller, 'run.replay', { kind: 'run', id: runId })
       const { tenant } = caller
       return toReplayReportView(
         await needingDefinition(engine, { tenant, runId, what: 'replay' }, () => engine.replay(tenant, runId)),
@@ -80,25 +108,40 @@ export function createRunService(deps: RunServiceDeps): RunService {
 
     async fork(caller, runIdText, command) {
       const runId = parseRunId(runIdText)
-      gate(caller, 'run.fork', { kind: 'run', id: runId })
-      const { tenant } = caller
-      const forked = await needingDefinition(engine, { tenant, runId, what: 'fork' }, () =>
-        engine.fork(tenant, runId, { fromStep: command.fromStep, actor: caller.actor }),
+      return door.change(
+        caller,
+        'run.fork',
+        { kind: 'run', id: runId },
+        async () => {
+          const { tenant } = caller
+          const forked = await needingDefinition(engine, { tenant, runId, what: 'fork' }, () =>
+            engine.fork(tenant, runId, { fromStep: command.fromStep, actor: caller.actor }),
+          )
+          const state = await engine.state(tenant, forked.runId)
+          return {
+            runId: forked.runId,
+            workflow: { name: state.workflow.name, hash: forked.workflowHash },
+            duplicate: forked.duplicate,
+            warnings: [],
+          }
+        },
+        { details: { fromStep: command.fromStep }, result: (r) => ({ runId: r.runId, duplicate: r.duplicate }) },
       )
-      const state = await engine.state(tenant, forked.runId)
-      return {
-        runId: forked.runId,
-        workflow: { name: state.workflow.name, hash: forked.workflowHash },
-        duplicate: forked.duplicate,
-        warnings: [],
-      }
     },
 
-    cancel: (caller, runId, reason) =>
-      signal(caller, runId, { kind: 'cancel', reason: reason ?? `cancelled by ${caller.actor.id}` }, 'run.cancel'),
+    cancel: (caller, runId, reason) => {
+      const why = reason ?? `cancelled by ${caller.actor.id}`
+      return signal(caller, runId, { kind: 'cancel', reason: why }, 'run.cancel', { reason: why })
+    },
     pause: (caller, runId, reason) =>
-      signal(caller, runId, { kind: 'pause', ...(reason === undefined ? {} : { reason }) }, 'run.pause'),
-    resumePaused: (caller, runId) => signal(caller, runId, { kind: 'resume' }, 'run.resume'),
+      signal(
+        caller,
+        runId,
+        { kind: 'pause', ...(reason === undefined ? {} : { reason }) },
+        'run.pause',
+        reason === undefined ? {} : { reason },
+      ),
+    resumePaused: (caller, runId) => signal(caller, runId, { kind: 'resume' }, 'run.resume', {}),
     decide: (caller, runId, d) =>
       signal(
         caller,
@@ -111,6 +154,12 @@ export function createRunService(deps: RunServiceDeps): RunService {
           ...(d.item === undefined ? {} : { item: d.item }),
         },
         'run.decide',
+        {
+          stepId: d.stepId,
+          decision: d.decision,
+          ...(d.item === undefined ? {} : { item: d.item }),
+          ...(d.comment === undefined ? {} : { comment: d.comment }),
+        },
       ),
     signal: (caller, runId, e) =>
       signal(
@@ -118,39 +167,46 @@ export function createRunService(deps: RunServiceDeps): RunService {
         runId,
         { kind: 'event', name: e.name, ...(e.payload === undefined ? {} : { payload: e.payload }) },
         'run.signal',
+        { name: e.name },
       ),
 
-    async resumeAll(caller) {
-      gate(caller, 'run.resume-all', { kind: 'tenant' })
-      await feed.current()
-      const unfinished: RunId[] = []
-      for (const status of ['running', 'paused'] as const) {
-        let cursor: string | undefined
-        do {
-          const page = await index.listRuns({
-            tenant: caller.tenant,
-            status,
-            limit: RESUME_PAGE,
-            ...(cursor === undefined ? {} : { cursor }),
-          })
-          unfinished.push(...page.items.map((r) => r.runId))
-          cursor = page.nextCursor ?? undefined
-        } while (cursor !== undefined)
+    resumeAll: (caller) =>
+      door.change(caller, 'run.resume-all', { kind: 'tenant' }, () => resumeUnfinished(caller), {
+        // a takeover scan that found nothing to take changed nothing: the supervisor scans every few seconds
+        changed: (r) => r.resumed.length + r.failed.length > 0,
+        result: (r) => ({ resumed: r.resumed.map((x) => x.runId), failed: r.failed.map((x) => x.runId) }),
+      }),
+  }
+
+  async function resumeUnfinished(caller: CallerContext): Promise<ResumeAllResult> {
+    await feed.current()
+    const unfinished: RunId[] = []
+    for (const status of ['running', 'paused'] as const) {
+      let cursor: string | undefined
+      do {
+        const page = await index.listRuns({
+          tenant: caller.tenant,
+          status,
+          limit: RESUME_PAGE,
+          ...(cursor === undefined ? {} : { cursor }),
+        })
+        unfinished.push(...page.items.map((r) => r.runId))
+        cursor = page.nextCursor ?? undefined
+      } while (cursor !== undefined)
+    }
+    const result: ResumeAllResult = { resumed: [], elsewhere: [], failed: [] }
+    // oldest first: a parent resumes before the children it waits for
+    for (const runId of unfinished.sort()) {
+      try {
+        const taken = await takeOver(engine, log, caller.tenant, runId)
+        if (taken.kind === 'elsewhere') result.elsewhere.push(runId)
+        else result.resumed.push({ runId, status: taken.status, lastSeq: taken.lastSeq })
+      } catch (error) {
+        const message = toShiiooError(error).message
+        logger.error('could not resume run', { runId, tenant: caller.tenant, error: message })
+        result.failed.push({ runId, message })
       }
-      const result: ResumeAllResult = { resumed: [], elsewhere: [], failed: [] }
-      // oldest first: a parent resumes before the children it waits for
-      for (const runId of unfinished.sort()) {
-        try {
-          const taken = await takeOver(engine, log, caller.tenant, runId)
-          if (taken.kind === 'elsewhere') result.elsewhere.push(runId)
-          else result.resumed.push({ runId, status: taken.status, lastSeq: taken.lastSeq })
-        } catch (error) {
-          const message = toShiiooError(error).message
-          logger.error('could not resume run', { runId, tenant: caller.tenant, error: message })
-          result.failed.push({ runId, message })
-        }
-      }
-      return result
-    },
+    }
+    return result
   }
 }

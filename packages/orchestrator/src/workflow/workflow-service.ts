@@ -2,7 +2,8 @@ import type { IndexStore } from '@shiioo/core'
 import type { Engine } from '@shiioo/engine'
 import { workflowsProjection } from '@shiioo/engine'
 import type { IndexFeed } from '../index-feed.js'
-import type { CallerContext, Gate } from '../caller.js'
+import type { Door } from '../audit/door.js'
+import type { CallerContext } from '../caller.js'
 import type { RegisteredWorkflowView, WorkflowView } from '../views/workflow.js'
 import { toWorkflowViews } from '../views/workflow.js'
 import type { WorkflowSource } from './source.js'
@@ -17,7 +18,7 @@ export interface WorkflowService {
 
 export interface WorkflowServiceDeps {
   engine: Engine
-  gate: Gate
+  door: Door
   index: IndexStore
   feed: IndexFeed
   /** Whether the index holds the workflows' read model (its projector folds the `workflows` stream). */
@@ -25,16 +26,23 @@ export interface WorkflowServiceDeps {
 }
 
 export function createWorkflowService(deps: WorkflowServiceDeps): WorkflowService {
-  const { engine, gate, index, feed } = deps
+  const { engine, door, index, feed } = deps
   return {
     async register(caller, source) {
       const { workflow } = readWorkflowSource(source)
-      gate(caller, 'workflow.register', { kind: 'workflow', name: workflow.name })
-      const { hash, changed } = await engine.definitions.register(caller.tenant, workflow)
-      return { name: workflow.name, hash, changed }
+      return door.change(
+        caller,
+        'workflow.register',
+        { kind: 'workflow', name: workflow.name },
+        async () => {
+          const { hash, changed } = await engine.definitions.register(caller.tenant, workflow)
+          return { name: workflow.name, hash, changed }
+        },
+        { result: (r) => ({ hash: r.hash, changed: r.changed }) },
+      )
     },
     async list(caller) {
-      gate(caller, 'workflow.list', { kind: 'tenant' })
+      door.admit(caller, 'workflow.list', { kind: 'tenant' })
       if (!deps.indexed) return toWorkflowViews((await engine.definitions.versions(caller.tenant)).versions)
       await feed.current()
       const rows = await index.rows({ projection: workflowsProjection.name, tenant: caller.tenant })
