@@ -169,7 +169,7 @@ export {
   auditEvents,
   hashAuditEntry,
 } from './audit/entry.js'
-export { canonicalJson } from './audit/canonical.js'
+export { canonicalJson } from './canonical-json.js'
 export type { AuditHead, AuditBreak, AuditChainCheck } from './audit/chain.js'
 export { checkAuditChain } from './audit/chain.js'
 export type { AuditDraft, AuditVerification, AuditTrailOptions } from './audit/trail.js'

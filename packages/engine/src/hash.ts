@@ -1,24 +1,10 @@
 import { createHash } from 'node:crypto'
-import { ShiiooError } from '@shiioo/core'
+import { ShiiooError, canonicalJson } from '@shiioo/core'
 import type { RetryPolicy, WorkflowDefinition, WorkflowSpec } from './schema.js'
 import { workflowSchema } from './schema.js'
 
-/**
- * JSON with object keys sorted by UTF-16 code units and no whitespace; strings and numbers as
- * JSON.stringify writes them. This is the RFC 8785 (JCS) encoding for the values a definition holds.
- */
-export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') {
-    const text = JSON.stringify(value)
-    if (text === undefined) throw new ShiiooError('INVALID_INPUT', `a ${typeof value} has no JSON encoding`)
-    return text
-  }
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`
-  const entries = Object.entries(value)
-    .filter(([, v]) => v !== undefined)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`
-}
+/** The canonical JSON (RFC 8785) that definitions, inputs and audit entries are hashed in. */
+export { canonicalJson }
 
 /**
  * The sha256 (hex) a run is pinned to. The definition is normalized first (durations in

@@ -4,7 +4,7 @@ import { ERROR_CODES } from '../errors.js'
 import { ACTOR_KINDS } from '../events/actor.js'
 import { jsonSchema } from '../events/payload.js'
 import { defineEventModule } from '../events/registry.js'
-import { canonicalJson } from './canonical.js'
+import { canonicalJson } from '../canonical-json.js'
 
 /** The control stream of a tenant that holds its audit chain. */
 export const AUDIT_STREAM = 'audit'

@@ -1,4 +1,4 @@
-import { ShiiooError } from '../errors.js'
+import { ShiiooError } from './errors.js'
 
 /**
  * JSON with object keys sorted by UTF-16 code units and no whitespace; strings and numbers as
