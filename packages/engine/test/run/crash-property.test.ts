@@ -203,7 +203,10 @@ async function damaged(
   const buf = readFileSync(path)
   const last = buf.lastIndexOf(GZIP_HEAD)
   if (damage.kind === 'flip') {
-    const at = last + Math.floor(damage.at * (buf.length - last)) // in the last record: once a "torn tail"
+    // in the last record's data, once taken for a torn tail: past its gzip header (whose time and
+    // OS bytes no checksum covers) and its stored block's header (whose padding bits mean nothing),
+    // before the last data byte (which may hold padding bits too) and the trailer
+    const at = last + 15 + Math.floor(damage.at * (buf.length - last - 24))
     buf[at]! ^= 0x10
     writeFileSync(path, buf)
   } else if (damage.kind === 'cut mid-file') truncateSync(path, 1 + Math.floor(damage.at * (buf.length - 1)))
