@@ -105,6 +105,7 @@ export type {
   CapacityLedger,
   LedgerLimits,
   LedgerReservation,
+  LedgerReserveRequest,
   LedgerReserveResult,
   LedgerObservation,
   LedgerUsage,

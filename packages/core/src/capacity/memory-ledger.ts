@@ -2,9 +2,9 @@ import type {
   CapacityLedger,
   LedgerObservation,
   LedgerReservation,
+  LedgerReserveRequest,
   LedgerReserveResult,
   LedgerUsage,
-  LedgerLimits,
 } from '../ports/capacity-ledger.js'
 import type { WindowBook } from './window-book.js'
 import { emptyBook, observeIn, reserveIn, settleIn, usageOf } from './window-book.js'
@@ -24,13 +24,7 @@ export class InProcessCapacityLedger implements CapacityLedger {
     return b
   }
 
-  reserve(o: {
-    source: string
-    now: number
-    tokens: number
-    limits: LedgerLimits
-    slackMs: number
-  }): Promise<LedgerReserveResult> {
+  reserve(o: LedgerReserveRequest): Promise<LedgerReserveResult> {
     return Promise.resolve(reserveIn(this.book(o.source), { ...o, id: String(++this.seq) }))
   }
 

@@ -3,9 +3,9 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type {
   CapacityLedger,
-  LedgerLimits,
   LedgerObservation,
   LedgerReservation,
+  LedgerReserveRequest,
   LedgerReserveResult,
   LedgerUsage,
 } from '../ports/capacity-ledger.js'
@@ -111,13 +111,7 @@ export class FsCapacityLedger implements CapacityLedger {
     return next
   }
 
-  reserve(o: {
-    source: string
-    now: number
-    tokens: number
-    limits: LedgerLimits
-    slackMs: number
-  }): Promise<LedgerReserveResult> {
+  reserve(o: LedgerReserveRequest): Promise<LedgerReserveResult> {
     return this.turn(o.source, (book) => {
       const value = reserveIn(book, { ...o, id: this.nextId() })
       // a refusal changes only expiry, which the next writer does anyway: nothing to write back

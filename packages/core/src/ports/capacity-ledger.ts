@@ -49,19 +49,23 @@ export interface LedgerUsage {
   vendorLimits: { requestsPerMinute?: number; tokensPerMinute?: number }
 }
 
+/** A reservation asked for: one request and `tokens` of the source's windows at `now`. */
+export interface LedgerReserveRequest {
+  source: string
+  now: number
+  tokens: number
+  limits: LedgerLimits
+  /** A window spans a minute plus this. */
+  slackMs: number
+}
+
 export interface CapacityLedger {
   /**
    * Counts one request and `tokens` against the source's windows if they fit under `limits` (and
    * under what the vendor announced) at `now`; otherwise says when they may (Infinity: never).
    * A window spans a minute plus `slackMs`.
    */
-  reserve(o: {
-    source: string
-    now: number
-    tokens: number
-    limits: LedgerLimits
-    slackMs: number
-  }): Promise<LedgerReserveResult>
+  reserve(o: LedgerReserveRequest): Promise<LedgerReserveResult>
   /** Replaces a reservation's tokens with what the vendor counted. */
   settle(o: { source: string; reservation: LedgerReservation; tokens: number }): Promise<void>
   /** What a vendor said about its windows: its limits, what remains, when they reset; a cooldown. */
