@@ -103,7 +103,8 @@ export function callerProblem(caller: CallerContext): string | null {
   if (!KINDS.has(actor.kind) || actor.id.length === 0 || actor.id.length > 200) {
     return 'caller actor needs a known kind and an id of 1-200 characters'
   }
-  if (!Array.isArray(caller.roles) || !caller.roles.every((r) => KNOWN_ROLES.has(r))) {
+  const roles: unknown = caller.roles
+  if (!Array.isArray(roles) || !roles.every((r) => typeof r === 'string' && KNOWN_ROLES.has(r))) {
     return `caller roles must be a list of ${ROLES.join(', ')}`
   }
   return null
