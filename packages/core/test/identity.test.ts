@@ -21,7 +21,7 @@ describe('the identity fold', () => {
       { tokenId: TOK, principalId: PRN, name: 'ci', hash: HASH, prefix: 'shiioo_abcdefg', expiresAt: null },
       meta(),
     ),
-    newEvent('principal.roles-set', { principalId: PRN, roles: ['viewer', 'approver'] }, meta()),
+    newEvent('roles.assigned', { principalId: PRN, roles: ['viewer', 'approver'] }, meta()),
     newEvent('token.revoked', { tokenId: TOK }, meta()),
     newEvent('principal.disabled', { principalId: PRN }, meta()),
   ])

@@ -162,7 +162,7 @@ export function createRunProgress(runId: string, options: RunProgressOptions) {
       case 'workflow.registered':
       case 'audit.recorded':
       case 'principal.created':
-      case 'principal.roles-set':
+      case 'roles.assigned':
       case 'principal.disabled':
       case 'token.created':
       case 'token.revoked':

@@ -46,7 +46,7 @@ export const identityEvents = defineEventModule({
         .strict(),
     },
     /** The principal's roles from now on (all of them, not a change to apply). */
-    'principal.roles-set': { v: 1, data: z.object({ principalId, roles }).strict() },
+    'roles.assigned': { v: 1, data: z.object({ principalId, roles }).strict() },
     /** For good: its tokens stop working, it keeps its id and name (the audit chain names it). */
     'principal.disabled': {
       v: 1,

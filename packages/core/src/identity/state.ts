@@ -57,7 +57,7 @@ export function applyIdentityEvent(state: IdentityState, e: StoredEvent): void {
       state.names.set(d.name, d.principalId)
       return
     }
-    case 'principal.roles-set': {
+    case 'roles.assigned': {
       const p = state.principals.get(e.data.principalId)
       if (p) p.roles = e.data.roles
       return

@@ -301,7 +301,7 @@ export function applyRunEvent(state: RunState, e: StoredEvent): void {
     case 'workflow.registered':
     case 'audit.recorded':
     case 'principal.created':
-    case 'principal.roles-set':
+    case 'roles.assigned':
     case 'principal.disabled':
     case 'token.created':
     case 'token.revoked':

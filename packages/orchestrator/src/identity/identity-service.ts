@@ -223,7 +223,7 @@ export function createIdentityService(deps: IdentityServiceDeps): IdentityServic
           directory.change(caller.tenant, (state) => {
             const p = principalOf(state, ref)
             return {
-              events: [newEvent('principal.roles-set', { principalId: p.id, roles }, meta(caller))],
+              events: [newEvent('roles.assigned', { principalId: p.id, roles }, meta(caller))],
               result: p.id,
             }
           }),
