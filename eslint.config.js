@@ -17,9 +17,10 @@ const DEEP_IMPORTS = {
  */
 const MAY_IMPORT = {
   'apps/server': ['orchestrator', 'store-sqlite', 'core'],
-  'packages/orchestrator': ['engine', 'capacity', 'core'],
+  'packages/orchestrator': ['engine', 'policy', 'capacity', 'core'],
   'packages/engine': ['capacity', 'core'],
   'packages/capacity': ['core'],
+  'packages/policy': ['core'],
   'packages/store-sqlite': ['core'],
   'packages/testkit': ['core'],
   'packages/core': [],

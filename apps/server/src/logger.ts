@@ -13,9 +13,19 @@ function adapt(p: pino.Logger): Logger {
 }
 
 /**
+ * Context keys that may hold a secret, wherever they appear (top level or one level down): their
+ * values are written as `[redacted]`. Tokens are never meant to be logged; this is the net under that.
+ */
+export const REDACTED_KEYS = ['adminToken', 'token', 'authorization', 'apiKey', 'password', 'secret'] as const
+
+/**
  * JSON lines on stderr, so stdout stays free for command output. Writes are synchronous: a CLI
  * command or a crashing server must not lose its last lines when the process ends.
  */
-export function createLogger(level: LogLevel): Logger {
-  return adapt(pino({ level }, pino.destination({ dest: 2, sync: true })))
+export function createLogger(
+  level: LogLevel,
+  destination: pino.DestinationStream = pino.destination({ dest: 2, sync: true }),
+): Logger {
+  const paths = REDACTED_KEYS.flatMap((key) => [key, `*.${key}`])
+  return adapt(pino({ level, redact: { paths, censor: '[redacted]' } }, destination))
 }

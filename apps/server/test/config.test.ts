@@ -2,6 +2,7 @@ import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { ConfigError, loadConfig } from '../src/index.js'
+import { createLogger } from '../src/logger.js'
 import { tempDirs } from './helpers.js'
 
 const dirs = tempDirs()
@@ -37,6 +38,7 @@ describe('loadConfig', () => {
       scanMs: 30_000,
       capacity: null,
       configFile: null,
+      adminToken: null,
     })
   })
 
@@ -182,6 +184,34 @@ describe('loadConfig', () => {
   it('rejects an unknown TOML section', async () => {
     const cwd = await withToml('[sever]\nport = 1\n')
     expect(problemsOf(() => loadConfig({ cwd }))).toEqual(['shiioo.toml: sever is not a known setting'])
+  })
+
+  it('reads SHIIOO_ADMIN_TOKEN from the environment only, and names a bad one without showing it', async () => {
+    const cwd = await dirs.make()
+    const token = 'an-admin-token-of-enough-length-0123456789'
+    expect(loadConfig({ cwd, env: { SHIIOO_ADMIN_TOKEN: token } }).adminToken).toBe(token)
+    expect(loadConfig({ cwd, env: { SHIIOO_ADMIN_TOKEN: '' } }).adminToken).toBeNull()
+    const [problem] = problemsOf(() => loadConfig({ cwd, env: { SHIIOO_ADMIN_TOKEN: 'short secret' } }))
+    expect(problem).toMatch(/^SHIIOO_ADMIN_TOKEN: must be 32-512 printable characters without spaces \(it has 12;/)
+    expect(problem).not.toContain('short secret')
+    const toml = await withToml('[server]\nadmin_token = "x"\n')
+    expect(problemsOf(() => loadConfig({ cwd: toml }))).toEqual([
+      'shiioo.toml: server.admin_token is not a known setting',
+    ])
+  })
+
+  it('the logger redacts tokens and keys in a context, at the top level or one level down', () => {
+    const lines: string[] = []
+    const logger = createLogger('info', { write: (line: string) => void lines.push(line) })
+    const secret = 'shiioo_' + 'S'.repeat(43)
+    logger.info('started', { adminToken: secret, config: { adminToken: secret, port: 1 }, token: secret })
+    logger.child({ request: { authorization: `Bearer ${secret}` } }).warn('refused')
+    expect(lines).toHaveLength(2)
+    for (const line of lines) expect(line).not.toContain('SSSS')
+    expect(JSON.parse(lines[0]!)).toMatchObject({
+      adminToken: '[redacted]',
+      config: { adminToken: '[redacted]', port: 1 },
+    })
   })
 
   it('rejects an unknown SHIIOO_ variable', async () => {

@@ -29,7 +29,7 @@ describe('the dependency direction (ARCHITECTURE.md) fails lint', () => {
     [
       'packages/orchestrator/src/probe.ts',
       "import { openSqliteIndex } from '@shiioo/store-sqlite'\nexport const open = openSqliteIndex\n",
-      'packages/orchestrator may import @shiioo/engine, @shiioo/capacity, @shiioo/core',
+      'packages/orchestrator may import @shiioo/engine, @shiioo/policy, @shiioo/capacity, @shiioo/core',
     ],
     [
       'apps/server/src/cli/probe.ts',

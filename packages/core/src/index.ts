@@ -171,6 +171,18 @@ export {
   hashAuditEntry,
 } from './audit/entry.js'
 export { canonicalJson } from './canonical-json.js'
+export type { Role, PrincipalKind } from './identity/events.js'
+export {
+  IDENTITY_STREAM,
+  ROLES,
+  PRINCIPAL_KINDS,
+  PRINCIPAL_ID,
+  PRINCIPAL_NAME,
+  TOKEN_ID,
+  identityEvents,
+} from './identity/events.js'
+export type { IdentityState, PrincipalState, TokenState } from './identity/state.js'
+export { applyIdentityEvent, emptyIdentityState } from './identity/state.js'
 export type { AuditHead, AuditBreak, AuditChainCheck } from './audit/chain.js'
 export { checkAuditChain } from './audit/chain.js'
 export type { AuditDraft, AuditVerification, AuditTrailOptions } from './audit/trail.js'

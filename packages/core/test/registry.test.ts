@@ -43,7 +43,14 @@ describe('event modules and catalogs', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'shiioo-registry-'))
     dirs.push(dataDir)
     const catalog = createEventCatalog([...CORE_EVENT_MODULES, notes])
-    expect(catalog.modules?.map((m) => m.name)).toEqual(['runs', 'idempotency', 'workflows', 'audit', 'notes'])
+    expect(catalog.modules?.map((m) => m.name)).toEqual([
+      'runs',
+      'idempotency',
+      'workflows',
+      'audit',
+      'identity',
+      'notes',
+    ])
     const stream = 'notes.board' as StreamId
     const log = openFsEventLog({ dataDir, catalog })
     await log.append({ tenant: DEFAULT_TENANT, stream, expectedVersion: 0, events: [note('hello') as never] })

@@ -7,10 +7,20 @@ export {
   CHANGE_ACTIONS,
   admit,
   callerProblem,
+  resourceId,
   localCaller,
   systemCaller,
 } from './caller.js'
 export type { AuditService, AuditListRequest } from './audit/audit-service.js'
+export type {
+  IdentityService,
+  CreatePrincipalCommand,
+  CreateTokenCommand,
+  TokenListRequest,
+  BootstrapCommand,
+} from './identity/identity-service.js'
+export type { PrincipalView, TokenView, TokenStatus, CreatedTokenView, BootstrapView } from './views/identity.js'
+export { TOKEN_STATUSES } from './views/identity.js'
 export type { AuditEntryView, AuditOutcomeView, AuditPageView, AuditVerifyView } from './views/audit.js'
 export type { WorkflowSource, WorkflowSourceFormat } from './workflow/source.js'
 export { WORKFLOW_FORMATS, checkRunRequest } from './workflow/source.js'

@@ -11,6 +11,9 @@ import type { CapacityConfig } from './capacity.js'
 import { capacityAgents } from './capacity.js'
 import type { DataDirPort, DataService } from './data-dir/data-service.js'
 import { createDataService } from './data-dir/data-service.js'
+import { IdentityDirectory } from './identity/directory.js'
+import type { IdentityService } from './identity/identity-service.js'
+import { createIdentityService } from './identity/identity-service.js'
 import { IndexFeed } from './index-feed.js'
 import { createRunService } from './run/run-service.js'
 import type { RunService } from './run/types.js'
@@ -65,6 +68,8 @@ export interface Orchestrator {
   data: DataService
   /** The tenant's audit chain: list, verify, export. */
   audit: AuditService
+  /** Principals and API tokens; `authenticate` turns an edge's bearer token into a caller. */
+  identity: IdentityService
   /**
    * Starts the long-running duties of a serving process: catches the index up (resolves once it
    * has), then takes over unfinished runs no live process drives, at once and every `scanMs`.
@@ -132,6 +137,7 @@ export function createOrchestrator(config: OrchestratorConfig): Orchestrator {
     dataDir: config.dataDir,
     door,
   })
+  const directory = new IdentityDirectory({ log: config.log, logger: logger.child({ component: 'identity' }) })
   const supervisors = new Set<Supervisor>()
   let closing: Promise<void> | null = null
   return {
@@ -139,6 +145,7 @@ export function createOrchestrator(config: OrchestratorConfig): Orchestrator {
     workflows,
     data,
     audit: createAuditService({ door, trail }),
+    identity: createIdentityService({ door, directory, clock }),
     supervise: (caller, options) =>
       door.change(
         caller,
@@ -159,6 +166,7 @@ export function createOrchestrator(config: OrchestratorConfig): Orchestrator {
       closing ??= (async () => {
         try {
           await Promise.all([...supervisors].map((s) => s.stop()))
+          await directory.close()
           await engine.close()
           capacity?.pool.close()
         } finally {

@@ -1,14 +1,17 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import type { StoredEvent, TenantId } from '@shiioo/core'
-import { AUDIT_STREAM, ShiiooError } from '@shiioo/core'
+import { AUDIT_STREAM, ROLES, ShiiooError } from '@shiioo/core'
+import { decideBuiltin, rolesGranting } from '@shiioo/policy'
 import type { CallerContext, Gate, Orchestrator, ServiceAction, ServiceResource } from '../src/index.js'
-import { SERVICE_ACTIONS, admit, localCaller } from '../src/index.js'
+import { READ_ACTIONS, SERVICE_ACTIONS, admit, localCaller, resourceId } from '../src/index.js'
 import { testStacks } from './stack.js'
 
 const stacks = testStacks()
 afterEach(() => stacks.cleanup())
 
 const RUN = 'run_01ARZ3NDEKTSV4RRFFQ69G5FAV'
+const TOKEN = 'tok_01ARZ3NDEKTSV4RRFFQ69G5FAV'
+const bob: ServiceResource = { kind: 'principal', id: 'bob' }
 const alice = localCaller('alice')
 const echo = { definition: { name: 'echo', steps: [{ id: 'say', kind: 'tool', tool: 'core.echo' }] } }
 const run: ServiceResource = { kind: 'run', id: RUN }
@@ -18,7 +21,7 @@ const dataDir: ServiceResource = { kind: 'data-dir' }
 type Call = (o: Orchestrator, c: CallerContext) => unknown
 /** Every service method, called with well-formed arguments, and what it must name to the gate. */
 const METHODS: Record<
-  'runs' | 'workflows' | 'data' | 'audit',
+  'runs' | 'workflows' | 'data' | 'audit' | 'identity',
   Record<string, [Call, ServiceAction, ServiceResource]>
 > = {
   runs: {
@@ -53,7 +56,24 @@ const METHODS: Record<
     verify: [(o, c) => o.audit.verify(c), 'audit.verify', tenant],
     export: [(o, c) => o.audit.export(c), 'audit.export', tenant],
   },
+  identity: {
+    createPrincipal: [
+      (o, c) => o.identity.createPrincipal(c, { kind: 'user', name: 'bob', roles: ['viewer'] }),
+      'principal.create',
+      tenant,
+    ],
+    listPrincipals: [(o, c) => o.identity.listPrincipals(c), 'principal.list', tenant],
+    getPrincipal: [(o, c) => o.identity.getPrincipal(c, 'bob'), 'principal.read', bob],
+    setRoles: [(o, c) => o.identity.setRoles(c, 'bob', ['operator']), 'principal.set-roles', bob],
+    disablePrincipal: [(o, c) => o.identity.disablePrincipal(c, 'bob'), 'principal.disable', bob],
+    createToken: [(o, c) => o.identity.createToken(c, { principal: 'bob', name: 'ci' }), 'token.create', bob],
+    listTokens: [(o, c) => o.identity.listTokens(c), 'token.list', tenant],
+    revokeToken: [(o, c) => o.identity.revokeToken(c, TOKEN), 'token.revoke', { kind: 'token', id: TOKEN }],
+    bootstrap: [(o, c) => o.identity.bootstrap(c), 'identity.bootstrap', tenant],
+  },
 }
+/** Methods that take no caller: `authenticate` makes one. */
+const UNGATED: Record<string, readonly string[]> = { identity: ['authenticate'] }
 const SUPERVISE: [Call, ServiceAction, ServiceResource] = [
   (o, c) => o.supervise(c, { scanMs: 1000 }),
   'supervisor.start',
@@ -91,10 +111,12 @@ async function thrown(call: () => unknown): Promise<unknown> {
 describe('the gate', () => {
   it('the table covers every method of every service', async () => {
     const { orchestrator: o } = stacks.open(await stacks.tempDir())
-    for (const service of ['runs', 'workflows', 'data', 'audit'] as const) {
-      expect(Object.keys(o[service]).sort()).toEqual(Object.keys(METHODS[service]).sort())
+    for (const service of ['runs', 'workflows', 'data', 'audit', 'identity'] as const) {
+      expect(Object.keys(o[service]).sort()).toEqual(
+        [...Object.keys(METHODS[service]), ...(UNGATED[service] ?? [])].sort(),
+      )
     }
-    expect(Object.keys(o).sort()).toEqual(['audit', 'close', 'data', 'runs', 'supervise', 'workflows'])
+    expect(Object.keys(o).sort()).toEqual(['audit', 'close', 'data', 'identity', 'runs', 'supervise', 'workflows'])
     const named = new Set([...Object.values(METHODS).flatMap((m) => Object.values(m).map(([, a]) => a)), SUPERVISE[1]])
     expect([...named].sort()).toEqual([...SERVICE_ACTIONS].sort())
   })
@@ -134,10 +156,7 @@ describe('the gate', () => {
         tenant: 'default',
         actor: alice.actor,
         action,
-        subject: {
-          kind: resource.kind,
-          id: resource.kind === 'run' ? resource.id : resource.kind === 'workflow' ? resource.name : null,
-        },
+        subject: { kind: resource.kind, id: resourceId(resource) },
         outcome: { status: 'denied', code: 'FORBIDDEN', message: `${action} refused` },
         details: {},
         prevHash: expect.stringMatching(/^[0-9a-f]{64}$/),
@@ -146,11 +165,60 @@ describe('the gate', () => {
     )
   })
 
+  it('refuses, per role, every action its roles do not grant, naming the roles that would; each refusal audited', async () => {
+    const dir = await stacks.tempDir()
+    const { orchestrator: o, log } = stacks.open(dir)
+    const calls = [...Object.values(METHODS).flatMap((m) => Object.values(m)), SUPERVISE]
+    const expected: Array<{ actor: string; action: string }> = []
+    for (const role of ROLES) {
+      const caller: CallerContext = {
+        tenant: 'default' as TenantId,
+        actor: { kind: 'agent', id: `as-${role}` },
+        roles: [role],
+      }
+      for (const [call, action, resource] of calls) {
+        const access = (READ_ACTIONS as readonly string[]).includes(action) ? 'read' : 'change'
+        if (decideBuiltin({ roles: [role], action, access }).allow) {
+          expect(() => admit(caller, action, resource), `${role} ${action}`).not.toThrow()
+          continue
+        }
+        const error = await thrown(() => call(o, caller))
+        const needed = rolesGranting(action, access).join(', ')
+        expect(error, `${role} ${action}`).toMatchObject({
+          code: 'FORBIDDEN',
+          message: `as-${role} may not ${action}: ${action} needs one of the roles ${needed}; the caller has ${role}`,
+        })
+        expected.push({ actor: `as-${role}`, action })
+      }
+    }
+    // admin may do everything; a caller with no role nothing
+    const nobody: CallerContext = { ...alice, roles: [] }
+    for (const [, action, resource] of calls) {
+      expect(() => admit(alice, action, resource)).not.toThrow()
+      expect(() => admit(nobody, action, resource)).toThrow(ShiiooError)
+    }
+    expect(expected.length).toBeGreaterThan(60)
+    await o.close()
+    const entries = (await log.read({ tenant: 'default' as TenantId, stream: AUDIT_STREAM as StoredEvent['stream'] }))
+      .map((e) => (e.type === 'audit.recorded' ? e.data : null))
+      .filter((e) => e?.outcome.status === 'denied')
+      .map((e) => ({ actor: e!.actor.id, action: e!.action }))
+    expect(entries).toEqual(expected)
+  })
+
   it('admit refuses a malformed caller whatever the action', () => {
     const badTenant = { tenant: 'Not A Tenant', actor: alice.actor } as unknown as CallerContext
     expect(() => admit(badTenant, 'run.list', tenant)).toThrow(/caller tenant "Not A Tenant" is not a tenant id/)
     const noActor = { ...alice, actor: { kind: 'user' as const, id: '' } }
     expect(() => admit(noActor, 'workflow.list', tenant)).toThrow(/caller actor needs a known kind/)
     expect(() => admit(alice, 'data.verify', dataDir)).not.toThrow()
+    const badRole = { ...alice, roles: ['root'] } as unknown as CallerContext
+    expect(() => admit(badRole, 'run.list', tenant)).toThrow(/caller roles must be a list of admin, operator/)
+    const noRoles = { tenant: alice.tenant, actor: alice.actor } as unknown as CallerContext
+    expect(() => admit(noRoles, 'run.list', tenant)).toThrow(/caller roles/)
+    const viewer: CallerContext = { ...alice, roles: ['viewer'] }
+    expect(() => admit(viewer, 'run.cancel', run)).toThrow(
+      'local:alice may not run.cancel: run.cancel needs one of the roles admin, operator; the caller has viewer',
+    )
   })
 })

@@ -225,7 +225,7 @@ describe('createOrchestrator', () => {
 
   it('checks the caller on every call', async () => {
     const { orchestrator: o } = open(await tempDir())
-    const stranger = { tenant: 'Not A Tenant' as TenantId, actor: { kind: 'user' as const, id: 'x' } }
+    const stranger = { tenant: 'Not A Tenant' as TenantId, actor: { kind: 'user' as const, id: 'x' }, roles: [] }
     await expect(o.runs.list(stranger)).rejects.toMatchObject({ code: 'INVALID_INPUT' })
     await expect(o.workflows.list({ ...alice, actor: { kind: 'user', id: '' } })).rejects.toMatchObject({
       code: 'INVALID_INPUT',

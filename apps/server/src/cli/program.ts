@@ -5,6 +5,7 @@ import type { CommandContext } from './context.js'
 import { registerCosts } from './costs.js'
 import { registerEvents } from './events.js'
 import { reportError } from './exit-codes.js'
+import { registerPrincipal, registerToken } from './identity.js'
 import { registerIndex } from './index-rebuild.js'
 import type { CliIo } from './io.js'
 import { registerReplay } from './replay.js'
@@ -39,6 +40,8 @@ export async function runCli(args: readonly string[], io: CliIo, cwd: string, sh
   registerIndex(program, ctx)
   registerVerify(program, ctx)
   registerAudit(program, ctx)
+  registerPrincipal(program, ctx)
+  registerToken(program, ctx)
   try {
     await program.parseAsync([...args], { from: 'user' })
     return exitCode

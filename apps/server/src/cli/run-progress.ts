@@ -161,6 +161,11 @@ export function createRunProgress(runId: string, options: RunProgressOptions) {
       case 'idempotency.claimed':
       case 'workflow.registered':
       case 'audit.recorded':
+      case 'principal.created':
+      case 'roles.assigned':
+      case 'principal.disabled':
+      case 'token.created':
+      case 'token.revoked':
         return
     }
   }

@@ -13,6 +13,19 @@ interface ServeOptions extends GlobalOptions {
   port?: string
 }
 
+/** What a first start prints: the admin token, once, and what to do with it. */
+function firstStartMessage(token: string, shiioo: string): string {
+  return [
+    'shiioo: first start: made principal admin and its API token. It is shown only this once; keep it in a secret store:',
+    '',
+    `  export SHIIOO_TOKEN=${token}`,
+    '',
+    'Send it as `Authorization: Bearer $SHIIOO_TOKEN`. To choose the admin token yourself, set SHIIOO_ADMIN_TOKEN',
+    `before starting; make more tokens with \`${shiioo} token create <principal>\`.`,
+    '',
+  ].join('\n')
+}
+
 export function registerServe(program: Command, ctx: CommandContext): void {
   withGlobalOptions(
     program
@@ -25,6 +38,11 @@ export function registerServe(program: Command, ctx: CommandContext): void {
     const app = await openOrchestrator(config, { create: true })
     const { logger, orchestrator } = app
     try {
+      const admin = await orchestrator.identity.bootstrap(systemCaller('server'), {
+        ...(config.adminToken === null ? {} : { token: config.adminToken }),
+      })
+      // printed once, on stderr, never through the logger (log lines are shipped and kept)
+      if (admin.token !== null) ctx.io.err.write(firstStartMessage(admin.token, ctx.shiioo))
       const http = createApp({
         version: ctx.version,
         logger: logger.child({ component: 'http' }),

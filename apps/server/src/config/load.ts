@@ -26,6 +26,11 @@ export interface Config {
   scanMs: number
   /** The TOML file that was read, or null when there was none. */
   configFile: string | null
+  /**
+   * `SHIIOO_ADMIN_TOKEN`: a token the server's admin principal must have (the first start adds it);
+   * null when unset. A secret: never logged (the logger redacts `adminToken`) or printed.
+   */
+  adminToken: string | null
 }
 
 /** The capacity settings, and whether the sources' rate windows are shared through the data dir. */
@@ -89,7 +94,23 @@ export function loadConfig(input: LoadConfigInput): Config {
       input.requireKeys ?? true,
     ),
     configFile: file.file,
+    adminToken: adminTokenOf(input.env ?? {}),
   }
+}
+
+/** The shortest admin token accepted: at least 192 bits when it is base64 (`openssl rand -base64 32` gives 44). */
+const ADMIN_TOKEN = /^[\x21-\x7e]{32,512}$/
+
+/** `SHIIOO_ADMIN_TOKEN`, checked; a bad one is named, its value never shown. */
+function adminTokenOf(env: Readonly<Record<string, string | undefined>>): string | null {
+  const token = env.SHIIOO_ADMIN_TOKEN
+  if (token === undefined || token === '') return null
+  if (!ADMIN_TOKEN.test(token)) {
+    throw new ConfigError([
+      `SHIIOO_ADMIN_TOKEN: must be 32-512 printable characters without spaces (it has ${token.length}; make one with \`openssl rand -base64 32\`)`,
+    ])
+  }
+  return token
 }
 
 /** A simulated source's script, which must be a file: found missing now, not at the first agent step. */

@@ -20,6 +20,16 @@ export const ENV_SETTINGS: Readonly<Record<string, readonly [keyof Settings, str
   SHIIOO_ENGINE_SCAN_MS: ['engine', 'scan_ms'],
 }
 
+/**
+ * Variables that hold secrets: read from the environment only (never from a file or a flag, which
+ * other users can see in `ps`), checked, never echoed. `load.ts` reads them.
+ */
+export const ENV_SECRETS: readonly string[] = [
+  'SHIIOO_ADMIN_TOKEN',
+  // the token the CLI and clients send to a server (what a first start tells people to export)
+  'SHIIOO_TOKEN',
+]
+
 export const FLAG_SETTINGS: Readonly<Record<string, readonly [keyof Settings, string]>> = {
   '--host': ['server', 'host'],
   '--port': ['server', 'port'],
@@ -111,10 +121,10 @@ export function readFileSettings(cwd: string, configFlag: string | undefined): F
 /** `SHIIOO_*` variables; one that is not a known setting is an error, not ignored. */
 export function readEnvSettings(env: Readonly<Record<string, string | undefined>>): Settings {
   const unknown = Object.keys(env)
-    .filter((name) => name.startsWith('SHIIOO_') && !(name in ENV_SETTINGS))
+    .filter((name) => name.startsWith('SHIIOO_') && !(name in ENV_SETTINGS) && !ENV_SECRETS.includes(name))
     .sort()
   if (unknown.length > 0) {
-    const known = Object.keys(ENV_SETTINGS).join(', ')
+    const known = [...Object.keys(ENV_SETTINGS), ...ENV_SECRETS].join(', ')
     throw new ConfigError(
       unknown.map((name) =>
         REMOVED[name] ? `${name} was removed: ${REMOVED[name]}` : `${name} is not a known setting (known: ${known})`,

@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { auditEvents } from '../audit/entry.js'
+import { identityEvents } from '../identity/events.js'
 import { RUN_ID } from '../ids.js'
 import { blobKeySchema, errorInfoSchema, payloadSchema } from './payload.js'
 import { defineEventModule } from './registry.js'
@@ -196,8 +197,11 @@ export const workflowEvents = defineEventModule({
   },
 })
 
-/** Core's modules, as every catalog made without others holds them (the audit chain's is in audit/entry.ts). */
-export const CORE_EVENT_MODULES = [runEvents, idempotencyEvents, workflowEvents, auditEvents] as const
+/**
+ * Core's modules, as every catalog made without others holds them (the audit chain's is in
+ * audit/entry.ts, principals' and tokens' in identity/events.ts).
+ */
+export const CORE_EVENT_MODULES = [runEvents, idempotencyEvents, workflowEvents, auditEvents, identityEvents] as const
 
 /** Every event type of core's modules, for typing (`StoredEvent` is the union of these). */
 export const eventSchemas = {
@@ -205,6 +209,7 @@ export const eventSchemas = {
   ...idempotencyEvents.events,
   ...workflowEvents.events,
   ...auditEvents.events,
+  ...identityEvents.events,
 }
 
 export type EventSchemas = typeof eventSchemas

@@ -218,6 +218,11 @@ export const storedEventSchema = z.discriminatedUnion('type', [
   envelopeOf('idempotency.claimed'),
   envelopeOf('workflow.registered'),
   envelopeOf('audit.recorded'),
+  envelopeOf('principal.created'),
+  envelopeOf('roles.assigned'),
+  envelopeOf('principal.disabled'),
+  envelopeOf('token.created'),
+  envelopeOf('token.revoked'),
 ])
 
 // Adding a type to the catalog without adding it to the union above fails to compile here.
@@ -241,5 +246,10 @@ const _everyTypeInUnion: Record<EventType, UnionTypes> = {
   'idempotency.claimed': 'idempotency.claimed',
   'workflow.registered': 'workflow.registered',
   'audit.recorded': 'audit.recorded',
+  'principal.created': 'principal.created',
+  'roles.assigned': 'roles.assigned',
+  'principal.disabled': 'principal.disabled',
+  'token.created': 'token.created',
+  'token.revoked': 'token.revoked',
 }
 void _everyTypeInUnion

@@ -300,6 +300,11 @@ export function applyRunEvent(state: RunState, e: StoredEvent): void {
     case 'idempotency.claimed':
     case 'workflow.registered':
     case 'audit.recorded':
+    case 'principal.created':
+    case 'roles.assigned':
+    case 'principal.disabled':
+    case 'token.created':
+    case 'token.revoked':
       throw corrupted(state, e, 'a control event in a run stream')
     default: {
       const exhaustive: never = e

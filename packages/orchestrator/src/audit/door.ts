@@ -1,7 +1,7 @@
 import type { AuditOutcome, AuditSubject, AuditTrail, Clock, Json, Logger } from '@shiioo/core'
 import { toShiiooError } from '@shiioo/core'
 import type { CallerContext, ChangeAction, Gate, ReadAction, ServiceAction, ServiceResource } from '../caller.js'
-import { callerProblem } from '../caller.js'
+import { callerProblem, resourceId } from '../caller.js'
 
 /** What a change adds to its audit entry. */
 export interface ChangeAudit<T> {
@@ -44,15 +44,7 @@ export interface DoorDeps {
 const MESSAGE_CHARS = 1000
 
 export function subjectOf(resource: ServiceResource): AuditSubject {
-  switch (resource.kind) {
-    case 'run':
-      return { kind: 'run', id: resource.id }
-    case 'workflow':
-      return { kind: 'workflow', id: resource.name }
-    case 'tenant':
-    case 'data-dir':
-      return { kind: resource.kind, id: null }
-  }
+  return { kind: resource.kind, id: resourceId(resource) }
 }
 
 export function createDoor(deps: DoorDeps): Door {
