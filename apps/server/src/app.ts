@@ -71,15 +71,18 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   const clock = deps.clock ?? systemClock
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
 
-  app.use('*', requestContext(deps.logger, deps.metrics.observeRequest))
+  app.use(
+    '*',
+    requestContext(deps.logger, (r) => deps.metrics.observeRequest(r)),
+  )
   const cors = corsFor(deps.http?.corsOrigins ?? [])
   if (cors) {
     app.use('/api/*', cors)
     app.use('/metrics', cors)
   }
   app.use('/api/*', limitBody(deps.http?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES))
-  const auth = bearerAuth(deps.authenticate)
-  app.use('/api/*', async (c, next) => (isPublic(c.req.path) ? next() : auth(c, next)))
+  const auth = bearerAuth(deps.authenticate, isPublic)
+  app.use('/api/*', auth)
   app.use('/metrics', auth)
 
   app.openAPIRegistry.registerComponent('securitySchemes', BEARER, {

@@ -97,7 +97,7 @@ export function apiClient(app: { request: (path: string, init?: RequestInit) => 
       return value
     })
     if (options.query) {
-      const q = new URLSearchParams(Object.entries(options.query).map(([k, v]) => [k, String(v)]))
+      const q = new URLSearchParams(Object.entries(options.query).map(([k, v]): [string, string] => [k, String(v)]))
       path += `?${q.toString()}`
     }
     const headers: Record<string, string> = { ...options.headers }

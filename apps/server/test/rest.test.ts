@@ -1,7 +1,17 @@
-import OpenAPIParser from '@readme/openapi-parser'
+import { validate } from '@readme/openapi-parser'
+import { Registry } from 'prom-client'
+import { ShiiooError } from '@shiioo/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createApp } from '../src/app.js'
+import { createServerMetrics } from '../src/http/metrics.js'
 import type { ErrorJson, RestStack } from './rest-helpers.js'
-import { apiClient, exampleYaml, openRestStack } from './rest-helpers.js'
+import { TESTER, apiClient, exampleYaml, openRestStack } from './rest-helpers.js'
+
+interface OpenApiDoc {
+  openapi: string
+  paths: Record<string, Record<string, { security?: unknown; responses: Record<string, unknown> }>>
+  components: { securitySchemes: Record<string, unknown>; schemas: Record<string, unknown> }
+}
 
 let stack: RestStack
 let api: ReturnType<typeof apiClient>
@@ -260,5 +270,329 @@ describe('workflows', () => {
       400,
       'INVALID_INPUT',
     )
+  })
+})
+
+describe('costs, capacity, audit', () => {
+  it('reads the cost ledger by a dimension, and refuses an unknown one naming the field', async () => {
+    const res = await api.call('get', '/api/costs', { query: { by: 'model' } })
+    expect(res.status).toBe(200)
+    expect(await res.json()).toEqual({ items: expect.any(Array) })
+    const byRun = await api.call('get', '/api/costs', {
+      query: { by: 'step', runId: UNKNOWN_RUN, from: '2026-01-01T00:00:00Z', before: '2027-01-01T00:00:00Z' },
+    })
+    expect(await byRun.json()).toEqual({ items: [] })
+    const bad = await errorOf(await api.call('get', '/api/costs', { query: { by: 'colour' } }), 400, 'INVALID_INPUT')
+    expect(bad.details.field).toBe('query.by')
+  })
+
+  it('reads the capacity pool and usage (no sources configured: an empty pool)', async () => {
+    const pool = await api.call('get', '/api/capacity/sources')
+    expect(pool.status).toBe(200)
+    expect(await pool.json()).toEqual({ queued: 0, inFlight: 0, sources: [] })
+    const usage = await api.call('get', '/api/capacity/usage', { query: { from: '2026-01-01T00:00:00Z' } })
+    expect(await usage.json()).toEqual({ items: [] })
+    await errorOf(await api.call('get', '/api/capacity/usage', { query: { from: 'yesterday' } }), 400, 'INVALID_INPUT')
+  })
+
+  it('lists audit entries with filters, verifies the chain and exports JSON Lines', async () => {
+    const res = await api.call('get', '/api/audit', { query: { action: 'run.start', actor: 'local:tester', limit: 2 } })
+    expect(res.status).toBe(200)
+    const page = (await res.json()) as { items: Array<{ action: string; seq: number }>; nextBefore: number | null }
+    expect(page.items).toHaveLength(2)
+    expect(page.items.every((e) => e.action === 'run.start')).toBe(true)
+    const older = (await (
+      await api.call('get', '/api/audit', { query: { before: page.nextBefore!, since: '2026-01-01' } })
+    ).json()) as { items: Array<{ seq: number }> }
+    expect(older.items.every((e) => e.seq < page.nextBefore!)).toBe(true)
+    await errorOf(await api.call('get', '/api/audit', { query: { action: 'DROP TABLE' } }), 400, 'INVALID_INPUT')
+
+    const verify = await api.call('get', '/api/audit/verify')
+    expect(await verify.json()).toMatchObject({ ok: true, firstBad: null })
+
+    const exported = await api.call('get', '/api/audit/export')
+    expect(exported.status).toBe(200)
+    expect(exported.headers.get('content-type')).toMatch(/application\/x-ndjson/)
+    const lines = (await exported.text()).trim().split('\n')
+    const entries = lines.map((l) => JSON.parse(l) as { seq: number; hash: string })
+    expect(entries.map((e) => e.seq)).toEqual(entries.map((_, i) => i + 1))
+  })
+})
+
+describe('health, metrics, documents', () => {
+  it('answers health, live and ready without a token; ready is 503 until the app says it is', async () => {
+    const health = await api.call('get', '/api/health', { token: null })
+    expect(await health.json()).toEqual({ status: 'ok', version: '1.2.3', uptimeSeconds: 5 })
+    expect(await (await api.call('get', '/api/health/live', { token: null })).json()).toEqual({ status: 'ok' })
+    const ready = await api.call('get', '/api/health/ready', { token: null })
+    expect(ready.status).toBe(200)
+    let state = { ready: false, checks: { indexCaughtUp: false, dataDirOpen: true } }
+    const starting = createApp({ ...stack.deps, readiness: () => state })
+    const notReady = await starting.request('/api/health/ready')
+    expect(notReady.status).toBe(503)
+    expect(await notReady.json()).toEqual({ status: 'not_ready', checks: state.checks })
+    state = { ready: true, checks: { indexCaughtUp: true, dataDirOpen: true } }
+    expect((await starting.request('/api/health/ready')).status).toBe(200)
+  })
+
+  it('exports Prometheus metrics from real counters at /metrics and /api/metrics, with a token only', async () => {
+    const res = await api.call('get', '/metrics')
+    expect(res.status).toBe(200)
+    expect(res.headers.get('content-type')).toMatch(/text\/plain/)
+    const text = await res.text()
+    expect(text).toMatch(/^shiioo_runs\{tenant="default",status="cancelled"\} [1-9]\d*$/m)
+    expect(text).toMatch(/^shiioo_runs\{tenant="default",status="running"\} \d+$/m)
+    expect(text).toContain('shiioo_pool_queue_depth 0')
+    expect(text).toMatch(
+      /^shiioo_http_request_duration_seconds_count\{route="\/api\/runs\/:runId",method="GET",status="200"\} \d+$/m,
+    )
+    expect(text).toMatch(
+      /^shiioo_http_request_duration_seconds_count\{route="\/api\/runs\/:runId",method="GET",status="404"\} \d+$/m,
+    )
+    // never an id as a label: routes by pattern
+    expect(text).not.toMatch(/route="[^"]*run_/)
+    const api2 = await api.call('get', '/api/metrics')
+    expect(api2.status).toBe(200)
+    await errorOf(await api.call('get', '/metrics', { token: null }), 401, 'UNAUTHENTICATED')
+  })
+
+  it('counts step latencies and run ends observed on the live feed', async () => {
+    const metrics = createServerMetrics(new Registry())
+    const observing = new AbortController()
+    const observed = stack.orchestrator.metrics.observe(TESTER, (o) => metrics.observe(o), {
+      signal: observing.signal,
+    })
+    const runId = await startApprovalRun()
+    await api.call('post', '/api/runs/{runId}/cancel', { params: { runId } })
+    const text = async () => (await metrics.render(await stack.orchestrator.metrics.snapshot(TESTER))).text
+    for (let i = 0; i < 100 && !/shiioo_runs_ended_total\{status="cancelled"\} 1/.test(await text()); i++) {
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    observing.abort()
+    await observed
+    const out = await text()
+    expect(out).toMatch(/^shiioo_runs_ended_total\{status="cancelled"\} 1$/m)
+    expect(out).toMatch(/^shiioo_step_duration_seconds_count\{status="completed"\} [1-9]\d*$/m)
+  })
+
+  it('serves an OpenAPI 3.1 document that validates, with bearer security and the error shape', async () => {
+    const res = await api.call('get', '/api/openapi.json', { token: null })
+    expect(res.status).toBe(200)
+    const doc = (await res.json()) as OpenApiDoc
+    expect(doc.openapi).toBe('3.1.0')
+    expect(doc.components.securitySchemes.bearerAuth).toEqual(
+      expect.objectContaining({ type: 'http', scheme: 'bearer' }),
+    )
+    expect(doc.components.schemas.Error).toBeDefined()
+    const result = await validate(structuredClone(doc) as never)
+    expect(result.valid ? [] : result.errors).toEqual([])
+    for (const [path, item] of Object.entries(doc.paths)) {
+      for (const [method, op] of Object.entries(item)) {
+        if (path.startsWith('/api/health')) continue
+        expect(op.security, `${method} ${path}`).toEqual([{ bearerAuth: [] }])
+        expect(Object.keys(op.responses), `${method} ${path}`).toEqual(expect.arrayContaining(['400', '401', '403']))
+      }
+    }
+  })
+
+  it('serves the API reference page and its assets from the bundled swagger-ui, no CDN', async () => {
+    const page = await api.call('get', '/api/docs', { token: null })
+    expect(page.status).toBe(200)
+    const html = await page.text()
+    expect(html).not.toMatch(/https?:\/\//)
+    for (const asset of [...html.matchAll(/(?:src|href)="(\/api\/docs\/[^"]+)"/g)].map((m) => m[1]!)) {
+      const res = await stack.app.request(asset)
+      expect(res.status, asset).toBe(200)
+      expect((await res.arrayBuffer()).byteLength, asset).toBeGreaterThan(10)
+    }
+    expect(await (await stack.app.request('/api/docs/init.js')).text()).toContain("url: '/api/openapi.json'")
+    for (const path of ['/api/docs/package.json', '/api/docs/..%2F..%2Fpackage.json', '/api/docs/index.html']) {
+      expect((await stack.app.request(path)).status, path).toBe(404)
+    }
+  })
+})
+
+describe('refusals: the error shape, never a 5xx, nothing changed', () => {
+  /** What a refused request must not have changed: the tenant's runs (and their last events). */
+  async function snapshot() {
+    const runs = (await (await api.call('get', '/api/runs', { query: { limit: 500 } })).json()) as {
+      items: Array<{ runId: string; lastSeq: number }>
+    }
+    return runs.items.map((r) => `${r.runId}@${r.lastSeq}`).sort()
+  }
+
+  /** The audit entries appended after `seq`: a refused change is recorded, as an error, never as done. */
+  async function auditAfter(seq: number) {
+    const page = (await (await api.call('get', '/api/audit', { query: { limit: 1000 } })).json()) as {
+      items: Array<{ seq: number; outcome: { status: string } }>
+    }
+    return page.items.filter((e) => e.seq > seq)
+  }
+
+  async function auditHead(): Promise<number> {
+    const verify = (await (await api.call('get', '/api/audit/verify')).json()) as { head: { seq: number } | null }
+    return verify.head?.seq ?? 0
+  }
+
+  it('refuses bad JSON, wrong types and unknown fields with 400 naming the field', async () => {
+    const before = await snapshot()
+    const head = await auditHead()
+    const badJson = await api.call('post', '/api/runs', { raw: '{"workflow": ', contentType: 'application/json' })
+    await errorOf(badJson, 400, 'INVALID_INPUT')
+    const wrongType = await api.call('post', '/api/runs', {
+      body: { workflow: { text: await exampleYaml('approval-gate') }, input: 'not an object' },
+    })
+    expect((await errorOf(wrongType, 400, 'INVALID_INPUT')).details.field).toBe('body.input')
+    const unknownField = await api.call('post', '/api/runs/{runId}/fork', {
+      params: { runId: UNKNOWN_RUN },
+      body: { fromStep: 'a', extra: 1 },
+    })
+    await errorOf(unknownField, 400, 'INVALID_INPUT')
+    const badLimit = await api.call('get', '/api/runs', { query: { limit: 'lots' } })
+    expect((await errorOf(badLimit, 400, 'INVALID_INPUT')).details.field).toBe('query.limit')
+    const badStatus = await api.call('get', '/api/runs', { query: { status: 'sleeping' } })
+    expect((await errorOf(badStatus, 400, 'INVALID_INPUT')).details.field).toBe('query.status')
+    const badDecision = await api.call('post', '/api/runs/{runId}/approvals/{stepId}', {
+      params: { runId: UNKNOWN_RUN, stepId: 'review' },
+      body: { decision: 'maybe' },
+    })
+    expect((await errorOf(badDecision, 400, 'INVALID_INPUT')).details.field).toBe('body.decision')
+    const badWorkflow = await api.call('post', '/api/runs', { body: { workflow: { text: 'steps: [' } } })
+    await errorOf(badWorkflow, 400, 'INVALID_INPUT')
+    const badInput = await api.call('post', '/api/runs', {
+      body: { workflow: { text: await exampleYaml('approval-gate') } },
+    })
+    await errorOf(badInput, 400, 'INVALID_INPUT')
+    const stepId = await api.call('post', '/api/runs/{runId}/approvals/{stepId}', {
+      params: { runId: UNKNOWN_RUN, stepId: '..%2F..' },
+      body: { decision: 'approve' },
+    })
+    expect(stepId.status).toBeGreaterThanOrEqual(400)
+    expect(stepId.status).toBeLessThan(500)
+    expect(await snapshot()).toEqual(before)
+    for (const entry of await auditAfter(head)) expect(entry.outcome.status).toBe('error')
+  })
+
+  it('refuses a body over the limit with 413 in the error shape', async () => {
+    const small = createApp({ ...stack.deps, http: { maxBodyBytes: 2048 } })
+    const big = JSON.stringify({ workflow: { text: 'x'.repeat(4096) } })
+    const res = await small.request('/api/runs', {
+      method: 'POST',
+      headers: { Authorization: 'Bearer test-token', 'Content-Type': 'application/json' },
+      body: big,
+    })
+    await errorOf(res, 413, 'PAYLOAD_TOO_LARGE')
+    const streamed = await small.request('/api/workflows', {
+      method: 'POST',
+      headers: { Authorization: 'Bearer test-token', 'Content-Type': 'application/yaml' },
+      body: new Blob(['x'.repeat(4096)]).stream(),
+      duplex: 'half',
+    })
+    await errorOf(streamed, 413, 'PAYLOAD_TOO_LARGE')
+  })
+
+  it('answers path tricks with a 4xx in the error shape', async () => {
+    const paths = [
+      '/api/runs/..%2F..%2Fetc%2Fpasswd',
+      '/api/runs/%2e%2e/events',
+      `/api/runs/${UNKNOWN_RUN}%2F..%2F..%2Fevents`,
+      '/api/runs/run_..%252F..',
+      '/api/workflows/..%2F..%2Fcontrol',
+      '/api/workflows/%00',
+      `/api/runs/${UNKNOWN_RUN}/payloads/..%2F..%2F${'0'.repeat(64)}`,
+      '/api//runs',
+    ]
+    for (const path of paths) {
+      const res = await stack.app.request(path, { headers: { Authorization: 'Bearer test-token' } })
+      expect(res.status, path).toBeGreaterThanOrEqual(400)
+      expect(res.status, path).toBeLessThan(500)
+      const body = (await res.json()) as ErrorJson
+      expect(body.error.code, path).toMatch(/^(INVALID_INPUT|NOT_FOUND)$/)
+    }
+  })
+
+  it('refuses a missing, malformed or unknown token with 401 and WWW-Authenticate', async () => {
+    const none = await api.call('get', '/api/runs', { token: null })
+    await errorOf(none, 401, 'UNAUTHENTICATED')
+    expect(none.headers.get('www-authenticate')).toMatch(/^Bearer/)
+    const basic = await stack.app.request('/api/runs', { headers: { Authorization: 'Basic dXNlcjpwYXNz' } })
+    await errorOf(basic, 401, 'UNAUTHENTICATED')
+    const unknown = await api.call('post', '/api/runs', { token: 'nope', body: {} })
+    await errorOf(unknown, 401, 'UNAUTHENTICATED')
+    expect(unknown.headers.get('www-authenticate')).toContain('invalid_token')
+  })
+
+  it('answers what the gate refuses with 403', async () => {
+    const refusing = await openRestStack({
+      orchestrator: {
+        gate: () => {
+          throw new ShiiooError('FORBIDDEN', 'not for you')
+        },
+      },
+    })
+    try {
+      const res = await refusing.app.request('/api/runs', { headers: { Authorization: 'Bearer test-token' } })
+      await errorOf(res, 403, 'FORBIDDEN')
+    } finally {
+      await refusing.close()
+    }
+  })
+
+  it('answers an unknown API route with a JSON 404 and other paths with text', async () => {
+    for (const path of ['/api/x', '/api', '/api/health/extra']) {
+      await errorOf(
+        await stack.app.request(path, { headers: { Authorization: 'Bearer test-token' } }),
+        404,
+        'NOT_FOUND',
+      )
+    }
+    const page = await stack.app.request('/')
+    expect(await page.text()).toContain('dashboard coming soon')
+  })
+})
+
+describe('request ids and CORS', () => {
+  it('echoes a well-formed X-Request-Id (in the header and error bodies) and replaces any other', async () => {
+    const res = await api.call('get', '/api/runs/{runId}', {
+      params: { runId: UNKNOWN_RUN },
+      headers: { 'X-Request-Id': 'trace-42' },
+    })
+    expect(res.headers.get('x-request-id')).toBe('trace-42')
+    expect((await errorOf(res, 404, 'NOT_FOUND')).requestId).toBe('trace-42')
+    const odd = await stack.app.request('/api/health', { headers: { 'X-Request-Id': 'has spaces\tand tabs' } })
+    expect(odd.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/)
+  })
+
+  it('is closed by default and opens to the configured origins only', async () => {
+    const preflight = (app: { request: typeof stack.app.request }, origin: string) =>
+      app.request('/api/runs', {
+        method: 'OPTIONS',
+        headers: { Origin: origin, 'Access-Control-Request-Method': 'POST' },
+      })
+    const closed = await preflight(stack.app, 'https://ops.example.com')
+    expect(closed.headers.get('access-control-allow-origin')).toBeNull()
+    const get = await stack.app.request('/api/health', { headers: { Origin: 'https://ops.example.com' } })
+    expect(get.headers.get('access-control-allow-origin')).toBeNull()
+
+    const open = createApp({ ...stack.deps, http: { corsOrigins: ['https://ops.example.com'] } })
+    const allowed = await preflight(open, 'https://ops.example.com')
+    expect(allowed.status).toBe(204)
+    expect(allowed.headers.get('access-control-allow-origin')).toBe('https://ops.example.com')
+    expect(allowed.headers.get('access-control-allow-headers')).toMatch(/Authorization/i)
+    const other = await preflight(open, 'https://evil.example.com')
+    expect(other.headers.get('access-control-allow-origin')).toBeNull()
+  })
+})
+
+describe('the OpenAPI document', () => {
+  it('documents no operation that no test above exercised', async () => {
+    const doc = (await (await stack.app.request('/api/openapi.json')).json()) as OpenApiDoc
+    const documented = Object.entries(doc.paths).flatMap(([path, item]) => Object.keys(item).map((m) => `${m} ${path}`))
+    expect(documented.length).toBeGreaterThan(25)
+    const missed = documented.filter((op) => !api.covered.has(op))
+    expect(missed).toEqual([])
+    // and every call the tests made names a documented operation
+    const undocumented = ['get /api/openapi.json', 'get /api/docs']
+    expect([...api.covered].filter((op) => !documented.includes(op) && !undocumented.includes(op))).toEqual([])
   })
 })

@@ -42,9 +42,14 @@ const BEARER = /^Bearer ([\x21-\x7e]{1,1024})$/
 /**
  * Resolves the `Authorization: Bearer <token>` header to the caller the handlers act as; no
  * header, a malformed one or a token `authenticate` refuses is a 401 with `WWW-Authenticate`.
+ * Paths `isPublic` names (health, the API's description) pass without one.
  */
-export function bearerAuth(authenticate: (token: string) => Promise<CallerContext>): MiddlewareHandler<AppEnv> {
+export function bearerAuth(
+  authenticate: (token: string) => Promise<CallerContext>,
+  isPublic: (path: string) => boolean,
+): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
+    if (isPublic(c.req.path)) return next()
     const header = c.req.header('Authorization')
     const token = header === undefined ? undefined : BEARER.exec(header)?.[1]
     if (token === undefined) {

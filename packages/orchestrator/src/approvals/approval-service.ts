@@ -53,7 +53,9 @@ function waitingIn(tenant: TenantId, runId: RunId, events: readonly StoredEvent[
   const asked = prompts(events)
   const found: PendingApprovalView[] = []
   for (const [stepId, step] of Object.entries(state.steps)) {
-    const units = step.items ? step.items.map((u, i) => ({ u, item: i as number | null })) : [{ u: step, item: null }]
+    const units: Array<{ u: typeof step; item: number | null }> = step.items
+      ? step.items.map((u, i) => ({ u: { ...u, items: null }, item: i }))
+      : [{ u: step, item: null }]
     for (const { u, item } of units) {
       if (u.status !== 'waiting' || u.wait?.for !== 'approval') continue
       found.push({

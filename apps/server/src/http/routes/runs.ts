@@ -39,7 +39,7 @@ const start = createRoute({
         .min(1)
         .max(200)
         .optional()
-        .openapi({ param: { name: 'Idempotency-Key', in: 'header' }, description: 'Makes retrying the start safe' }),
+        .openapi({ param: { name: 'idempotency-key', in: 'header' }, description: 'Makes retrying the start safe' }),
     }),
     body: {
       required: true,
@@ -271,7 +271,7 @@ const decide = createRoute({
 
 /** An optional body is absent (not validated) when the request has none or is not JSON. */
 function optionalBody<T>(body: T): T | undefined {
-  return body as T | undefined
+  return body
 }
 
 /** Runs: start, list, read, steer. Each handler calls one run service method with the caller. */
