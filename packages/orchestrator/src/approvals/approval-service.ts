@@ -1,4 +1,4 @@
-import type { EventLog, IndexStore, RunId, RunSummary, StoredEvent, TenantId } from '@shiioo/core'
+import type { EventLog, IndexStore, RunId, RunSummary, StepStatus, StoredEvent, TenantId } from '@shiioo/core'
 import { ShiiooError, foldRunState } from '@shiioo/core'
 import type { Door } from '../audit/door.js'
 import type { CallerContext } from '../caller.js'
@@ -31,6 +31,12 @@ export interface ApprovalServiceDeps {
   feed: IndexFeed
   door: Door
 }
+
+/**
+ * The summary statuses of a step that may have a unit waiting for a decision: the step itself, or
+ * (a foreach stays `running` while its items wait) one of its items.
+ */
+const MAY_WAIT: ReadonlySet<StepStatus> = new Set(['waiting', 'running'])
 
 function bad(field: string, message: string): ShiiooError {
   return new ShiiooError('INVALID_INPUT', message, { details: { field } })
@@ -75,8 +81,9 @@ function waitingIn(tenant: TenantId, runId: RunId, events: readonly StoredEvent[
 }
 
 /**
- * Lists from the index: the tenant's running runs, and of those only the ones whose summary has a
- * waiting step are read (a run's log is the only record of what a step waits for).
+ * Lists from the index: a page of the tenant's running runs, and of those only the ones whose
+ * summary has a waiting (or running: a foreach) step are read, at most `limit` logs a call (a
+ * run's log is the only record of what a unit waits for and the prompt it asked).
  */
 export function createApprovalService(deps: ApprovalServiceDeps): ApprovalService {
   const { log, index, feed, door } = deps
@@ -99,7 +106,7 @@ export function createApprovalService(deps: ApprovalServiceDeps): ApprovalServic
       const summaries = await index.getRuns({ tenant, runIds: page.items.map((r) => r.runId) })
       const waiting = page.items
         .map((r) => summaries.get(r.runId))
-        .filter((s): s is RunSummary => s !== undefined && s.steps.some((step) => step.status === 'waiting'))
+        .filter((s): s is RunSummary => s !== undefined && s.steps.some((step) => MAY_WAIT.has(step.status)))
       const items: PendingApprovalView[] = []
       for (const s of waiting) {
         const events = await log.read({ tenant, stream: s.runId })
