@@ -43,6 +43,11 @@ export function json<T extends z.ZodType>(schema: T, description: string) {
   return { description, content: { 'application/json': { schema } } }
 }
 
+/** A whole number in a query string (documented as the integer it is, not the string it arrives as). */
+export function queryInt(min: number, max: number = Number.MAX_SAFE_INTEGER) {
+  return z.coerce.number().int().min(min).max(max).openapi({ type: 'integer' })
+}
+
 export const RunIdParam = z
   .string()
   .regex(RUN_ID)

@@ -3,7 +3,7 @@ import type { Orchestrator } from '@shiioo/orchestrator'
 import { stream } from 'hono/streaming'
 import type { AppEnv } from '../env.js'
 import type { ValidationHook } from '../openapi.js'
-import { Actor, BEARER, errorResponses, json } from '../schemas.js'
+import { Actor, BEARER, errorResponses, json, queryInt } from '../schemas.js'
 
 const security = [{ [BEARER]: [] }]
 const tags = ['audit']
@@ -37,8 +37,8 @@ const list = createRoute({
       action: z.string().min(1).max(100).optional().openapi({ example: 'run.start' }),
       actor: z.string().min(1).max(200).optional().openapi({ example: 'local:alice' }),
       since: z.string().min(1).max(40).optional().openapi({ description: 'ISO-8601 date or instant' }),
-      before: z.coerce.number().int().min(1).optional().openapi({ description: 'A previous page’s `nextBefore`' }),
-      limit: z.coerce.number().int().min(1).max(1000).optional(),
+      before: queryInt(1).optional().openapi({ description: 'A previous page’s `nextBefore`' }),
+      limit: queryInt(1, 1000).optional(),
     }),
   },
   responses: {

@@ -3,7 +3,7 @@ import { COST_DIMENSIONS } from '@shiioo/core'
 import type { Orchestrator } from '@shiioo/orchestrator'
 import type { AppEnv } from '../env.js'
 import type { ValidationHook } from '../openapi.js'
-import { BEARER, CostRow, Payload, RunIdParam, WorkflowRef, errorResponses, json } from '../schemas.js'
+import { BEARER, CostRow, Payload, RunIdParam, WorkflowRef, errorResponses, json, queryInt } from '../schemas.js'
 
 const security = [{ [BEARER]: [] }]
 const Instant = z.iso.datetime({ offset: true }).openapi({ example: '2026-12-03T09:00:00Z' })
@@ -34,7 +34,7 @@ const approvals = createRoute({
   request: {
     query: z.object({
       workflow: z.string().min(1).max(128).optional(),
-      limit: z.coerce.number().int().min(1).max(500).optional(),
+      limit: queryInt(1, 500).optional(),
       cursor: z.string().min(1).max(500).optional(),
     }),
   },

@@ -15,6 +15,7 @@ import {
   WorkflowSourceBody,
   errorResponses,
   json,
+  queryInt,
 } from '../schemas.js'
 
 const security = [{ [BEARER]: [] }]
@@ -73,7 +74,7 @@ const list = createRoute({
     query: z.object({
       status: z.enum(RUN_STATUSES).optional(),
       workflow: z.string().min(1).max(128).optional().openapi({ description: 'Only runs of this workflow name' }),
-      limit: z.coerce.number().int().min(1).max(500).optional().openapi({ description: '1-500, default 50' }),
+      limit: queryInt(1, 500).optional().openapi({ description: '1-500, default 50' }),
       cursor: z.string().min(1).max(500).optional().openapi({ description: 'A previous page’s `nextCursor`' }),
     }),
   },
@@ -109,7 +110,7 @@ const events = createRoute({
   request: {
     params,
     query: z.object({
-      after: z.coerce.number().int().min(0).optional().openapi({ description: 'Only events with a greater seq' }),
+      after: queryInt(0).optional().openapi({ description: 'Only events with a greater seq' }),
     }),
   },
   responses: { 200: json(z.object({ items: z.array(Event) }), 'The events'), ...errorResponses(404) },
@@ -123,7 +124,7 @@ const state = createRoute({
   summary: 'A run as of one of its events (time travel)',
   request: {
     params,
-    query: z.object({ seq: z.coerce.number().int().min(1).openapi({ description: 'The event’s seq' }) }),
+    query: z.object({ seq: queryInt(1).openapi({ description: 'The event’s seq' }) }),
   },
   responses: { 200: json(RunAt, 'The run as of `seq`'), ...errorResponses(404) },
 })
