@@ -1,7 +1,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { Logger } from '@shiioo/core'
+import type { Logger, TenantId } from '@shiioo/core'
 import { FsBlobStore, Projector, ShiiooError, openFsEventLog, silentLogger } from '@shiioo/core'
 import type { CallerContext, Orchestrator, OrchestratorConfig } from '@shiioo/orchestrator'
 import { CONTROL_PROJECTIONS, createOrchestrator, localCaller } from '@shiioo/orchestrator'
@@ -14,10 +14,14 @@ import { REPO_ROOT } from './helpers.js'
 
 export const TOKEN = 'test-token'
 export const TESTER: CallerContext = localCaller('tester')
+/** A caller of another tenant, for isolation checks. */
+export const ACME_TOKEN = 'acme-token'
+export const ACME: CallerContext = localCaller('mallory', 'acme' as TenantId)
 
-/** The test token is the tester; anything else is refused as the identity service will refuse it. */
+/** The test tokens are the tester and acme's caller; anything else is refused as the identity service will refuse it. */
 export async function authenticate(token: string): Promise<CallerContext> {
   if (token === TOKEN) return TESTER
+  if (token === ACME_TOKEN) return ACME
   throw new ShiiooError('UNAUTHENTICATED', 'unknown token')
 }
 

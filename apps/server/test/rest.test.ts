@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createApp } from '../src/app.js'
 import { createServerMetrics } from '../src/http/metrics.js'
 import type { ErrorJson, RestStack } from './rest-helpers.js'
-import { TESTER, apiClient, exampleYaml, openRestStack } from './rest-helpers.js'
+import { ACME_TOKEN, TESTER, apiClient, exampleYaml, openRestStack } from './rest-helpers.js'
 
 interface OpenApiDoc {
   openapi: string
@@ -581,6 +581,51 @@ describe('request ids and CORS', () => {
     expect(allowed.headers.get('access-control-allow-headers')).toMatch(/Authorization/i)
     const other = await preflight(open, 'https://evil.example.com')
     expect(other.headers.get('access-control-allow-origin')).toBeNull()
+  })
+})
+
+describe('tenant isolation', () => {
+  it('shows a caller of another tenant nothing of this one: the same 404 as for ids that do not exist', async () => {
+    const runId = await startApprovalRun()
+    const as = { token: ACME_TOKEN }
+    for (const path of ['/api/runs/{runId}', '/api/runs/{runId}/events', '/api/runs/{runId}/steps']) {
+      const theirs = await errorOf(await api.call('get', path, { ...as, params: { runId } }), 404, 'NOT_FOUND')
+      const none = await errorOf(
+        await api.call('get', path, { ...as, params: { runId: UNKNOWN_RUN } }),
+        404,
+        'NOT_FOUND',
+      )
+      expect(theirs.message.replace(runId, '<id>')).toBe(none.message.replace(UNKNOWN_RUN, '<id>'))
+    }
+    await errorOf(
+      await api.call('post', '/api/runs/{runId}/approvals/{stepId}', {
+        ...as,
+        params: { runId, stepId: 'review' },
+        body: { decision: 'approve' },
+      }),
+      404,
+      'NOT_FOUND',
+    )
+    await errorOf(await api.call('post', '/api/runs/{runId}/cancel', { ...as, params: { runId } }), 404, 'NOT_FOUND')
+    expect(await (await api.call('get', '/api/runs', as)).json()).toEqual({ items: [], nextCursor: null })
+    expect(await (await api.call('get', '/api/approvals', as)).json()).toEqual({ items: [], nextCursor: null })
+    expect(await (await api.call('get', '/api/workflows', as)).json()).toEqual({ items: [] })
+    await errorOf(
+      await api.call('get', '/api/workflows/{name}', { ...as, params: { name: 'approval-gate' } }),
+      404,
+      'NOT_FOUND',
+    )
+    const audit = (await (await api.call('get', '/api/audit', as)).json()) as { items: Array<{ tenant: string }> }
+    expect(audit.items.every((e) => e.tenant === 'acme')).toBe(true)
+    const metrics = await (await api.call('get', '/metrics', as)).text()
+    expect(metrics).not.toContain('tenant="default"')
+    // and this tenant's run is untouched
+    const run = (await (await api.call('get', '/api/runs/{runId}', { params: { runId } })).json()) as {
+      status: string
+      decisions: unknown[]
+    }
+    expect(run).toMatchObject({ status: 'running', decisions: [] })
+    await api.call('post', '/api/runs/{runId}/cancel', { params: { runId } })
   })
 })
 
