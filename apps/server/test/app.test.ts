@@ -1,49 +1,41 @@
 import { ShiiooError, silentLogger } from '@shiioo/core'
 import type { ErrorCode, Logger } from '@shiioo/core'
 import { ERROR_CODES } from '@shiioo/core'
-import { describe, expect, it } from 'vitest'
-import { createApp } from '../src/index.js'
+import { afterEach, describe, expect, it } from 'vitest'
 import { HTTP_STATUS } from '../src/http/errors.js'
+import type { RestStack } from './rest-helpers.js'
+import { openRestStack } from './rest-helpers.js'
 
-function appAt(now: number, logger: Logger = silentLogger) {
-  return createApp({ version: '1.2.3', logger, startedAt: 1_000_000, clock: { now: () => now } })
+const opened: RestStack[] = []
+afterEach(async () => {
+  await Promise.all(opened.splice(0).map((s) => s.close()))
+})
+
+async function appWith(logger: Logger = silentLogger) {
+  const stack = await openRestStack({ logger })
+  opened.push(stack)
+  return stack.app
 }
 
-describe('createApp', () => {
-  it('answers GET /api/health with status, version and uptime, and no paths', async () => {
-    const res = await appAt(1_000_000 + 65_500).request('/api/health')
-    expect(res.status).toBe(200)
-    expect(res.headers.get('content-type')).toMatch(/application\/json/)
-    expect(await res.json()).toEqual({ status: 'ok', version: '1.2.3', uptimeSeconds: 65 })
-  })
+const auth = { headers: { Authorization: 'Bearer test-token', 'X-Request-Id': 'req-1' } }
 
-  it('serves the placeholder page at /', async () => {
-    const res = await appAt(0).request('/')
-    expect(res.status).toBe(200)
-    expect(res.headers.get('content-type')).toMatch(/text\/html/)
-    const html = await res.text()
-    expect(html).toContain('dashboard coming soon')
-    expect(html).toContain('href="/api/health"')
-  })
-
-  it('answers an unknown /api route with a JSON 404, not the page', async () => {
-    for (const path of ['/api/x', '/api', '/api/health/extra']) {
-      const res = await appAt(0).request(path)
-      expect(res.status).toBe(404)
-      expect(res.headers.get('content-type')).toMatch(/application\/json/)
-      const body = (await res.json()) as { error: { code: string; retryable: boolean } }
-      expect(body.error).toMatchObject({ code: 'NOT_FOUND', retryable: false })
-    }
-  })
-
-  it('maps a ShiiooError to its status and a JSON body', async () => {
-    const app = appAt(0)
+describe('createApp errors', () => {
+  it('maps a ShiiooError to its status and the error shape', async () => {
+    const app = await appWith()
     app.get('/api/limited', () => {
-      throw new ShiiooError('RATE_LIMITED', 'slow down')
+      throw new ShiiooError('RATE_LIMITED', 'slow down', { details: { retryAfterMs: 1000 } })
     })
-    const res = await app.request('/api/limited')
+    const res = await app.request('/api/limited', auth)
     expect(res.status).toBe(429)
-    expect(await res.json()).toEqual({ error: { code: 'RATE_LIMITED', message: 'slow down', retryable: true } })
+    expect(await res.json()).toEqual({
+      error: {
+        code: 'RATE_LIMITED',
+        message: 'slow down',
+        retryable: true,
+        details: { retryAfterMs: 1000 },
+        requestId: 'req-1',
+      },
+    })
   })
 
   it('turns any other failure into a generic INTERNAL 500 and logs the details', async () => {
@@ -53,16 +45,16 @@ describe('createApp', () => {
       error: (message, context) => logged.push({ message, context }),
       child: () => logger,
     }
-    const app = appAt(0, logger)
+    const app = await appWith(logger)
     app.get('/api/boom', () => {
       throw new Error('secret detail at /var/lib/shiioo')
     })
-    const res = await app.request('/api/boom')
+    const res = await app.request('/api/boom', auth)
     expect(res.status).toBe(500)
     const text = await res.text()
     expect(text).not.toContain('secret detail')
     expect(text).not.toMatch(/\n\s+at /)
-    expect(JSON.parse(text)).toMatchObject({ error: { code: 'INTERNAL', retryable: false } })
+    expect(JSON.parse(text)).toMatchObject({ error: { code: 'INTERNAL', retryable: false, requestId: 'req-1' } })
     expect(logged).toHaveLength(1)
   })
 

@@ -23,9 +23,10 @@ describe('shiioo serve', () => {
       const res = await fetch(`${server.url}/api/health`)
       expect(res.status).toBe(200)
       expect(await res.json()).toMatchObject({ status: 'ok', version: expect.any(String) })
+      // every API route but health and the API's description needs a token, unknown ones too
       const missing = await fetch(`${server.url}/api/nope`)
-      expect(missing.status).toBe(404)
-      expect(await missing.json()).toMatchObject({ error: { code: 'NOT_FOUND' } })
+      expect(missing.status).toBe(401)
+      expect(await missing.json()).toMatchObject({ error: { code: 'UNAUTHENTICATED' } })
     } finally {
       const result = await server.stop('SIGTERM')
       expect(result.code).toBe(0)

@@ -36,6 +36,7 @@ describe('loadConfig', () => {
       logLevel: 'info',
       engine: { maxConcurrency: 64, maxParallelPerRun: 16 },
       scanMs: 30_000,
+      http: { corsOrigins: [], maxBodyBytes: 1_048_576 },
       capacity: null,
       configFile: null,
       adminToken: null,
@@ -108,6 +109,18 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ cwd: bad })).toThrow(
       /shiioo.toml: storage.lease_ttl_ms: must be a number of milliseconds/,
     )
+  })
+
+  it('takes the HTTP limits and CORS origins from [http], and names a bad origin', async () => {
+    const cwd = await withToml(
+      '[http]\ncors_origins = ["https://ops.example.com", "http://localhost:5173"]\nmax_body_bytes = 4096\n',
+    )
+    expect(loadConfig({ cwd }).http).toEqual({
+      corsOrigins: ['https://ops.example.com', 'http://localhost:5173'],
+      maxBodyBytes: 4096,
+    })
+    const bad = await withToml('[http]\ncors_origins = ["https://ops.example.com/"]\n')
+    expect(() => loadConfig({ cwd: bad })).toThrow(/http\.cors_origins\.0: must be an origin/)
   })
 
   it('takes engine limits from shiioo.toml and SHIIOO_ENGINE_*, and names a bad one', async () => {

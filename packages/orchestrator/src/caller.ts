@@ -46,6 +46,11 @@ export const READ_ACTIONS = [
   'principal.list',
   'principal.read',
   'token.list',
+  // --- REST server issue (#14): reads the HTTP API needed that no service offered ---
+  'workflow.read',
+  'approval.list',
+  'capacity.read',
+  'metrics.read',
 ] as const
 /** Actions that change something: each call's outcome is appended to the caller's tenant's audit chain. */
 export const CHANGE_ACTIONS = [

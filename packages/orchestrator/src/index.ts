@@ -34,6 +34,7 @@ export type {
   CostRowView,
   DecisionCommand,
   EventCommand,
+  EventsRequest,
   ForkCommand,
   ResumeAllResult,
   EventViewListener,
@@ -65,7 +66,7 @@ export type {
   RunStatus,
 } from './views/run.js'
 export type { ReplayReportView } from './views/replay.js'
-export type { WorkflowView, WorkflowVersionView, RegisteredWorkflowView } from './views/workflow.js'
+export type { WorkflowView, WorkflowVersionView, WorkflowDetailView, RegisteredWorkflowView } from './views/workflow.js'
 export type {
   VerifyReportView,
   VerifyFindingView,
@@ -76,3 +77,9 @@ export type {
 } from './views/data.js'
 export type { CapacityConfig, SourceConfig, ProviderKind } from './capacity.js'
 export { PROVIDER_KINDS, capacityAgents, BUILTIN_TOOL_SPECS } from './capacity.js'
+export type { ApprovalService, PendingApprovalsRequest } from './approvals/approval-service.js'
+export type { PendingApprovalView, PendingApprovalPageView } from './views/approval.js'
+export type { CapacityService, CapacityUsageRequest } from './capacity-read/capacity-service.js'
+export type { CapacityPoolView, CapacitySourceView, CapacitySourceStateView } from './views/capacity.js'
+export type { MetricsService, MetricsListener } from './metrics/metrics-service.js'
+export type { MetricsSnapshotView, MetricsObservationView } from './views/metrics.js'

@@ -7,6 +7,8 @@ import { admit } from './caller.js'
 import type { AuditService } from './audit/audit-service.js'
 import { createAuditService } from './audit/audit-service.js'
 import { createDoor } from './audit/door.js'
+import type { ApprovalService } from './approvals/approval-service.js'
+import { createApprovalService } from './approvals/approval-service.js'
 import type { CapacityConfig } from './capacity.js'
 import { capacityAgents } from './capacity.js'
 import type { DataDirPort, DataService } from './data-dir/data-service.js'
@@ -15,6 +17,10 @@ import { IdentityDirectory } from './identity/directory.js'
 import type { IdentityService } from './identity/identity-service.js'
 import { createIdentityService } from './identity/identity-service.js'
 import { IndexFeed } from './index-feed.js'
+import type { CapacityService } from './capacity-read/capacity-service.js'
+import { createCapacityService } from './capacity-read/capacity-service.js'
+import type { MetricsService } from './metrics/metrics-service.js'
+import { createMetricsService } from './metrics/metrics-service.js'
 import { createRunService } from './run/run-service.js'
 import type { RunService } from './run/types.js'
 import type { Supervisor, SupervisorOptions } from './supervisor.js'
@@ -70,6 +76,12 @@ export interface Orchestrator {
   audit: AuditService
   /** Principals and API tokens; `authenticate` turns an edge's bearer token into a caller. */
   identity: IdentityService
+  /** Approval steps waiting for a decision across the tenant's runs. */
+  approvals: ApprovalService
+  /** The LLM capacity sources and pool, read only. */
+  capacity: CapacityService
+  /** Totals and live observations for a metrics endpoint. */
+  metrics: MetricsService
   /**
    * Starts the long-running duties of a serving process: catches the index up (resolves once it
    * has), then takes over unfinished runs no live process drives, at once and every `scanMs`.
@@ -138,6 +150,13 @@ export function createOrchestrator(config: OrchestratorConfig): Orchestrator {
     door,
   })
   const directory = new IdentityDirectory({ log: config.log, logger: logger.child({ component: 'identity' }) })
+  const capacityService = createCapacityService({
+    door,
+    index: config.index,
+    feed,
+    config: config.capacity,
+    pool: capacity?.pool ?? null,
+  })
   const supervisors = new Set<Supervisor>()
   let closing: Promise<void> | null = null
   return {
@@ -146,6 +165,9 @@ export function createOrchestrator(config: OrchestratorConfig): Orchestrator {
     data,
     audit: createAuditService({ door, trail }),
     identity: createIdentityService({ door, directory, clock }),
+    approvals: createApprovalService({ log: config.log, index: config.index, feed, door }),
+    capacity: capacityService,
+    metrics: createMetricsService({ log: config.log, index: config.index, feed, door, capacity: capacityService }),
     supervise: (caller, options) =>
       door.change(
         caller,

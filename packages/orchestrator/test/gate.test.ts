@@ -21,7 +21,7 @@ const dataDir: ServiceResource = { kind: 'data-dir' }
 type Call = (o: Orchestrator, c: CallerContext) => unknown
 /** Every service method, called with well-formed arguments, and what it must name to the gate. */
 const METHODS: Record<
-  'runs' | 'workflows' | 'data' | 'audit' | 'identity',
+  'runs' | 'workflows' | 'data' | 'audit' | 'identity' | 'approvals' | 'capacity' | 'metrics',
   Record<string, [Call, ServiceAction, ServiceResource]>
 > = {
   runs: {
@@ -46,6 +46,7 @@ const METHODS: Record<
   workflows: {
     register: [(o, c) => o.workflows.register(c, echo), 'workflow.register', { kind: 'workflow', name: 'echo' }],
     list: [(o, c) => o.workflows.list(c), 'workflow.list', tenant],
+    get: [(o, c) => o.workflows.get(c, 'echo'), 'workflow.read', { kind: 'workflow', name: 'echo' }],
   },
   data: {
     verify: [(o, c) => o.data.verify(c), 'data.verify', dataDir],
@@ -70,6 +71,17 @@ const METHODS: Record<
     listTokens: [(o, c) => o.identity.listTokens(c), 'token.list', tenant],
     revokeToken: [(o, c) => o.identity.revokeToken(c, TOKEN), 'token.revoke', { kind: 'token', id: TOKEN }],
     bootstrap: [(o, c) => o.identity.bootstrap(c), 'identity.bootstrap', tenant],
+  },
+  approvals: {
+    pending: [(o, c) => o.approvals.pending(c), 'approval.list', tenant],
+  },
+  capacity: {
+    pool: [(o, c) => o.capacity.pool(c), 'capacity.read', tenant],
+    usage: [(o, c) => o.capacity.usage(c), 'cost.read', tenant],
+  },
+  metrics: {
+    snapshot: [(o, c) => o.metrics.snapshot(c), 'metrics.read', tenant],
+    observe: [(o, c) => o.metrics.observe(c, () => {}, { signal: AbortSignal.abort() }), 'metrics.read', tenant],
   },
 }
 /** Methods that take no caller: `authenticate` makes one. */
@@ -111,12 +123,23 @@ async function thrown(call: () => unknown): Promise<unknown> {
 describe('the gate', () => {
   it('the table covers every method of every service', async () => {
     const { orchestrator: o } = stacks.open(await stacks.tempDir())
-    for (const service of ['runs', 'workflows', 'data', 'audit', 'identity'] as const) {
+    for (const service of ['runs', 'workflows', 'data', 'audit', 'identity', 'approvals', 'capacity', 'metrics'] as const) {
       expect(Object.keys(o[service]).sort()).toEqual(
         [...Object.keys(METHODS[service]), ...(UNGATED[service] ?? [])].sort(),
       )
     }
-    expect(Object.keys(o).sort()).toEqual(['audit', 'close', 'data', 'identity', 'runs', 'supervise', 'workflows'])
+    expect(Object.keys(o).sort()).toEqual([
+      'approvals',
+      'audit',
+      'capacity',
+      'close',
+      'data',
+      'identity',
+      'metrics',
+      'runs',
+      'supervise',
+      'workflows',
+    ])
     const named = new Set([...Object.values(METHODS).flatMap((m) => Object.values(m).map(([, a]) => a)), SUPERVISE[1]])
     expect([...named].sort()).toEqual([...SERVICE_ACTIONS].sort())
   })

@@ -34,13 +34,17 @@ export const BUILTIN_GRANTS: Readonly<Record<Role, readonly Grant[]>> = {
     { action: 'run.replay' },
     { action: 'cost.read' },
     { action: 'workflow.list' },
+    { action: 'workflow.read' },
+    { action: 'approval.list' },
+    { action: 'capacity.read' },
+    { action: 'metrics.read' },
   ],
-  /** Decides approval steps, and reads the runs it decides on. */
-  approver: [{ action: 'run.decide' }, ...READS_RUNS],
+  /** Decides approval steps, lists those waiting, and reads the runs it decides on. */
+  approver: [{ action: 'run.decide' }, { action: 'approval.list' }, ...READS_RUNS],
   /** Reads everything (audit chain, principals and tokens included), changes nothing. */
   auditor: [{ action: '*', access: 'read' }],
   /** Reads runs and workflows. */
-  viewer: [...READS_RUNS, { action: 'run.replay' }, { action: 'workflow.list' }],
+  viewer: [...READS_RUNS, { action: 'run.replay' }, { action: 'workflow.list' }, { action: 'workflow.read' }],
 }
 
 export const RBAC_POLICY_ID = 'rbac.builtin-roles'

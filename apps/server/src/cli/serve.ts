@@ -1,6 +1,8 @@
 import type { Command } from 'commander'
 import { systemCaller } from '@shiioo/orchestrator'
+import { Registry } from 'prom-client'
 import { createApp } from '../app.js'
+import { createServerMetrics } from '../http/metrics.js'
 import { openOrchestrator } from '../compose.js'
 import { listen } from '../http/listen.js'
 import type { CommandContext } from './context.js'
@@ -43,24 +45,46 @@ export function registerServe(program: Command, ctx: CommandContext): void {
       })
       // printed once, on stderr, never through the logger (log lines are shipped and kept)
       if (admin.token !== null) ctx.io.err.write(firstStartMessage(admin.token, ctx.shiioo))
+      // one registry per process, owned here: nothing registers on prom-client's global one
+      const metrics = createServerMetrics(new Registry())
+      const ready = { indexCaughtUp: false, dataDirOpen: true }
       const http = createApp({
         version: ctx.version,
         logger: logger.child({ component: 'http' }),
         startedAt: Date.now(),
+        orchestrator,
+        authenticate: (token) => orchestrator.identity.authenticate(token),
+        metrics,
+        http: config.http,
+        readiness: () => ({
+          ready: ready.indexCaughtUp && ready.dataDirOpen,
+          checks: { indexCaughtUp: ready.indexCaughtUp, dataDirOpen: ready.dataDirOpen },
+        }),
       })
       const server = await listen(http, config.host, config.port)
       const interrupt = onInterrupt()
+      const observing = new AbortController()
+      let observed: Promise<void> = Promise.resolve()
       try {
         ctx.io.err.write(`shiioo listening on ${server.url} (data dir ${displayPath(config.dataDir, ctx.cwd)})\n`)
         logger.info('server started', { url: server.url, version: ctx.version })
+        // step latencies and run ends from the live feed (the default tenant's until tenants arrive)
+        observed = orchestrator.metrics
+          .observe(systemCaller('metrics'), (o) => metrics.observe(o), { signal: observing.signal })
+          .catch((err: unknown) => logger.error('metrics stopped following the feed', { err }))
         // catches the index up with the streams (queries wait for it), then takes over unfinished runs in
         // the background: at once, and every scan_ms those another process left (a stopped `shiioo run`)
         const supervisor = await orchestrator.supervise(systemCaller('server'), { scanMs: config.scanMs })
+        ready.indexCaughtUp = true
         const signal = await interrupt.signalled
+        ready.dataDirOpen = false
         logger.info('shutting down', { signal })
         await supervisor.stop()
       } finally {
+        ready.dataDirOpen = false
         interrupt.dispose()
+        observing.abort()
+        await observed
         await server.close()
       }
     } finally {

@@ -22,6 +22,8 @@ export interface Config {
   capacity: AppCapacityConfig | null
   /** The engine's limits: attempts at once (all runs, one run). */
   engine: { maxConcurrency: number; maxParallelPerRun: number }
+  /** The HTTP API's limits: browser origins allowed by CORS (none: closed), the largest request body. */
+  http: { corsOrigins: string[]; maxBodyBytes: number }
   /** How often the server looks for unfinished runs no live process drives (ms). */
   scanMs: number
   /** The TOML file that was read, or null when there was none. */
@@ -86,6 +88,10 @@ export function loadConfig(input: LoadConfigInput): Config {
       maxParallelPerRun: last((s) => s.engine?.max_parallel_per_run),
     },
     scanMs: last((s) => s.engine?.scan_ms),
+    http: {
+      corsOrigins: [...last((s) => s.http?.cors_origins)],
+      maxBodyBytes: last((s) => s.http?.max_body_bytes),
+    },
     capacity: capacityOf(
       layers.map((s) => s.capacity).findLast((c) => c !== undefined) ?? null,
       layers.map((s) => s.roles).findLast((r) => r !== undefined) ?? null,

@@ -20,6 +20,12 @@ const host = z.string({ error: 'must be a string' }).regex(/^[A-Za-z0-9.:[\]-]{1
   error: (issue) => `must be a hostname or IP address (got ${show(issue.input)})`,
 })
 
+/** A browser origin: scheme, host and optional port, nothing after (what a browser sends in `Origin`). */
+const origin = z.string({ error: 'must be a string' }).regex(/^https?:\/\/[A-Za-z0-9.-]{1,253}(:\d{1,5})?$/, {
+  error: (issue) =>
+    `must be an origin such as "https://ops.example.com" (no path, no trailing slash; got ${show(issue.input)})`,
+})
+
 const dataDir = z.string({ error: 'must be a string' }).min(1, { error: 'must not be empty' })
 
 const level = z.enum(LOG_LEVELS, {
@@ -108,6 +114,28 @@ export const settingsSchema = z
         .strict()
         .optional(),
       log: z.object({ level: level.optional() }, table).strict().optional(),
+      http: z
+        .object(
+          {
+            /** Browser origins allowed to call the API (CORS); none by default. */
+            cors_origins: z
+              .array(origin, { error: 'must be a list of origins such as "https://ops.example.com"' })
+              .max(100, { error: 'must list at most 100 origins' })
+              .optional(),
+            /** The largest request body accepted; a larger one is refused with 413. */
+            max_body_bytes: z
+              .number({ error: 'must be a number of bytes' })
+              .int({ error: 'must be a whole number of bytes' })
+              .min(1024, { error: (issue) => `must be at least 1024 bytes (got ${show(issue.input)})` })
+              .max(100 * 1024 * 1024, {
+                error: (issue) => `must be at most 104857600 bytes (got ${show(issue.input)})`,
+              })
+              .optional(),
+          },
+          table,
+        )
+        .strict()
+        .optional(),
       engine: z
         .object(
           {
@@ -150,5 +178,6 @@ export const DEFAULT_SETTINGS = {
   server: { host: '127.0.0.1', port: 8080 },
   storage: { data_dir: './data', lease_ttl_ms: 15_000 },
   log: { level: 'info' },
+  http: { cors_origins: [], max_body_bytes: 1024 * 1024 },
   engine: { max_concurrency: 64, max_parallel_per_run: 16, scan_ms: 30_000 },
 } as const satisfies Settings

@@ -2,7 +2,6 @@ import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { createAdaptorServer } from '@hono/node-server'
 import { ShiiooError } from '@shiioo/core'
-import type { Hono } from 'hono'
 
 export interface RunningServer {
   /** The bound port: the one asked for, or the one the OS picked for port 0. */
@@ -40,7 +39,11 @@ export function formatUrl(host: string, port: number): string {
 }
 
 /** Binds the app to host:port; resolves once it accepts connections. */
-export async function listen(app: Hono, host: string, port: number): Promise<RunningServer> {
+export async function listen(
+  app: { fetch: (request: Request) => Response | Promise<Response> },
+  host: string,
+  port: number,
+): Promise<RunningServer> {
   const server = createAdaptorServer({ fetch: app.fetch, hostname: host }) as Server
   await new Promise<void>((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => reject(listenError(err, host, port))

@@ -102,10 +102,20 @@ export function createRunQueries(deps: RunServiceDeps): RunQueries {
       return toRunAtView(state, await definitionOf(engine, caller.tenant, state.workflow.hash))
     },
 
-    async events(caller, runIdText) {
+    async events(caller, runIdText, options = {}) {
       const runId = parseRunId(runIdText)
+      const { after } = options
+      if (after !== undefined && (!Number.isSafeInteger(after) || after < 0)) {
+        throw new ShiiooError('INVALID_INPUT', `after must be a seq (a whole number from 0), not ${after}`, {
+          details: { field: 'after' },
+        })
+      }
       door.admit(caller, 'run.read', { kind: 'run', id: runId })
-      return (await readEvents(caller.tenant, runId)).map(toEventView)
+      if (after === undefined || after === 0) return (await readEvents(caller.tenant, runId)).map(toEventView)
+      const last = await log.version({ tenant: caller.tenant, stream: runId })
+      if (last === 0) throw new ShiiooError('NOT_FOUND', `no run ${runId} in tenant ${caller.tenant}`)
+      if (after >= last) return []
+      return (await log.read({ tenant: caller.tenant, stream: runId, fromSeq: after + 1 })).map(toEventView)
     },
 
     async payload(caller, runIdText, blob): Promise<Json> {

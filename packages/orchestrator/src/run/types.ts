@@ -56,6 +56,11 @@ export interface DecisionCommand {
   item?: number
 }
 
+export interface EventsRequest {
+  /** Only events with a greater seq (a whole number from 0). */
+  after?: number
+}
+
 export interface EventCommand {
   name: string
   payload?: Json
@@ -104,8 +109,8 @@ export interface RunService {
   get(caller: CallerContext, runId: string): Promise<RunView>
   /** The run as of event `seq` (time travel). */
   stateAt(caller: CallerContext, runId: string, seq: number): Promise<RunAtView>
-  /** The run's events in order. */
-  events(caller: CallerContext, runId: string): Promise<EventView[]>
+  /** The run's events in order (those after seq `after`, when given). */
+  events(caller: CallerContext, runId: string, options?: EventsRequest): Promise<EventView[]>
   /** The JSON value of a payload the run's events reference by blob (`{ blob, size, contentType }`). */
   payload(caller: CallerContext, runId: string, blob: string): Promise<Json>
   /** Delivers the run's events, then its appends as they become durable, until `stop()`. */

@@ -1,3 +1,5 @@
+import type { Json } from '@shiioo/core'
+
 /** One stored version of a workflow name. */
 export interface WorkflowVersionView {
   /** The sha256 of the normalized definition: runs pin it. */
@@ -13,6 +15,14 @@ export interface WorkflowView {
   hash: string
   /** Every version registered under the name, oldest first (each once). */
   versions: WorkflowVersionView[]
+}
+
+/** A registered name with one of its definitions (the current one unless a version was asked for). */
+export interface WorkflowDetailView extends WorkflowView {
+  /** The version `definition` is. */
+  definitionHash: string
+  /** The normalized definition, as stored and hashed. */
+  definition: Json
 }
 
 export interface RegisteredWorkflowView {

@@ -1,10 +1,11 @@
-import type { IndexStore } from '@shiioo/core'
+import type { IndexStore, Json } from '@shiioo/core'
+import { ShiiooError } from '@shiioo/core'
 import type { Engine } from '@shiioo/engine'
-import { workflowsProjection } from '@shiioo/engine'
+import { WORKFLOW_HASH, WORKFLOW_NAME, workflowsProjection } from '@shiioo/engine'
 import type { IndexFeed } from '../index-feed.js'
 import type { Door } from '../audit/door.js'
 import type { CallerContext } from '../caller.js'
-import type { RegisteredWorkflowView, WorkflowView } from '../views/workflow.js'
+import type { RegisteredWorkflowView, WorkflowDetailView, WorkflowView } from '../views/workflow.js'
 import { toWorkflowViews } from '../views/workflow.js'
 import type { WorkflowSource } from './source.js'
 import { readWorkflowSource } from './source.js'
@@ -14,6 +15,8 @@ export interface WorkflowService {
   /** Makes the definition the current version of its name. */
   register(caller: CallerContext, source: WorkflowSource): Promise<RegisteredWorkflowView>
   list(caller: CallerContext): Promise<WorkflowView[]>
+  /** One name's versions and a definition: the current one, or the version `hash` names. */
+  get(caller: CallerContext, name: string, hash?: string): Promise<WorkflowDetailView>
 }
 
 export interface WorkflowServiceDeps {
@@ -47,6 +50,24 @@ export function createWorkflowService(deps: WorkflowServiceDeps): WorkflowServic
       await feed.current()
       const rows = await index.rows({ projection: workflowsProjection.name, tenant: caller.tenant })
       return toWorkflowViews(new Map(rows.map((r) => [r.key, (r.data as { hashes: string[] }).hashes])))
+    },
+    async get(caller, name, hash) {
+      if (!WORKFLOW_NAME.test(name)) {
+        throw new ShiiooError('INVALID_INPUT', `name must be a workflow name, not "${name.slice(0, 100)}"`, {
+          details: { field: 'name' },
+        })
+      }
+      if (hash !== undefined && !WORKFLOW_HASH.test(hash)) {
+        throw new ShiiooError('INVALID_INPUT', 'hash must be 64 lowercase hex characters', {
+          details: { field: 'hash' },
+        })
+      }
+      door.admit(caller, 'workflow.read', { kind: 'workflow', name })
+      // the versions of one name come from its control stream, which resolve reads anyway
+      const { versions } = await engine.definitions.versions(caller.tenant)
+      const compiled = await engine.definitions.resolve(caller.tenant, name, hash)
+      const [view] = toWorkflowViews(new Map([[name, versions.get(name) ?? []]]))
+      return { ...view!, definitionHash: hash ?? view!.hash, definition: compiled.definition as unknown as Json }
     },
   }
 }
