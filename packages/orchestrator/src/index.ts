@@ -10,6 +10,7 @@ export {
   localCaller,
   systemCaller,
 } from './caller.js'
+export type { LiveService, LiveRequest, LiveScope, LiveEventView, LiveBatch } from './live/live-service.js'
 export type { AuditService, AuditListRequest } from './audit/audit-service.js'
 export type { AuditEntryView, AuditOutcomeView, AuditPageView, AuditVerifyView } from './views/audit.js'
 export type { WorkflowSource, WorkflowSourceFormat } from './workflow/source.js'

@@ -12,6 +12,8 @@ import { capacityAgents } from './capacity.js'
 import type { DataDirPort, DataService } from './data-dir/data-service.js'
 import { createDataService } from './data-dir/data-service.js'
 import { IndexFeed } from './index-feed.js'
+import type { LiveService } from './live/live-service.js'
+import { createLiveService } from './live/live-service.js'
 import { createRunService } from './run/run-service.js'
 import type { RunService } from './run/types.js'
 import type { Supervisor, SupervisorOptions } from './supervisor.js'
@@ -65,6 +67,8 @@ export interface Orchestrator {
   data: DataService
   /** The tenant's audit chain: list, verify, export. */
   audit: AuditService
+  /** Live events of the caller's tenant (one run, its runs, its audit chain), resumable from a feed position. */
+  live: LiveService
   /**
    * Starts the long-running duties of a serving process: catches the index up (resolves once it
    * has), then takes over unfinished runs no live process drives, at once and every `scanMs`.
@@ -139,6 +143,7 @@ export function createOrchestrator(config: OrchestratorConfig): Orchestrator {
     workflows,
     data,
     audit: createAuditService({ door, trail }),
+    live: createLiveService({ log: config.log, door }),
     supervise: (caller, options) =>
       door.change(
         caller,
