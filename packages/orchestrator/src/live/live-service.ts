@@ -114,13 +114,11 @@ export function createLiveService(deps: LiveServiceDeps): LiveService {
       )
       return (async function* () {
         for await (const batch of batches) {
-          yield batch.map(
-            ({ position, event }): LiveEventView => ({
-              position,
-              runId: streamKind(event.stream) === 'run' ? event.stream : null,
-              event: toEventView(event),
-            }),
-          )
+          yield batch.map(({ position, event }): LiveEventView => ({
+            position,
+            runId: streamKind(event.stream) === 'run' ? event.stream : null,
+            event: toEventView(event),
+          }))
         }
       })()
     },
