@@ -1,6 +1,8 @@
 import type { Clock, Logger } from '@shiioo/core'
 import { systemClock } from '@shiioo/core'
 import { Hono } from 'hono'
+import type { GraphQLServer } from './graphql/graphql-server.js'
+import { GRAPHQL_PATH } from './graphql/graphql-server.js'
 import { HOME_PAGE } from './http/home.js'
 import { notFoundBody, toHttpError } from './http/errors.js'
 
@@ -10,6 +12,8 @@ export interface AppDeps {
   /** When the server started, in clock milliseconds. */
   startedAt: number
   clock?: Pick<Clock, 'now'>
+  /** The GraphQL endpoint (graphql/graphql-server.ts), mounted at /api/graphql. */
+  graphql?: Pick<GraphQLServer, 'fetch'>
 }
 
 export interface HealthResponse {
@@ -29,6 +33,8 @@ export function createApp(deps: AppDeps): Hono {
   })
 
   app.get('/', (c) => c.html(HOME_PAGE))
+
+  if (deps.graphql) app.on(['GET', 'POST'], GRAPHQL_PATH, (c) => deps.graphql!.fetch(c.req.raw))
 
   app.notFound((c) => {
     if (c.req.path === '/api' || c.req.path.startsWith('/api/')) {

@@ -2,6 +2,7 @@ import type { Command } from 'commander'
 import { systemCaller } from '@shiioo/orchestrator'
 import { createApp } from '../app.js'
 import { openOrchestrator } from '../compose.js'
+import { createGraphQLServer, orchestratorAuthenticate } from '../graphql/graphql-server.js'
 import { listen } from '../http/listen.js'
 import type { CommandContext } from './context.js'
 import type { GlobalOptions } from './options.js'
@@ -25,12 +26,18 @@ export function registerServe(program: Command, ctx: CommandContext): void {
     const app = await openOrchestrator(config, { create: true })
     const { logger, orchestrator } = app
     try {
+      const graphql = createGraphQLServer({
+        services: orchestrator,
+        authenticate: orchestratorAuthenticate(orchestrator),
+        logger: logger.child({ component: 'graphql' }),
+      })
       const http = createApp({
         version: ctx.version,
         logger: logger.child({ component: 'http' }),
         startedAt: Date.now(),
+        graphql,
       })
-      const server = await listen(http, config.host, config.port)
+      const server = await listen(http, config.host, config.port, [(s) => graphql.attach(s)])
       const interrupt = onInterrupt()
       try {
         ctx.io.err.write(`shiioo listening on ${server.url} (data dir ${displayPath(config.dataDir, ctx.cwd)})\n`)

@@ -39,9 +39,18 @@ export function formatUrl(host: string, port: number): string {
   return `http://${host.includes(':') ? `[${host}]` : host}:${port}`
 }
 
+/** Takes what the app does not (WebSocket upgrades); `close()` ends it before the server closes. */
+export type ServerAttachment = (server: Server) => { close(): Promise<void> }
+
 /** Binds the app to host:port; resolves once it accepts connections. */
-export async function listen(app: Hono, host: string, port: number): Promise<RunningServer> {
+export async function listen(
+  app: Hono,
+  host: string,
+  port: number,
+  attach: readonly ServerAttachment[] = [],
+): Promise<RunningServer> {
   const server = createAdaptorServer({ fetch: app.fetch, hostname: host }) as Server
+  const attached = attach.map((a) => a(server))
   await new Promise<void>((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => reject(listenError(err, host, port))
     server.once('error', onError)
@@ -54,8 +63,9 @@ export async function listen(app: Hono, host: string, port: number): Promise<Run
   return {
     port: bound,
     url: formatUrl(host, bound),
-    close: () =>
-      new Promise<void>((resolve, reject) => {
+    close: async () => {
+      await Promise.all(attached.map((a) => a.close()))
+      await new Promise<void>((resolve, reject) => {
         // idle keep-alive connections would hold close() open; busy ones get a grace period
         const force = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS)
         force.unref()
@@ -65,6 +75,7 @@ export async function listen(app: Hono, host: string, port: number): Promise<Run
           else resolve()
         })
         server.closeIdleConnections()
-      }),
+      })
+    },
   }
 }
