@@ -23,6 +23,7 @@ const CALLERS: Record<string, CallerContext> = {
   'token-b': localCaller('intruder', 'tenant-b' as TenantId),
 }
 const authenticate = async (token: string): Promise<CallerContext> => {
+  if (token === 'token-suspended') throw new ShiiooError('FORBIDDEN', 'this principal is suspended')
   const caller = CALLERS[token]
   if (!caller) throw new ShiiooError('UNAUTHENTICATED', 'unknown or revoked token')
   return caller
@@ -206,7 +207,7 @@ describe('GraphQL over HTTP and WebSocket', () => {
     }
   })
 
-  it('delivers approvals waiting and audit entries live', async () => {
+  it('delivers approvals waiting, step updates and audit entries', async () => {
     const client = wsClient()
     try {
       const runId = await startGatedRun()
@@ -219,6 +220,19 @@ describe('GraphQL over HTTP and WebSocket', () => {
       )
       expect(waiting.at(-1)).toMatchObject({ runId, stepId: 'review', run: { status: 'running' } })
       expect(waiting.at(-1)!.prompt).toContain('3.1')
+      const steps = await readUntil(
+        client.iterate({
+          query: `subscription($id: ID!) { stepUpdates(runId: $id, stepId: "review", after: "start") { stepId event { type } step { status } } }`,
+          variables: { id: runId },
+        }),
+        (d) => d.stepUpdates as { stepId: string; event: { type: string }; step: { status: string } },
+        (u) => u.event.type === 'step.waiting',
+      )
+      expect(steps.map((u) => [u.stepId, u.event.type])).toEqual([
+        ['review', 'step.started'],
+        ['review', 'step.waiting'],
+      ])
+      expect(steps.at(-1)!.step.status).toBe('waiting')
       const audit = await readUntil(
         client.iterate({
           query: `subscription { auditEntries(after: "start") { position entry { action outcome details actor { id } } } }`,
@@ -234,7 +248,7 @@ describe('GraphQL over HTTP and WebSocket', () => {
     }
   })
 
-  it('refuses a missing or invalid token over HTTP (401) and over WebSocket (4401)', async () => {
+  it('refuses a missing or invalid token over HTTP (401) and WebSocket (4401), a refused one with 403 and 4403', async () => {
     for (const token of [null, 'nope']) {
       const res = await gql('{ viewer { tenant } }', {}, token)
       expect(res.status).toBe(401)
@@ -243,6 +257,10 @@ describe('GraphQL over HTTP and WebSocket', () => {
     }
     expect(await wsCloseCode(undefined)).toBe(4401)
     expect(await wsCloseCode({ authorization: 'Bearer nope' })).toBe(4401)
+    expect(await wsCloseCode({ authorization: 'Bearer token-suspended' })).toBe(4403)
+    const suspended = await gql('{ viewer { tenant } }', {}, 'token-suspended')
+    expect(suspended.status).toBe(403)
+    expect(suspended.body.errors?.[0]?.extensions?.code).toBe('FORBIDDEN')
     const ok = await gql('{ viewer { tenant actor { id } } }')
     expect(ok.body.data.viewer).toEqual({ tenant: 'default', actor: { id: 'local:tester' } })
   })
@@ -282,12 +300,19 @@ describe('GraphQL over HTTP and WebSocket', () => {
     await gql(`mutation($id: ID!) { cancelRun(runId: $id) { status } }`, { id: runId })
   })
 
-  it('refuses a too-deep query with a clear error, and a bad position with INVALID_INPUT', async () => {
+  it('refuses a too-deep or too-costly operation with a clear error, and a bad position with INVALID_INPUT', async () => {
     const deep = await gql('{ runs { items { run { steps { items { wait { for } } } } } } }')
     expect(deep.body.data ?? null).toBeNull()
     expect(deep.body.errors?.[0]).toMatchObject({
       message: expect.stringMatching(/depth limit of 6 exceeded/),
       extensions: { code: 'INVALID_INPUT' },
+    })
+    const costly = await gql(
+      `{ ${Array.from({ length: 1000 }, (_, i) => `a${i}: viewer { actor { id kind } }`).join(' ')} }`,
+    )
+    expect(costly.body.errors?.[0]).toMatchObject({
+      message: expect.stringMatching(/^operation refused: .*cost/i),
+      extensions: { code: 'INVALID_INPUT', limit: 'cost' },
     })
     const client = wsClient()
     try {
