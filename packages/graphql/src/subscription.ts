@@ -31,7 +31,6 @@ interface StepData {
   stepId: string
   item?: number
   prompt?: string
-  for?: string
 }
 const stepData = (e: LiveEventView) => e.event.data as StepData
 
@@ -145,14 +144,9 @@ export function subscriptionType(builder: Builder, services: GraphQLServices, ty
         }),
         approvalsWaiting: t.field({
           type: ApprovalWaiting,
-          description: 'Steps of the tenant runs the caller may read that begin waiting for an approval decision.',
+          description: 'Steps of the tenant runs that begin waiting for an approval decision.',
           args: { after: afterArg() },
-          subscribe: (_root, args, ctx) =>
-            live(
-              ctx,
-              { scope: { kind: 'runs' }, types: ['step.waiting'], ...given({ after: args.after }) },
-              (e) => stepData(e).for === 'approval',
-            ),
+          subscribe: (_root, args, ctx) => live(ctx, { scope: { kind: 'approvals' }, ...given({ after: args.after }) }),
           resolve: payload,
         }),
         auditEntries: t.field({

@@ -34,6 +34,9 @@ export const READ_ACTIONS = [
   'audit.list',
   'audit.verify',
   'audit.export',
+  // --- live subscriptions (GraphQL edge) ---
+  /** The approvals of the tenant's runs that begin waiting for a decision (what an approver watches). */
+  'approval.list',
 ] as const
 /** Actions that change something: each call's outcome is appended to the caller's tenant's audit chain. */
 export const CHANGE_ACTIONS = [

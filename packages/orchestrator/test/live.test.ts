@@ -76,6 +76,10 @@ describe('the live service', () => {
       (seen) => seen.length >= 1,
     )
     expect(waits.map((e) => [e.runId, e.event.type])).toEqual([[gated.runId, 'step.waiting']])
+    const approvals = await take(o, alice, { scope: { kind: 'approvals' }, after: 'start' }, (seen) => seen.length >= 1)
+    expect(approvals.map((e) => [e.runId, e.event.type, e.event.type === 'step.waiting' && e.event.data.for])).toEqual([
+      [gated.runId, 'step.waiting', 'approval'],
+    ])
   })
 
   it('delivers what is appended live, and resumes after a position with no gap and no duplicate', async () => {
@@ -137,7 +141,7 @@ describe('the live service', () => {
     })
   })
 
-  it('names its action to the gate: run.read, run.list, audit.list', async () => {
+  it('names its action to the gate: run.read, run.list, approval.list, audit.list', async () => {
     const asked: string[] = []
     const { orchestrator: o } = stacks.open(await stacks.tempDir(), {
       gate: (_caller, action, resource) => void asked.push(`${action}:${resource.kind}`),
@@ -148,7 +152,8 @@ describe('the live service', () => {
     const signal = new AbortController().signal
     await o.live.subscribe(alice, { scope: { kind: 'run', runId: started.runId } }, signal)
     await o.live.subscribe(alice, { scope: { kind: 'runs' } }, signal)
+    await o.live.subscribe(alice, { scope: { kind: 'approvals' } }, signal)
     await o.live.subscribe(alice, { scope: { kind: 'audit' } }, signal)
-    expect(asked).toEqual(['run.read:run', 'run.list:tenant', 'audit.list:tenant'])
+    expect(asked).toEqual(['run.read:run', 'run.list:tenant', 'approval.list:tenant', 'audit.list:tenant'])
   })
 })

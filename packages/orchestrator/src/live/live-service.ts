@@ -1,4 +1,4 @@
-import type { EventLog, EventType, FeedRequest, FeedStart, StreamId } from '@shiioo/core'
+import type { EventLog, EventType, FeedRequest, FeedStart, StoredEvent, StreamId } from '@shiioo/core'
 import { AUDIT_STREAM, ShiiooError, isEventType, parseRunId, streamKind } from '@shiioo/core'
 import type { Door } from '../audit/door.js'
 import type { CallerContext } from '../caller.js'
@@ -6,10 +6,10 @@ import type { EventView } from '../views/event.js'
 import { toEventView } from '../views/event.js'
 
 /**
- * What a live subscription follows, always within the caller's tenant: one run, every run, or the
- * audit chain.
+ * What a live subscription follows, always within the caller's tenant: one run, every run, the
+ * steps of its runs that begin waiting for an approval (`step.waiting` events), or the audit chain.
  */
-export type LiveScope = { kind: 'run'; runId: string } | { kind: 'runs' } | { kind: 'audit' }
+export type LiveScope = { kind: 'run'; runId: string } | { kind: 'runs' } | { kind: 'approvals' } | { kind: 'audit' }
 
 export interface LiveRequest {
   scope: LiveScope
@@ -43,8 +43,8 @@ export type LiveBatch = readonly LiveEventView[]
  */
 export interface LiveService {
   /**
-   * Admits the caller (`run.read` for one run, `run.list` for the tenant's runs, `audit.list` for
-   * the audit chain) and resolves with the batches, ending when `signal` aborts. A run that is not
+   * Admits the caller (`run.read` for one run, `run.list` for the tenant's runs, `approval.list`
+   * for its approvals, `audit.list` for the audit chain) and resolves with the batches, ending when `signal` aborts. A run that is not
    * the caller tenant's is NOT_FOUND, as one that does not exist; bad filters are INVALID_INPUT.
    * A malformed `after` (INVALID_INPUT) or one the feed no longer holds (GONE) is thrown by the
    * iterator's first `next()`, as the feed does.
@@ -70,6 +70,10 @@ function typesOf(types: readonly string[] | undefined): EventType[] | undefined 
   })
 }
 
+function isApprovalWait(event: StoredEvent): boolean {
+  return event.type === 'step.waiting' && event.data.for === 'approval'
+}
+
 export function createLiveService(deps: LiveServiceDeps): LiveService {
   const { log, door } = deps
   return {
@@ -92,6 +96,10 @@ export function createLiveService(deps: LiveServiceDeps): LiveService {
           door.admit(caller, 'run.list', { kind: 'tenant' })
           filter = { kinds: ['run'] }
           break
+        case 'approvals':
+          door.admit(caller, 'approval.list', { kind: 'tenant' })
+          filter = { kinds: ['run'] }
+          break
         case 'audit':
           door.admit(caller, 'audit.list', { kind: 'tenant' })
           filter = { streams: [AUDIT_STREAM as StreamId] }
@@ -99,7 +107,8 @@ export function createLiveService(deps: LiveServiceDeps): LiveService {
         default:
           throw invalid('scope', 'scope must be a run, the runs or the audit chain')
       }
-      const types = typesOf(request.types)
+      const approvals = scope.kind === 'approvals'
+      const types = approvals ? (['step.waiting'] as EventType[]) : typesOf(request.types)
       const after = (request.after ?? 'now') as FeedStart
       if (typeof after !== 'string') throw invalid('after', 'after must be a feed position, "start" or "now"')
       const batches = log.feed.subscribe(
@@ -114,7 +123,9 @@ export function createLiveService(deps: LiveServiceDeps): LiveService {
       )
       return (async function* () {
         for await (const batch of batches) {
-          yield batch.map(({ position, event }): LiveEventView => ({
+          const wanted = approvals ? batch.filter(({ event }) => isApprovalWait(event)) : batch
+          if (wanted.length === 0) continue
+          yield wanted.map(({ position, event }): LiveEventView => ({
             position,
             runId: streamKind(event.stream) === 'run' ? event.stream : null,
             event: toEventView(event),
