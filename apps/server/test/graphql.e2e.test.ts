@@ -258,6 +258,17 @@ describe('GraphQL over HTTP and WebSocket', () => {
     expect(await wsCloseCode(undefined)).toBe(4401)
     expect(await wsCloseCode({ authorization: 'Bearer nope' })).toBe(4401)
     expect(await wsCloseCode({ authorization: 'Bearer token-suspended' })).toBe(4403)
+    // the upgrade request's Authorization header does as well as connection params
+    const acked = await new Promise<string>((resolve, reject) => {
+      const socket = new WebSocket(wsUrl, 'graphql-transport-ws', { headers: { authorization: 'Bearer token-a' } })
+      socket.on('open', () => socket.send(JSON.stringify({ type: 'connection_init' })))
+      socket.on('message', (m: Buffer) => {
+        resolve((JSON.parse(m.toString()) as { type: string }).type)
+        socket.close()
+      })
+      socket.on('error', reject)
+    })
+    expect(acked).toBe('connection_ack')
     const suspended = await gql('{ viewer { tenant } }', {}, 'token-suspended')
     expect(suspended.status).toBe(403)
     expect(suspended.body.errors?.[0]?.extensions?.code).toBe('FORBIDDEN')
