@@ -3,6 +3,8 @@ import type { Clock, Logger } from '@shiioo/core'
 import { systemClock } from '@shiioo/core'
 import type { CallerContext, Orchestrator } from '@shiioo/orchestrator'
 import type { AppEnv } from './http/env.js'
+import type { GraphQLServer } from './graphql/graphql-server.js'
+import { GRAPHQL_PATH } from './graphql/graphql-server.js'
 import { notFoundBody, toHttpError } from './http/errors.js'
 import { HOME_PAGE } from './http/home.js'
 import type { ServerMetrics } from './http/metrics.js'
@@ -41,6 +43,8 @@ export interface AppDeps {
   readiness?: () => Readiness
   /** Where the swagger-ui-dist files are (default: the installed package). */
   docsAssetsDir?: string
+  /** The GraphQL endpoint (graphql/graphql-server.ts), mounted at /api/graphql. */
+  graphql?: Pick<GraphQLServer, 'fetch'>
 }
 
 export interface HealthResponse {
@@ -51,9 +55,13 @@ export interface HealthResponse {
 
 const DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 
-/** Paths anyone may call: health for probes, the API's description and its reference page. */
+/**
+ * Paths that pass without a token here: health for probes, the API's description and its reference
+ * page, and GraphQL, which authenticates each operation itself (GraphiQL's page needs none).
+ */
 function isPublic(path: string): boolean {
   return (
+    path === GRAPHQL_PATH ||
     path === '/api/health' ||
     path.startsWith('/api/health/') ||
     path === '/api/openapi.json' ||
@@ -117,6 +125,8 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   app.route('/', docsRoutes(deps.docsAssetsDir ?? swaggerUiDir()))
 
   app.get('/', (c) => c.html(HOME_PAGE))
+
+  if (deps.graphql) app.on(['GET', 'POST'], GRAPHQL_PATH, (c) => deps.graphql!.fetch(c.req.raw))
 
   app.notFound((c) => {
     if (c.req.path === '/api' || c.req.path.startsWith('/api/')) {

@@ -34,7 +34,12 @@ describe('the dependency direction (ARCHITECTURE.md) fails lint', () => {
     [
       'apps/server/src/cli/probe.ts',
       "import type { RunState } from '@shiioo/engine'\nexport type State = RunState\n",
-      'apps/server may import @shiioo/orchestrator, @shiioo/store-sqlite, @shiioo/core',
+      'apps/server may import @shiioo/orchestrator, @shiioo/graphql, @shiioo/store-sqlite, @shiioo/core',
+    ],
+    [
+      'packages/graphql/src/probe.ts',
+      "import { Engine } from '@shiioo/engine'\nexport const engine = Engine\n",
+      'packages/graphql may import @shiioo/orchestrator, @shiioo/core',
     ],
     [
       'packages/engine/src/probe.ts',

@@ -8,7 +8,7 @@ import fc from 'fast-check'
  */
 
 export interface OpenApiDoc {
-  paths: Record<string, Record<string, OperationDoc | unknown>>
+  paths: Record<string, Record<string, unknown>>
 }
 
 interface OperationDoc {
@@ -113,7 +113,9 @@ function badBodies(): fc.Arbitrary<{ body: string | Uint8Array; type: string; la
           fc.constant(null),
           fc.array(fc.integer(), { maxLength: 3 }),
           fc.constant({ yaml: 'a: [' }),
-          fc.constant({ definition: { name: 'x', steps: [{ id: 'a', kind: 'tool', tool: 'core.echo', needs: ['a'] }] } }),
+          fc.constant({
+            definition: { name: 'x', steps: [{ id: 'a', kind: 'tool', tool: 'core.echo', needs: ['a'] }] },
+          }),
         ),
       )
       .map((o) => json(o, 'wrong shapes')),
@@ -210,6 +212,11 @@ export function hostileRequests(
       ),
       tokenOf,
     )
-    .map(([path, [who, token]]) => ({ method: 'GET', path, headers: bearer(token), label: `path trick ${path.slice(0, 60)} as ${who}` }))
+    .map(([path, [who, token]]) => ({
+      method: 'GET',
+      path,
+      headers: bearer(token),
+      label: `path trick ${path.slice(0, 60)} as ${who}`,
+    }))
   return fc.oneof(badParams, badQuery, badBody, badCredentials, foreign, pathTricks)
 }

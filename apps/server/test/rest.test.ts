@@ -482,12 +482,14 @@ describe('refusals: the error shape, never a 5xx, nothing changed', () => {
       body: big,
     })
     await errorOf(res, 413, 'PAYLOAD_TOO_LARGE')
-    const streamed = await small.request('/api/workflows', {
+    // a streamed body (node's fetch needs `duplex` for one, which not every RequestInit type knows)
+    const streamedInit = {
       method: 'POST',
       headers: { Authorization: 'Bearer test-token', 'Content-Type': 'application/yaml' },
       body: new Blob(['x'.repeat(4096)]).stream(),
       duplex: 'half',
-    })
+    } as RequestInit
+    const streamed = await small.request('/api/workflows', streamedInit)
     await errorOf(streamed, 413, 'PAYLOAD_TOO_LARGE')
   })
 

@@ -11,6 +11,7 @@ export {
   localCaller,
   systemCaller,
 } from './caller.js'
+export type { LiveService, LiveRequest, LiveScope, LiveEventView, LiveBatch } from './live/live-service.js'
 export type { AuditService, AuditListRequest } from './audit/audit-service.js'
 export type {
   IdentityService,

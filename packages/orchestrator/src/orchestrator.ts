@@ -21,6 +21,8 @@ import type { CapacityService } from './capacity-read/capacity-service.js'
 import { createCapacityService } from './capacity-read/capacity-service.js'
 import type { MetricsService } from './metrics/metrics-service.js'
 import { createMetricsService } from './metrics/metrics-service.js'
+import type { LiveService } from './live/live-service.js'
+import { createLiveService } from './live/live-service.js'
 import { createRunService } from './run/run-service.js'
 import type { RunService } from './run/types.js'
 import type { Supervisor, SupervisorOptions } from './supervisor.js'
@@ -82,6 +84,8 @@ export interface Orchestrator {
   capacity: CapacityService
   /** Totals and live observations for a metrics endpoint. */
   metrics: MetricsService
+  /** Live events of the caller's tenant (one run, its runs, its audit chain), resumable from a feed position. */
+  live: LiveService
   /**
    * Starts the long-running duties of a serving process: catches the index up (resolves once it
    * has), then takes over unfinished runs no live process drives, at once and every `scanMs`.
@@ -168,6 +172,7 @@ export function createOrchestrator(config: OrchestratorConfig): Orchestrator {
     approvals: createApprovalService({ log: config.log, index: config.index, feed, door }),
     capacity: capacityService,
     metrics: createMetricsService({ log: config.log, index: config.index, feed, door, capacity: capacityService }),
+    live: createLiveService({ log: config.log, door }),
     supervise: (caller, options) =>
       door.change(
         caller,

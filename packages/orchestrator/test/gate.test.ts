@@ -21,7 +21,7 @@ const dataDir: ServiceResource = { kind: 'data-dir' }
 type Call = (o: Orchestrator, c: CallerContext) => unknown
 /** Every service method, called with well-formed arguments, and what it must name to the gate. */
 const METHODS: Record<
-  'runs' | 'workflows' | 'data' | 'audit' | 'identity' | 'approvals' | 'capacity' | 'metrics',
+  'runs' | 'workflows' | 'data' | 'audit' | 'identity' | 'approvals' | 'capacity' | 'metrics' | 'live',
   Record<string, [Call, ServiceAction, ServiceResource]>
 > = {
   runs: {
@@ -83,9 +83,23 @@ const METHODS: Record<
     snapshot: [(o, c) => o.metrics.snapshot(c), 'metrics.read', tenant],
     observe: [(o, c) => o.metrics.observe(c, () => {}, { signal: AbortSignal.abort() }), 'metrics.read', tenant],
   },
+  live: {
+    subscribe: [(o, c) => o.live.subscribe(c, { scope: { kind: 'run', runId: RUN } }, live()), 'run.read', run],
+  },
 }
 /** Methods that take no caller: `authenticate` makes one. */
 const UNGATED: Record<string, readonly string[]> = { identity: ['authenticate'] }
+
+const live = () => new AbortController().signal
+/** The live service's other scopes, each admitted with its own action. */
+const LIVE_SCOPES: Array<[string, [Call, ServiceAction, ServiceResource]]> = [
+  ['live runs', [(o, c) => o.live.subscribe(c, { scope: { kind: 'runs' } }, live()), 'run.list', tenant]],
+  [
+    'live approvals',
+    [(o, c) => o.live.subscribe(c, { scope: { kind: 'approvals' } }, live()), 'approval.list', tenant],
+  ],
+  ['live audit', [(o, c) => o.live.subscribe(c, { scope: { kind: 'audit' } }, live()), 'audit.list', tenant]],
+]
 const SUPERVISE: [Call, ServiceAction, ServiceResource] = [
   (o, c) => o.supervise(c, { scanMs: 1000 }),
   'supervisor.start',
@@ -123,7 +137,17 @@ async function thrown(call: () => unknown): Promise<unknown> {
 describe('the gate', () => {
   it('the table covers every method of every service', async () => {
     const { orchestrator: o } = stacks.open(await stacks.tempDir())
-    for (const service of ['runs', 'workflows', 'data', 'audit', 'identity', 'approvals', 'capacity', 'metrics'] as const) {
+    for (const service of [
+      'runs',
+      'workflows',
+      'data',
+      'audit',
+      'identity',
+      'approvals',
+      'capacity',
+      'metrics',
+      'live',
+    ] as const) {
       expect(Object.keys(o[service]).sort()).toEqual(
         [...Object.keys(METHODS[service]), ...(UNGATED[service] ?? [])].sort(),
       )
@@ -135,12 +159,17 @@ describe('the gate', () => {
       'close',
       'data',
       'identity',
+      'live',
       'metrics',
       'runs',
       'supervise',
       'workflows',
     ])
-    const named = new Set([...Object.values(METHODS).flatMap((m) => Object.values(m).map(([, a]) => a)), SUPERVISE[1]])
+    const named = new Set([
+      ...Object.values(METHODS).flatMap((m) => Object.values(m).map(([, a]) => a)),
+      ...LIVE_SCOPES.map(([, [, a]]) => a),
+      SUPERVISE[1],
+    ])
     expect([...named].sort()).toEqual([...SERVICE_ACTIONS].sort())
   })
 
@@ -155,7 +184,11 @@ describe('the gate', () => {
         discardIndex: async () => void discarded.push('discarded'),
       },
     })
-    const calls = [...Object.values(METHODS).flatMap((m) => Object.entries(m)), ['supervise', SUPERVISE] as const]
+    const calls = [
+      ...Object.values(METHODS).flatMap((m) => Object.entries(m)),
+      ...LIVE_SCOPES,
+      ['supervise', SUPERVISE] as const,
+    ]
     for (const [name, [call, action, resource]] of calls) {
       seen.length = 0
       const error = await thrown(() => call(o, alice))

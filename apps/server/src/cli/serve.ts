@@ -4,6 +4,7 @@ import { Registry } from 'prom-client'
 import { createApp } from '../app.js'
 import { createServerMetrics } from '../http/metrics.js'
 import { openOrchestrator } from '../compose.js'
+import { createGraphQLServer } from '../graphql/graphql-server.js'
 import { listen } from '../http/listen.js'
 import type { CommandContext } from './context.js'
 import type { GlobalOptions } from './options.js'
@@ -48,6 +49,11 @@ export function registerServe(program: Command, ctx: CommandContext): void {
       // one registry per process, owned here: nothing registers on prom-client's global one
       const metrics = createServerMetrics(new Registry())
       const ready = { indexCaughtUp: false, dataDirOpen: true }
+      const graphql = createGraphQLServer({
+        services: orchestrator,
+        authenticate: (token) => orchestrator.identity.authenticate(token),
+        logger: logger.child({ component: 'graphql' }),
+      })
       const http = createApp({
         version: ctx.version,
         logger: logger.child({ component: 'http' }),
@@ -60,8 +66,9 @@ export function registerServe(program: Command, ctx: CommandContext): void {
           ready: ready.indexCaughtUp && ready.dataDirOpen,
           checks: { indexCaughtUp: ready.indexCaughtUp, dataDirOpen: ready.dataDirOpen },
         }),
+        graphql,
       })
-      const server = await listen(http, config.host, config.port)
+      const server = await listen(http, config.host, config.port, [(s) => graphql.attach(s)])
       const interrupt = onInterrupt()
       const observing = new AbortController()
       let observed: Promise<void> = Promise.resolve()

@@ -38,13 +38,18 @@ export function formatUrl(host: string, port: number): string {
   return `http://${host.includes(':') ? `[${host}]` : host}:${port}`
 }
 
+/** Takes what the app does not (WebSocket upgrades); `close()` ends it before the server closes. */
+export type ServerAttachment = (server: Server) => { close(): Promise<void> }
+
 /** Binds the app to host:port; resolves once it accepts connections. */
 export async function listen(
   app: { fetch: (request: Request) => Response | Promise<Response> },
   host: string,
   port: number,
+  attach: readonly ServerAttachment[] = [],
 ): Promise<RunningServer> {
   const server = createAdaptorServer({ fetch: app.fetch, hostname: host }) as Server
+  const attached = attach.map((a) => a(server))
   await new Promise<void>((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => reject(listenError(err, host, port))
     server.once('error', onError)
@@ -57,8 +62,9 @@ export async function listen(
   return {
     port: bound,
     url: formatUrl(host, bound),
-    close: () =>
-      new Promise<void>((resolve, reject) => {
+    close: async () => {
+      await Promise.all(attached.map((a) => a.close()))
+      await new Promise<void>((resolve, reject) => {
         // idle keep-alive connections would hold close() open; busy ones get a grace period
         const force = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS)
         force.unref()
@@ -68,6 +74,7 @@ export async function listen(
           else resolve()
         })
         server.closeIdleConnections()
-      }),
+      })
+    },
   }
 }
