@@ -23,6 +23,7 @@ interface Token {
   principalId: string
   prefix: string
   status: string
+  expiresAt: string | null
   token?: string
 }
 
