@@ -23,6 +23,11 @@ const suites = [
     title: 'Live feed: waiting runs, signals from another process, 1,000 subscribers',
     flags: ['--expose-gc'],
   },
+  {
+    name: 'server',
+    file: 'server.mjs',
+    title: 'Server: REST and GraphQL at 1,000 requests/s on 100,000 indexed runs; 1,000 subscribers',
+  },
 ].filter((s) => only.length === 0 || only.includes(s.name))
 
 // every suite's data goes under one folder, removed at the end (see removeDir in lib.mjs)

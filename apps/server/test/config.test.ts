@@ -40,6 +40,7 @@ describe('loadConfig', () => {
       capacity: null,
       configFile: null,
       adminToken: null,
+      remote: null,
     })
   })
 

@@ -34,7 +34,12 @@ describe('the dependency direction (ARCHITECTURE.md) fails lint', () => {
     [
       'apps/server/src/cli/probe.ts',
       "import type { RunState } from '@shiioo/engine'\nexport type State = RunState\n",
-      'apps/server may import @shiioo/orchestrator, @shiioo/graphql, @shiioo/store-sqlite, @shiioo/core',
+      'apps/server may import @shiioo/orchestrator, @shiioo/graphql, @shiioo/client, @shiioo/store-sqlite, @shiioo/core',
+    ],
+    [
+      'packages/client/src/probe.ts',
+      "import { ShiiooError } from '@shiioo/core'\nexport const e = ShiiooError\n",
+      'packages/client may import no other workspace package',
     ],
     [
       'packages/graphql/src/probe.ts',

@@ -5,7 +5,7 @@ import { shellWord } from './command-line.js'
 import type { CommandContext } from './context.js'
 import { clip, formatInstant, formatTable } from './format.js'
 import type { GlobalOptions } from './options.js'
-import { QUIET, withGlobalOptions } from './options.js'
+import { QUIET, withRemoteOptions } from './options.js'
 import { wholeNumber } from './runs.js'
 import { withSession } from './session.js'
 
@@ -41,7 +41,7 @@ function tenantArg(tenant: string): string {
 export function registerAudit(program: Command, ctx: CommandContext): void {
   const audit = program.command('audit').description("list, check and export a tenant's audit chain")
 
-  withGlobalOptions(
+  withRemoteOptions(
     audit
       .command('list')
       .description('list audit entries, newest first: every change, refusal and approval decision')
@@ -55,8 +55,8 @@ export function registerAudit(program: Command, ctx: CommandContext): void {
     QUIET,
   ).action(async (options: ListOptions) => {
     const tenant = parseTenantId(options.tenant, '--tenant')
-    await withSession(options, { ...READ_ONLY, tenant }, async ({ app, caller, dataDirArg }) => {
-      const page = await app.orchestrator.audit.list(caller, {
+    await withSession(options, { ...READ_ONLY, tenant, remote: true }, async ({ services, caller, dataDirArg }) => {
+      const page = await services.audit.list(caller, {
         ...(options.action === undefined ? {} : { action: options.action }),
         ...(options.actor === undefined ? {} : { actor: options.actor }),
         ...(options.since === undefined ? {} : { since: options.since }),
@@ -93,7 +93,7 @@ export function registerAudit(program: Command, ctx: CommandContext): void {
     })
   })
 
-  withGlobalOptions(
+  withRemoteOptions(
     audit
       .command('verify')
       .description(
@@ -104,8 +104,8 @@ export function registerAudit(program: Command, ctx: CommandContext): void {
     QUIET,
   ).action(async (options: AuditOptions) => {
     const tenant = parseTenantId(options.tenant, '--tenant')
-    await withSession(options, { ...READ_ONLY, tenant }, async ({ app, caller }) => {
-      const report = await app.orchestrator.audit.verify(caller)
+    await withSession(options, { ...READ_ONLY, tenant, remote: true }, async ({ services, caller }) => {
+      const report = await services.audit.verify(caller)
       if (options.json) {
         ctx.io.out.write(JSON.stringify(report) + '\n')
       } else if (report.firstBad === null) {
@@ -121,7 +121,7 @@ export function registerAudit(program: Command, ctx: CommandContext): void {
     })
   })
 
-  withGlobalOptions(
+  withRemoteOptions(
     audit
       .command('export')
       .description('print every audit entry, oldest first, as JSON lines (as stored and hashed, for a SIEM)')
@@ -129,8 +129,8 @@ export function registerAudit(program: Command, ctx: CommandContext): void {
     QUIET,
   ).action(async (options: AuditOptions) => {
     const tenant = parseTenantId(options.tenant, '--tenant')
-    await withSession(options, { ...READ_ONLY, tenant }, async ({ app, caller }) => {
-      for await (const e of await app.orchestrator.audit.export(caller)) ctx.io.out.write(JSON.stringify(e) + '\n')
+    await withSession(options, { ...READ_ONLY, tenant, remote: true }, async ({ services, caller }) => {
+      for await (const e of await services.audit.export(caller)) ctx.io.out.write(JSON.stringify(e) + '\n')
     })
   })
 }

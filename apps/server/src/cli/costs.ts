@@ -3,7 +3,7 @@ import { COST_DIMENSIONS, ShiiooError } from '@shiioo/core'
 import type { Command } from 'commander'
 import type { CommandContext } from './context.js'
 import type { GlobalOptions } from './options.js'
-import { QUIET, withGlobalOptions } from './options.js'
+import { QUIET, withRemoteOptions } from './options.js'
 import { withSession } from './session.js'
 import { formatUsd } from './format.js'
 
@@ -27,7 +27,7 @@ function instant(value: string, flag: string, now: number): string {
 }
 
 export function registerCosts(program: Command, ctx: CommandContext): void {
-  withGlobalOptions(
+  withRemoteOptions(
     program
       .command('costs')
       .description('the cost ledger: model calls, tokens and cost of agent steps, grouped and filtered by time')
@@ -42,8 +42,8 @@ export function registerCosts(program: Command, ctx: CommandContext): void {
       throw new ShiiooError('INVALID_INPUT', `--by must be one of ${COST_DIMENSIONS.join(', ')} (got "${options.by}")`)
     }
     const now = Date.now()
-    await withSession(options, { create: false, readOnly: true }, async ({ app, caller }) => {
-      const rows = await app.orchestrator.runs.costs(caller, {
+    await withSession(options, { create: false, readOnly: true, remote: true }, async ({ services, caller }) => {
+      const rows = await services.runs.costs(caller, {
         by: options.by as CostDimension,
         ...(options.since ? { from: instant(options.since, '--since', now) } : {}),
         ...(options.before ? { before: instant(options.before, '--before', now) } : {}),

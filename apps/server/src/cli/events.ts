@@ -3,7 +3,7 @@ import { DEFAULT_TENANT, parseTenantId } from '@shiioo/core'
 import type { CommandContext } from './context.js'
 import { formatEventTable } from './format.js'
 import type { GlobalOptions } from './options.js'
-import { QUIET, withGlobalOptions } from './options.js'
+import { QUIET, withRemoteOptions } from './options.js'
 import { withSession } from './session.js'
 
 interface EventsOptions extends GlobalOptions {
@@ -12,7 +12,7 @@ interface EventsOptions extends GlobalOptions {
 }
 
 export function registerEvents(program: Command, ctx: CommandContext): void {
-  withGlobalOptions(
+  withRemoteOptions(
     program
       .command('events')
       .description("print a run's events in order")
@@ -24,9 +24,9 @@ export function registerEvents(program: Command, ctx: CommandContext): void {
     const tenant = parseTenantId(options.tenant, '--tenant')
     await withSession(
       options,
-      { create: false, indexOnDemand: true, readOnly: true, tenant },
-      async ({ app, caller }) => {
-        const events = await app.orchestrator.runs.events(caller, runId)
+      { create: false, indexOnDemand: true, readOnly: true, tenant, remote: true },
+      async ({ services, caller }) => {
+        const events = await services.runs.events(caller, runId)
         ctx.io.out.write(options.json ? events.map((e) => JSON.stringify(e) + '\n').join('') : formatEventTable(events))
       },
     )

@@ -128,8 +128,8 @@ export function registerPrincipal(program: Command, ctx: CommandContext): void {
   ).action(async (name: string, options: CreatePrincipalOptions) => {
     const tenant = parseTenantId(options.tenant, '--tenant')
     const command = { kind: kindOf(options.kind), name, roles: rolesOf(options.role) }
-    await withSession(options, { ...CHANGE, tenant }, async ({ app, caller, dataDirArg }) => {
-      const p = await app.orchestrator.identity.createPrincipal(caller, command)
+    await withSession(options, { ...CHANGE, tenant }, async ({ services, caller, dataDirArg }) => {
+      const p = await services.identity.createPrincipal(caller, command)
       printPrincipal(ctx, options, 'created', p)
       if (!options.json) {
         if (p.roles.length === 0) {
@@ -151,8 +151,8 @@ export function registerPrincipal(program: Command, ctx: CommandContext): void {
     QUIET,
   ).action(async (options: IdentityOptions) => {
     const tenant = parseTenantId(options.tenant, '--tenant')
-    await withSession(options, { ...READ_ONLY, tenant }, async ({ app, caller }) => {
-      const list = await app.orchestrator.identity.listPrincipals(caller)
+    await withSession(options, { ...READ_ONLY, tenant }, async ({ services, caller }) => {
+      const list = await services.identity.listPrincipals(caller)
       if (options.json) {
         ctx.io.out.write(JSON.stringify(list) + '\n')
         return
@@ -187,8 +187,8 @@ export function registerPrincipal(program: Command, ctx: CommandContext): void {
       )
     }
     const roles = rolesOf(options.role)
-    await withSession(options, { ...CHANGE, tenant }, async ({ app, caller }) => {
-      printPrincipal(ctx, options, 'updated', await app.orchestrator.identity.setRoles(caller, ref, roles))
+    await withSession(options, { ...CHANGE, tenant }, async ({ services, caller }) => {
+      printPrincipal(ctx, options, 'updated', await services.identity.setRoles(caller, ref, roles))
     })
   })
 
@@ -203,8 +203,8 @@ export function registerPrincipal(program: Command, ctx: CommandContext): void {
     QUIET,
   ).action(async (ref: string, options: DisableOptions) => {
     const tenant = parseTenantId(options.tenant, '--tenant')
-    await withSession(options, { ...CHANGE, tenant }, async ({ app, caller }) => {
-      const p = await app.orchestrator.identity.disablePrincipal(caller, ref, options.reason)
+    await withSession(options, { ...CHANGE, tenant }, async ({ services, caller }) => {
+      const p = await services.identity.disablePrincipal(caller, ref, options.reason)
       printPrincipal(ctx, options, 'disabled', p)
     })
   })
@@ -227,8 +227,8 @@ export function registerToken(program: Command, ctx: CommandContext): void {
   ).action(async (ref: string, options: CreateTokenOptions) => {
     const tenant = parseTenantId(options.tenant, '--tenant')
     const expiresAt = expiryOf(options)
-    await withSession(options, { ...CHANGE, tenant }, async ({ app, caller, dataDirArg }) => {
-      const made = await app.orchestrator.identity.createToken(caller, {
+    await withSession(options, { ...CHANGE, tenant }, async ({ services, caller, dataDirArg }) => {
+      const made = await services.identity.createToken(caller, {
         principal: ref,
         name: options.name,
         ...(expiresAt === undefined ? {} : { expiresAt }),
@@ -258,8 +258,8 @@ export function registerToken(program: Command, ctx: CommandContext): void {
     QUIET,
   ).action(async (options: ListTokensOptions) => {
     const tenant = parseTenantId(options.tenant, '--tenant')
-    await withSession(options, { ...READ_ONLY, tenant }, async ({ app, caller }) => {
-      const { identity } = app.orchestrator
+    await withSession(options, { ...READ_ONLY, tenant }, async ({ services, caller }) => {
+      const { identity } = services
       const list = await identity.listTokens(
         caller,
         options.principal === undefined ? {} : { principal: options.principal },
@@ -288,8 +288,8 @@ export function registerToken(program: Command, ctx: CommandContext): void {
     QUIET,
   ).action(async (id: string, options: IdentityOptions) => {
     const tenant = parseTenantId(options.tenant, '--tenant')
-    await withSession(options, { ...CHANGE, tenant }, async ({ app, caller }) => {
-      const v = await app.orchestrator.identity.revokeToken(caller, id)
+    await withSession(options, { ...CHANGE, tenant }, async ({ services, caller }) => {
+      const v = await services.identity.revokeToken(caller, id)
       if (options.json) ctx.io.out.write(JSON.stringify(v) + '\n')
       else ctx.io.out.write(`revoked token ${v.id} (${v.prefix}…, ${v.name})\n`)
     })

@@ -19,9 +19,9 @@ export function registerIndex(program: Command, ctx: CommandContext): void {
       .option('--json', 'print the result as JSON on stdout'),
     QUIET,
   ).action(async (options: RebuildOptions) => {
-    await withSession(options, { create: false, indexOnDemand: true }, async ({ app, caller, dataDirArg }) => {
+    await withSession(options, { create: false, indexOnDemand: true }, async ({ services, caller, dataDirArg }) => {
       const progress = createProgress({ out: ctx.io.err, unit: 'streams', label: 'rebuilding index' })
-      const result = await app.orchestrator.data.rebuildIndex(caller, {
+      const result = await services.data.rebuildIndex(caller, {
         onProgress: (p) => progress.update(p.streams, p.totalStreams ?? undefined, `${p.events} events`),
       })
       progress.finish()

@@ -5,6 +5,7 @@ import { LOG_LEVELS, loadProcessConfig } from '../config/index.js'
 
 export interface GlobalOptions {
   dataDir?: string
+  server?: string
   config?: string
   logLevel?: string
 }
@@ -38,6 +39,7 @@ export function loadCommandConfig(
     config: options.config,
     dataDir: options.dataDir,
     logLevel: options.logLevel,
+    server: options.server,
     host: options.host,
     port: options.port,
   }
@@ -49,4 +51,15 @@ export function displayPath(path: string, cwd: string): string {
   const rel = relative(cwd, path)
   if (rel === '') return '.'
   return rel.startsWith('..') || isAbsolute(rel) ? path : './' + rel
+}
+
+/**
+ * The global options and `--server`, for the commands that can call a running server instead of
+ * opening the data dir.
+ */
+export function withRemoteOptions(command: Command, defaultLogLevel?: LogLevel): Command {
+  return withGlobalOptions(command, defaultLogLevel).option(
+    '--server <url>',
+    "call a running server's API instead of opening the data dir (env SHIIOO_SERVER; the token from SHIIOO_TOKEN)",
+  )
 }

@@ -1,7 +1,7 @@
 import type { Command } from 'commander'
 import type { CommandContext } from './context.js'
 import type { GlobalOptions } from './options.js'
-import { QUIET, withGlobalOptions } from './options.js'
+import { QUIET, withRemoteOptions } from './options.js'
 import { withSession } from './session.js'
 import { INTERRUPTED_EXIT_CODE, RUN_EXIT_CODES, RUN_EXIT_HELP, reportOutcome, watchRuns } from './watch.js'
 
@@ -16,7 +16,7 @@ interface ForkOptions extends GlobalOptions {
 }
 
 export function registerReplay(program: Command, ctx: CommandContext): void {
-  withGlobalOptions(
+  withRemoteOptions(
     program
       .command('replay')
       .description(
@@ -27,29 +27,33 @@ export function registerReplay(program: Command, ctx: CommandContext): void {
       .option('--json', 'print the replay report as JSON'),
     QUIET,
   ).action(async (runId: string, options: ReplayOptions) => {
-    await withSession(options, { create: false, indexOnDemand: true, readOnly: true }, async ({ app, caller }) => {
-      const report = await app.orchestrator.runs.replay(caller, runId)
-      if (!report.ok) ctx.setExitCode(1)
-      if (options.json) {
-        ctx.io.out.write(JSON.stringify(report) + '\n')
-        return
-      }
-      if (report.ok) {
+    await withSession(
+      options,
+      { create: false, indexOnDemand: true, readOnly: true, remote: true },
+      async ({ services, caller }) => {
+        const report = await services.runs.replay(caller, runId)
+        if (!report.ok) ctx.setExitCode(1)
+        if (options.json) {
+          ctx.io.out.write(JSON.stringify(report) + '\n')
+          return
+        }
+        if (report.ok) {
+          ctx.io.out.write(
+            `replay of run ${report.runId} matched: ${report.events} events, ${report.turns} scheduler turns, ` +
+              `${report.calls} agent or tool calls; it ended ${report.replayedStatus} as recorded\n`,
+          )
+          return
+        }
         ctx.io.out.write(
-          `replay of run ${report.runId} matched: ${report.events} events, ${report.turns} scheduler turns, ` +
-            `${report.calls} agent or tool calls; it ended ${report.replayedStatus} as recorded\n`,
+          `replay of run ${report.runId} did not match: recorded ${report.status}, replayed ${report.replayedStatus}, ` +
+            `${report.mismatches.length} differences:\n`,
         )
-        return
-      }
-      ctx.io.out.write(
-        `replay of run ${report.runId} did not match: recorded ${report.status}, replayed ${report.replayedStatus}, ` +
-          `${report.mismatches.length} differences:\n`,
-      )
-      for (const m of report.mismatches) ctx.io.out.write(`  ${m}\n`)
-    })
+        for (const m of report.mismatches) ctx.io.out.write(`  ${m}\n`)
+      },
+    )
   })
 
-  withGlobalOptions(
+  withRemoteOptions(
     program
       .command('fork')
       .description(
@@ -63,8 +67,8 @@ export function registerReplay(program: Command, ctx: CommandContext): void {
       .addHelpText('after', `\n${RUN_EXIT_HELP}`),
     QUIET,
   ).action(async (runId: string, options: ForkOptions) => {
-    await withSession(options, { create: false }, async (session) => {
-      const forked = await session.app.orchestrator.runs.fork(session.caller, runId, { fromStep: options.from })
+    await withSession(options, { create: false, remote: true }, async (session) => {
+      const forked = await session.services.runs.fork(session.caller, runId, { fromStep: options.from })
       if (options.detach) {
         ctx.io.out.write(
           options.json

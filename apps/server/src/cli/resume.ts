@@ -31,8 +31,8 @@ export function registerResume(program: Command, ctx: CommandContext): void {
     QUIET,
   ).action(async (options: ResumeOptions) => {
     await withSession(options, { create: false }, async (session) => {
-      const { app, caller, dataDirArg } = session
-      const result = await app.orchestrator.runs.resumeAll(caller)
+      const { services, caller, dataDirArg } = session
+      const result = await services.runs.resumeAll(caller)
       for (const f of result.failed) ctx.io.err.write(`cannot resume run ${f.runId}: ${f.message}\n`)
       for (const id of result.elsewhere) {
         ctx.io.err.write(`run ${id} is driven by another process (shiioo serve or shiioo run); left to it\n`)
@@ -44,7 +44,7 @@ export function registerResume(program: Command, ctx: CommandContext): void {
       const running = result.resumed.filter((r) => r.status !== 'paused')
       const watched: Watched[] = []
       for (const r of running) {
-        const run = await app.orchestrator.runs.get(caller, r.runId)
+        const run = await services.runs.get(caller, r.runId)
         const decided = run.decisions
           .filter((d) => d.seq <= r.lastSeq)
           .map((d) => (d.item === null ? d.stepId : `${d.stepId}[${d.item}]`))

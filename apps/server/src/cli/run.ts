@@ -3,7 +3,7 @@ import { ShiiooError, isShiiooError } from '@shiioo/core'
 import { checkRunRequest } from '@shiioo/orchestrator'
 import type { CommandContext } from './context.js'
 import type { GlobalOptions } from './options.js'
-import { QUIET, withGlobalOptions } from './options.js'
+import { QUIET, withRemoteOptions } from './options.js'
 import { collect, withSession } from './session.js'
 import { INTERRUPTED_EXIT_CODE, RUN_EXIT_CODES, RUN_EXIT_HELP, reportOutcome, watchRuns } from './watch.js'
 import { readWorkflowFile, siblingWorkflows } from './workflow-files.js'
@@ -51,7 +51,7 @@ function hintJsonInputs(ctx: CommandContext, pairs: readonly string[], input: Re
 }
 
 export function registerRun(program: Command, ctx: CommandContext): void {
-  withGlobalOptions(
+  withRemoteOptions(
     program
       .command('run')
       .description('start a run of a workflow file and show its progress until it ends')
@@ -83,8 +83,8 @@ export function registerRun(program: Command, ctx: CommandContext): void {
       throw error
     }
     const workflows = await siblingWorkflows(path, ctx.cwd)
-    await withSession(options, { create: true }, async (session) => {
-      const started = await session.app.orchestrator.runs
+    await withSession(options, { create: true, remote: true }, async (session) => {
+      const started = await session.services.runs
         .start(session.caller, {
           source,
           input,
@@ -106,7 +106,9 @@ export function registerRun(program: Command, ctx: CommandContext): void {
           ctx.io.out.write(`${started.runId}\n`)
           ctx.io.err.write(
             `started run ${started.runId} of ${started.workflow.name}${again}; ` +
-              `it continues with \`${ctx.shiioo} resume${session.dataDirArg}\` or \`${ctx.shiioo} serve${session.dataDirArg}\`\n`,
+              (session.server !== null
+                ? `the server at ${session.server} drives it\n`
+                : `it continues with \`${ctx.shiioo} resume${session.dataDirArg}\` or \`${ctx.shiioo} serve${session.dataDirArg}\`\n`),
           )
         }
         return

@@ -5,9 +5,9 @@ import type { RunView } from '@shiioo/orchestrator'
 import type { CommandContext } from './context.js'
 import { formatInstant, formatSpan, formatTable } from './format.js'
 import type { GlobalOptions } from './options.js'
-import { QUIET, withGlobalOptions } from './options.js'
+import { QUIET, withRemoteOptions } from './options.js'
 import { formatRunDetails, formatStateAt } from './run-details.js'
-import type { Session } from './session.js'
+import type { RemoteServices, Session } from './session.js'
 import { withSession } from './session.js'
 import { INTERRUPTED_EXIT_CODE, RUN_EXIT_CODES, reportOutcome, watchRuns } from './watch.js'
 
@@ -41,7 +41,7 @@ function parseStatus(text: string): RunStatus {
 export function registerRuns(program: Command, ctx: CommandContext): void {
   const runs = program.command('runs').description('list, inspect and steer runs')
 
-  withGlobalOptions(
+  withRemoteOptions(
     runs
       .command('list')
       .description('list runs, newest first')
@@ -52,39 +52,44 @@ export function registerRuns(program: Command, ctx: CommandContext): void {
       .option('--json', 'print the page as JSON: { items, nextCursor }'),
     QUIET,
   ).action(async (options: ListOptions) => {
-    await withSession(options, { create: false, readOnly: true }, async ({ app, caller, dataDirArg }) => {
-      const page = await app.orchestrator.runs.list(caller, {
-        ...(options.status === undefined ? {} : { status: parseStatus(options.status) }),
-        ...(options.workflow === undefined ? {} : { workflow: options.workflow }),
-        ...(options.limit === undefined ? {} : { limit: wholeNumber(options.limit, '--limit', 1) }),
-        ...(options.cursor === undefined ? {} : { cursor: options.cursor }),
-      })
-      if (options.json) {
-        ctx.io.out.write(JSON.stringify(page) + '\n')
-        return
-      }
-      if (page.items.length === 0) {
-        ctx.io.err.write('no runs\n')
-        return
-      }
-      const now = Date.now()
-      const rows = page.items.map((r) => {
-        const end = r.endedAt === null ? now : Date.parse(r.endedAt)
-        const span = formatSpan(end - Date.parse(r.startedAt))
-        return [
-          r.runId,
-          r.workflow.name,
-          r.status,
-          formatInstant(r.startedAt),
-          r.endedAt === null ? `${span} so far` : span,
-        ]
-      })
-      ctx.io.out.write(formatTable(['RUN', 'WORKFLOW', 'STATUS', 'STARTED', 'DURATION'], rows))
-      if (page.nextCursor) ctx.io.err.write(`more: ${ctx.shiioo} runs list --cursor ${page.nextCursor}${dataDirArg}\n`)
-    })
+    await withSession(
+      options,
+      { create: false, readOnly: true, remote: true },
+      async ({ services, caller, dataDirArg }) => {
+        const page = await services.runs.list(caller, {
+          ...(options.status === undefined ? {} : { status: parseStatus(options.status) }),
+          ...(options.workflow === undefined ? {} : { workflow: options.workflow }),
+          ...(options.limit === undefined ? {} : { limit: wholeNumber(options.limit, '--limit', 1) }),
+          ...(options.cursor === undefined ? {} : { cursor: options.cursor }),
+        })
+        if (options.json) {
+          ctx.io.out.write(JSON.stringify(page) + '\n')
+          return
+        }
+        if (page.items.length === 0) {
+          ctx.io.err.write('no runs\n')
+          return
+        }
+        const now = Date.now()
+        const rows = page.items.map((r) => {
+          const end = r.endedAt === null ? now : Date.parse(r.endedAt)
+          const span = formatSpan(end - Date.parse(r.startedAt))
+          return [
+            r.runId,
+            r.workflow.name,
+            r.status,
+            formatInstant(r.startedAt),
+            r.endedAt === null ? `${span} so far` : span,
+          ]
+        })
+        ctx.io.out.write(formatTable(['RUN', 'WORKFLOW', 'STATUS', 'STARTED', 'DURATION'], rows))
+        if (page.nextCursor)
+          ctx.io.err.write(`more: ${ctx.shiioo} runs list --cursor ${page.nextCursor}${dataDirArg}\n`)
+      },
+    )
   })
 
-  withGlobalOptions(
+  withRemoteOptions(
     runs
       .command('show')
       .description("show a run: its status, and each step's status, attempts and errors")
@@ -92,13 +97,17 @@ export function registerRuns(program: Command, ctx: CommandContext): void {
       .option('--json', 'print the run as JSON (its view: status, steps, decisions, payloads inline or by blob)'),
     QUIET,
   ).action(async (runId: string, options: JsonOption) => {
-    await withSession(options, { create: false, readOnly: true }, async ({ app, caller, dataDirArg }) => {
-      const run = await app.orchestrator.runs.get(caller, runId)
-      ctx.io.out.write(options.json ? JSON.stringify(run) + '\n' : formatRunDetails(run, ctx.shiioo, dataDirArg))
-    })
+    await withSession(
+      options,
+      { create: false, readOnly: true, remote: true },
+      async ({ services, caller, dataDirArg }) => {
+        const run = await services.runs.get(caller, runId)
+        ctx.io.out.write(options.json ? JSON.stringify(run) + '\n' : formatRunDetails(run, ctx.shiioo, dataDirArg))
+      },
+    )
   })
 
-  withGlobalOptions(
+  withRemoteOptions(
     runs
       .command('state')
       .description('show the state of a run as of one of its events (time travel)')
@@ -107,20 +116,24 @@ export function registerRuns(program: Command, ctx: CommandContext): void {
       .option('--json', 'print the state as JSON'),
     QUIET,
   ).action(async (runId: string, options: JsonOption & { at?: string }) => {
-    await withSession(options, { create: false, readOnly: true }, async ({ app, caller, dataDirArg }) => {
-      const r = app.orchestrator.runs
-      const seq = options.at === undefined ? (await r.get(caller, runId)).lastSeq : wholeNumber(options.at, '--at', 1)
-      const run = await r.stateAt(caller, runId, seq)
-      ctx.io.out.write(options.json ? JSON.stringify(run) + '\n' : formatStateAt(run, ctx.shiioo, dataDirArg))
-    })
+    await withSession(
+      options,
+      { create: false, readOnly: true, remote: true },
+      async ({ services, caller, dataDirArg }) => {
+        const r = services.runs
+        const seq = options.at === undefined ? (await r.get(caller, runId)).lastSeq : wholeNumber(options.at, '--at', 1)
+        const run = await r.stateAt(caller, runId, seq)
+        ctx.io.out.write(options.json ? JSON.stringify(run) + '\n' : formatStateAt(run, ctx.shiioo, dataDirArg))
+      },
+    )
   })
 
   const steer = (
     name: 'cancel' | 'pause',
     description: string,
-    act: (s: Session, runId: string, reason?: string) => Promise<RunView>,
+    act: (s: Session<RemoteServices>, runId: string, reason?: string) => Promise<RunView>,
   ) =>
-    withGlobalOptions(
+    withRemoteOptions(
       runs
         .command(name)
         .description(description)
@@ -129,7 +142,7 @@ export function registerRuns(program: Command, ctx: CommandContext): void {
         .option('--json', 'print { runId, status } as JSON'),
       QUIET,
     ).action(async (runId: string, options: JsonOption & { reason?: string }) => {
-      await withSession(options, { create: false }, async (session) => {
+      await withSession(options, { create: false, remote: true }, async (session) => {
         const run = await act(session, runId, options.reason)
         ctx.io.out.write(
           options.json
@@ -139,15 +152,15 @@ export function registerRuns(program: Command, ctx: CommandContext): void {
       })
     })
   steer('cancel', 'cancel a run: steps in flight are abandoned and nothing more starts', (s, id, reason) =>
-    s.app.orchestrator.runs.cancel(s.caller, id, reason),
+    s.services.runs.cancel(s.caller, id, reason),
   )
   steer(
     'pause',
     'pause a run: steps in flight finish, nothing new starts until `shiioo runs resume`',
-    (s, id, reason) => s.app.orchestrator.runs.pause(s.caller, id, reason),
+    (s, id, reason) => s.services.runs.pause(s.caller, id, reason),
   )
 
-  withGlobalOptions(
+  withRemoteOptions(
     runs
       .command('resume')
       .description('resume a paused run (to continue every unfinished run after a restart, see `shiioo resume`)')
@@ -156,14 +169,16 @@ export function registerRuns(program: Command, ctx: CommandContext): void {
       .option('--json', 'print { runId, status } as JSON (with --wait: the outcome)'),
     QUIET,
   ).action(async (runId: string, options: JsonOption & { wait?: boolean }) => {
-    await withSession(options, { create: false }, async (session) => {
-      const run = await session.app.orchestrator.runs.resumePaused(session.caller, runId)
+    await withSession(options, { create: false, remote: true }, async (session) => {
+      const run = await session.services.runs.resumePaused(session.caller, runId)
       if (!options.wait) {
         if (options.json) ctx.io.out.write(JSON.stringify({ runId: run.runId, status: run.status }) + '\n')
         else {
           ctx.io.out.write(`${run.runId} ${run.status}\n`)
           ctx.io.err.write(
-            `it continues in the process driving it, or with \`${ctx.shiioo} resume${session.dataDirArg}\`\n`,
+            session.server !== null
+              ? `the server at ${session.server} drives it on\n`
+              : `it continues in the process driving it, or with \`${ctx.shiioo} resume${session.dataDirArg}\`\n`,
           )
         }
         return

@@ -1,17 +1,25 @@
 import { userInfo } from 'node:os'
 import type { TenantId } from '@shiioo/core'
-import type { CallerContext } from '@shiioo/orchestrator'
+import type { CallerContext, Orchestrator } from '@shiioo/orchestrator'
 import { localCaller } from '@shiioo/orchestrator'
-import type { Composed, OpenOptions } from '../compose.js'
+import type { OpenOptions } from '../compose.js'
 import { openOrchestrator } from '../compose.js'
 import type { Config } from '../config/index.js'
 import { dataDirArg } from './command-line.js'
 import type { GlobalOptions } from './options.js'
 import { QUIET, loadCommandConfig } from './options.js'
+import { remoteServices } from './remote/services.js'
 
-/** A command's view of the application: the orchestrator, who is calling, and how to name the data dir. */
-export interface Session {
-  app: Composed
+/** The services a command calls on the data dir. */
+export type CliServices = Pick<Orchestrator, 'runs' | 'audit' | 'identity' | 'data'>
+/** Those a command may also call on a running server (`--server`, `SHIIOO_SERVER`). */
+export type RemoteServices = Pick<Orchestrator, 'runs' | 'audit'>
+
+/** A command's view of the application: the services, who is calling, and how to name the data dir. */
+export interface Session<S extends RemoteServices = CliServices> {
+  services: S
+  /** The server the services call (`--server`), or null on the data dir. */
+  server: string | null
   config: Config
   caller: CallerContext
   /** ` --data-dir <path>` when the command was given one, so a printed command works as shown. */
@@ -35,17 +43,37 @@ function cliCaller(tenant: TenantId | undefined): CallerContext {
  */
 export async function withSession<T>(
   options: GlobalOptions,
-  open: OpenOptions & { tenant?: TenantId },
+  open: OpenOptions & { tenant?: TenantId; remote: true },
+  fn: (session: Session<RemoteServices>) => Promise<T>,
+): Promise<T>
+export async function withSession<T>(
+  options: GlobalOptions,
+  open: OpenOptions & { tenant?: TenantId; remote?: false },
+  fn: (session: Session) => Promise<T>,
+): Promise<T>
+export async function withSession<T>(
+  options: GlobalOptions,
+  open: OpenOptions & { tenant?: TenantId; remote?: boolean },
   fn: (session: Session) => Promise<T>,
 ): Promise<T> {
-  // a command that only reads calls no model: it needs no source's key
-  const config = loadCommandConfig(options, QUIET, { requireKeys: open.readOnly !== true })
+  // a command that only reads calls no model, and one sent to a server none here: no source's key needed
+  const config = loadCommandConfig(options, QUIET, { requireKeys: open.readOnly !== true && open.remote !== true })
+  const caller = cliCaller(open.tenant)
+  const remote = open.remote === true ? config.remote : null
+  if (remote) {
+    // the server acts as the token's principal, in its tenant: `caller` names no one there
+    const run = fn as (session: Session<RemoteServices>) => Promise<T>
+    // a printed command names the server as this one was given it (a flag, or the environment)
+    const serverArg = options.server === undefined ? '' : ` --server ${remote.url}`
+    return run({ services: remoteServices(remote), server: remote.url, config, caller, dataDirArg: serverArg })
+  }
   const app = await openOrchestrator(config, open)
   try {
     return await fn({
-      app,
+      services: app.orchestrator,
+      server: null,
       config,
-      caller: cliCaller(open.tenant),
+      caller,
       dataDirArg: dataDirArg(options.dataDir, config.dataDir),
     })
   } finally {

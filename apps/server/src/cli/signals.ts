@@ -3,7 +3,7 @@ import type { Json } from '@shiioo/core'
 import { ShiiooError } from '@shiioo/core'
 import type { CommandContext } from './context.js'
 import type { GlobalOptions } from './options.js'
-import { QUIET, withGlobalOptions } from './options.js'
+import { QUIET, withRemoteOptions } from './options.js'
 import { wholeNumber } from './runs.js'
 import { withSession } from './session.js'
 
@@ -20,12 +20,13 @@ interface SignalOptions extends GlobalOptions {
 
 const DECISIONS = ['approve', 'reject'] as const
 
-function continuation(shiioo: string, dataDirArg: string): string {
+function continuation(shiioo: string, dataDirArg: string, server: string | null): string {
+  if (server !== null) return `the server at ${server} drives the run on`
   return `the run continues in the process driving it (shiioo run, shiioo serve), or with \`${shiioo} resume${dataDirArg}\``
 }
 
 export function registerSignals(program: Command, ctx: CommandContext): void {
-  withGlobalOptions(
+  withRemoteOptions(
     program
       .command('decide')
       .description('approve or reject an approval step of a run (it may be decided before the step waits)')
@@ -41,8 +42,8 @@ export function registerSignals(program: Command, ctx: CommandContext): void {
       throw new ShiiooError('INVALID_INPUT', `<decision> must be approve or reject, not "${decision}"`)
     }
     const item = options.item === undefined ? undefined : wholeNumber(options.item, '--item', 0)
-    await withSession(options, { create: false }, async ({ app, caller, dataDirArg }) => {
-      const run = await app.orchestrator.runs.decide(caller, runId, {
+    await withSession(options, { create: false, remote: true }, async ({ services, caller, dataDirArg, server }) => {
+      const run = await services.runs.decide(caller, runId, {
         stepId,
         decision: decision as (typeof DECISIONS)[number],
         ...(options.comment === undefined ? {} : { comment: options.comment }),
@@ -56,11 +57,11 @@ export function registerSignals(program: Command, ctx: CommandContext): void {
       }
       const what = item === undefined ? `step ${stepId}` : `item ${item} of step ${stepId}`
       ctx.io.out.write(`${decision === 'approve' ? 'approved' : 'rejected'} ${what} of run ${run.runId}\n`)
-      ctx.io.err.write(`${continuation(ctx.shiioo, dataDirArg)}\n`)
+      ctx.io.err.write(`${continuation(ctx.shiioo, dataDirArg, server)}\n`)
     })
   })
 
-  withGlobalOptions(
+  withRemoteOptions(
     program
       .command('signal')
       .description('send an external event to a run, for its steps that wait for that event')
@@ -78,8 +79,8 @@ export function registerSignals(program: Command, ctx: CommandContext): void {
         throw new ShiiooError('INVALID_INPUT', `--data is not JSON: ${(error as Error).message}`)
       }
     }
-    await withSession(options, { create: false }, async ({ app, caller, dataDirArg }) => {
-      const run = await app.orchestrator.runs.signal(caller, runId, {
+    await withSession(options, { create: false, remote: true }, async ({ services, caller, dataDirArg, server }) => {
+      const run = await services.runs.signal(caller, runId, {
         name,
         ...(payload === undefined ? {} : { payload }),
       })
@@ -88,7 +89,7 @@ export function registerSignals(program: Command, ctx: CommandContext): void {
         return
       }
       ctx.io.out.write(`sent event ${name} to run ${run.runId}\n`)
-      ctx.io.err.write(`${continuation(ctx.shiioo, dataDirArg)}\n`)
+      ctx.io.err.write(`${continuation(ctx.shiioo, dataDirArg, server)}\n`)
     })
   })
 }

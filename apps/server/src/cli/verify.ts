@@ -44,9 +44,9 @@ export function registerVerify(program: Command, ctx: CommandContext): void {
       .option('--json', 'print the full report as JSON on stdout'),
     QUIET,
   ).action(async (options: VerifyOptions) => {
-    await withSession(options, { create: false, indexOnDemand: true, readOnly: true }, async ({ app, caller }) => {
+    await withSession(options, { create: false, indexOnDemand: true, readOnly: true }, async ({ services, caller }) => {
       const progress = phasedCounter(ctx.io.err)
-      const report = await app.orchestrator.data.verify(caller, { onProgress: (p) => progress.update(p) })
+      const report = await services.data.verify(caller, { onProgress: (p) => progress.update(p) })
       progress.finish()
       if (options.json) {
         ctx.io.out.write(JSON.stringify(report) + '\n')

@@ -2,7 +2,7 @@ import type { RunFollower, RunOutcomeView, RunStatus } from '@shiioo/orchestrato
 import type { CommandContext } from './context.js'
 import { formatSpan } from './format.js'
 import { createRunProgress } from './run-progress.js'
-import type { Session } from './session.js'
+import type { RemoteServices, Session } from './session.js'
 import { onInterrupt } from './shutdown.js'
 
 /** How `run`, `fork` and `resume` end: 0 only when every run they waited for completed. */
@@ -37,11 +37,11 @@ export interface Watched {
  */
 export async function watchRuns(
   ctx: CommandContext,
-  session: Session,
+  session: Session<RemoteServices>,
   runs: readonly Watched[],
   options: { prefix: boolean },
 ): Promise<RunOutcomeView[] | null> {
-  const { app, caller } = session
+  const { services, caller } = session
   const followers: RunFollower[] = runs.map((r) => {
     const progress = createRunProgress(r.runId, {
       out: ctx.io.err,
@@ -51,17 +51,20 @@ export async function watchRuns(
       ...(r.decided === undefined ? {} : { decided: r.decided }),
       ...(options.prefix ? { prefix: `[…${r.runId.slice(-6)}] ` } : {}),
     })
-    return app.orchestrator.runs.follow(caller, r.runId, (events) => progress.onEvents(events), { fromSeq: r.fromSeq })
+    return services.runs.follow(caller, r.runId, (events) => progress.onEvents(events), { fromSeq: r.fromSeq })
   })
   const interrupt = onInterrupt()
   try {
-    const ended = Promise.all(runs.map((r) => app.orchestrator.runs.wait(caller, r.runId)))
+    const ended = Promise.all(runs.map((r) => services.runs.wait(caller, r.runId)))
     const outcome = await Promise.race([ended, interrupt.signalled])
     if (typeof outcome === 'string') {
       for (const f of followers) f.stop()
       ctx.io.err.write(
-        `\n${outcome}: stopped driving; the run${runs.length === 1 ? ' is' : 's are'} left unfinished.` +
-          ` Continue with: ${ctx.shiioo} resume${session.dataDirArg}\n`,
+        session.server !== null
+          ? `\n${outcome}: stopped watching; the server at ${session.server} drives the run${runs.length === 1 ? '' : 's'} on` +
+              ` (see \`${ctx.shiioo} runs show ${runs[0]!.runId}${session.dataDirArg}\`)\n`
+          : `\n${outcome}: stopped driving; the run${runs.length === 1 ? ' is' : 's are'} left unfinished.` +
+              ` Continue with: ${ctx.shiioo} resume${session.dataDirArg}\n`,
       )
       return null
     }
@@ -74,7 +77,12 @@ export async function watchRuns(
 }
 
 /** The final word on a run: its status on stderr, its output as JSON on stdout. */
-export function reportOutcome(ctx: CommandContext, o: RunOutcomeView, session: Session, showOutput: boolean): void {
+export function reportOutcome(
+  ctx: CommandContext,
+  o: RunOutcomeView,
+  session: Session<RemoteServices>,
+  showOutput: boolean,
+): void {
   const took = o.durationMs === null ? '' : ` in ${formatSpan(o.durationMs)}`
   switch (o.status) {
     case 'completed':

@@ -33,6 +33,12 @@ export interface Config {
    * null when unset. A secret: never logged (the logger redacts `adminToken`) or printed.
    */
   adminToken: string | null
+  /**
+   * A running server the CLI's commands call instead of opening the data dir (`--server`,
+   * `SHIIOO_SERVER`, `[client] server`), with the API token it sends (`SHIIOO_TOKEN`, a secret:
+   * environment only, redacted by the logger); null when unset.
+   */
+  remote: { url: string; token: string | null } | null
 }
 
 /** The capacity settings, and whether the sources' rate windows are shared through the data dir. */
@@ -101,6 +107,10 @@ export function loadConfig(input: LoadConfigInput): Config {
     ),
     configFile: file.file,
     adminToken: adminTokenOf(input.env ?? {}),
+    remote: remoteOf(
+      layers.map((l) => l.client?.server).findLast((u) => u !== undefined),
+      input.env ?? {},
+    ),
   }
 }
 
@@ -200,4 +210,19 @@ function capacityOf(
     ...(capacity?.max_wait_ms === undefined ? {} : { maxWaitMs: capacity.max_wait_ms }),
     shareLimits: capacity?.share_limits ?? true,
   }
+}
+
+/** The server the CLI calls, if one is set, with `SHIIOO_TOKEN` (checked, never shown). */
+function remoteOf(
+  url: string | undefined,
+  env: Readonly<Record<string, string | undefined>>,
+): { url: string; token: string | null } | null {
+  const token = env.SHIIOO_TOKEN
+  if (token !== undefined && token !== '' && !/^[\x21-\x7e]{1,512}$/.test(token)) {
+    throw new ConfigError([
+      `SHIIOO_TOKEN: must be an API token of printable characters without spaces (it has ${token.length} characters); make one with \`shiioo token create\``,
+    ])
+  }
+  if (url === undefined) return null
+  return { url: url.replace(/\/+$/, ''), token: token === undefined || token === '' ? null : token }
 }

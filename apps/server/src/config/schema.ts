@@ -28,6 +28,12 @@ const origin = z.string({ error: 'must be a string' }).regex(/^https?:\/\/[A-Za-
 
 const dataDir = z.string({ error: 'must be a string' }).min(1, { error: 'must not be empty' })
 
+/** A Shiioo server's base URL (http or https, no query or fragment), as the CLI's `--server` takes it. */
+const serverUrl = z.string({ error: 'must be a string' }).regex(/^https?:\/\/[^\s?#]{1,2000}$/, {
+  error: (issue) =>
+    `must be a server's URL such as "http://127.0.0.1:8080" (http or https, no query; got ${show(issue.input)})`,
+})
+
 const level = z.enum(LOG_LEVELS, {
   error: (issue) => `must be one of ${LOG_LEVELS.join(', ')} (got ${show(issue.input)})`,
 })
@@ -114,6 +120,8 @@ export const settingsSchema = z
         .strict()
         .optional(),
       log: z.object({ level: level.optional() }, table).strict().optional(),
+      /** Where CLI commands send their calls: a running server instead of the data dir. */
+      client: z.object({ server: serverUrl.optional() }, table).strict().optional(),
       http: z
         .object(
           {

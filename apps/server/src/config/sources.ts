@@ -18,6 +18,7 @@ export const ENV_SETTINGS: Readonly<Record<string, readonly [keyof Settings, str
   SHIIOO_ENGINE_MAX_CONCURRENCY: ['engine', 'max_concurrency'],
   SHIIOO_ENGINE_MAX_PARALLEL_PER_RUN: ['engine', 'max_parallel_per_run'],
   SHIIOO_ENGINE_SCAN_MS: ['engine', 'scan_ms'],
+  SHIIOO_SERVER: ['client', 'server'],
 }
 
 /**
@@ -35,6 +36,7 @@ export const FLAG_SETTINGS: Readonly<Record<string, readonly [keyof Settings, st
   '--port': ['server', 'port'],
   '--data-dir': ['storage', 'data_dir'],
   '--log-level': ['log', 'level'],
+  '--server': ['client', 'server'],
 }
 
 export interface ConfigFlags {
@@ -43,6 +45,7 @@ export interface ConfigFlags {
   host?: string | undefined
   port?: string | number | undefined
   logLevel?: string | undefined
+  server?: string | undefined
 }
 
 /** Settings that were removed, and why: an old config that still sets one is told what happened. */
@@ -144,6 +147,7 @@ export function readFlagSettings(flags: ConfigFlags): Settings {
     '--port': flags.port,
     '--data-dir': flags.dataDir,
     '--log-level': flags.logLevel,
+    '--server': flags.server,
   }
   const pairs = Object.entries(FLAG_SETTINGS).flatMap(([name, target]): Array<[typeof target, string | number]> => {
     const value = values[name]

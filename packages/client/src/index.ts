@@ -1,0 +1,8 @@
+export type { ShiiooClient, ShiiooClientOptions } from './client.js'
+export { createClient } from './client.js'
+export type { ApiErrorBody } from './errors.js'
+export { ShiiooApiError } from './errors.js'
+export type { GraphQLRequest, SubscribeOptions } from './graphql.js'
+export type { SseMessage } from './sse.js'
+export { readSse } from './sse.js'
+export type { paths, components, operations } from './schema.js'
