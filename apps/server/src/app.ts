@@ -15,6 +15,7 @@ import { docsRoutes, swaggerUiDir } from './http/routes/docs.js'
 import { governanceRoutes } from './http/routes/governance.js'
 import type { Readiness } from './http/routes/health.js'
 import { healthRoutes } from './http/routes/health.js'
+import { identityRoutes } from './http/routes/identity.js'
 import { metricsRoutes } from './http/routes/metrics.js'
 import { runRoutes } from './http/routes/runs.js'
 import { workflowRoutes } from './http/routes/workflows.js'
@@ -110,6 +111,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   app.route('/', workflowRoutes(orchestrator, validationHook))
   app.route('/', governanceRoutes(orchestrator, validationHook))
   app.route('/', auditRoutes(orchestrator, validationHook))
+  app.route('/', identityRoutes(orchestrator, validationHook))
   app.route('/', metricsRoutes(orchestrator, deps.metrics, validationHook))
   app.doc31('/api/openapi.json', {
     openapi: '3.1.0',

@@ -153,3 +153,56 @@ describe('shiioo principal and shiioo token', () => {
     expect(audit.stdout).not.toContain(viaJson.token)
   })
 })
+
+describe('shiioo serve: principals and tokens over REST', () => {
+  it('the admin makes a principal and a token over the API; that token works until it is revoked', async () => {
+    const cwd = await dirs.make()
+    const admin = 'e2e-admin-token-0123456789-abcdefghijklmn'
+    const server = await startServe(['--port', '0'], { cwd, env: { SHIIOO_ADMIN_TOKEN: admin } })
+    try {
+      const call = (method: string, path: string, token: string, body?: unknown) =>
+        fetch(`${server.url}${path}`, {
+          method,
+          headers: {
+            Authorization: `Bearer ${token}`,
+            ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+          },
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        })
+      const me = await call('GET', '/api/me', admin)
+      expect(me.status).toBe(200)
+      expect(await me.json()).toMatchObject({ tenant: 'default', roles: ['admin'], principal: { name: 'admin' } })
+
+      const principal = await call('POST', '/api/principals', admin, {
+        kind: 'agent',
+        name: 'ci-bot',
+        roles: ['operator'],
+      })
+      expect(principal.status).toBe(201)
+      const bot = (await principal.json()) as Principal
+      const created = await call('POST', '/api/tokens', admin, { principal: 'ci-bot', name: 'ci' })
+      expect(created.status).toBe(201)
+      const { token, id } = (await created.json()) as Token & { token: string }
+      expect(token).toMatch(/^shiioo_[A-Za-z0-9_-]{43}$/)
+
+      const asBot = await call('GET', '/api/me', token)
+      expect(asBot.status).toBe(200)
+      expect(await asBot.json()).toMatchObject({ actor: { kind: 'agent', id: bot.id }, roles: ['operator'] })
+      expect((await call('GET', '/api/runs', token)).status).toBe(200)
+      expect((await call('GET', '/api/tokens', token)).status).toBe(403)
+
+      const revoked = await call('POST', `/api/tokens/${id}/revoke`, admin)
+      expect(revoked.status).toBe(200)
+      expect(await revoked.json()).toMatchObject({ id, status: 'revoked' })
+      const refused = await call('GET', '/api/me', token)
+      expect(refused.status).toBe(401)
+      expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('UNAUTHENTICATED')
+    } finally {
+      const ended = await server.stop()
+      expect(ended.stderr).not.toMatch(TOKEN)
+    }
+    // and the CLI on the same data dir sees what the API made
+    const tokens = await json<Token[]>(['token', 'list', '--principal', 'ci-bot'], cwd)
+    expect(tokens).toMatchObject([{ name: 'ci', status: 'revoked' }])
+  })
+})

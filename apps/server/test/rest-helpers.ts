@@ -129,3 +129,22 @@ export interface ErrorJson {
     requestId: string | null
   }
 }
+
+/**
+ * The covered-operations registry across files: the OpenAPI tags whose operations another file
+ * than rest.test.ts exercises. That file checks it called every operation of its tags; rest.test.ts
+ * checks every other documented operation.
+ */
+export const TAGS_TESTED_ELSEWHERE: Readonly<Record<string, string>> = { identity: 'rest-identity.test.ts' }
+
+/** The documented operations (`get /api/runs`) of the app's OpenAPI document, with their tags. */
+export async function documentedOperations(app: {
+  request: (path: string) => Response | Promise<Response>
+}): Promise<Array<{ op: string; tags: string[] }>> {
+  const doc = (await (await app.request('/api/openapi.json')).json()) as {
+    paths: Record<string, Record<string, { tags?: string[] }>>
+  }
+  return Object.entries(doc.paths).flatMap(([path, item]) =>
+    Object.entries(item).map(([method, operation]) => ({ op: `${method} ${path}`, tags: operation.tags ?? [] })),
+  )
+}

@@ -5,7 +5,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createApp } from '../src/app.js'
 import { createServerMetrics } from '../src/http/metrics.js'
 import type { ErrorJson, RestStack } from './rest-helpers.js'
-import { ACME_TOKEN, TESTER, apiClient, exampleYaml, openRestStack } from './rest-helpers.js'
+import {
+  ACME_TOKEN,
+  TAGS_TESTED_ELSEWHERE,
+  TESTER,
+  apiClient,
+  documentedOperations,
+  exampleYaml,
+  openRestStack,
+} from './rest-helpers.js'
 
 interface OpenApiDoc {
   openapi: string
@@ -632,14 +640,19 @@ describe('tenant isolation', () => {
 })
 
 describe('the OpenAPI document', () => {
-  it('documents no operation that no test above exercised', async () => {
-    const doc = (await (await stack.app.request('/api/openapi.json')).json()) as OpenApiDoc
-    const documented = Object.entries(doc.paths).flatMap(([path, item]) => Object.keys(item).map((m) => `${m} ${path}`))
+  it('documents no operation that no test above exercised (bar the tags another file covers)', async () => {
+    const operations = await documentedOperations(stack.app)
+    const elsewhere = operations.filter((o) => o.tags.some((t) => t in TAGS_TESTED_ELSEWHERE)).map((o) => o.op)
+    const documented = operations.map((o) => o.op).filter((op) => !elsewhere.includes(op))
     expect(documented.length).toBeGreaterThan(25)
     const missed = documented.filter((op) => !api.covered.has(op))
     expect(missed).toEqual([])
     // and every call the tests made names a documented operation
     const undocumented = ['get /api/openapi.json', 'get /api/docs']
-    expect([...api.covered].filter((op) => !documented.includes(op) && !undocumented.includes(op))).toEqual([])
+    expect(
+      [...api.covered].filter(
+        (op) => !documented.includes(op) && !elsewhere.includes(op) && !undocumented.includes(op),
+      ),
+    ).toEqual([])
   })
 })

@@ -2540,6 +2540,862 @@ export interface paths {
     patch?: never
     trace?: never
   }
+  '/api/me': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    /** Who the token acts as: its principal, tenant and roles */
+    get: {
+      parameters: {
+        query?: never
+        header?: never
+        path?: never
+        cookie?: never
+      }
+      requestBody?: never
+      responses: {
+        /** @description The caller */
+        200: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Me']
+          }
+        }
+        /** @description Bad input: malformed JSON, a wrong type, a missing or invalid field (`details.field` names it) */
+        400: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Error']
+          }
+        }
+        /** @description No bearer token, or one that is not valid */
+        401: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Error']
+          }
+        }
+        /** @description The caller may not do this */
+        403: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Error']
+          }
+        }
+        /** @description Too many requests, or a quota used up */
+        429: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Error']
+          }
+        }
+        /** @description Not available now; retry later */
+        503: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Error']
+          }
+        }
+      }
+    }
+    put?: never
+    post?: never
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  '/api/principals': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    /** The tenant’s principals (users and agents), oldest first */
+    get: {
+      parameters: {
+        query?: never
+        header?: never
+        path?: never
+        cookie?: never
+      }
+      requestBody?: never
+      responses: {
+        /** @description The principals */
+        200: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': {
+              items: components['schemas']['Principal'][]
+            }
+          }
+        }
+        /** @description Bad input: malformed JSON, a wrong type, a missing or invalid field (`details.field` names it) */
+        400: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Error']
+          }
+        }
+        /** @description No bearer token, or one that is not valid */
+        401: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Error']
+          }
+        }
+        /** @description The caller may not do this */
+        403: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Error']
+          }
+        }
+        /** @description Too many requests, or a quota used up */
+        429: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Error']
+          }
+        }
+        /** @description Not available now; retry later */
+        503: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Error']
+          }
+        }
+      }
+    }
+    put?: never
+    /**
+     * Create a principal: a user or an agent (service account) of the caller’s tenant
+     * @description Give it a token with POST /api/tokens. A name already taken in the tenant is refused (409).
+     */
+    post: {
+      parameters: {
+        query?: never
+        header?: never
+        path?: never
+        cookie?: never
+      }
+      requestBody: {
+        content: {
+          'application/json': components['schemas']['NewPrincipal']
+        }
+      }
+      responses: {
+        /** @description The principal made */
+        201: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Principal']
+          }
+        }
+        /** @description Bad input: malformed JSON, a wrong type, a missing or invalid field (`details.field` names it) */
+        400: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Error']
+          }
+        }
+        /** @description No bearer token, or one that is not valid */
+        401: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Error']
+          }
+        }
+        /** @description The caller may not do this */
+        403: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Error']
+          }
+        }
+        /** @description A conflict with the current state (an idempotency key reused with another request, a run that cannot do this now) */
+        409: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Error']
+          }
+        }
+        /** @description The request body is larger than the server accepts */
+        413: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Error']
+          }
+        }
+        /** @description Too many requests, or a quota used up */
+        429: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Error']
+          }
+        }
+        /** @description Not available now; retry later */
+        503: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Error']
+          }
+        }
+      }
+    }
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  '/api/principals/{principal}': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    /** One principal, by id or name */
+    get: {
+      parameters: {
+        query?: never
+        header?: never
+        path: {
+          /** @description A principal’s id (prn_ + ULID) or its name */
+          principal: string
+        }
+        cookie?: never
+      }
+      requestBody?: never
+      responses: {
+        /** @description The principal */
+        200: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Principal']
+          }
+        }
+        /** @description Bad input: malformed JSON, a wrong type, a missing or invalid field (`details.field` names it) */
+        400: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Error']
+          }
+        }
+        /** @description No bearer token, or one that is not valid */
+        401: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Error']
+          }
+        }
+        /** @description The caller may not do this */
+        403: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Error']
+          }
+        }
+        /** @description No such thing in the caller’s tenant */
+        404: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Error']
+          }
+        }
+        /** @description Too many requests, or a quota used up */
+        429: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Error']
+          }
+        }
+        /** @description Not available now; retry later */
+        503: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Error']
+          }
+        }
+      }
+    }
+    put?: never
+    post?: never
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  '/api/principals/{principal}/roles': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    get?: never
+    /**
+     * Replace a principal’s roles
+     * @description Its tokens act with the new roles from their next request.
+     */
+    put: {
+      parameters: {
+        query?: never
+        header?: never
+        path: {
+          /** @description A principal’s id (prn_ + ULID) or its name */
+          principal: string
+        }
+        cookie?: never
+      }
+      requestBody: {
+        content: {
+          'application/json': components['schemas']['PrincipalRoles']
+        }
+      }
+      responses: {
+        /** @description The principal with its new roles */
+        200: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Principal']
+          }
+        }
+        /** @description Bad input: malformed JSON, a wrong type, a missing or invalid field (`details.field` names it) */
+        400: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Error']
+          }
+        }
+        /** @description No bearer token, or one that is not valid */
+        401: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Error']
+          }
+        }
+        /** @description The caller may not do this */
+        403: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Error']
+          }
+        }
+        /** @description No such thing in the caller’s tenant */
+        404: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Error']
+          }
+        }
+        /** @description The request body is larger than the server accepts */
+        413: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Error']
+          }
+        }
+        /** @description Too many requests, or a quota used up */
+        429: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Error']
+          }
+        }
+        /** @description Not available now; retry later */
+        503: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Error']
+          }
+        }
+      }
+    }
+    post?: never
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  '/api/principals/{principal}/disable': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    get?: never
+    put?: never
+    /**
+     * Disable a principal for good: its tokens stop working at once
+     * @description Its id and name stay, so the audit chain still names it. Disabling a disabled principal changes nothing.
+     */
+    post: {
+      parameters: {
+        query?: never
+        header?: never
+        path: {
+          /** @description A principal’s id (prn_ + ULID) or its name */
+          principal: string
+        }
+        cookie?: never
+      }
+      requestBody?: {
+        content: {
+          'application/json': {
+            reason?: string
+          }
+        }
+      }
+      responses: {
+        /** @description The principal, disabled */
+        200: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Principal']
+          }
+        }
+        /** @description Bad input: malformed JSON, a wrong type, a missing or invalid field (`details.field` names it) */
+        400: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Error']
+          }
+        }
+        /** @description No bearer token, or one that is not valid */
+        401: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Error']
+          }
+        }
+        /** @description The caller may not do this */
+        403: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Error']
+          }
+        }
+        /** @description No such thing in the caller’s tenant */
+        404: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Error']
+          }
+        }
+        /** @description The request body is larger than the server accepts */
+        413: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Error']
+          }
+        }
+        /** @description Too many requests, or a quota used up */
+        429: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Error']
+          }
+        }
+        /** @description Not available now; retry later */
+        503: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Error']
+          }
+        }
+      }
+    }
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  '/api/tokens': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    /** The tenant’s API tokens (or one principal’s), oldest first: ids and prefixes, never a token */
+    get: {
+      parameters: {
+        query?: {
+          /** @description Only this principal’s tokens (its id or name) */
+          principal?: string
+        }
+        header?: never
+        path?: never
+        cookie?: never
+      }
+      requestBody?: never
+      responses: {
+        /** @description The tokens */
+        200: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': {
+              items: components['schemas']['Token'][]
+            }
+          }
+        }
+        /** @description Bad input: malformed JSON, a wrong type, a missing or invalid field (`details.field` names it) */
+        400: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Error']
+          }
+        }
+        /** @description No bearer token, or one that is not valid */
+        401: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Error']
+          }
+        }
+        /** @description The caller may not do this */
+        403: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Error']
+          }
+        }
+        /** @description No such thing in the caller’s tenant */
+        404: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Error']
+          }
+        }
+        /** @description Too many requests, or a quota used up */
+        429: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Error']
+          }
+        }
+        /** @description Not available now; retry later */
+        503: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Error']
+          }
+        }
+      }
+    }
+    put?: never
+    /**
+     * Create an API token for a principal: the answer is the only time the token is shown
+     * @description Send it as `Authorization: Bearer <token>`. A disabled principal gets no token (409); an unknown one is 404.
+     */
+    post: {
+      parameters: {
+        query?: never
+        header?: never
+        path?: never
+        cookie?: never
+      }
+      requestBody: {
+        content: {
+          'application/json': components['schemas']['NewToken']
+        }
+      }
+      responses: {
+        /** @description The token made, with its text */
+        201: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['CreatedToken']
+          }
+        }
+        /** @description Bad input: malformed JSON, a wrong type, a missing or invalid field (`details.field` names it) */
+        400: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Error']
+          }
+        }
+        /** @description No bearer token, or one that is not valid */
+        401: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Error']
+          }
+        }
+        /** @description The caller may not do this */
+        403: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Error']
+          }
+        }
+        /** @description No such thing in the caller’s tenant */
+        404: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Error']
+          }
+        }
+        /** @description A conflict with the current state (an idempotency key reused with another request, a run that cannot do this now) */
+        409: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Error']
+          }
+        }
+        /** @description The request body is larger than the server accepts */
+        413: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Error']
+          }
+        }
+        /** @description Too many requests, or a quota used up */
+        429: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Error']
+          }
+        }
+        /** @description Not available now; retry later */
+        503: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Error']
+          }
+        }
+      }
+    }
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  '/api/tokens/{tokenId}/revoke': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    get?: never
+    put?: never
+    /**
+     * Revoke a token: the next request with it is refused (401)
+     * @description Revoking a revoked token changes nothing and answers it again.
+     */
+    post: {
+      parameters: {
+        query?: never
+        header?: never
+        path: {
+          tokenId: string
+        }
+        cookie?: never
+      }
+      requestBody?: never
+      responses: {
+        /** @description The token, revoked */
+        200: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Token']
+          }
+        }
+        /** @description Bad input: malformed JSON, a wrong type, a missing or invalid field (`details.field` names it) */
+        400: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Error']
+          }
+        }
+        /** @description No bearer token, or one that is not valid */
+        401: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Error']
+          }
+        }
+        /** @description The caller may not do this */
+        403: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Error']
+          }
+        }
+        /** @description No such thing in the caller’s tenant */
+        404: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Error']
+          }
+        }
+        /** @description Too many requests, or a quota used up */
+        429: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Error']
+          }
+        }
+        /** @description Not available now; retry later */
+        503: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Error']
+          }
+        }
+      }
+    }
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
   '/metrics': {
     parameters: {
       query?: never
@@ -3250,6 +4106,93 @@ export interface components {
         seq: number
         message: string
       } | null
+    }
+    Me: {
+      tenant: string
+      actor: components['schemas']['Actor']
+      roles: components['schemas']['Role'][]
+      principal: components['schemas']['Principal']
+    }
+    /** @enum {string} */
+    Role: 'admin' | 'operator' | 'approver' | 'auditor' | 'viewer'
+    /** @description The principal the token stands for (null for a caller that is not one, such as a local command) */
+    Principal: {
+      /** @example prn_01M8Y6E86G71B4R6WTMF7BAYDW */
+      id: string
+      tenant: string
+      /** @enum {string} */
+      kind: 'user' | 'agent'
+      name: string
+      roles: components['schemas']['Role'][]
+      /** @enum {string} */
+      status: 'active' | 'disabled'
+      /**
+       * @description ISO-8601 UTC instant
+       * @example 2026-12-03T09:00:00.000Z
+       */
+      createdAt: string
+    } | null
+    NewPrincipal: {
+      /** @enum {string} */
+      kind: 'user' | 'agent'
+      /** @example ci-bot */
+      name: string
+      roles: components['schemas']['Role'][]
+    }
+    PrincipalRoles: {
+      roles: components['schemas']['Role'][]
+    }
+    /** @description An API token as listed: never the token itself, nor its hash */
+    Token: {
+      /** @example tok_01M8Y6EBEMVXWG1WPV77HQBWHP */
+      id: string
+      principalId: string
+      name: string
+      /** @description The token’s first 14 characters, to tell it apart */
+      prefix: string
+      /** @enum {string} */
+      status: 'active' | 'expired' | 'revoked'
+      /**
+       * @description ISO-8601 UTC instant
+       * @example 2026-12-03T09:00:00.000Z
+       */
+      createdAt: string
+      /**
+       * @description ISO-8601 UTC instant
+       * @example 2026-12-03T09:00:00.000Z
+       */
+      expiresAt: string | null
+      /**
+       * @description ISO-8601 UTC instant
+       * @example 2026-12-03T09:00:00.000Z
+       */
+      revokedAt: string | null
+    }
+    /** @description An API token as listed: never the token itself, nor its hash */
+    CreatedToken: components['schemas']['Token'] & {
+      /**
+       * @description The token: shown in this answer only, never again
+       * @example shiioo_yOFGqDZtqte1jO5xESTzapAAJNEl-Pq--wQ4ZBLJgSQ
+       */
+      token: string
+    }
+    NewToken: {
+      /**
+       * @description The principal’s id or name
+       * @example ci-bot
+       */
+      principal: string
+      /**
+       * @description What the token is for
+       * @example ci
+       */
+      name: string
+      /**
+       * Format: date-time
+       * @description When it stops working (absent: never)
+       * @example 2027-01-31T00:00:00Z
+       */
+      expiresAt?: string
     }
   }
   responses: never

@@ -3,7 +3,7 @@ import { toShiiooError } from '@shiioo/core'
 import DataLoader from 'dataloader'
 
 /** The services the schema calls: the orchestrator's, never a store. */
-export type GraphQLServices = Pick<Orchestrator, 'runs' | 'workflows' | 'audit' | 'live'>
+export type GraphQLServices = Pick<Orchestrator, 'runs' | 'workflows' | 'audit' | 'live' | 'identity'>
 
 /**
  * Per operation: each run a query names more than once (a listing's details, each event of a

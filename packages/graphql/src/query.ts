@@ -1,5 +1,5 @@
 import { COST_DIMENSIONS } from '@shiioo/core'
-import type { CallerContext, WorkflowView } from '@shiioo/orchestrator'
+import type { WorkflowView } from '@shiioo/orchestrator'
 import { given } from './args.js'
 import type { AuditTypes } from './audit-types.js'
 import type { Builder } from './builder.js'
@@ -27,18 +27,9 @@ export function queryType(builder: Builder, services: GraphQLServices, types: Ty
       }),
     }),
   })
-  const Viewer = builder.objectRef<CallerContext>('Viewer')
-  Viewer.implement({
-    fields: (t) => ({ tenant: t.exposeString('tenant'), actor: t.expose('actor', { type: events.Actor }) }),
-  })
 
   builder.queryType({
     fields: (t) => ({
-      viewer: t.field({
-        type: Viewer,
-        description: 'Who the token acts as.',
-        resolve: (_root, _args, ctx) => ctx.caller,
-      }),
       runs: t.field({
         type: runs.RunPage,
         description: "The tenant's runs, newest first, from the index; page with `after: nextCursor`.",

@@ -5,6 +5,7 @@ import { createBuilder } from './builder.js'
 import type { GraphQLContext, GraphQLServices } from './context.js'
 import { createContext } from './context.js'
 import { eventTypes } from './event-types.js'
+import { identityMutations, identityQueries, identityTypes } from './identity.js'
 import { mutationType } from './mutation.js'
 import { queryType } from './query.js'
 import { runTypes } from './run-types.js'
@@ -25,6 +26,9 @@ export function createGraphQL(services: GraphQLServices): ShiiooGraphQL {
   queryType(builder, services, { runs, events, audit })
   mutationType(builder, services, { runs })
   subscriptionType(builder, services, { runs, events, audit })
+  const identity = identityTypes(builder, events)
+  identityQueries(builder, services, identity)
+  identityMutations(builder, services, identity)
   const schema = builder.toSchema({ sortSchema: false })
   return { schema, context: (caller) => createContext(services, caller) }
 }

@@ -2,9 +2,9 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { ErrorCode } from '@shiioo/core'
+import type { ErrorCode, TenantId } from '@shiioo/core'
 import { ERROR_CODES, FsBlobStore, Projector, ShiiooError, openFsEventLog } from '@shiioo/core'
-import type { Orchestrator } from '@shiioo/orchestrator'
+import type { CallerContext, Orchestrator } from '@shiioo/orchestrator'
 import { CONTROL_PROJECTIONS, createOrchestrator, localCaller } from '@shiioo/orchestrator'
 import { openSqliteIndex } from '@shiioo/store-sqlite'
 import type { ExecutionResult } from 'graphql'
@@ -43,15 +43,24 @@ function counting(o: Orchestrator): { services: GraphQLServices; gets: string[] 
     ...o.runs,
     get: (caller: typeof alice, runId: string) => (gets.push(runId), o.runs.get(caller, runId)),
   }
-  return { services: { runs, workflows: o.workflows, audit: o.audit, live: o.live }, gets }
+  return { services: { runs, workflows: o.workflows, audit: o.audit, live: o.live, identity: o.identity }, gets }
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- data is checked by the expectations
 type Data = any
 
 async function run(services: GraphQLServices, source: string, variableValues: Record<string, unknown> = {}) {
+  return runAs(alice, services, source, variableValues)
+}
+
+async function runAs(
+  caller: CallerContext,
+  services: GraphQLServices,
+  source: string,
+  variableValues: Record<string, unknown> = {},
+) {
   const api = createGraphQL(services)
-  const result = await graphql({ schema: api.schema, source, variableValues, contextValue: api.context(alice) })
+  const result = await graphql({ schema: api.schema, source, variableValues, contextValue: api.context(caller) })
   return result as ExecutionResult<Data>
 }
 
@@ -141,7 +150,7 @@ describe('the GraphQL schema over the orchestrator', () => {
         costs(by: run) { key calls }
         audit(limit: 2) { items { action outcome } nextBefore }
         auditVerify { ok entries firstBadSeq }
-        viewer { tenant actor { id } }
+        viewer { tenant actor { id } roles principal { id } }
       }`,
       { id: runId },
     )
@@ -151,7 +160,12 @@ describe('the GraphQL schema over the orchestrator', () => {
     expect((reads.data.workflows as Array<{ name: string }>).map((w) => w.name)).toEqual(['approval-gate'])
     expect(reads.data.auditVerify).toMatchObject({ ok: true, firstBadSeq: null })
     expect(reads.data.audit.items).toHaveLength(2)
-    expect(reads.data.viewer).toEqual({ tenant: 'default', actor: { id: 'local:alice' } })
+    expect(reads.data.viewer).toEqual({
+      tenant: 'default',
+      actor: { id: 'local:alice' },
+      roles: ['admin'],
+      principal: null,
+    })
 
     const forked = await run(services, `mutation($id: ID!) { forkRun(runId: $id, fromStep: "review") { runId } }`, {
       id: runId,
@@ -168,6 +182,102 @@ describe('the GraphQL schema over the orchestrator', () => {
       },
     )
     expect(registered.data.registerWorkflow).toEqual({ name: 'echo', changed: true })
+  })
+
+  it('manages principals and tokens: a token made here is shown once and authenticates; refusals keep their code', async () => {
+    const o = await openStack()
+    const { services } = counting(o)
+    const made = await run(
+      services,
+      `mutation {
+        createPrincipal(kind: agent, name: "bob", roles: [viewer]) { id name kind roles status }
+        createToken(principal: "bob", name: "ci") { token apiToken { id principalId prefix status expiresAt } }
+      }`,
+    )
+    expect(made.errors).toBeUndefined()
+    const bobId: string = made.data.createPrincipal.id
+    expect(made.data.createPrincipal).toEqual({
+      id: bobId,
+      name: 'bob',
+      kind: 'agent',
+      roles: ['viewer'],
+      status: 'active',
+    })
+    const { token, apiToken } = made.data.createToken as { token: string; apiToken: { id: string; prefix: string } }
+    expect(token).toMatch(/^shiioo_[A-Za-z0-9_-]{43}$/)
+    expect(apiToken).toMatchObject({
+      principalId: bobId,
+      prefix: token.slice(0, 14),
+      status: 'active',
+      expiresAt: null,
+    })
+
+    // the token authenticates as bob, a viewer: he may ask who he is, not manage tokens (refusal audited)
+    const bob = await o.identity.authenticate(token)
+    const me = await runAs(bob, services, `{ viewer { tenant roles actor { id } principal { name } } }`)
+    expect(me.data.viewer).toEqual({
+      tenant: 'default',
+      roles: ['viewer'],
+      actor: { id: bobId },
+      principal: { name: 'bob' },
+    })
+    const refused = await runAs(bob, services, `mutation { createToken(principal: "bob", name: "more") { token } }`)
+    expect(codeOf(refused)).toBe('FORBIDDEN')
+    expect(codeOf(await runAs(bob, services, `{ tokens { id } }`))).toBe('FORBIDDEN')
+    const denied = await o.audit.list(alice, { actor: bobId })
+    expect(denied.items.map((e) => [e.action, e.outcome.status])).toEqual([
+      ['token.list', 'denied'],
+      ['token.create', 'denied'],
+    ])
+
+    const reads = await run(
+      services,
+      `query($id: String!) {
+        principals { name }
+        byId: principal(ref: $id) { name }
+        byName: principal(ref: "bob") { id }
+        tokens(principal: "bob") { id prefix status }
+        all: tokens { id }
+      }`,
+      { id: bobId },
+    )
+    expect(reads.errors).toBeUndefined()
+    expect(reads.data.principals).toEqual([{ name: 'bob' }])
+    expect(reads.data.byId).toEqual({ name: 'bob' })
+    expect(reads.data.byName).toEqual({ id: bobId })
+    expect(reads.data.tokens).toEqual([{ id: apiToken.id, prefix: apiToken.prefix, status: 'active' }])
+    expect(JSON.stringify(reads.data)).not.toContain(token)
+
+    // another tenant sees none of it: the same NOT_FOUND as ids that do not exist
+    const mallory = localCaller('mallory', 'acme' as TenantId)
+    for (const query of [
+      `{ principal(ref: "${bobId}") { id } }`,
+      `{ principal(ref: "prn_01ARZ3NDEKTSV4RRFFQ69G5FAV") { id } }`,
+      `mutation { revokeToken(tokenId: "${apiToken.id}") { id } }`,
+      `mutation { setRoles(principal: "bob", roles: [admin]) { id } }`,
+    ]) {
+      expect(codeOf(await runAs(mallory, services, query)), query).toBe('NOT_FOUND')
+    }
+
+    const changed = await run(
+      services,
+      `mutation($tok: ID!) {
+        setRoles(principal: "bob", roles: [operator, approver]) { roles }
+        revokeToken(tokenId: $tok) { status revokedAt }
+      }`,
+      { tok: apiToken.id },
+    )
+    expect(changed.errors).toBeUndefined()
+    expect(changed.data.setRoles.roles).toEqual(['operator', 'approver'])
+    expect(changed.data.revokeToken.status).toBe('revoked')
+    await expect(o.identity.authenticate(token)).rejects.toMatchObject({ code: 'UNAUTHENTICATED' })
+    const disabled = await run(services, `mutation { disablePrincipal(principal: "bob", reason: "gone") { status } }`)
+    expect(disabled.data.disablePrincipal).toEqual({ status: 'disabled' })
+    const none = await run(services, `mutation { createToken(principal: "bob", name: "x") { token } }`)
+    expect(codeOf(none)).toBe('CONFLICT')
+    expect(
+      codeOf(await run(services, `mutation { createPrincipal(kind: user, name: "Bad Name", roles: []) { id } }`)),
+    ).toBe('INVALID_INPUT')
   })
 
   it('keeps the code of a refusal, names the field of bad input, and masks internal errors', async () => {

@@ -46,6 +46,8 @@ export const READ_ACTIONS = [
   'principal.list',
   'principal.read',
   'token.list',
+  /** The caller asking who it is: every role may. */
+  'identity.whoami',
   // --- REST server issue (#14): reads the HTTP API needed that no service offered ---
   'workflow.read',
   'approval.list',

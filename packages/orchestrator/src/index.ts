@@ -20,7 +20,14 @@ export type {
   TokenListRequest,
   BootstrapCommand,
 } from './identity/identity-service.js'
-export type { PrincipalView, TokenView, TokenStatus, CreatedTokenView, BootstrapView } from './views/identity.js'
+export type {
+  PrincipalView,
+  TokenView,
+  TokenStatus,
+  CreatedTokenView,
+  BootstrapView,
+  WhoAmIView,
+} from './views/identity.js'
 export { TOKEN_STATUSES } from './views/identity.js'
 export type { AuditEntryView, AuditOutcomeView, AuditPageView, AuditVerifyView } from './views/audit.js'
 export type { WorkflowSource, WorkflowSourceFormat } from './workflow/source.js'

@@ -71,6 +71,7 @@ const METHODS: Record<
     listTokens: [(o, c) => o.identity.listTokens(c), 'token.list', tenant],
     revokeToken: [(o, c) => o.identity.revokeToken(c, TOKEN), 'token.revoke', { kind: 'token', id: TOKEN }],
     bootstrap: [(o, c) => o.identity.bootstrap(c), 'identity.bootstrap', tenant],
+    whoami: [(o, c) => o.identity.whoami(c), 'identity.whoami', { kind: 'principal', id: alice.actor.id }],
   },
   approvals: {
     pending: [(o, c) => o.approvals.pending(c), 'approval.list', tenant],

@@ -87,6 +87,26 @@ describe('orchestrator.identity', () => {
     await expect(o.identity.revokeToken(admin, view.id)).resolves.toMatchObject({ status: 'revoked' })
   })
 
+  it('whoami: the principal a token stands for, its roles and tenant; a local caller has no principal', async () => {
+    const { orchestrator: o } = stacks.open(await stacks.tempDir())
+    const { principal, token } = await userWithToken(o, 'bob', ['viewer'])
+    const bob = await o.identity.authenticate(token)
+    expect(await o.identity.whoami(bob)).toEqual({
+      tenant: 'default',
+      actor: { kind: 'user', id: principal.id },
+      roles: ['viewer'],
+      principal,
+    })
+    expect(await o.identity.whoami(admin)).toEqual({
+      tenant: 'default',
+      actor: { kind: 'user', id: 'local:alice' },
+      roles: ['admin'],
+      principal: null,
+    })
+    // a caller naming a principal of another tenant does not see it
+    expect((await o.identity.whoami({ ...bob, tenant: 'acme' as TenantId })).principal).toBeNull()
+  })
+
   it('refuses malformed and unknown tokens without repeating them', async () => {
     const { orchestrator: o } = stacks.open(await stacks.tempDir())
     for (const token of ['', 'short', 'shiioo_ has spaces and is long enough to pass', 'x'.repeat(600)]) {

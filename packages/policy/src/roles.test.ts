@@ -28,6 +28,7 @@ const MATRIX: ReadonlyArray<[action: string, access: Access, roles: string]> = [
   ['principal.list', 'read', 'au'],
   ['principal.read', 'read', 'au'],
   ['token.list', 'read', 'au'],
+  ['identity.whoami', 'read', 'aopuv'],
   ['workflow.read', 'read', 'aouv'],
   ['approval.list', 'read', 'aopu'],
   ['capacity.read', 'read', 'aou'],

@@ -16,6 +16,8 @@ export interface Grant {
 export type RoleGrants = Readonly<Record<string, readonly Grant[]>>
 
 const READS_RUNS: readonly Grant[] = [{ action: 'run.list' }, { action: 'run.read' }]
+/** Every role may ask who it is (GET /api/me): a token's holder learns nothing it could not already do. */
+const WHOAMI: Grant = { action: 'identity.whoami' }
 
 /** The built-in roles (docs/identity.md has them as a table). */
 export const BUILTIN_GRANTS: Readonly<Record<Role, readonly Grant[]>> = {
@@ -31,6 +33,7 @@ export const BUILTIN_GRANTS: Readonly<Record<Role, readonly Grant[]>> = {
     { action: 'run.signal' },
     { action: 'run.resume-all' },
     ...READS_RUNS,
+    WHOAMI,
     { action: 'run.replay' },
     { action: 'cost.read' },
     { action: 'workflow.list' },
@@ -40,11 +43,11 @@ export const BUILTIN_GRANTS: Readonly<Record<Role, readonly Grant[]>> = {
     { action: 'metrics.read' },
   ],
   /** Decides approval steps, lists those waiting, and reads the runs it decides on. */
-  approver: [{ action: 'run.decide' }, { action: 'approval.list' }, ...READS_RUNS],
+  approver: [{ action: 'run.decide' }, { action: 'approval.list' }, ...READS_RUNS, WHOAMI],
   /** Reads everything (audit chain, principals and tokens included), changes nothing. */
   auditor: [{ action: '*', access: 'read' }],
   /** Reads runs and workflows. */
-  viewer: [...READS_RUNS, { action: 'run.replay' }, { action: 'workflow.list' }, { action: 'workflow.read' }],
+  viewer: [...READS_RUNS, WHOAMI, { action: 'run.replay' }, { action: 'workflow.list' }, { action: 'workflow.read' }],
 }
 
 export const RBAC_POLICY_ID = 'rbac.builtin-roles'

@@ -12,7 +12,7 @@ import {
 } from '@shiioo/core'
 import type { Door } from '../audit/door.js'
 import type { CallerContext } from '../caller.js'
-import type { BootstrapView, CreatedTokenView, PrincipalView, TokenView } from '../views/identity.js'
+import type { BootstrapView, CreatedTokenView, PrincipalView, TokenView, WhoAmIView } from '../views/identity.js'
 import { toPrincipalView, toTokenView, tokenStatus } from '../views/identity.js'
 import type { IdentityDirectory } from './directory.js'
 import { generateToken, hashToken, isAcceptedToken, MIN_CHOSEN_TOKEN_CHARS, tokenPrefix } from './token.js'
@@ -55,6 +55,8 @@ export interface IdentityService {
    * repeats the token). A map lookup once loaded: cheap enough for every request.
    */
   authenticate(token: string): Promise<CallerContext>
+  /** The caller itself: its tenant, actor, roles and principal (every role may ask). */
+  whoami(caller: CallerContext): Promise<WhoAmIView>
   createPrincipal(caller: CallerContext, command: CreatePrincipalCommand): Promise<PrincipalView>
   listPrincipals(caller: CallerContext): Promise<PrincipalView[]>
   /** One principal, by id or name. */
@@ -169,6 +171,19 @@ export function createIdentityService(deps: IdentityServiceDeps): IdentityServic
         )
       }
       return { tenant: found.tenant, actor: { kind: p.kind, id: p.id }, roles: [...p.roles] }
+    },
+
+    async whoami(caller) {
+      door.admit(caller, 'identity.whoami', { kind: 'principal', id: caller.actor.id })
+      await directory.open()
+      const { id } = caller.actor
+      const p = PRINCIPAL_ID.test(id) ? directory.state(caller.tenant).principals.get(id) : undefined
+      return {
+        tenant: caller.tenant,
+        actor: { kind: caller.actor.kind, id },
+        roles: [...caller.roles],
+        principal: p === undefined ? null : view(caller.tenant, p),
+      }
     },
 
     async createPrincipal(caller, command) {

@@ -1,4 +1,4 @@
-import type { PrincipalKind, PrincipalState, Role, TokenState } from '@shiioo/core'
+import type { ActorKind, PrincipalKind, PrincipalState, Role, TokenState } from '@shiioo/core'
 
 /** A principal: a user or an agent (service account) of one tenant. */
 export interface PrincipalView {
@@ -32,6 +32,16 @@ export interface TokenView {
 export interface CreatedTokenView {
   token: string
   view: TokenView
+}
+
+/** Who a caller is: what its token stands for, or the local or system caller it was made as. */
+export interface WhoAmIView {
+  tenant: string
+  actor: { kind: ActorKind; id: string }
+  /** The roles the caller acts with. */
+  roles: Role[]
+  /** The principal the caller acts as; null for a local or system caller (no token, no principal). */
+  principal: PrincipalView | null
 }
 
 /** What a first start did: the admin principal, and a token when one was just made for it. */
