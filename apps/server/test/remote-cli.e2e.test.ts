@@ -88,6 +88,30 @@ describe('the CLI against a server', () => {
     expect(verify.stdout).toMatch(/^ok: the audit chain of tenant default holds \d+ entries/)
   })
 
+  it('manages principals and tokens on the server; a token made there acts with its roles until revoked', async () => {
+    const created = await remote(['principal', 'create', 'watcher', '--role', 'viewer', '--json'])
+    expect(created.code).toBe(0)
+    expect(JSON.parse(created.stdout)).toMatchObject({ name: 'watcher', roles: ['viewer'], status: 'active' })
+    const made = await remote(['token', 'create', 'watcher', '--name', 'laptop'])
+    expect(made.code).toBe(0)
+    const token = made.stdout.trim()
+    expect(token).toMatch(/^shiioo_/)
+    const asWatcher = { SHIIOO_TOKEN: token }
+    expect((await remote(['runs', 'list', '--json'], asWatcher)).code).toBe(0)
+    const refused = await remote(['principal', 'create', 'intruder', '--role', 'admin'], asWatcher)
+    expect(refused.code).not.toBe(0)
+    expect(refused.stderr).toMatch(/may not principal\.create/)
+    const list = await remote(['token', 'list', '--json'])
+    const mine = (JSON.parse(list.stdout) as Array<{ id: string; name: string; status: string }>).find(
+      (t) => t.name === 'laptop',
+    )
+    expect(mine?.status).toBe('active')
+    expect((await remote(['token', 'revoke', mine!.id])).code).toBe(0)
+    const after = await remote(['runs', 'list'], asWatcher)
+    expect(after.code).not.toBe(0)
+    expect(after.stderr).toMatch(/revoked/)
+  })
+
   it('takes the server from SHIIOO_SERVER too', async () => {
     const list = await runCli(['runs', 'list', '--json'], {
       cwd: elsewhere,

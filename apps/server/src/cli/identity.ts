@@ -6,7 +6,7 @@ import { shellWord } from './command-line.js'
 import type { CommandContext } from './context.js'
 import { formatInstant, formatTable } from './format.js'
 import type { GlobalOptions } from './options.js'
-import { QUIET, withGlobalOptions } from './options.js'
+import { QUIET, withRemoteOptions } from './options.js'
 import { collect, withSession } from './session.js'
 
 interface IdentityOptions extends GlobalOptions {
@@ -115,7 +115,7 @@ export function registerPrincipal(program: Command, ctx: CommandContext): void {
     .command('principal')
     .description("manage a tenant's principals: users and agents (service accounts) and their roles")
 
-  withGlobalOptions(
+  withRemoteOptions(
     principal
       .command('create')
       .description('make a principal (then give it a token with `shiioo token create <name>`)')
@@ -128,7 +128,7 @@ export function registerPrincipal(program: Command, ctx: CommandContext): void {
   ).action(async (name: string, options: CreatePrincipalOptions) => {
     const tenant = parseTenantId(options.tenant, '--tenant')
     const command = { kind: kindOf(options.kind), name, roles: rolesOf(options.role) }
-    await withSession(options, { ...CHANGE, tenant }, async ({ services, caller, dataDirArg }) => {
+    await withSession(options, { ...CHANGE, tenant, remote: true }, async ({ services, caller, dataDirArg }) => {
       const p = await services.identity.createPrincipal(caller, command)
       printPrincipal(ctx, options, 'created', p)
       if (!options.json) {
@@ -142,7 +142,7 @@ export function registerPrincipal(program: Command, ctx: CommandContext): void {
     })
   })
 
-  withGlobalOptions(
+  withRemoteOptions(
     principal
       .command('list')
       .description("list the tenant's principals")
@@ -151,7 +151,7 @@ export function registerPrincipal(program: Command, ctx: CommandContext): void {
     QUIET,
   ).action(async (options: IdentityOptions) => {
     const tenant = parseTenantId(options.tenant, '--tenant')
-    await withSession(options, { ...READ_ONLY, tenant }, async ({ services, caller }) => {
+    await withSession(options, { ...READ_ONLY, tenant, remote: true }, async ({ services, caller }) => {
       const list = await services.identity.listPrincipals(caller)
       if (options.json) {
         ctx.io.out.write(JSON.stringify(list) + '\n')
@@ -166,7 +166,7 @@ export function registerPrincipal(program: Command, ctx: CommandContext): void {
     })
   })
 
-  withGlobalOptions(
+  withRemoteOptions(
     principal
       .command('roles')
       .description("set a principal's roles (all of them: the ones not given are taken away)")
@@ -187,12 +187,12 @@ export function registerPrincipal(program: Command, ctx: CommandContext): void {
       )
     }
     const roles = rolesOf(options.role)
-    await withSession(options, { ...CHANGE, tenant }, async ({ services, caller }) => {
+    await withSession(options, { ...CHANGE, tenant, remote: true }, async ({ services, caller }) => {
       printPrincipal(ctx, options, 'updated', await services.identity.setRoles(caller, ref, roles))
     })
   })
 
-  withGlobalOptions(
+  withRemoteOptions(
     principal
       .command('disable')
       .description('disable a principal for good: its tokens stop working at once')
@@ -203,7 +203,7 @@ export function registerPrincipal(program: Command, ctx: CommandContext): void {
     QUIET,
   ).action(async (ref: string, options: DisableOptions) => {
     const tenant = parseTenantId(options.tenant, '--tenant')
-    await withSession(options, { ...CHANGE, tenant }, async ({ services, caller }) => {
+    await withSession(options, { ...CHANGE, tenant, remote: true }, async ({ services, caller }) => {
       const p = await services.identity.disablePrincipal(caller, ref, options.reason)
       printPrincipal(ctx, options, 'disabled', p)
     })
@@ -213,7 +213,7 @@ export function registerPrincipal(program: Command, ctx: CommandContext): void {
 export function registerToken(program: Command, ctx: CommandContext): void {
   const token = program.command('token').description('make, list and revoke API tokens (bearer tokens for the server)')
 
-  withGlobalOptions(
+  withRemoteOptions(
     token
       .command('create')
       .description('make an API token for a principal: printed once on stdout, stored only as a hash')
@@ -227,7 +227,7 @@ export function registerToken(program: Command, ctx: CommandContext): void {
   ).action(async (ref: string, options: CreateTokenOptions) => {
     const tenant = parseTenantId(options.tenant, '--tenant')
     const expiresAt = expiryOf(options)
-    await withSession(options, { ...CHANGE, tenant }, async ({ services, caller, dataDirArg }) => {
+    await withSession(options, { ...CHANGE, tenant, remote: true }, async ({ services, caller, dataDirArg }) => {
       const made = await services.identity.createToken(caller, {
         principal: ref,
         name: options.name,
@@ -248,7 +248,7 @@ export function registerToken(program: Command, ctx: CommandContext): void {
     })
   })
 
-  withGlobalOptions(
+  withRemoteOptions(
     token
       .command('list')
       .description("list the tenant's API tokens by id and prefix (never the tokens)")
@@ -258,7 +258,7 @@ export function registerToken(program: Command, ctx: CommandContext): void {
     QUIET,
   ).action(async (options: ListTokensOptions) => {
     const tenant = parseTenantId(options.tenant, '--tenant')
-    await withSession(options, { ...READ_ONLY, tenant }, async ({ services, caller }) => {
+    await withSession(options, { ...READ_ONLY, tenant, remote: true }, async ({ services, caller }) => {
       const { identity } = services
       const list = await identity.listTokens(
         caller,
@@ -278,7 +278,7 @@ export function registerToken(program: Command, ctx: CommandContext): void {
     })
   })
 
-  withGlobalOptions(
+  withRemoteOptions(
     token
       .command('revoke')
       .description('revoke an API token: a running server refuses it within moments')
@@ -288,7 +288,7 @@ export function registerToken(program: Command, ctx: CommandContext): void {
     QUIET,
   ).action(async (id: string, options: IdentityOptions) => {
     const tenant = parseTenantId(options.tenant, '--tenant')
-    await withSession(options, { ...CHANGE, tenant }, async ({ services, caller }) => {
+    await withSession(options, { ...CHANGE, tenant, remote: true }, async ({ services, caller }) => {
       const v = await services.identity.revokeToken(caller, id)
       if (options.json) ctx.io.out.write(JSON.stringify(v) + '\n')
       else ctx.io.out.write(`revoked token ${v.id} (${v.prefix}…, ${v.name})\n`)

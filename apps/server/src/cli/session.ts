@@ -13,7 +13,7 @@ import { remoteServices } from './remote/services.js'
 /** The services a command calls on the data dir. */
 export type CliServices = Pick<Orchestrator, 'runs' | 'audit' | 'identity' | 'data'>
 /** Those a command may also call on a running server (`--server`, `SHIIOO_SERVER`). */
-export type RemoteServices = Pick<Orchestrator, 'runs' | 'audit'>
+export type RemoteServices = Pick<Orchestrator, 'runs' | 'audit' | 'identity'>
 
 /** A command's view of the application: the services, who is calling, and how to name the data dir. */
 export interface Session<S extends RemoteServices = CliServices> {

@@ -2,6 +2,7 @@ import { createClient } from '@shiioo/client'
 import type { AuditEntryView, AuditPageView, AuditService, AuditVerifyView } from '@shiioo/orchestrator'
 import type { RemoteServices } from '../session.js'
 import { remote } from './errors.js'
+import { remoteIdentity } from './identity.js'
 import { remoteRuns } from './runs.js'
 
 /**
@@ -22,5 +23,5 @@ export function remoteServices(server: { url: string; token: string | null }): R
         })()
       }),
   }
-  return { runs: remoteRuns(client), audit }
+  return { runs: remoteRuns(client), audit, identity: remoteIdentity(client) }
 }
