@@ -215,6 +215,8 @@ export class FsEventLog implements EventLog {
               points: this.points,
               // a checkpoint makes stream files durable on their own: they must hold what it covers,
               // and the feed's records of its commits must be durable before it forgets them
+              // the feed's due records are written on the journal write's identity check (one, not two)
+              afterCheckedWrite: () => this.feed.writer?.flushChecked(),
               beforeCheckpoint: () => {
                 this.writeBehind.writeAll()
                 this.feed.writer?.syncNow()
