@@ -59,12 +59,16 @@ const CHECKED_GRACE_MS = 1
  * their positions and hands their events (kept here until then) to subscribers.
  *
  * Records are written shortly after their commits are acknowledged, not before: at the end of the
- * turn after a quiet spell, else at most one write per `delayMs` (2 ms) for all that came since,
+ * turn after a quiet spell, else at most one write per `delayMs` (5 ms) for all that came since,
  * made by the first journal write after that (on the identity check the journal makes anyway, see
- * flushChecked) or, when none comes within CHECKED_GRACE_MS (1 ms), by a timer. Measured here, an append to a file between two O_DSYNC journal writes
- * makes the second 60-80 us slower (p50 0.19 -> 0.25 ms in a loop of both), and a record write
- * before every acknowledgement put the sequential append p50 0.1 ms above the fsync floor; a
- * short delay shares that cost among the commits of a few milliseconds. Nothing is lost by it:
+ * flushChecked) or, when none comes within CHECKED_GRACE_MS (1 ms), by a timer. Measured here, an
+ * append to a file between two O_DSYNC journal writes makes the second 60-80 us slower (p50 0.19
+ * -> 0.25 ms in a loop of both), and a record write before every acknowledgement put the
+ * sequential append p50 0.1 ms above the fsync floor; a short delay shares that cost among the
+ * commits of a few milliseconds. Each write also costs a wake-up of the tail (its own inotify
+ * event) and of the engine's watch: with 2 ms, a sequential 10-step run (11 commits in about 4.5
+ * ms) made 3-5 writes; 5 ms made it about 7% faster in alternating pairs (ADR 0008, "When a record
+ * is written"). Nothing is lost by it:
  * the records of a stream are written before its lock goes to another process (`flushNow`, from
  * the log's settle hook), so per-stream order holds across processes; a process killed before
  * writing them leaves its commits in its journal, and recovery records them (reconcileFeed).

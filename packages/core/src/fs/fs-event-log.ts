@@ -106,7 +106,7 @@ export interface FsEventLogOptions {
   readOnly?: boolean
   /** How often this process's feed records are fsynced and its recovery marker written (default 5 s). */
   feedSyncMs?: number
-  /** How long after a busy spell this process's feed records wait to share a write (default 2 ms; for tests). */
+  /** How long in a busy spell this process's feed records wait to share a write (default 5 ms; for tests). */
   feedWriteDelayMs?: number
 }
 
