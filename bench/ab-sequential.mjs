@@ -3,21 +3,25 @@
 // `--runs` (300) sequential 10-step runs of no-op tool steps on a fresh data dir, and reports the
 // p50 wall time per run over all but the first 50 (warm-up), and its process CPU time.
 //
-//   node bench/ab-sequential.mjs A_DIR B_DIR [--rounds 3] [--runs 300]
+//   node bench/ab-sequential.mjs A_DIR B_DIR [--rounds 3] [--runs 300] [--clean]
 //       rounds of balanced pairs (A B B A, A B B A, ...: each build as often first as second),
 //       one child process per run, then per build the median of its runs and B/A.
 //   node bench/ab-sequential.mjs --one BUILD_DIR [--runs 300]
 //       one child: prints one JSON line.
 //
 // e.g. `node bench/ab-sequential.mjs /work/wt/perf /work/wt/base --rounds 3` (both built).
-// Data dirs go under SHIIOO_BENCH_DIR (default the OS temp dir) and are removed only after the
-// last run: on ext4 without a journal, file creation is slower for minutes after a large delete
-// (see docs/benchmarks.md), which would penalize whichever build runs next.
+// Data dirs go under SHIIOO_BENCH_DIR (default the OS temp dir) and are kept (the path is
+// printed; `--clean` removes them after the last run): on ext4 without a journal, file creation
+// is slower for minutes after a large delete (see docs/benchmarks.md), and each run creates a
+// stream file per workflow run, so a delete would slow whichever runs come next, here or in the
+// next A/B started within minutes. Each line also prints the p50 of creating an empty file in the
+// child's data dir just before its workload (normally about 15 us; hundreds after a delete).
 import { spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { basename, join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
+import { fileCreateP50Us } from './lib.mjs'
 
 const args = process.argv.slice(2)
 const flag = (name, dflt) => {
@@ -36,6 +40,7 @@ async function one(build) {
   const { DEFAULT_TENANT, FsBlobStore, openFsEventLog } = await import(`${root}/packages/core/dist/index.js`)
   const { Engine, assertValidWorkflow, toolInvoker } = await import(`${root}/packages/engine/dist/index.js`)
   const dir = process.env.AB_DATA_DIR ?? mkdtempSync(join(tmpdir(), 'shiioo-ab-'))
+  const createUs = fileCreateP50Us(dir)
   const log = openFsEventLog({ dataDir: dir })
   const blobs = new FsBlobStore({ dataDir: dir })
   const engine = new Engine({
@@ -69,6 +74,7 @@ async function one(build) {
     build: basename(resolve(build)),
     runP50Ms: Math.round(p50(times) * 1000) / 1000,
     cpuMsPerRun: Math.round(((cpu.user + cpu.system) / 1000 / runs) * 1000) / 1000,
+    fileCreateP50Us: createUs,
   }
 }
 
@@ -78,6 +84,7 @@ if (args[0] === '--one') {
   const [a, b] = args
   if (!a || !b) throw new Error('usage: node bench/ab-sequential.mjs A_DIR B_DIR [--rounds N] [--runs N]')
   const rounds = Number(flag('--rounds', '3'))
+  const clean = args.includes('--clean')
   const parent = mkdtempSync(join(process.env.SHIIOO_BENCH_DIR ?? tmpdir(), 'shiioo-ab-'))
   const results = { [a]: [], [b]: [] }
   let k = 0
@@ -93,12 +100,13 @@ if (args[0] === '--one') {
         const res = JSON.parse(child.stdout.trim().split('\n').at(-1))
         results[build].push(res)
         console.log(
-          `${res.build.padEnd(12)} run p50 ${res.runP50Ms.toFixed(3)} ms  cpu ${res.cpuMsPerRun.toFixed(3)} ms/run`,
+          `${res.build.padEnd(12)} run p50 ${res.runP50Ms.toFixed(3)} ms  cpu ${res.cpuMsPerRun.toFixed(3)} ms/run  file create ${res.fileCreateP50Us} us`,
         )
       }
     }
   } finally {
-    rmSync(parent, { recursive: true, force: true })
+    if (clean) rmSync(parent, { recursive: true, force: true })
+    else console.log(`data kept in ${parent} (remove it when no benchmark runs for a few minutes)`)
   }
   const med = (build, key) => p50(results[build].map((r) => r[key]))
   for (const build of [a, b]) {
