@@ -1,7 +1,9 @@
 // A/B of the engine's sequential workload between two builds of the repository (issue 11's "no
 // regression over 10%"): each child process imports core and engine from one build's `dist`, runs
 // `--runs` (300) sequential 10-step runs of no-op tool steps on a fresh data dir, and reports the
-// p50 wall time per run over all but the first 50 (warm-up), and its process CPU time.
+// p50 wall time per run over all but the first 50 (warm-up), and its process CPU time per run
+// (over all runs, and over the measured runs only: "warm"), and its context switches per measured
+// run (sleeps: the process waited for something; preempted: the CPU was taken from it).
 //
 //   node bench/ab-sequential.mjs A_DIR B_DIR [--rounds 3] [--runs 300] [--clean]
 //       rounds of balanced pairs (A B B A, A B B A, ...: each build as often first as second),
@@ -60,7 +62,13 @@ async function one(build) {
   }).workflow
   const times = []
   const cpu0 = process.cpuUsage()
+  let warm = cpu0
+  let warmRu = process.resourceUsage()
   for (let i = 0; i < runs; i++) {
+    if (i === WARMUP) {
+      warm = process.cpuUsage()
+      warmRu = process.resourceUsage()
+    }
     const t0 = performance.now()
     const { runId } = await engine.start({ definition: def })
     const end = await engine.wait(DEFAULT_TENANT, runId)
@@ -68,13 +76,22 @@ async function one(build) {
     if (i >= WARMUP) times.push(performance.now() - t0)
   }
   const cpu = process.cpuUsage(cpu0)
+  const warmCpu = process.cpuUsage(warm)
+  const ru = process.resourceUsage()
   await engine.close()
   await log.close()
   return {
     build: basename(resolve(build)),
     runP50Ms: Math.round(p50(times) * 1000) / 1000,
     cpuMsPerRun: Math.round(((cpu.user + cpu.system) / 1000 / runs) * 1000) / 1000,
+    /** CPU per run over the measured runs only (after the warm-up, as the p50). */
+    warmCpuMsPerRun: Math.round(((warmCpu.user + warmCpu.system) / 1000 / (runs - WARMUP)) * 1000) / 1000,
     fileCreateP50Us: createUs,
+    /** Context switches per measured run: the process went to sleep (voluntary) or was preempted. */
+    sleepsPerRun:
+      Math.round(((ru.voluntaryContextSwitches - warmRu.voluntaryContextSwitches) / (runs - WARMUP)) * 10) / 10,
+    preemptedPerRun:
+      Math.round(((ru.involuntaryContextSwitches - warmRu.involuntaryContextSwitches) / (runs - WARMUP)) * 10) / 10,
   }
 }
 
@@ -100,7 +117,7 @@ if (args[0] === '--one') {
         const res = JSON.parse(child.stdout.trim().split('\n').at(-1))
         results[build].push(res)
         console.log(
-          `${res.build.padEnd(12)} run p50 ${res.runP50Ms.toFixed(3)} ms  cpu ${res.cpuMsPerRun.toFixed(3)} ms/run  file create ${res.fileCreateP50Us} us`,
+          `${res.build.padEnd(12)} run p50 ${res.runP50Ms.toFixed(3)} ms  cpu ${res.cpuMsPerRun.toFixed(3)} ms/run (warm ${res.warmCpuMsPerRun.toFixed(3)})  sleeps ${res.sleepsPerRun}/run  preempted ${res.preemptedPerRun}/run  file create ${res.fileCreateP50Us} us`,
         )
       }
     }
@@ -111,7 +128,7 @@ if (args[0] === '--one') {
   const med = (build, key) => p50(results[build].map((r) => r[key]))
   for (const build of [a, b]) {
     console.log(
-      `${basename(resolve(build)).padEnd(12)} median of ${results[build].length}: run p50 ${med(build, 'runP50Ms').toFixed(3)} ms, cpu ${med(build, 'cpuMsPerRun').toFixed(3)} ms/run`,
+      `${basename(resolve(build)).padEnd(12)} median of ${results[build].length}: run p50 ${med(build, 'runP50Ms').toFixed(3)} ms, cpu ${med(build, 'cpuMsPerRun').toFixed(3)} ms/run (warm ${med(build, 'warmCpuMsPerRun').toFixed(3)})`,
     )
   }
   const ratio = med(a, 'runP50Ms') / med(b, 'runP50Ms')
