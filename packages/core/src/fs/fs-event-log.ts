@@ -106,7 +106,7 @@ export interface FsEventLogOptions {
   readOnly?: boolean
   /** How often this process's feed records are fsynced and its recovery marker written (default 5 s). */
   feedSyncMs?: number
-  /** How long after a busy spell this process's feed records wait to share a write (default 2 ms; for tests). */
+  /** How long in a busy spell this process's feed records wait to share a write (default 5 ms; for tests). */
   feedWriteDelayMs?: number
 }
 
@@ -215,6 +215,8 @@ export class FsEventLog implements EventLog {
               points: this.points,
               // a checkpoint makes stream files durable on their own: they must hold what it covers,
               // and the feed's records of its commits must be durable before it forgets them
+              // the feed's due records are written on the journal write's identity check (one, not two)
+              afterCheckedWrite: () => this.feed.writer?.flushChecked(),
               beforeCheckpoint: () => {
                 this.writeBehind.writeAll()
                 this.feed.writer?.syncNow()

@@ -123,7 +123,7 @@ export class FsFeed implements EventFeed {
         logger: this.options.logger,
         mayWrite,
       },
-      { syncMs: this.options.syncMs ?? 5000, delayMs: this.options.writeDelayMs ?? 2 },
+      { syncMs: this.options.syncMs ?? 5000, delayMs: this.options.writeDelayMs ?? 5 },
     )
     return this.writer_
   }

@@ -62,6 +62,11 @@ export interface JournalOptions {
    * no half-written lock that others must wait out.
    */
   identity?: LockIdentity
+  /**
+   * Called right after a write's identity check passed (when `identity` is set), before its commits
+   * are acknowledged: the event log writes the feed records that are due on that check.
+   */
+  afterCheckedWrite?: () => void
   /** Called before a checkpoint fsyncs stream files: they must hold every commit it covers. */
   beforeCheckpoint?: () => void
   /**
@@ -281,7 +286,11 @@ export class Journal {
     this.writeMs = this.writeMs * 0.9 + (performance.now() - started) * 0.1
     // a holder declared gone (paused past its TTL) must not acknowledge: the process that declared
     // it replays only what was written before, and writes on after (see recoverOrphans)
-    this.options.identity?.assertHeld()
+    const { identity } = this.options
+    if (identity) {
+      identity.assertHeld()
+      this.options.afterCheckedWrite?.()
+    }
     seg.pos += size
     for (const q of batch) {
       seg.files.add(q.path)
