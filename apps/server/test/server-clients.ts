@@ -44,7 +44,7 @@ export async function rest(base: string, method: string, path: string, options: 
   })
   const text = await res.text()
   let body: Json = text
-  if ((res.headers.get('content-type') ?? '').includes('json')) body = JSON.parse(text)
+  if (/^application\/json/.test(res.headers.get('content-type') ?? '')) body = JSON.parse(text)
   return { status: res.status, headers: res.headers, body }
 }
 
