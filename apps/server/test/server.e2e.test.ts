@@ -26,7 +26,13 @@ beforeAll(async () => {
   approvalGate = await exampleWorkflow('approval-gate')
   server = await startServe(['--port', '0'], {
     cwd: dataDir,
-    env: { SHIIOO_DATA_DIR: dataDir, SHIIOO_ADMIN_TOKEN: ADMIN, SHIIOO_LOG_LEVEL: 'error' },
+    // the takeover scan runs often, so that it meets the server's own runs while they wait
+    env: {
+      SHIIOO_DATA_DIR: dataDir,
+      SHIIOO_ADMIN_TOKEN: ADMIN,
+      SHIIOO_LOG_LEVEL: 'error',
+      SHIIOO_ENGINE_SCAN_MS: '100',
+    },
   })
   base = server.url
 })
@@ -212,9 +218,11 @@ describe('the real server process', () => {
     expect((listed.body.items as Array<{ runId: string }>).map((r) => r.runId)).toEqual(
       expect.arrayContaining([runId, started.body.runId]),
     )
-    // the CLI's changes are in the same chain as the server's
+    // the CLI's changes are in the same chain as the server's; the scans that met the run this
+    // server drove while it waited took nothing over and recorded nothing
     const actions = ((await api('GET', '/api/audit?limit=20')).body.items as AuditEntry[]).map((e) => e.action)
     expect(actions.slice(0, 5)).toEqual(['run.cancel', 'token.revoke', 'run.start', 'token.create', 'principal.create'])
+    expect((await api('GET', '/api/audit?action=run.resume-all')).body.items).toEqual([])
   })
 
   it('leaves a chain that `shiioo audit verify` checks out on the data dir once the server has stopped', async () => {
