@@ -199,6 +199,7 @@ export function createRunService(deps: RunServiceDeps): RunService {
     for (const runId of unfinished.sort()) {
       try {
         const taken = await takeOver(engine, log, caller.tenant, runId)
+        if (taken.kind === 'here') continue
         if (taken.kind === 'elsewhere') result.elsewhere.push(runId)
         else result.resumed.push({ runId, status: taken.status, lastSeq: taken.lastSeq })
       } catch (error) {

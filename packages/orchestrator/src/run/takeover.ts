@@ -3,6 +3,8 @@ import type { Engine } from '@shiioo/engine'
 
 export type Takeover =
   | { kind: 'elsewhere' }
+  /** This process drives it already: nothing to take over. */
+  | { kind: 'here' }
   | {
       kind: 'resumed'
       status: RunStatus
@@ -16,6 +18,9 @@ export type Takeover =
  * how the engine decides that (leases) may change without the services changing.
  */
 export async function takeOver(engine: Engine, log: EventLog, tenant: TenantId, runId: RunId): Promise<Takeover> {
+  // a run this process drives (a server's own run waiting for an approval) is not taken over again:
+  // counted as resumed, every scan of the supervisor recorded a run.resume-all that changed nothing
+  if (engine.drives(tenant, runId)) return { kind: 'here' }
   if (await engine.drivenElsewhere(tenant, runId)) return { kind: 'elsewhere' }
   const lastSeq = await log.version({ tenant, stream: runId })
   const state = await engine.resume(tenant, runId)
