@@ -46,7 +46,13 @@ const A = {
   aliceTokenId: '',
   alicePrefix: '',
 }
-const UNKNOWN = { runId: '', workflow: 'no-such-gate', hash: 'cd'.repeat(32) }
+const UNKNOWN = {
+  runId: '',
+  workflow: 'no-such-gate',
+  hash: 'cd'.repeat(32),
+  aliceId: 'prn_01ARZ3NDEKTSV4RRFFQ69G5FAV',
+  aliceTokenId: 'tok_01ARZ3NDEKTSV4RRFFQ69G5FAV',
+}
 let runB = ''
 
 beforeAll(async () => {
@@ -103,16 +109,15 @@ async function approvals(token: string): Promise<string[]> {
  * for `named`: what B itself named once it has (its own audit entries record the ids it asked
  * for, its own workflow may have the name of A's).
  */
-function secretsOfA(named: { runId?: boolean; workflow?: boolean } = {}): string[] {
+function secretsOfA(named: { runId?: boolean; workflow?: boolean; identity?: boolean } = {}): string[] {
   return [
     ...(named.runId ? [] : [A.runId]),
     ...(named.workflow ? [] : [A.workflow]),
     A.hash,
     A.adminId,
-    A.aliceId,
-    A.aliceTokenId,
+    // B names A's principal and token ids in its own refused requests, and makes its own `alice`
+    ...(named.identity ? [] : [A.aliceId, A.aliceTokenId, 'alice']),
     A.alicePrefix,
-    'alice',
   ]
 }
 
@@ -127,6 +132,8 @@ const AS_PLACEHOLDERS = (which: typeof A | typeof UNKNOWN): Array<[string, strin
   [which.runId, '<run>'],
   [which.workflow, '<workflow>'],
   [which.hash, '<hash>'],
+  [which.aliceId, '<principal>'],
+  [which.aliceTokenId, '<token>'],
 ]
 
 /** A's state as A's admin and the CLI read it. */
@@ -195,6 +202,27 @@ const AIMED: RestCase[] = [
   },
   { method: 'GET', route: '/api/workflows/{name}/versions', path: (i) => `/api/workflows/${i.workflow}/versions` },
   { method: 'GET', route: '/api/costs', path: (i) => `/api/costs?by=step&runId=${i.runId}` },
+  { method: 'GET', route: '/api/principals/{principal}', path: (i) => `/api/principals/${i.aliceId}` },
+  {
+    method: 'PUT',
+    route: '/api/principals/{principal}/roles',
+    path: (i) => `/api/principals/${i.aliceId}/roles`,
+    body: () => ({ roles: ['admin'] }),
+  },
+  {
+    method: 'POST',
+    route: '/api/principals/{principal}/disable',
+    path: (i) => `/api/principals/${i.aliceId}/disable`,
+    body: () => ({}),
+  },
+  { method: 'GET', route: '/api/tokens', path: (i) => `/api/tokens?principal=${i.aliceId}` },
+  {
+    method: 'POST',
+    route: '/api/tokens',
+    path: () => '/api/tokens',
+    body: (i) => ({ principal: i.aliceId, name: 'stolen' }),
+  },
+  { method: 'POST', route: '/api/tokens/{tokenId}/revoke', path: (i) => `/api/tokens/${i.aliceTokenId}/revoke` },
 ]
 
 /** Listings and tenant-wide operations: B's answer shows nothing of A. */
@@ -213,6 +241,9 @@ const LISTINGS: Array<{ method: string; route: string; path: string; body?: unkn
   { method: 'GET', route: '/api/health', path: '/api/health' },
   { method: 'GET', route: '/api/health/live', path: '/api/health/live' },
   { method: 'GET', route: '/api/health/ready', path: '/api/health/ready' },
+  { method: 'GET', route: '/api/me', path: '/api/me' },
+  { method: 'GET', route: '/api/principals', path: '/api/principals' },
+  { method: 'GET', route: '/api/tokens', path: '/api/tokens' },
 ]
 
 const RUN_UPDATES = `subscription($runId: ID, $after: String) {
@@ -244,7 +275,9 @@ describe('tenant isolation against the real server process', () => {
         expect(mine.status, what).toBe(404)
         expect(mine.body.error.code, what).toBe('NOT_FOUND')
       }
-      for (const secret of [A.adminId, A.aliceId, A.alicePrefix])
+      // what B named itself may come back in a refusal; nothing else of A's may
+      const named = c.path(A) + JSON.stringify(c.body?.(A) ?? null)
+      for (const secret of [A.adminId, A.aliceId, A.alicePrefix].filter((x) => !named.includes(x)))
         expect(JSON.stringify(mine.body), what).not.toContain(secret)
     }
     // B's own listings are B's: its run, its chain
@@ -261,6 +294,11 @@ describe('tenant isolation against the real server process', () => {
     expect(startedB.status).toBe(201)
     expect(startedB.body.workflow.hash).not.toBe(A.hash)
     expect((await b('POST', `/api/runs/${startedB.body.runId}/cancel`, {})).status).toBe(200)
+    // a principal of A's principal's name made by B is B's
+    covered.add('POST /api/principals')
+    const bAlice = await b('POST', '/api/principals', { kind: 'user', name: 'alice', roles: ['viewer'] })
+    expect(bAlice.status, JSON.stringify(bAlice.body)).toBe(201)
+    expect(bAlice.body.id).not.toBe(A.aliceId)
 
     expect(await stateOfA()).toEqual(before)
 
@@ -324,6 +362,36 @@ describe('tenant isolation against the real server process', () => {
         query: 'mutation($id: ID!) { signalRun(runId: $id, name: "go", payload: {x: 1}) { status } }',
         vars: (i) => ({ id: i.runId }),
       },
+      {
+        field: 'principal',
+        query: 'query($p: String!) { principal(ref: $p) { id name } }',
+        vars: (i) => ({ p: i.aliceId }),
+      },
+      {
+        field: 'tokens',
+        query: 'query($p: String) { tokens(principal: $p) { id prefix } }',
+        vars: (i) => ({ p: i.aliceId }),
+      },
+      {
+        field: 'setRoles',
+        query: 'mutation($p: String!) { setRoles(principal: $p, roles: [admin]) { id } }',
+        vars: (i) => ({ p: i.aliceId }),
+      },
+      {
+        field: 'disablePrincipal',
+        query: 'mutation($p: String!) { disablePrincipal(principal: $p) { id } }',
+        vars: (i) => ({ p: i.aliceId }),
+      },
+      {
+        field: 'createToken',
+        query: 'mutation($p: String!) { createToken(principal: $p, name: "stolen") { token } }',
+        vars: (i) => ({ p: i.aliceId }),
+      },
+      {
+        field: 'revokeToken',
+        query: 'mutation($t: ID!) { revokeToken(tokenId: $t) { id } }',
+        vars: (i) => ({ t: i.aliceTokenId }),
+      },
     ]
     for (const c of aimed) {
       covered.add(c.field)
@@ -340,12 +408,14 @@ describe('tenant isolation against the real server process', () => {
       { field: 'costs', query: '{ costs(by: run) { key calls } }' },
       { field: 'audit', query: '{ audit(limit: 1000) { items { seq action subjectId actor { id } details entry } } }' },
       { field: 'auditVerify', query: '{ auditVerify { tenant ok entries headSeq } }' },
+      { field: 'principals', query: '{ principals { id name } }' },
+      { field: 'tokens', query: '{ tokens { id prefix principalId } }' },
     ]
     for (const c of listings) {
       covered.add(c.field)
       const res = await gqlHttp(base, tokenB, c.query)
       expect(res.body.errors, c.field).toBeUndefined()
-      for (const secret of secretsOfA({ runId: true, workflow: true }))
+      for (const secret of secretsOfA({ runId: true, workflow: true, identity: true }))
         expect(JSON.stringify(res.body), `${c.field} names ${secret}`).not.toContain(secret)
     }
     expect((await gqlHttp(base, tokenB, '{ viewer { tenant } }')).body.data.viewer.tenant).toBe(TENANT_B)
@@ -371,6 +441,13 @@ describe('tenant isolation against the real server process', () => {
     await gqlHttp(base, tokenB, 'mutation($id: ID!) { cancelRun(runId: $id) { status } }', {
       id: started.body.data.startRun.runId,
     })
+    covered.add('createPrincipal')
+    const bBob = await gqlHttp(
+      base,
+      tokenB,
+      'mutation { createPrincipal(kind: user, name: "alice-too", roles: [viewer]) { id } }',
+    )
+    expect(bBob.body.errors).toBeUndefined()
 
     expect(await stateOfA()).toEqual(before)
 
@@ -458,7 +535,11 @@ describe('tenant isolation against the real server process', () => {
         expect(got.error, name).toBeNull()
         expect(got.results.length, `${name} delivers B's own`).toBeGreaterThan(0)
         for (const r of got.results) expect(r.errors, name).toBeUndefined()
-        for (const secret of secretsOfA({ runId: name === 'auditEntries', workflow: true }))
+        for (const secret of secretsOfA({
+          runId: name === 'auditEntries',
+          workflow: true,
+          identity: name === 'auditEntries',
+        }))
           expect(JSON.stringify(got.results), `${name} names ${secret}`).not.toContain(secret)
       }
       expect(
