@@ -56,10 +56,13 @@ export async function withSession<T>(
   open: OpenOptions & { tenant?: TenantId; remote?: boolean },
   fn: (session: Session) => Promise<T>,
 ): Promise<T> {
-  // a command that only reads calls no model, and one sent to a server none here: no source's key needed
-  const config = loadCommandConfig(options, QUIET, { requireKeys: open.readOnly !== true && open.remote !== true })
+  // a command sent to a server calls no model here, and one that only reads none at all: neither
+  // needs a source's key; any other must refuse to start without one
+  const settings = loadCommandConfig(options, QUIET, { requireKeys: false })
+  const remote = open.remote === true ? settings.remote : null
+  const config =
+    remote !== null || open.readOnly === true ? settings : loadCommandConfig(options, QUIET, { requireKeys: true })
   const caller = cliCaller(open.tenant)
-  const remote = open.remote === true ? config.remote : null
   if (remote) {
     // the server acts as the token's principal, in its tenant: `caller` names no one there
     const run = fn as (session: Session<RemoteServices>) => Promise<T>
