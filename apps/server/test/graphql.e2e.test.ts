@@ -4,7 +4,6 @@ import type { TenantId } from '@shiioo/core'
 import { localCaller, systemCaller } from '@shiioo/orchestrator'
 import { Registry } from 'prom-client'
 import type { Client, FormattedExecutionResult } from 'graphql-ws'
-import { createClient } from 'graphql-ws'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { createApp } from '../src/app.js'
@@ -16,6 +15,7 @@ import { createServerMetrics } from '../src/http/metrics.js'
 import type { RunningServer } from '../src/http/listen.js'
 import { listen } from '../src/http/listen.js'
 import { REPO_ROOT, tempDirs } from './helpers.js'
+import { gqlHttp, wsClient as sharedWsClient } from './server-clients.js'
 
 /** Real API tokens, made in beforeAll: tenant A's admin and viewer, tenant B's admin, a revoked one. */
 const TOKENS = { a: '', viewer: '', b: '', revoked: '' }
@@ -75,33 +75,10 @@ afterAll(async () => {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- response data is checked by the expectations
 type Data = any
 
-interface GqlResponse {
-  status: number
-  body: { data?: Data; errors?: Array<{ message: string; extensions?: { code?: string } }> }
-}
+const gql = (query: string, variables: Record<string, unknown> = {}, token: string | null = TOKENS.a) =>
+  gqlHttp(server.url, token, query, variables)
 
-async function gql(query: string, variables: Record<string, unknown> = {}, token: string | null = TOKENS.a) {
-  const res = await fetch(`${server.url}/api/graphql`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/graphql-response+json',
-      ...(token === null ? {} : { authorization: `Bearer ${token}` }),
-    },
-    body: JSON.stringify({ query, variables }),
-  })
-  return { status: res.status, body: (await res.json()) as GqlResponse['body'] }
-}
-
-function wsClient(token = TOKENS.a): Client {
-  return createClient({
-    url: wsUrl,
-    webSocketImpl: WebSocket,
-    connectionParams: { authorization: `Bearer ${token}` },
-    retryAttempts: 0,
-    lazy: true,
-  })
-}
+const wsClient = (token = TOKENS.a): Client => sharedWsClient(server.url, token)
 
 const START = `mutation Start($text: String!, $key: String) {
   startRun(workflow: { text: $text, format: yaml }, input: { version: "3.1" }, idempotencyKey: $key) { runId duplicate }
