@@ -465,7 +465,7 @@ describe('tenant isolation against the real server process', () => {
     const subscriptions = (schema.body.data.__schema.subscriptionType.fields as Array<{ name: string }>).map(
       (f) => f.name,
     )
-    expect(subscriptions.sort()).toEqual(['approvalsWaiting', 'auditEntries', 'runUpdates', 'stepUpdates'])
+    expect(subscriptions.sort()).toEqual(['agentText', 'approvalsWaiting', 'auditEntries', 'runUpdates', 'stepUpdates'])
   })
 
   it("delivers none of A's events to B's subscriptions over graphql-ws and SSE while A's run moves on", async () => {
@@ -478,6 +478,7 @@ describe('tenant isolation against the real server process', () => {
           'stepUpdates',
           'subscription($runId: ID, $after: String) { stepUpdates(runId: $runId, after: $after) { runId stepId } }',
         ],
+        ['agentText', 'subscription($runId: ID) { agentText(runId: $runId) { runId delta } }'],
       ] as const) {
         const mine = await collectFor(client, { query, variables: { runId: A.runId, after: 'start' } }, 3_000)
         const unknown = await collectFor(client, { query, variables: { runId: UNKNOWN.runId, after: 'start' } }, 3_000)

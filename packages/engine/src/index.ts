@@ -63,6 +63,7 @@ export type {
   AgentRequest,
   AgentResult,
   AgentTurn,
+  AgentTextDelta,
   ToolInvoker,
   ToolRequest,
   AttemptContext,

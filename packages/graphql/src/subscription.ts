@@ -1,4 +1,4 @@
-import type { AuditEntryView, LiveEventView, LiveRequest, RunView, StepView } from '@shiioo/orchestrator'
+import type { AgentTextView, AuditEntryView, LiveEventView, LiveRequest, RunView, StepView } from '@shiioo/orchestrator'
 import { given } from './args.js'
 import type { AuditTypes } from './audit-types.js'
 import type { Builder } from './builder.js'
@@ -91,6 +91,30 @@ export function subscriptionType(builder: Builder, services: GraphQLServices, ty
     }),
   })
 
+  const AgentText = builder.objectRef<AgentTextView>('AgentText').implement({
+    description:
+      'A piece of an agent reply as the model produces it. Live only: not stored and not resumable (the recorded `agent.turn` event holds the whole reply), and only from runs this server drives.',
+    fields: (t) => ({
+      runId: t.id({ resolve: (d) => d.runId }),
+      stepId: t.exposeString('stepId'),
+      item: t.exposeInt('item', { nullable: true }),
+      attempt: t.exposeInt('attempt'),
+      turn: t.exposeInt('turn'),
+      call: t.exposeInt('call', {
+        description: 'Which model call of the turn; after a failover the text of the turn starts again.',
+      }),
+      source: t.exposeString('source', { description: 'The capacity source answering.' }),
+      delta: t.exposeString('delta'),
+      skipped: t.exposeInt('skipped', {
+        description: 'Pieces this subscriber missed just before this one because it fell too far behind.',
+      }),
+    }),
+  })
+  const textPayload = (item: LiveItem<AgentTextView>): AgentTextView => {
+    if ('error' in item) throw item.error
+    return item.event
+  }
+
   /** Subscribes through the live service; `keep` drops what the feed's filters cannot express. */
   const live = async (ctx: GraphQLContext, request: LiveRequest, keep?: (e: LiveEventView) => boolean) => {
     const stop = new AbortController()
@@ -148,6 +172,18 @@ export function subscriptionType(builder: Builder, services: GraphQLServices, ty
           args: { after: afterArg() },
           subscribe: (_root, args, ctx) => live(ctx, { scope: { kind: 'approvals' }, ...given({ after: args.after }) }),
           resolve: payload,
+        }),
+        agentText: t.field({
+          type: AgentText,
+          description:
+            "Agents' text as the model produces it: of one run (`runId`), or of all the tenant's runs, from now on.",
+          args: { runId: t.arg.id() },
+          subscribe: async (_root, args, ctx) => {
+            const stop = new AbortController()
+            const request = args.runId == null ? {} : { runId: String(args.runId) }
+            return liveItems(await services.live.agentText(ctx.caller, request, stop.signal), stop)
+          },
+          resolve: textPayload,
         }),
         auditEntries: t.field({
           type: AuditUpdate,

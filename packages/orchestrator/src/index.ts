@@ -12,6 +12,7 @@ export {
   systemCaller,
 } from './caller.js'
 export type { LiveService, LiveRequest, LiveScope, LiveEventView, LiveBatch } from './live/live-service.js'
+export type { AgentTextView } from './live/agent-text.js'
 export type { AuditService, AuditListRequest } from './audit/audit-service.js'
 export type {
   IdentityService,

@@ -1,7 +1,7 @@
 import type { BlobStore, Clock, ControlProjection, EventLog, IndexStore, Leases, Logger, Projector } from '@shiioo/core'
 import { AuditTrail, createIdFactory, silentLogger, systemClock } from '@shiioo/core'
 import type { AgentRunner, ToolInvoker } from '@shiioo/engine'
-import { Engine, toolInvoker, workflowsProjection } from '@shiioo/engine'
+import { Engine, standInAgent, toolInvoker, workflowsProjection } from '@shiioo/engine'
 import type { CallerContext, Gate } from './caller.js'
 import { admit } from './caller.js'
 import type { AuditService } from './audit/audit-service.js'
@@ -23,6 +23,7 @@ import type { MetricsService } from './metrics/metrics-service.js'
 import { createMetricsService } from './metrics/metrics-service.js'
 import type { LiveService } from './live/live-service.js'
 import { createLiveService } from './live/live-service.js'
+import { AgentTextChannel, streamingAgents } from './live/agent-text.js'
 import { createRunService } from './run/run-service.js'
 import type { RunService } from './run/types.js'
 import type { Supervisor, SupervisorOptions } from './supervisor.js'
@@ -118,13 +119,15 @@ export function createOrchestrator(config: OrchestratorConfig): Orchestrator {
           logger: logger.child({ component: 'capacity' }),
         })
       : null
-  const agents = config.agents ?? capacity?.agents
+  // agents' text reaches live subscribers as the model produces it
+  const text = new AgentTextChannel()
+  const agents = streamingAgents(config.agents ?? capacity?.agents ?? standInAgent(), text)
   const engine = new Engine({
     log: config.log,
     blobs: config.blobs,
     logger: logger.child({ component: 'engine' }),
     ...(config.clock ? { clock: config.clock } : {}),
-    ...(agents ? { agents } : {}),
+    agents,
     tools,
     ...(config.leases ? { leases: config.leases } : {}),
     ...config.engine,
@@ -172,7 +175,7 @@ export function createOrchestrator(config: OrchestratorConfig): Orchestrator {
     approvals: createApprovalService({ log: config.log, index: config.index, feed, door }),
     capacity: capacityService,
     metrics: createMetricsService({ log: config.log, index: config.index, feed, door, capacity: capacityService }),
-    live: createLiveService({ log: config.log, door }),
+    live: createLiveService({ log: config.log, door, text }),
     supervise: (caller, options) =>
       door.change(
         caller,

@@ -86,6 +86,7 @@ const METHODS: Record<
   },
   live: {
     subscribe: [(o, c) => o.live.subscribe(c, { scope: { kind: 'run', runId: RUN } }, live()), 'run.read', run],
+    agentText: [(o, c) => o.live.agentText(c, { runId: RUN }, live()), 'run.read', run],
   },
 }
 /** Methods that take no caller: `authenticate` makes one. */
@@ -100,6 +101,7 @@ const LIVE_SCOPES: Array<[string, [Call, ServiceAction, ServiceResource]]> = [
     [(o, c) => o.live.subscribe(c, { scope: { kind: 'approvals' } }, live()), 'approval.list', tenant],
   ],
   ['live audit', [(o, c) => o.live.subscribe(c, { scope: { kind: 'audit' } }, live()), 'audit.list', tenant]],
+  ["every run's agent text", [(o, c) => o.live.agentText(c, {}, live()), 'run.list', tenant]],
 ]
 const SUPERVISE: [Call, ServiceAction, ServiceResource] = [
   (o, c) => o.supervise(c, { scanMs: 1000 }),

@@ -40,7 +40,8 @@ interface ListTokensOptions extends IdentityOptions {
 const TENANT_HELP = 'the tenant of the principals and tokens (the one you act in)'
 const ROLE_HELP = `a role (repeatable): ${ROLES.join(', ')}`
 const READ_ONLY = { create: false, indexOnDemand: true, readOnly: true } as const
-const CHANGE = { create: false, indexOnDemand: true } as const
+/** Principals and tokens: no run is driven, so no capacity source's key is needed. */
+const CHANGE = { create: false, indexOnDemand: true, drivesRuns: false } as const
 const UNITS: Readonly<Record<string, number>> = { m: 60_000, h: 3_600_000, d: 86_400_000 }
 
 function rolesOf(values: readonly string[]): Role[] {

@@ -14,6 +14,8 @@ export interface RunProgressOptions {
   dataDirArg?: string
   /** Approval units (`step` or `step[item]`) decided before the first event shown. */
   decided?: Iterable<string>
+  /** Told after a step's `started` line is printed (so the agent's live text can follow it). */
+  onStarted?: (unit: string, attempt: number) => void
 }
 
 /** `+0.12s`, `+1m05s`: the time since the run started. */
@@ -67,6 +69,7 @@ export function createRunProgress(runId: string, options: RunProgressOptions) {
         const name = unit(e.data.stepId, e.data.item)
         began.set(name, Date.parse(e.at))
         line(e.at, `${name} started${e.data.attempt > 1 ? ` (attempt ${e.data.attempt})` : ''}`)
+        options.onStarted?.(name, e.data.attempt)
         return
       }
       case 'step.completed': {

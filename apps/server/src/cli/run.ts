@@ -4,6 +4,9 @@ import { checkRunRequest } from '@shiioo/orchestrator'
 import type { CommandContext } from './context.js'
 import type { GlobalOptions } from './options.js'
 import { QUIET, withRemoteOptions } from './options.js'
+import type { AgentTextPrinter } from './agent-text.js'
+import { TextInterleave, startAgentText } from './agent-text.js'
+import type { RemoteServices, Session } from './session.js'
 import { collect, withSession } from './session.js'
 import { INTERRUPTED_EXIT_CODE, RUN_EXIT_CODES, RUN_EXIT_HELP, reportOutcome, watchRuns } from './watch.js'
 import { readWorkflowFile, siblingWorkflows } from './workflow-files.js'
@@ -13,6 +16,8 @@ interface RunOptions extends GlobalOptions {
   idempotencyKey?: string
   detach?: boolean
   json?: boolean
+  /** False with --no-agent-text. */
+  agentText: boolean
 }
 
 /** `key=value` pairs; a value that parses as JSON is that JSON value, anything else a string. */
@@ -65,6 +70,7 @@ export function registerRun(program: Command, ctx: CommandContext): void {
       .option('--idempotency-key <key>', 'starting again with the same key returns the same run instead of a new one')
       .option('--detach', 'print the run id and exit; `shiioo resume` (or `shiioo serve`) drives the run on')
       .option('--json', 'print the outcome (or, with --detach, the started run) as JSON on stdout')
+      .option('--no-agent-text', "do not print agents' text as the model produces it (the progress lines stay)")
       .addHelpText(
         'after',
         '\nThe other workflow files in the same directory are registered first, so sub-workflow steps find ' +
@@ -84,6 +90,21 @@ export function registerRun(program: Command, ctx: CommandContext): void {
     }
     const workflows = await siblingWorkflows(path, ctx.cwd)
     await withSession(options, { create: true, remote: true }, async (session) => {
+      const interleave = new TextInterleave(ctx.io.err)
+      // listening before the run starts, so that its first words are not missed
+      const text = options.detach || !options.agentText ? null : await startAgentText(session, interleave)
+      try {
+        await startAndWatch(session, interleave, text)
+      } finally {
+        text?.stop()
+      }
+    })
+
+    async function startAndWatch(
+      session: Session<RemoteServices>,
+      interleave: TextInterleave,
+      text: AgentTextPrinter | null,
+    ): Promise<void> {
       const started = await session.services.runs
         .start(session.caller, {
           source,
@@ -113,13 +134,19 @@ export function registerRun(program: Command, ctx: CommandContext): void {
         }
         return
       }
-      ctx.io.err.write(`run ${started.runId} (workflow ${started.workflow.name})${again}\n`)
-      const outcomes = await watchRuns(ctx, session, [{ runId: started.runId, fromSeq: 1 }], { prefix: false })
+      interleave.lines.write(`run ${started.runId} (workflow ${started.workflow.name})${again}\n`)
+      text?.follow(started.runId)
+      const outcomes = await watchRuns(ctx, session, [{ runId: started.runId, fromSeq: 1 }], {
+        prefix: false,
+        progress: interleave.lines,
+        onStarted: (runId, unit, attempt) => interleave.started(runId, unit, attempt),
+      })
       if (outcomes === null) return ctx.setExitCode(INTERRUPTED_EXIT_CODE)
       const outcome = outcomes[0]!
       if (options.json) ctx.io.out.write(JSON.stringify(outcome) + '\n')
+      interleave.lines.write('')
       reportOutcome(ctx, outcome, session, !options.json)
       ctx.setExitCode(RUN_EXIT_CODES[outcome.status])
-    })
+    }
   })
 }

@@ -11,9 +11,11 @@ import { QUIET, loadCommandConfig } from './options.js'
 import { remoteServices } from './remote/services.js'
 
 /** The services a command calls on the data dir. */
-export type CliServices = Pick<Orchestrator, 'runs' | 'audit' | 'identity' | 'data'>
+export type CliServices = Pick<Orchestrator, 'runs' | 'audit' | 'identity' | 'data' | 'live'>
 /** Those a command may also call on a running server (`--server`, `SHIIOO_SERVER`). */
-export type RemoteServices = Pick<Orchestrator, 'runs' | 'audit' | 'identity'>
+export type RemoteServices = Pick<Orchestrator, 'runs' | 'audit' | 'identity'> & {
+  live: Pick<Orchestrator['live'], 'agentText'>
+}
 
 /** A command's view of the application: the services, who is calling, and how to name the data dir. */
 export interface Session<S extends RemoteServices = CliServices> {
@@ -41,27 +43,35 @@ function cliCaller(tenant: TenantId | undefined): CallerContext {
  * Opens the orchestrator on the configured data dir, runs `fn` as the local user (in `tenant`,
  * default the default tenant), and closes it whatever happens.
  */
+/** How a command opens the data dir (or reaches a server). */
+export type SessionOpen = OpenOptions & {
+  tenant?: TenantId
+  /** False for a command that changes nothing a run drives (it then needs no capacity key). */
+  drivesRuns?: false
+}
+
 export async function withSession<T>(
   options: GlobalOptions,
-  open: OpenOptions & { tenant?: TenantId; remote: true },
+  open: SessionOpen & { remote: true },
   fn: (session: Session<RemoteServices>) => Promise<T>,
 ): Promise<T>
 export async function withSession<T>(
   options: GlobalOptions,
-  open: OpenOptions & { tenant?: TenantId; remote?: false },
+  open: SessionOpen & { remote?: false },
   fn: (session: Session) => Promise<T>,
 ): Promise<T>
 export async function withSession<T>(
   options: GlobalOptions,
-  open: OpenOptions & { tenant?: TenantId; remote?: boolean },
+  open: SessionOpen & { remote?: boolean },
   fn: (session: Session) => Promise<T>,
 ): Promise<T> {
-  // a command sent to a server calls no model here, and one that only reads none at all: neither
-  // needs a source's key; any other must refuse to start without one
+  // a command sent to a server calls no model here, and one that only reads, or changes what is
+  // not a run (principals, tokens), none at all: they need no source's key; any other must refuse
+  // to start without one
   const settings = loadCommandConfig(options, QUIET, { requireKeys: false })
   const remote = open.remote === true ? settings.remote : null
-  const config =
-    remote !== null || open.readOnly === true ? settings : loadCommandConfig(options, QUIET, { requireKeys: true })
+  const callsModels = open.readOnly !== true && open.drivesRuns !== false
+  const config = remote !== null || !callsModels ? settings : loadCommandConfig(options, QUIET, { requireKeys: true })
   const caller = cliCaller(open.tenant)
   if (remote) {
     // the server acts as the token's principal, in its tenant: `caller` names no one there

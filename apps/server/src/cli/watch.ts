@@ -1,6 +1,7 @@
 import type { RunFollower, RunOutcomeView, RunStatus } from '@shiioo/orchestrator'
 import type { CommandContext } from './context.js'
 import { formatSpan } from './format.js'
+import type { Output } from './io.js'
 import { createRunProgress } from './run-progress.js'
 import type { RemoteServices, Session } from './session.js'
 import { onInterrupt } from './shutdown.js'
@@ -39,12 +40,13 @@ export async function watchRuns(
   ctx: CommandContext,
   session: Session<RemoteServices>,
   runs: readonly Watched[],
-  options: { prefix: boolean },
+  options: { prefix: boolean; progress?: Output; onStarted?: (runId: string, unit: string, attempt: number) => void },
 ): Promise<RunOutcomeView[] | null> {
   const { services, caller } = session
   const followers: RunFollower[] = runs.map((r) => {
     const progress = createRunProgress(r.runId, {
-      out: ctx.io.err,
+      out: options.progress ?? ctx.io.err,
+      ...(options.onStarted ? { onStarted: (unit: string, n: number) => options.onStarted?.(r.runId, unit, n) } : {}),
       shiioo: ctx.shiioo,
       dataDirArg: session.dataDirArg,
       ...(r.startedAt === undefined ? {} : { startedAt: r.startedAt }),

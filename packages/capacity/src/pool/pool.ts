@@ -339,6 +339,8 @@ export class CapacityPool {
       w.call.onQueue?.('admitted')
     }
     const maxTokens = w.call.chat.maxTokens ?? DEFAULT_MAX_TOKENS
+    const onText = w.call.onText
+    const from = { source: s.id, attempt: w.attempts }
     s.source.provider
       .chat({
         ...w.call.chat,
@@ -346,6 +348,7 @@ export class CapacityPool {
         maxTokens,
         model: w.call.model,
         ...(w.call.signal ? { signal: w.call.signal } : {}),
+        ...(onText ? { stream: true, onText: (delta: string) => onText(delta, from) } : {}),
       })
       .then(
         async (response) => {

@@ -62,6 +62,12 @@ export interface PoolCall {
    * queued apart from time spent calling (an attempt's timeout counts only the latter).
    */
   onQueue?: (state: 'waiting' | 'admitted') => void
+  /**
+   * Asks the provider to stream and receives the reply's text as the vendor sends it, with the
+   * source answering and which of the call's attempts it is (a failover starts the text again, as
+   * attempt 2 of another source). Nothing of it is stored; the response is what counts.
+   */
+  onText?: (delta: string, from: { source: string; attempt: number }) => void
   /** Where the call comes from, for the cost ledger. */
   context?: { runId?: string; stepId?: string; workflow?: string }
 }

@@ -23,6 +23,8 @@ export interface ModelCall {
   context: { runId: string; stepId: string }
   /** Told when the call waits for capacity and when it is admitted after a wait. */
   onQueue?: (state: 'waiting' | 'admitted') => void
+  /** Streams the reply's text as it arrives (see PoolCall.onText). */
+  onText?: (delta: string, from: { source: string; attempt: number }) => void
 }
 
 export interface ModelReply {
@@ -54,6 +56,7 @@ export function poolModel(pool: CapacityPool): ModelPort {
         signal: call.signal,
         context: call.context,
         ...(call.onQueue ? { onQueue: call.onQueue } : {}),
+        ...(call.onText ? { onText: call.onText } : {}),
       })
       return { response: r.response, source: r.sourceId, cost: r.cost }
     },
@@ -128,6 +131,7 @@ export function agentLoop(options: AgentLoopOptions): AgentRunner {
           signal: request.signal,
           context: { runId: request.runId, stepId: request.stepId },
           onQueue: queueRecorder(request, turn),
+          ...(request.onText ? { onText: textRelay(request.onText, turn) } : {}),
         })
         const reply: Reply = {
           text: r.response.text,
@@ -164,6 +168,20 @@ function queueRecorder(request: AgentRequest, turn: number): (state: 'waiting' |
   let chain = Promise.resolve()
   return (state) => {
     chain = chain.then(() => request.queued(turn, state)).catch(() => undefined)
+  }
+}
+
+/** Hands a turn's streamed text on; a listener's failure never fails the model call. */
+function textRelay(
+  onText: NonNullable<AgentRequest['onText']>,
+  turn: number,
+): (delta: string, from: { source: string; attempt: number }) => void {
+  return (delta, from) => {
+    try {
+      onText({ turn, delta, source: from.source, call: from.attempt })
+    } catch {
+      // nothing of the live text is durable; a broken listener loses only its own copy
+    }
   }
 }
 

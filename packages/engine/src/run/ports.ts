@@ -29,6 +29,21 @@ export interface AgentRequest extends AttemptContext {
    * attempt's timeout does not run meanwhile.
    */
   queued(turn: number, state: 'waiting' | 'admitted'): Promise<void>
+  /**
+   * Receives the agent's text as the model produces it, when someone listens (not stored: the
+   * recorded turn is what counts). Must not throw.
+   */
+  onText?: (text: AgentTextDelta) => void
+}
+
+/** A piece of an agent's reply as the vendor streams it. */
+export interface AgentTextDelta {
+  turn: number
+  delta: string
+  /** The capacity source answering. */
+  source: string
+  /** Which call of the turn this is: after a failover the text starts again with the next one. */
+  call: number
 }
 
 /** One model call of an agent step, as recorded (`agent.turn`). */

@@ -13,9 +13,20 @@ export function standInAgent(): AgentRunner {
       const digest = createHash('sha256').update(`${request.role}\n${request.prompt}`).digest('hex').slice(0, 12)
       const prompt = request.prompt.replace(/\s+/g, ' ').trim()
       const gist = prompt.length > 160 ? `${prompt.slice(0, 157)}...` : prompt
+      const text = `[stand-in ${request.role}] ${gist}`
+      if (request.onText) {
+        // as a vendor would stream it, word by word (a listener's failure is its own)
+        for (const delta of text.match(/\S+\s*|\s+/g) ?? []) {
+          try {
+            request.onText({ turn: 1, delta, source: 'stand-in', call: 1 })
+          } catch {
+            break
+          }
+        }
+      }
       return Promise.resolve({
         output: {
-          text: `[stand-in ${request.role}] ${gist}`,
+          text,
           model: 'stand-in',
           digest,
         },

@@ -188,4 +188,46 @@ describe('engine: agent steps on the capacity pool', () => {
     expect(await h.engine.replay(T, runId)).toMatchObject({ ok: true, calls: 0 })
     expect(provider.requests.length).toBe(before)
   })
+
+  it("hands the model's text on as it streams, turn by turn, and a listener that throws fails nothing", async () => {
+    /** Streams its reply in 4-character pieces when asked to. */
+    const streaming: Provider = {
+      kind: 'streaming',
+      async chat(request) {
+        const response = await new ScriptedProvider().chat(request)
+        if (request.stream)
+          for (let i = 0; i < response.text.length; i += 4) request.onText?.(response.text.slice(i, i + 4))
+        return response
+      },
+    }
+    const pool = new CapacityPool({ sources: [{ id: 'main', provider: streaming, models: ['m1'] }] })
+    const seen: { runId: string; stepId: string; attempt: number; turn: number; delta: string; source: string }[] = []
+    const { agents, tools } = loop(poolModel(pool))
+    h = await openHarness({
+      tools,
+      agents: {
+        run: (request) =>
+          agents.run({
+            ...request,
+            onText: (t) => {
+              seen.push({ runId: request.runId, stepId: request.stepId, attempt: request.attempt, ...t })
+              throw new Error('a broken listener')
+            },
+          }),
+      },
+    })
+    const { runId } = await h.engine.start({ definition: def })
+    const end = await h.engine.wait(T, runId)
+    expect(end.status).toBe('completed')
+    const said = (turn: number) =>
+      seen
+        .filter((d) => d.turn === turn)
+        .map((d) => d.delta)
+        .join('')
+    expect(said(1)).toBe('let me check')
+    expect(said(2)).toBe('answer from {"q":"facts"}')
+    expect(new Set(seen.map((d) => `${d.runId}/${d.stepId}/${d.attempt}/${d.source}`))).toEqual(
+      new Set([`${runId}/ask/1/main`]),
+    )
+  })
 })

@@ -1,6 +1,7 @@
 import type { EventLog, EventType, FeedRequest, FeedStart, StoredEvent, StreamId } from '@shiioo/core'
 import { AUDIT_STREAM, ShiiooError, isEventType, parseRunId, streamKind } from '@shiioo/core'
 import type { Door } from '../audit/door.js'
+import type { AgentTextChannel, AgentTextView } from './agent-text.js'
 import type { CallerContext } from '../caller.js'
 import type { EventView } from '../views/event.js'
 import { toEventView } from '../views/event.js'
@@ -50,11 +51,23 @@ export interface LiveService {
    * iterator's first `next()`, as the feed does.
    */
   subscribe(caller: CallerContext, request: LiveRequest, signal: AbortSignal): Promise<AsyncIterable<LiveBatch>>
+  /**
+   * Agents' text as the model produces it, for one run (`run.read`) or all the caller tenant's
+   * runs (`run.list`), from now on, until `signal` aborts. Not durable and not resumable: only what
+   * the runs driven by this process say while the subscription lasts (the recorded turns, in the
+   * run's events, are the durable copy). A run of another tenant is NOT_FOUND.
+   */
+  agentText(
+    caller: CallerContext,
+    request: { runId?: string },
+    signal: AbortSignal,
+  ): Promise<AsyncIterable<readonly AgentTextView[]>>
 }
 
 export interface LiveServiceDeps {
   log: EventLog
   door: Door
+  text: AgentTextChannel
 }
 
 function invalid(field: string, message: string): ShiiooError {
@@ -75,23 +88,31 @@ function isApprovalWait(event: StoredEvent): boolean {
 }
 
 export function createLiveService(deps: LiveServiceDeps): LiveService {
-  const { log, door } = deps
+  const { log, door, text } = deps
+  /** Admits reading one run, answering another tenant's as one that does not exist. */
+  const admitRun = async (caller: CallerContext, id: string) => {
+    const runId = parseRunId(id)
+    door.admit(caller, 'run.read', { kind: 'run', id: runId })
+    if ((await log.version({ tenant: caller.tenant, stream: runId })) === 0) {
+      throw new ShiiooError('NOT_FOUND', `no run ${runId} in tenant ${caller.tenant}`)
+    }
+    return runId
+  }
   return {
+    async agentText(caller, request, signal) {
+      let runId: string | undefined
+      if (request.runId === undefined) door.admit(caller, 'run.list', { kind: 'tenant' })
+      else runId = await admitRun(caller, request.runId)
+      return text.subscribe(caller.tenant, runId, signal)
+    },
     async subscribe(caller, request, signal) {
       const { scope } = request
       const { tenant } = caller
       let filter: Pick<FeedRequest, 'streams' | 'kinds'>
       switch (scope.kind) {
-        case 'run': {
-          const runId = parseRunId(scope.runId)
-          door.admit(caller, 'run.read', { kind: 'run', id: runId })
-          // another tenant's run is answered as one that does not exist
-          if ((await log.version({ tenant, stream: runId })) === 0) {
-            throw new ShiiooError('NOT_FOUND', `no run ${runId} in tenant ${tenant}`)
-          }
-          filter = { streams: [runId] }
+        case 'run':
+          filter = { streams: [await admitRun(caller, scope.runId)] }
           break
-        }
         case 'runs':
           door.admit(caller, 'run.list', { kind: 'tenant' })
           filter = { kinds: ['run'] }

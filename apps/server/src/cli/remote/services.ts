@@ -3,6 +3,7 @@ import type { AuditEntryView, AuditPageView, AuditService, AuditVerifyView } fro
 import type { RemoteServices } from '../session.js'
 import { remote } from './errors.js'
 import { remoteIdentity } from './identity.js'
+import { remoteLive } from './live.js'
 import { remoteRuns } from './runs.js'
 
 /**
@@ -23,5 +24,5 @@ export function remoteServices(server: { url: string; token: string | null }): R
         })()
       }),
   }
-  return { runs: remoteRuns(client), audit, identity: remoteIdentity(client) }
+  return { runs: remoteRuns(client), audit, identity: remoteIdentity(client), live: remoteLive(client) }
 }
