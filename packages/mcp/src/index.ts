@@ -10,3 +10,15 @@ export type {
   ToolRunContext,
   ToolSource,
 } from './catalog/types.js'
+
+// MCP edges: the server (stdio, Streamable HTTP) and external MCP servers as tool sources
+export type {
+  McpResource,
+  McpResourceContents,
+  McpResourceProvider,
+  McpResourceTemplate,
+  ShiiooMcpServerOptions,
+} from './server/mcp-server.js'
+export { IDEMPOTENCY_KEY_META, createShiiooMcpServer, toMcpTool } from './server/mcp-server.js'
+export type { McpErrorInfo } from './server/errors.js'
+export { MCP_ERRORS } from './server/errors.js'
