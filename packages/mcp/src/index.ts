@@ -20,5 +20,7 @@ export type {
   ShiiooMcpServerOptions,
 } from './server/mcp-server.js'
 export { IDEMPOTENCY_KEY_META, createShiiooMcpServer, toMcpTool } from './server/mcp-server.js'
+export type { McpHttpHandler, McpHttpHandlerOptions, McpSessions } from './server/http.js'
+export { mcpHttpHandler } from './server/http.js'
 export type { McpErrorInfo } from './server/errors.js'
 export { MCP_ERRORS } from './server/errors.js'
