@@ -24,3 +24,6 @@ export type { McpHttpHandler, McpHttpHandlerOptions, McpSessions } from './serve
 export { mcpHttpHandler } from './server/http.js'
 export type { McpErrorInfo } from './server/errors.js'
 export { MCP_ERRORS } from './server/errors.js'
+export type { ExternalMcpSourceOptions, ExternalMcpTransport } from './external/external-source.js'
+export { externalMcpSource } from './external/external-source.js'
+export { catalogToolName } from './external/tool-names.js'
