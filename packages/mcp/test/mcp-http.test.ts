@@ -1,42 +1,13 @@
-import type { AddressInfo } from 'node:net'
-import type { Server as HttpServer } from 'node:http'
-import { createAdaptorServer } from '@hono/node-server'
-import { Hono } from 'hono'
-import { ShiiooError, parseTenantId } from '@shiioo/core'
+import { parseTenantId } from '@shiioo/core'
 import { FakeClock } from '@shiioo/testkit'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import { LATEST_PROTOCOL_VERSION, LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js'
 import { afterEach, describe, expect, it } from 'vitest'
-import type { McpHttpHandler, McpHttpHandlerOptions, ToolCaller } from '../src/index.js'
-import { createShiiooMcpServer, mcpHttpHandler } from '../src/index.js'
-import { caller, testCatalog, testPermits, testTools } from './fixtures/catalog.js'
-
-const TOKENS: Record<string, ToolCaller> = {
-  'tok-ana': caller('acme', 'user:ana'),
-  'tok-ana-admin': caller('acme', 'user:ana', ['admin']),
-  'tok-bob': caller('acme', 'user:bob'),
-  'tok-eve': caller('other', 'user:eve'),
-}
-
-/** The server app's part: a bearer token to a caller, refusing with UNAUTHENTICATED or FORBIDDEN. */
-async function authenticate(request: Request): Promise<ToolCaller> {
-  const header = request.headers.get('authorization')
-  if (header === null)
-    throw new ShiiooError('UNAUTHENTICATED', 'this API needs an Authorization: Bearer <token> header')
-  const token = /^Bearer (\S+)$/.exec(header)?.[1] ?? ''
-  if (token === 'tok-suspended') throw new ShiiooError('FORBIDDEN', 'the principal is suspended')
-  if (token === 'tok-broken') throw new Error('token store at /var/secret failed')
-  const found = TOKENS[token]
-  if (!found) throw new ShiiooError('UNAUTHENTICATED', 'the token is not valid')
-  return found
-}
-
-interface Endpoint {
-  url: URL
-  handler: McpHttpHandler
-  close(): Promise<void>
-}
+import type { McpHttpHandlerOptions } from '../src/index.js'
+import { mcpHttpHandler } from '../src/index.js'
+import type { Endpoint } from './fixtures/http-endpoint.js'
+import { authenticate, listen as listenOn } from './fixtures/http-endpoint.js'
 
 const endpoints: Endpoint[] = []
 const clients: Client[] = []
@@ -45,29 +16,8 @@ afterEach(async () => {
   await Promise.all(endpoints.splice(0).map((e) => e.close()))
 })
 
-/** A real HTTP server on 127.0.0.1 mounting the handler at /mcp, as the server app does. */
 async function listen(options: Partial<McpHttpHandlerOptions> = {}): Promise<Endpoint> {
-  const catalog = testCatalog(testTools(), testPermits)
-  const handler = mcpHttpHandler({
-    authenticate,
-    createServer: (who) => createShiiooMcpServer({ catalog, caller: who, version: '1.0.0' }),
-    allowedOrigins: ['http://localhost:5173'],
-    ...options,
-  })
-  const app = new Hono()
-  app.all('/mcp', (c) => handler(c.req.raw))
-  const server = createAdaptorServer({ fetch: app.fetch, hostname: '127.0.0.1' }) as HttpServer
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  const endpoint = {
-    url: new URL(`http://127.0.0.1:${port}/mcp`),
-    handler,
-    async close() {
-      await handler.close()
-      server.closeAllConnections()
-      await new Promise((resolve) => server.close(resolve))
-    },
-  }
+  const endpoint = await listenOn(options)
   endpoints.push(endpoint)
   return endpoint
 }

@@ -4,7 +4,7 @@ import type { Json, Logger } from '@shiioo/core'
 import { ShiiooError, silentLogger } from '@shiioo/core'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
+import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js'
 import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js'
 import { ErrorCode as RpcCode, McpError } from '@modelcontextprotocol/sdk/types.js'
@@ -124,6 +124,25 @@ export function outputOf(result: CallToolResult): Json {
   }
 }
 
+/**
+ * The remote tool's own error: its answer to this input, so INVALID_INPUT and not retryable, unless
+ * the server marks it transient the way Shiioo's MCP server does (`structuredContent.error.retryable`,
+ * a rate limit or an outage behind it): then UNAVAILABLE, retryable. Its code is not taken over: a
+ * remote FORBIDDEN or UNAUTHENTICATED says nothing of the caller's rights here.
+ */
+function remoteError(prefix: string, remote: string, result: CallToolResult): ShiiooError {
+  const error = (result.structuredContent as { error?: { retryable?: unknown } } | undefined)?.error
+  const transient = error?.retryable === true
+  return new ShiiooError(
+    transient ? 'UNAVAILABLE' : 'INVALID_INPUT',
+    `${prefix}.${remote} failed: ${remoteErrorText(result)}`,
+    {
+      retryable: transient,
+      details: { server: prefix, tool: remote, remoteError: true },
+    },
+  )
+}
+
 function remoteErrorText(result: CallToolResult): string {
   const text = result.content
     .filter((block) => block.type === 'text')
@@ -140,7 +159,7 @@ function remoteErrorText(result: CallToolResult): string {
  * Failures of a call:
  * - the remote tool's own error (`isError`) is INVALID_INPUT, not retryable, with the server's
  *   text: it is the tool's answer to this input (the model reads it and can change the input),
- *   not a failure of the connection;
+ *   not a failure of the connection (one the server marks retryable is UNAVAILABLE, retryable);
  * - the server rejecting the request (unknown tool, bad params) is INVALID_INPUT too;
  * - a dead server (the process exited, the connection refused or dropped), a timeout or the
  *   server's internal error is UNAVAILABLE, retryable, naming the prefix and the cause; the next
@@ -165,12 +184,18 @@ export function externalMcpSource(options: ExternalMcpSourceOptions): ToolSource
   let connecting: Promise<Client> | undefined
   let closed = false
 
-  const unavailable = (what: string, err: unknown, details: Record<string, unknown> = {}): ShiiooError =>
-    new ShiiooError('UNAVAILABLE', `mcp server "${prefix}" ${what}: ${redact(causeOf(err)).slice(0, 500)}`, {
-      retryable: true,
+  /**
+   * The server cannot be used now. Retryable, but for credentials it refuses (HTTP 401 or 403): those
+   * do not mend by themselves, an operator has to change the configured header.
+   */
+  const unavailable = (what: string, err: unknown, details: Record<string, unknown> = {}): ShiiooError => {
+    const refused = err instanceof StreamableHTTPError && (err.code === 401 || err.code === 403)
+    return new ShiiooError('UNAVAILABLE', `mcp server "${prefix}" ${what}: ${redact(causeOf(err)).slice(0, 500)}`, {
+      retryable: !refused,
       cause: err,
-      details: { server: prefix, ...details },
+      details: { server: prefix, ...details, ...(refused ? { kind: 'credentials', status: err.code } : {}) },
     })
+  }
 
   const openTransport = (): Transport => {
     if (target.kind === 'http') {
@@ -281,12 +306,7 @@ export function externalMcpSource(options: ExternalMcpSourceOptions): ToolSource
     } catch (err) {
       throw failure(err, c, remote, context)
     }
-    if (result.isError === true) {
-      throw new ShiiooError('INVALID_INPUT', `${prefix}.${remote} failed: ${remoteErrorText(result)}`, {
-        retryable: false,
-        details: { server: prefix, tool: remote, remoteError: true },
-      })
-    }
+    if (result.isError === true) throw remoteError(prefix, remote, result)
     return outputOf(result)
   }
 
