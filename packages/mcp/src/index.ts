@@ -10,3 +10,7 @@ export type {
   ToolRunContext,
   ToolSource,
 } from './catalog/types.js'
+export { createToolCatalog } from './catalog/catalog.js'
+export type { ToolCatalogOptions } from './catalog/catalog.js'
+export { isToolName, MAX_TOOL_NAME_LENGTH } from './catalog/names.js'
+export type { InputProblem } from './catalog/input-validation.js'
