@@ -34,14 +34,12 @@ function source(id: string, tools: ToolDefinition[], hooks: Partial<ToolSource> 
   return { id, tools: () => tools, ...hooks }
 }
 
-async function failure(promise: Promise<unknown>): Promise<ShiiooError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
+/** The ShiiooError `promise` fails with (a success or another error fails the test). */
+const failure = (promise: Promise<unknown>) =>
+  promise.then(
+    () => expect.fail('expected a ShiiooError'),
+    (error: unknown) => (expect(error).toBeInstanceOf(ShiiooError), error as ShiiooError),
   )
-  expect(error).toBeInstanceOf(ShiiooError)
-  return error as ShiiooError
-}
 
 describe('createToolCatalog', () => {
   it('lists the granted tools of every source sorted by name, with their source', async () => {
