@@ -92,6 +92,11 @@ const main = new TestServer({
     const status = Number(new URL(req.url!, 'http://x').searchParams.get('status') ?? 302)
     res.writeHead(status, { location: to }).end()
   },
+  '/trickle': (req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain' }).write('a first part, and then nothing')
+    hangingClosed = new Promise((resolve) => req.socket.once('close', () => resolve()))
+    markHanging?.()
+  },
   '/loop': (_q, res) => res.writeHead(302, { location: '/loop' }).end(),
   '/hang': (req) => {
     hangingClosed = new Promise((resolve) => req.socket.once('close', () => resolve()))
@@ -221,6 +226,15 @@ describe('http.fetch against a loopback server it is allowed to reach', () => {
     expect(error.retryable).toBe(true)
     expect(error.details).toMatchObject({ kind: 'timeout', timeoutMs: 200 })
     await hangingClosed // the connection was closed, not left open
+  })
+
+  it('times out a body that never ends', async () => {
+    const fetch = await fetcher({ ...allowed, timeoutMs: 200 })
+    const seen = awaitHanging()
+    const error = await failure(fetch({ url: main.url('/trickle') }))
+    await seen
+    expect(error.details).toMatchObject({ kind: 'timeout' })
+    await hangingClosed
   })
 
   it('aborts the request when its signal aborts', async () => {

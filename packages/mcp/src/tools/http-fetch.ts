@@ -132,7 +132,6 @@ async function fetchOnce(input: HttpFetchInput, context: ToolCallContext, settin
       const response = await sendHop(hop, policy, signal)
       const next = redirectOf(hop, response)
       if (next === undefined) return await answer(response, hop.url, redirects, maxBytes)
-      response.destroy()
       if (redirects >= settings.maxRedirects) {
         throw new ShiiooError(
           'UNAVAILABLE',
@@ -190,12 +189,13 @@ async function answer(response: IncomingMessage, url: URL, redirects: number, ma
  * The next hop when `response` redirects (a 3xx with a Location): 301, 302 and 303 continue as a
  * GET without a body (a HEAD stays a HEAD), 307 and 308 repeat the method and body. Credentials
  * set by the caller do not follow to another origin. The hop's host and address are checked when
- * it is sent, like the first one's.
+ * it is sent, like the first one's. The redirect's own connection is closed here.
  */
 function redirectOf(hop: Hop, response: IncomingMessage): Hop | undefined {
   const status = response.statusCode ?? 0
   const location = response.headers.location
   if (![301, 302, 303, 307, 308].includes(status) || location === undefined) return undefined
+  response.destroy() // a redirect's body is not read
   let url: URL
   try {
     url = new URL(location, hop.url)
