@@ -53,6 +53,9 @@ export const READ_ACTIONS = [
   'approval.list',
   'capacity.read',
   'metrics.read',
+  // --- tools and MCP issue (#15) ---
+  /** Seeing the tool catalog (each tool still shown only when its own requirement is granted). */
+  'tool.list',
 ] as const
 /** Actions that change something: each call's outcome is appended to the caller's tenant's audit chain. */
 export const CHANGE_ACTIONS = [
@@ -75,6 +78,9 @@ export const CHANGE_ACTIONS = [
   'token.create',
   'token.revoke',
   'identity.bootstrap',
+  // --- tools and MCP issue (#15) ---
+  /** Calling a tool of the catalog (its own requirement is checked too); every call is audited. */
+  'tool.invoke',
 ] as const
 export type ReadAction = (typeof READ_ACTIONS)[number]
 export type ChangeAction = (typeof CHANGE_ACTIONS)[number]
@@ -95,6 +101,7 @@ export type ServiceResource =
   | { kind: 'data-dir' }
   | { kind: 'principal'; id: string }
   | { kind: 'token'; id: string }
+  | { kind: 'tool'; name: string }
 
 /**
  * The gate: returns when the caller may do `action` to `resource`, throws a `ShiiooError` otherwise
@@ -147,6 +154,7 @@ export function resourceId(resource: ServiceResource): string | null {
     case 'token':
       return resource.id
     case 'workflow':
+    case 'tool':
       return resource.name
     case 'tenant':
     case 'data-dir':

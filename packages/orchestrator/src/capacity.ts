@@ -2,7 +2,7 @@ import type { CallRecord, CapacitySource, ChatRequest, ChatResponse, Provider } 
 import { CapacityPool } from '@shiioo/capacity'
 import type { CapacityLedger, Clock, Logger } from '@shiioo/core'
 import { ShiiooError } from '@shiioo/core'
-import type { AgentRunner, RoleSpec, ToolInvoker } from '@shiioo/engine'
+import type { AgentLoopOptions, AgentRunner, RoleSpec, ToolInvoker } from '@shiioo/engine'
 import { agentLoop, poolModel } from '@shiioo/engine'
 
 export const PROVIDER_KINDS = ['openai', 'anthropic', 'simulated'] as const
@@ -87,7 +87,13 @@ function lazyProvider(config: SourceConfig): Provider {
 export function capacityAgents(
   config: CapacityConfig,
   tools: ToolInvoker,
-  options: { clock?: Clock; logger?: Logger; onCall?: (r: CallRecord) => void } = {},
+  options: {
+    clock?: Clock
+    logger?: Logger
+    onCall?: (r: CallRecord) => void
+    /** What agents are told about the tools (default: the engine's built-in ones). */
+    toolSpecs?: AgentLoopOptions['toolSpecs']
+  } = {},
 ): { agents: AgentRunner; pool: CapacityPool } {
   const pool = new CapacityPool({
     sources: config.sources.map((s): CapacitySource => ({
@@ -113,7 +119,7 @@ export function capacityAgents(
     model: poolModel(pool),
     roles: config.roles,
     tools,
-    toolSpecs: BUILTIN_TOOL_SPECS,
+    toolSpecs: options.toolSpecs ?? BUILTIN_TOOL_SPECS,
     fallbackRole: (role) => ({
       systemPrompt: `You are the ${role} of a team of agents. Do the task you are given, briefly.`,
       model: defaultModel,

@@ -92,3 +92,6 @@ export type { CapacityService, CapacityUsageRequest } from './capacity-read/capa
 export type { CapacityPoolView, CapacitySourceView, CapacitySourceStateView } from './views/capacity.js'
 export type { MetricsService, MetricsListener } from './metrics/metrics-service.js'
 export type { MetricsSnapshotView, MetricsObservationView } from './views/metrics.js'
+export type { ToolService, ToolView, ToolCallRequest } from './tools/tool-service.js'
+export { inputDigest } from './tools/tool-service.js'
+export { toolCallerOf, callerOfTool, workflowCaller, permits } from './tools/callers.js'

@@ -1,7 +1,9 @@
 import type { BlobStore, Clock, ControlProjection, EventLog, IndexStore, Leases, Logger, Projector } from '@shiioo/core'
-import { AuditTrail, createIdFactory, silentLogger, systemClock } from '@shiioo/core'
-import type { AgentRunner, ToolInvoker } from '@shiioo/engine'
-import { Engine, standInAgent, toolInvoker, workflowsProjection } from '@shiioo/engine'
+import { AuditTrail, DEFAULT_TENANT, createIdFactory, silentLogger, systemClock } from '@shiioo/core'
+import type { AgentRunner, ToolInvoker, ToolSpecs } from '@shiioo/engine'
+import type { ToolSource } from '@shiioo/mcp'
+import { builtinToolSource, createToolCatalog } from '@shiioo/mcp'
+import { Engine, standInAgent, workflowsProjection } from '@shiioo/engine'
 import type { CallerContext, Gate } from './caller.js'
 import { admit } from './caller.js'
 import type { AuditService } from './audit/audit-service.js'
@@ -24,6 +26,9 @@ import { createMetricsService } from './metrics/metrics-service.js'
 import type { LiveService } from './live/live-service.js'
 import { createLiveService } from './live/live-service.js'
 import { AgentTextChannel, streamingAgents } from './live/agent-text.js'
+import { permits, toolCallerOf, workflowCaller } from './tools/callers.js'
+import type { ToolService } from './tools/tool-service.js'
+import { catalogToolInvoker, createToolService } from './tools/tool-service.js'
 import { createRunService } from './run/run-service.js'
 import type { RunService } from './run/types.js'
 import type { Supervisor, SupervisorOptions } from './supervisor.js'
@@ -55,7 +60,13 @@ export interface OrchestratorConfig {
   logger?: Logger
   /** The LLM port (default: the engine's deterministic stand-in). */
   agents?: AgentRunner
-  /** The tool port (default: the engine's built-in tools). */
+  /**
+   * Where tools come from (the app builds them from its configuration: the built-ins, external
+   * MCP servers). Default: the built-in tools with their default limits. They make one catalog,
+   * which agent steps, tool steps and `tools` callers (MCP clients) share.
+   */
+  toolSources?: readonly ToolSource[]
+  /** A tool port that replaces the catalog for workflows (tests); `tools` callers still get the catalog. */
   tools?: ToolInvoker
   engine?: EngineSettings
   /** Run ownership among processes sharing the stores (the app passes FsLeases on the data dir). */
@@ -87,6 +98,8 @@ export interface Orchestrator {
   metrics: MetricsService
   /** Live events of the caller's tenant (one run, its runs, its audit chain), resumable from a feed position. */
   live: LiveService
+  /** The tool catalog: what MCP clients list and call (each call admitted and audited). */
+  tools: ToolService
   /**
    * Starts the long-running duties of a serving process: catches the index up (resolves once it
    * has), then takes over unfinished runs no live process drives, at once and every `scanMs`.
@@ -111,10 +124,25 @@ export function createOrchestrator(config: OrchestratorConfig): Orchestrator {
     clock,
     logger: logger.child({ component: 'audit' }),
   })
-  const tools = config.tools ?? toolInvoker()
+  // one catalog for agent steps, tool steps and MCP clients; started in the background, so that a
+  // source that cannot start fails the first call that needs it (and `tools.ready()`, which a
+  // server awaits at start)
+  const catalog = createToolCatalog({ sources: config.toolSources ?? [builtinToolSource()], permits })
+  catalog.catch(() => undefined)
+  const tools = config.tools ?? catalogToolInvoker({ catalog, door })
+  const toolSpecs = async () => {
+    const specs: Record<string, ToolSpecs[string]> = {}
+    // what an agent may be offered: the tools a workflow's calls are granted
+    const agent = toolCallerOf(workflowCaller(DEFAULT_TENANT, 'run', 'step'))
+    for (const t of (await catalog).list(agent)) {
+      specs[t.name] = { description: t.description, inputSchema: t.inputSchema }
+    }
+    return specs
+  }
   const capacity =
     config.agents === undefined && config.capacity && config.capacity.sources.length > 0
       ? capacityAgents(config.capacity, tools, {
+          toolSpecs,
           ...(config.clock ? { clock: config.clock } : {}),
           logger: logger.child({ component: 'capacity' }),
         })
@@ -176,6 +204,7 @@ export function createOrchestrator(config: OrchestratorConfig): Orchestrator {
     capacity: capacityService,
     metrics: createMetricsService({ log: config.log, index: config.index, feed, door, capacity: capacityService }),
     live: createLiveService({ log: config.log, door, text }),
+    tools: createToolService({ catalog, door }),
     supervise: (caller, options) =>
       door.change(
         caller,
@@ -199,6 +228,7 @@ export function createOrchestrator(config: OrchestratorConfig): Orchestrator {
           await directory.close()
           await engine.close()
           capacity?.pool.close()
+          await catalog.then((c) => c.close()).catch(() => undefined)
         } finally {
           await feed.close()
         }

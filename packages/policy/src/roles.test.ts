@@ -33,6 +33,7 @@ const MATRIX: ReadonlyArray<[action: string, access: Access, roles: string]> = [
   ['approval.list', 'read', 'aopu'],
   ['capacity.read', 'read', 'aou'],
   ['metrics.read', 'read', 'aou'],
+  ['tool.list', 'read', 'aopuv'],
   ['run.start', 'change', 'ao'],
   ['run.drive', 'change', 'ao'],
   ['run.fork', 'change', 'ao'],
@@ -51,6 +52,8 @@ const MATRIX: ReadonlyArray<[action: string, access: Access, roles: string]> = [
   ['token.create', 'change', 'a'],
   ['token.revoke', 'change', 'a'],
   ['identity.bootstrap', 'change', 'a'],
+  ['tool.invoke', 'change', 'aopv'],
+  ['tool.call', 'change', 'ao'],
 ]
 const LETTER = { admin: 'a', operator: 'o', approver: 'p', auditor: 'u', viewer: 'v' } as const
 

@@ -18,6 +18,12 @@ export type RoleGrants = Readonly<Record<string, readonly Grant[]>>
 const READS_RUNS: readonly Grant[] = [{ action: 'run.list' }, { action: 'run.read' }]
 /** Every role may ask who it is (GET /api/me): a token's holder learns nothing it could not already do. */
 const WHOAMI: Grant = { action: 'identity.whoami' }
+/**
+ * Every role but the auditor (who changes nothing) may see the tool catalog and call its tools:
+ * each tool is shown and run only when the role also has the tool's own requirement (the service
+ * action a Shiioo tool performs, or `tool.call` for tools that reach outside Shiioo).
+ */
+const TOOLS: readonly Grant[] = [{ action: 'tool.list' }, { action: 'tool.invoke' }]
 
 /** The built-in roles (docs/identity.md has them as a table). */
 export const BUILTIN_GRANTS: Readonly<Record<Role, readonly Grant[]>> = {
@@ -41,13 +47,23 @@ export const BUILTIN_GRANTS: Readonly<Record<Role, readonly Grant[]>> = {
     { action: 'approval.list' },
     { action: 'capacity.read' },
     { action: 'metrics.read' },
+    ...TOOLS,
+    /** Tools that reach outside Shiioo: http.fetch, files.*, external MCP servers' tools. */
+    { action: 'tool.call' },
   ],
   /** Decides approval steps, lists those waiting, and reads the runs it decides on. */
-  approver: [{ action: 'run.decide' }, { action: 'approval.list' }, ...READS_RUNS, WHOAMI],
+  approver: [{ action: 'run.decide' }, { action: 'approval.list' }, ...READS_RUNS, WHOAMI, ...TOOLS],
   /** Reads everything (audit chain, principals and tokens included), changes nothing. */
   auditor: [{ action: '*', access: 'read' }],
   /** Reads runs and workflows. */
-  viewer: [...READS_RUNS, WHOAMI, { action: 'run.replay' }, { action: 'workflow.list' }, { action: 'workflow.read' }],
+  viewer: [
+    ...READS_RUNS,
+    WHOAMI,
+    { action: 'run.replay' },
+    { action: 'workflow.list' },
+    { action: 'workflow.read' },
+    ...TOOLS,
+  ],
 }
 
 export const RBAC_POLICY_ID = 'rbac.builtin-roles'

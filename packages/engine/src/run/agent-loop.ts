@@ -68,13 +68,19 @@ export interface AgentLoopOptions {
   roles: Readonly<Record<string, RoleSpec>>
   /** Where the agent's tool calls go (the same port tool steps use). */
   tools: ToolInvoker
-  /** What the model is told about each tool it may call. */
-  toolSpecs: Readonly<Record<string, Omit<ToolSpec, 'name'>>>
+  /**
+   * What the model is told about each tool it may call, or where to get it (a catalog that starts
+   * its sources first).
+   */
+  toolSpecs: ToolSpecs | (() => Promise<ToolSpecs>)
   /** Turns when neither the step nor the role says (default 8). */
   defaultMaxTurns?: number
   /** The spec of a role `roles` does not have; without it such a role is an error. */
   fallbackRole?: (role: string) => RoleSpec
 }
+
+/** Tool name → what the model is told about it. */
+export type ToolSpecs = Readonly<Record<string, Omit<ToolSpec, 'name'>>>
 
 /** The step fails with this code when the model still asks for tools after its last turn. */
 export const MAX_TURNS = 'MAX_TURNS'
@@ -95,8 +101,9 @@ export function agentLoop(options: AgentLoopOptions): AgentRunner {
         const known = Object.keys(options.roles).sort().join(', ') || 'none'
         throw new ShiiooError('INVALID_INPUT', `no agent role "${request.role}"; roles: ${known}`)
       }
+      const specs = typeof options.toolSpecs === 'function' ? await options.toolSpecs() : options.toolSpecs
       const tools = request.tools.map((name): ToolSpec => {
-        const spec = Object.prototype.hasOwnProperty.call(options.toolSpecs, name) ? options.toolSpecs[name] : undefined
+        const spec = Object.prototype.hasOwnProperty.call(specs, name) ? specs[name] : undefined
         if (!spec) throw new ShiiooError('INVALID_INPUT', `tool "${name}" is not in the tool catalog`)
         return { name, ...spec }
       })

@@ -1,0 +1,114 @@
+import { createHash, randomUUID } from 'node:crypto'
+import type { Json } from '@shiioo/core'
+import { ShiiooError, canonicalJson } from '@shiioo/core'
+import type { ToolRequest, ToolInvoker } from '@shiioo/engine'
+import type { ToolCatalog, ToolInfo } from '@shiioo/mcp'
+import type { Door } from '../audit/door.js'
+import type { CallerContext } from '../caller.js'
+import { toolCallerOf, workflowCaller } from './callers.js'
+
+/** A tool as a caller sees it: name, what it does, its input's JSON Schema, its hints, its source. */
+export type ToolView = ToolInfo
+
+export interface ToolCallRequest {
+  name: string
+  input: Json
+  /**
+   * The same key for the same logical call (a client retrying after a lost answer): tools with side
+   * effects, and external servers that take one, deduplicate by it. A fresh one when absent.
+   */
+  idempotencyKey?: string
+  signal?: AbortSignal
+}
+
+/**
+ * The enterprise tool catalog as a service: what MCP clients and the APIs list and call. Every
+ * call is admitted (`tool.invoke`, then the tool's own requirement) and audited with its outcome;
+ * the input is in the entry as a digest, never as its values.
+ */
+export interface ToolService {
+  /** The tools the caller may use (`tool.list`), sorted by name. */
+  list(caller: CallerContext): Promise<ToolView[]>
+  /** Calls a tool as the caller; NOT_FOUND, FORBIDDEN and INVALID_INPUT before anything runs. */
+  call(caller: CallerContext, request: ToolCallRequest): Promise<Json>
+  /** Resolves once every tool source has started; rejects with what stopped one (a collision, a dead server). */
+  ready(): Promise<void>
+}
+
+export interface ToolServiceDeps {
+  catalog: Promise<ToolCatalog>
+  door: Door
+}
+
+/** A short digest of an input, for the audit entry (the values may be secret or large). */
+export function inputDigest(input: Json): string {
+  return createHash('sha256').update(canonicalJson(input)).digest('hex').slice(0, 16)
+}
+
+export function createToolService(deps: ToolServiceDeps): ToolService {
+  const { catalog, door } = deps
+  return {
+    async list(caller) {
+      door.admit(caller, 'tool.list', { kind: 'tenant' })
+      return (await catalog).list(toolCallerOf(caller))
+    },
+    async call(caller, request) {
+      if (typeof request.name !== 'string' || request.name.length === 0 || request.name.length > 300) {
+        throw new ShiiooError('INVALID_INPUT', 'name must name a tool', { details: { field: 'name' } })
+      }
+      const idempotencyKey = request.idempotencyKey ?? randomUUID()
+      const tools = await catalog
+      return door.change(
+        caller,
+        'tool.invoke',
+        { kind: 'tool', name: request.name },
+        () =>
+          tools.call(request.name, request.input, {
+            caller: toolCallerOf(caller),
+            signal: request.signal ?? new AbortController().signal,
+            idempotencyKey,
+          }),
+        { details: { idempotencyKey, input: inputDigest(request.input) } },
+      )
+    },
+    async ready() {
+      await catalog
+    },
+  }
+}
+
+/**
+ * The engine's tool port over the catalog: agent steps and tool steps call tools as the run's
+ * agent (see workflowCaller), each call admitted and audited like any other, with the attempt's
+ * idempotency key, so an attempt re-executed after a crash passes the same key again.
+ */
+export function catalogToolInvoker(deps: ToolServiceDeps): ToolInvoker {
+  const { catalog, door } = deps
+  return {
+    async invoke(request: ToolRequest) {
+      const caller = workflowCaller(request.tenant, request.runId, request.stepId)
+      const tools = await catalog
+      return door.change(
+        caller,
+        'tool.invoke',
+        { kind: 'tool', name: request.tool },
+        () =>
+          tools.call(request.tool, request.input, {
+            caller: toolCallerOf(caller),
+            signal: request.signal,
+            idempotencyKey: request.idempotencyKey,
+            run: { runId: request.runId, stepId: request.stepId, attempt: request.attempt },
+          }),
+        {
+          details: {
+            runId: request.runId,
+            stepId: request.stepId,
+            attempt: request.attempt,
+            idempotencyKey: request.idempotencyKey,
+            input: inputDigest(request.input),
+          },
+        },
+      )
+    },
+  }
+}
