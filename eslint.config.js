@@ -16,7 +16,7 @@ const DEEP_IMPORTS = {
  * tests only, so no source imports it. Tests may import what they need.
  */
 const MAY_IMPORT = {
-  'apps/server': ['orchestrator', 'graphql', 'client', 'store-sqlite', 'core'],
+  'apps/server': ['orchestrator', 'graphql', 'mcp', 'client', 'store-sqlite', 'core'],
   'packages/client': [],
   'packages/graphql': ['orchestrator', 'core'],
   'packages/orchestrator': ['engine', 'policy', 'capacity', 'mcp', 'core'],

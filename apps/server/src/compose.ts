@@ -14,6 +14,8 @@ import {
 import type { Logger } from '@shiioo/core'
 import type { CapacityConfig, DataDirPort, Orchestrator } from '@shiioo/orchestrator'
 import { CONTROL_PROJECTIONS, createOrchestrator } from '@shiioo/orchestrator'
+import type { ToolSource } from '@shiioo/mcp'
+import { builtinToolSource, externalMcpSource } from '@shiioo/mcp'
 import { openSqliteIndex } from '@shiioo/store-sqlite'
 import type { AppCapacityConfig, Config } from './config/index.js'
 import { LazyIndex } from './lazy-index.js'
@@ -133,6 +135,7 @@ export async function openOrchestrator(config: Config, options: OpenOptions): Pr
       leases: log.leases,
       dataDir,
       ...(config.capacity ? { capacity: capacityOf(config.capacity, config.dataDir) } : {}),
+      toolSources: toolSourcesOf(config, logger),
     })
     const close = async () => {
       try {
@@ -146,6 +149,25 @@ export async function openOrchestrator(config: Config, options: OpenOptions): Pr
     await closeStores()
     throw err
   }
+}
+
+/**
+ * The tool catalog's sources: the built-in tools with their configured limits, and each external
+ * MCP server under its prefix (started when the catalog is first needed).
+ */
+function toolSourcesOf(config: Config, logger: Logger): ToolSource[] {
+  const { http, files, mcpServers } = config.tools
+  return [
+    builtinToolSource({ http, files }),
+    ...mcpServers.map((s) =>
+      externalMcpSource({
+        prefix: s.prefix,
+        transport: s.transport,
+        ...(s.timeoutMs === undefined ? {} : { timeoutMs: s.timeoutMs }),
+        logger: logger.child({ component: 'mcp-client', server: s.prefix }),
+      }),
+    ),
+  ]
 }
 
 /** Makes the data dir (a server's first start, `shiioo run`); a path that cannot be one is bad input, naming why. */

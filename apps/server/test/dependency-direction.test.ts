@@ -29,12 +29,12 @@ describe('the dependency direction (ARCHITECTURE.md) fails lint', () => {
     [
       'packages/orchestrator/src/probe.ts',
       "import { openSqliteIndex } from '@shiioo/store-sqlite'\nexport const open = openSqliteIndex\n",
-      'packages/orchestrator may import @shiioo/engine, @shiioo/policy, @shiioo/capacity, @shiioo/core',
+      'packages/orchestrator may import @shiioo/engine, @shiioo/policy, @shiioo/capacity, @shiioo/mcp, @shiioo/core',
     ],
     [
       'apps/server/src/cli/probe.ts',
       "import type { RunState } from '@shiioo/engine'\nexport type State = RunState\n",
-      'apps/server may import @shiioo/orchestrator, @shiioo/graphql, @shiioo/client, @shiioo/store-sqlite, @shiioo/core',
+      'apps/server may import @shiioo/orchestrator, @shiioo/graphql, @shiioo/mcp, @shiioo/client, @shiioo/store-sqlite, @shiioo/core',
     ],
     [
       'packages/client/src/probe.ts',

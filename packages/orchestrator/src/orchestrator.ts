@@ -1,7 +1,7 @@
 import type { BlobStore, Clock, ControlProjection, EventLog, IndexStore, Leases, Logger, Projector } from '@shiioo/core'
 import { AuditTrail, DEFAULT_TENANT, createIdFactory, silentLogger, systemClock } from '@shiioo/core'
 import type { AgentRunner, ToolInvoker, ToolSpecs } from '@shiioo/engine'
-import type { ToolSource } from '@shiioo/mcp'
+import type { ToolCatalog, ToolSource } from '@shiioo/mcp'
 import { builtinToolSource, createToolCatalog } from '@shiioo/mcp'
 import { Engine, standInAgent, workflowsProjection } from '@shiioo/engine'
 import type { CallerContext, Gate } from './caller.js'
@@ -124,17 +124,17 @@ export function createOrchestrator(config: OrchestratorConfig): Orchestrator {
     clock,
     logger: logger.child({ component: 'audit' }),
   })
-  // one catalog for agent steps, tool steps and MCP clients; started in the background, so that a
-  // source that cannot start fails the first call that needs it (and `tools.ready()`, which a
-  // server awaits at start)
-  const catalog = createToolCatalog({ sources: config.toolSources ?? [builtinToolSource()], permits })
-  catalog.catch(() => undefined)
+  // one catalog for agent steps, tool steps and MCP clients, made when first needed (a command that
+  // calls no tool starts no external server); a source that cannot start fails what needed it, and
+  // `tools.ready()`, which a server awaits at start
+  let made: Promise<ToolCatalog> | null = null
+  const catalog = () => (made ??= createToolCatalog({ sources: config.toolSources ?? [builtinToolSource()], permits }))
   const tools = config.tools ?? catalogToolInvoker({ catalog, door })
   const toolSpecs = async () => {
     const specs: Record<string, ToolSpecs[string]> = {}
     // what an agent may be offered: the tools a workflow's calls are granted
     const agent = toolCallerOf(workflowCaller(DEFAULT_TENANT, 'run', 'step'))
-    for (const t of (await catalog).list(agent)) {
+    for (const t of (await catalog()).list(agent)) {
       specs[t.name] = { description: t.description, inputSchema: t.inputSchema }
     }
     return specs
@@ -228,7 +228,7 @@ export function createOrchestrator(config: OrchestratorConfig): Orchestrator {
           await directory.close()
           await engine.close()
           capacity?.pool.close()
-          await catalog.then((c) => c.close()).catch(() => undefined)
+          await made?.then((c) => c.close()).catch(() => undefined)
         } finally {
           await feed.close()
         }

@@ -2,6 +2,8 @@ import { statSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import type { CapacityConfig, SourceConfig } from '@shiioo/orchestrator'
 import { ConfigError } from './error.js'
+import type { ToolsConfig } from './tools.js'
+import { toolsConfigOf } from './tools.js'
 import type { LogLevel, Settings } from './schema.js'
 import { DEFAULT_SETTINGS } from './schema.js'
 import type { ConfigFlags } from './sources.js'
@@ -26,6 +28,8 @@ export interface Config {
   http: { corsOrigins: string[]; maxBodyBytes: number }
   /** How often the server looks for unfinished runs no live process drives (ms). */
   scanMs: number
+  /** The built-in tools' limits and the external MCP servers (secrets read from their variables). */
+  tools: ToolsConfig
   /** The TOML file that was read, or null when there was none. */
   configFile: string | null
   /**
@@ -80,6 +84,17 @@ export function loadConfig(input: LoadConfigInput): Config {
     // the defaults layer sets every value, so there is always one
     return values[values.length - 1]!
   }
+  const baseDir = file.file === null ? input.cwd : dirname(file.file)
+  const toolProblems: string[] = []
+  const tools = toolsConfigOf(
+    layers.map((s) => s.tools).findLast((t) => t !== undefined) ?? null,
+    layers.map((s) => s.mcp).findLast((m) => m !== undefined) ?? null,
+    input.env ?? {},
+    baseDir,
+    input.requireKeys ?? true,
+    toolProblems,
+  )
+  if (toolProblems.length > 0) throw new ConfigError(toolProblems)
   return {
     host: last((s) => s.server?.host),
     port: last((s) => s.server?.port),
@@ -102,9 +117,10 @@ export function loadConfig(input: LoadConfigInput): Config {
       layers.map((s) => s.capacity).findLast((c) => c !== undefined) ?? null,
       layers.map((s) => s.roles).findLast((r) => r !== undefined) ?? null,
       input.env ?? {},
-      file.file === null ? input.cwd : dirname(file.file),
+      baseDir,
       input.requireKeys ?? true,
     ),
+    tools,
     configFile: file.file,
     adminToken: adminTokenOf(input.env ?? {}),
     remote: remoteOf(

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { mcpSchema, toolsSchema } from './tools.js'
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 export type LogLevel = (typeof LOG_LEVELS)[number]
@@ -175,6 +176,10 @@ export const settingsSchema = z
         .strict()
         .optional(),
       roles: z.record(name('role name'), roleSchema, table).optional(),
+      /** The built-in tools' limits: `[tools.http]`, `[tools.files]`. */
+      tools: toolsSchema.optional(),
+      /** External MCP servers whose tools agents and MCP clients use: `[[mcp.servers]]`. */
+      mcp: mcpSchema.optional(),
     },
     table,
   )

@@ -36,7 +36,8 @@ export interface ToolService {
 }
 
 export interface ToolServiceDeps {
-  catalog: Promise<ToolCatalog>
+  /** The catalog, made on first use (so a command that calls no tool starts no external server). */
+  catalog: () => Promise<ToolCatalog>
   door: Door
 }
 
@@ -50,14 +51,14 @@ export function createToolService(deps: ToolServiceDeps): ToolService {
   return {
     async list(caller) {
       door.admit(caller, 'tool.list', { kind: 'tenant' })
-      return (await catalog).list(toolCallerOf(caller))
+      return (await catalog()).list(toolCallerOf(caller))
     },
     async call(caller, request) {
       if (typeof request.name !== 'string' || request.name.length === 0 || request.name.length > 300) {
         throw new ShiiooError('INVALID_INPUT', 'name must name a tool', { details: { field: 'name' } })
       }
       const idempotencyKey = request.idempotencyKey ?? randomUUID()
-      const tools = await catalog
+      const tools = await catalog()
       return door.change(
         caller,
         'tool.invoke',
@@ -72,7 +73,7 @@ export function createToolService(deps: ToolServiceDeps): ToolService {
       )
     },
     async ready() {
-      await catalog
+      await catalog()
     },
   }
 }
@@ -87,7 +88,7 @@ export function catalogToolInvoker(deps: ToolServiceDeps): ToolInvoker {
   return {
     async invoke(request: ToolRequest) {
       const caller = workflowCaller(request.tenant, request.runId, request.stepId)
-      const tools = await catalog
+      const tools = await catalog()
       return door.change(
         caller,
         'tool.invoke',
@@ -104,6 +105,7 @@ export function catalogToolInvoker(deps: ToolServiceDeps): ToolInvoker {
             runId: request.runId,
             stepId: request.stepId,
             attempt: request.attempt,
+            ...(request.item === undefined ? {} : { item: request.item }),
             idempotencyKey: request.idempotencyKey,
             input: inputDigest(request.input),
           },
