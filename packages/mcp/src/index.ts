@@ -41,3 +41,25 @@ export type { HttpFetchOptions } from './tools/http-fetch.js'
 export { filesTools, FILES_DEFAULTS } from './tools/files.js'
 export type { FilesOptions } from './tools/files.js'
 export type { FileRoot } from './tools/files-paths.js'
+
+// Shiioo's own tools (shiioo.*), written against a port that the orchestrator implements
+export { shiiooToolSource } from './tools/shiioo/source.js'
+export { shiiooTools } from './tools/shiioo/tools.js'
+export { SHIIOO_EVENTS_LIMIT } from './tools/shiioo/port.js'
+export type {
+  ShiiooApprovalsRequest,
+  ShiiooDecision,
+  ShiiooEvent,
+  ShiiooEventPage,
+  ShiiooEventsRequest,
+  ShiiooPendingApproval,
+  ShiiooPendingApprovalPage,
+  ShiiooRun,
+  ShiiooRunAt,
+  ShiiooRunPage,
+  ShiiooRunSearch,
+  ShiiooStartRequest,
+  ShiiooStartedRun,
+  ShiiooToolPort,
+  ShiiooWorkflow,
+} from './tools/shiioo/port.js'

@@ -95,3 +95,7 @@ export type { MetricsSnapshotView, MetricsObservationView } from './views/metric
 export type { ToolService, ToolView, ToolCallRequest } from './tools/tool-service.js'
 export { inputDigest } from './tools/tool-service.js'
 export { toolCallerOf, callerOfTool, workflowCaller, permits } from './tools/callers.js'
+
+// Shiioo's own tools (shiioo.*): the port @shiioo/mcp's shiiooToolSource is written against
+export type { ShiiooToolServices } from './tools/shiioo-port.js'
+export { shiiooToolPort } from './tools/shiioo-port.js'
