@@ -2,7 +2,7 @@ import type { BlobStore, Clock, ControlProjection, EventLog, IndexStore, Leases,
 import { AuditTrail, DEFAULT_TENANT, createIdFactory, silentLogger, systemClock } from '@shiioo/core'
 import type { AgentRunner, ToolInvoker, ToolSpecs } from '@shiioo/engine'
 import type { ToolCatalog, ToolSource } from '@shiioo/mcp'
-import { builtinToolSource, createToolCatalog } from '@shiioo/mcp'
+import { builtinToolSource, createToolCatalog, shiiooToolSource } from '@shiioo/mcp'
 import { Engine, standInAgent, workflowsProjection } from '@shiioo/engine'
 import type { CallerContext, Gate } from './caller.js'
 import { admit } from './caller.js'
@@ -27,6 +27,7 @@ import type { LiveService } from './live/live-service.js'
 import { createLiveService } from './live/live-service.js'
 import { AgentTextChannel, streamingAgents } from './live/agent-text.js'
 import { permits, toolCallerOf, workflowCaller } from './tools/callers.js'
+import { shiiooToolPort } from './tools/shiioo-port.js'
 import type { ToolService } from './tools/tool-service.js'
 import { catalogToolInvoker, createToolService } from './tools/tool-service.js'
 import { createRunService } from './run/run-service.js'
@@ -128,7 +129,15 @@ export function createOrchestrator(config: OrchestratorConfig): Orchestrator {
   // calls no tool starts no external server); a source that cannot start fails what needed it, and
   // `tools.ready()`, which a server awaits at start
   let made: Promise<ToolCatalog> | null = null
-  const catalog = () => (made ??= createToolCatalog({ sources: config.toolSources ?? [builtinToolSource()], permits }))
+  const catalog = () =>
+    (made ??= createToolCatalog({
+      sources: [
+        ...(config.toolSources ?? [builtinToolSource()]),
+        // Shiioo's own tools call the services below as the tool's caller (made by the time a tool is used)
+        shiiooToolSource(shiiooToolPort({ runs, workflows, approvals })),
+      ],
+      permits,
+    }))
   const tools = config.tools ?? catalogToolInvoker({ catalog, door })
   const toolSpecs = async () => {
     const specs: Record<string, ToolSpecs[string]> = {}
@@ -192,6 +201,7 @@ export function createOrchestrator(config: OrchestratorConfig): Orchestrator {
     config: config.capacity,
     pool: capacity?.pool ?? null,
   })
+  const approvals = createApprovalService({ log: config.log, index: config.index, feed, door })
   const supervisors = new Set<Supervisor>()
   let closing: Promise<void> | null = null
   return {
@@ -200,7 +210,7 @@ export function createOrchestrator(config: OrchestratorConfig): Orchestrator {
     data,
     audit: createAuditService({ door, trail }),
     identity: createIdentityService({ door, directory, clock }),
-    approvals: createApprovalService({ log: config.log, index: config.index, feed, door }),
+    approvals,
     capacity: capacityService,
     metrics: createMetricsService({ log: config.log, index: config.index, feed, door, capacity: capacityService }),
     live: createLiveService({ log: config.log, door, text }),

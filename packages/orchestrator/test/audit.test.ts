@@ -37,6 +37,21 @@ describe('the audit of service calls', () => {
     await o.data.verify(alice)
     await o.audit.verify(alice)
     const entries = await chain(o)
+    // the run's tool call is audited as the run's agent, with its digest and idempotency key
+    const tool = entries.find((e) => e.action === 'tool.invoke')
+    expect(tool).toMatchObject({
+      actor: { kind: 'agent', id: `${started.runId}/say` },
+      subject: { kind: 'tool', id: 'core.echo' },
+      outcome: { status: 'ok' },
+      details: {
+        runId: started.runId,
+        stepId: 'say',
+        attempt: 1,
+        idempotencyKey: `${started.runId}:say:1`,
+        input: expect.stringMatching(/^[0-9a-f]{16}$/) as string,
+      },
+    })
+    entries.splice(entries.indexOf(tool!), 1)
     expect(entries.map(brief)).toEqual([
       ['run.start', 'local:alice', 'ok'],
       ['run.drive', 'local:alice', 'ok'],
@@ -61,8 +76,8 @@ describe('the audit of service calls', () => {
     expect(await o.audit.verify(alice)).toEqual({
       tenant: 'default',
       ok: true,
-      entries: 4,
-      head: { seq: 4, hash: entries[3]!.hash },
+      entries: 5,
+      head: { seq: 5, hash: entries[3]!.hash },
       firstBad: null,
     })
   })
@@ -126,7 +141,10 @@ describe('the audit of service calls', () => {
     // a malformed caller names no tenant: refused, and nothing to record it in
     const nobody = { ...bob, actor: { kind: 'user' as const, id: '' } }
     await expect(o.runs.cancel(nobody, runId)).rejects.toMatchObject({ code: 'INVALID_INPUT' })
-    expect((await o.audit.verify(alice)).entries).toBe(4) // the start and bob's three refusals
+    // the start and bob's three refusals (and the run's tool call, if it got that far)
+    const all = (await o.audit.list(alice, { limit: 100 })).items
+    expect(all.filter((e) => e.action !== 'tool.invoke')).toHaveLength(4)
+    expect((await o.audit.verify(alice)).entries).toBe(all.length)
   })
 
   it('lists with filters, newest first, in pages; bad filters name the field', async () => {

@@ -88,9 +88,17 @@ const METHODS: Record<
     subscribe: [(o, c) => o.live.subscribe(c, { scope: { kind: 'run', runId: RUN } }, live()), 'run.read', run],
     agentText: [(o, c) => o.live.agentText(c, { runId: RUN }, live()), 'run.read', run],
   },
+  tools: {
+    list: [(o, c) => o.tools.list(c), 'tool.list', tenant],
+    call: [
+      (o, c) => o.tools.call(c, { name: 'core.echo', input: {} }),
+      'tool.invoke',
+      { kind: 'tool', name: 'core.echo' },
+    ],
+  },
 }
-/** Methods that take no caller: `authenticate` makes one. */
-const UNGATED: Record<string, readonly string[]> = { identity: ['authenticate'] }
+/** Methods that take no caller: `authenticate` makes one; `ready` only waits for the tool sources. */
+const UNGATED: Record<string, readonly string[]> = { identity: ['authenticate'], tools: ['ready'] }
 
 const live = () => new AbortController().signal
 /** The live service's other scopes, each admitted with its own action. */
@@ -150,6 +158,7 @@ describe('the gate', () => {
       'capacity',
       'metrics',
       'live',
+      'tools',
     ] as const) {
       expect(Object.keys(o[service]).sort()).toEqual(
         [...Object.keys(METHODS[service]), ...(UNGATED[service] ?? [])].sort(),
@@ -166,6 +175,7 @@ describe('the gate', () => {
       'metrics',
       'runs',
       'supervise',
+      'tools',
       'workflows',
     ])
     const named = new Set([

@@ -57,8 +57,9 @@ describe('the live service', () => {
     expect(new Set(all.map((e) => e.runId))).toEqual(new Set([gated.runId, other.runId]))
     expect(all.every((e) => e.event.stream === e.runId)).toBe(true)
 
-    const audit = await take(o, alice, { scope: { kind: 'audit' }, after: 'start' }, (seen) => seen.length >= 3)
+    const audit = await take(o, alice, { scope: { kind: 'audit' }, after: 'start' }, (seen) => seen.length >= 4)
     expect(audit.map((e) => [e.runId, e.event.type, e.event.stream])).toEqual([
+      [null, 'audit.recorded', 'audit'],
       [null, 'audit.recorded', 'audit'],
       [null, 'audit.recorded', 'audit'],
       [null, 'audit.recorded', 'audit'],
@@ -66,6 +67,7 @@ describe('the live service', () => {
     expect(audit.map((e) => e.event.type === 'audit.recorded' && e.event.data.action)).toEqual([
       'run.start',
       'run.start',
+      'tool.invoke',
       'run.drive',
     ])
 

@@ -85,7 +85,10 @@ const mcpServerSchema = z
   .strict()
 
 export const mcpSchema = z
-  .object({ servers: z.array(mcpServerSchema, { error: 'must be a list of [[mcp.servers]] tables' }).optional() }, table)
+  .object(
+    { servers: z.array(mcpServerSchema, { error: 'must be a list of [[mcp.servers]] tables' }).optional() },
+    table,
+  )
   .strict()
 
 export type ToolsSettings = z.infer<typeof toolsSchema>
@@ -159,7 +162,9 @@ export function toolsConfigOf(
     }
     const timeout = s.timeout_ms === undefined ? {} : { timeoutMs: s.timeout_ms }
     if (s.url !== undefined) {
-      const headers = Object.fromEntries(Object.entries(s.headers ?? {}).map(([k, v]) => [k, secret(`${where}.headers.${k}`, v)]))
+      const headers = Object.fromEntries(
+        Object.entries(s.headers ?? {}).map(([k, v]) => [k, secret(`${where}.headers.${k}`, v)]),
+      )
       return { prefix: s.prefix, transport: { kind: 'http', url: s.url, headers }, ...timeout }
     }
     const passed = Object.fromEntries((s.env ?? []).map((n) => [n, secret(`${where}.env`, n)]))
