@@ -31,8 +31,12 @@ export interface ToolService {
   list(caller: CallerContext): Promise<ToolView[]>
   /** Calls a tool as the caller; NOT_FOUND, FORBIDDEN and INVALID_INPUT before anything runs. */
   call(caller: CallerContext, request: ToolCallRequest): Promise<Json>
-  /** Resolves once every tool source has started; rejects with what stopped one (a collision, a dead server). */
-  ready(): Promise<void>
+  /**
+   * Resolves once the tool sources have started, with those that could not (an external server
+   * that is down: its calls are UNAVAILABLE and retried); rejects with what makes the catalog
+   * unusable (two sources offering one name, a bad built-in setting).
+   */
+  ready(): Promise<{ unavailable: { source: string; error: string }[] }>
 }
 
 export interface ToolServiceDeps {
@@ -73,7 +77,7 @@ export function createToolService(deps: ToolServiceDeps): ToolService {
       )
     },
     async ready() {
-      await catalog()
+      return { unavailable: (await catalog()).unavailable?.() ?? [] }
     },
   }
 }
