@@ -85,12 +85,17 @@ describe('the tools example', () => {
     // each call and its result are in the run's recorded turns
     const runs = (await json(dir, ['runs', 'list', '--data-dir', dir], env)) as { items: Array<{ runId: string }> }
     const events = await runCli(['events', runs.items[0]!.runId, '--data-dir', dir, '--json'], { cwd: dir, env })
-    const turns = events.stdout
+    const recorded = events.stdout
       .trim()
       .split('\n')
-      .map((l) => JSON.parse(l) as { type: string })
-      .filter((e) => e.type === 'agent.turn')
-    expect(turns).toHaveLength(3)
+      .map((l) => JSON.parse(l) as { type: string; data: { tool?: string; error?: unknown } })
+    expect(recorded.filter((e) => e.type === 'agent.turn')).toHaveLength(3)
+    // and each tool call is an event of its own
+    expect(recorded.filter((e) => e.type === 'agent.tool').map((e) => [e.data.tool, e.data.error ?? null])).toEqual([
+      ['http.fetch', null],
+      ['notes.save', null],
+    ])
+    expect(r.stderr).toMatch(/research turn 1 called http\.fetch: ok/)
   })
 
   it('refuses the loopback page without allow_private, and the agent is told why', async () => {

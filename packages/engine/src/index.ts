@@ -64,6 +64,7 @@ export type {
   AgentResult,
   AgentTurn,
   AgentTextDelta,
+  AgentToolCall,
   ToolInvoker,
   ToolRequest,
   AttemptContext,

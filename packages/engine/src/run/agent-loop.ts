@@ -1,6 +1,6 @@
 import type { CapacityPool, ChatMessage, ChatResponse, ToolCall, ToolSpec } from '@shiioo/capacity'
-import type { Json, TenantId } from '@shiioo/core'
-import { ShiiooError, isShiiooError } from '@shiioo/core'
+import type { ErrorInfo, Json, TenantId } from '@shiioo/core'
+import { ShiiooError, toShiiooError } from '@shiioo/core'
 import type { AgentRequest, AgentResult, AgentRunner, AgentTurn, ToolInvoker } from './ports.js'
 
 /** An agent role: who it is (system prompt), which model it uses, and its default limits. */
@@ -229,24 +229,37 @@ async function callTools(
       results.push({ role: 'tool', toolCallId: call.id, name: call.name, content })
       continue
     }
-    try {
-      const output = await tools.invoke({
-        tenant: request.tenant,
-        runId: request.runId,
-        stepId: request.stepId,
-        item: request.item,
-        attempt: request.attempt,
-        idempotencyKey: `${request.idempotencyKey}:t${turn}:${call.id}`,
-        signal: request.signal,
-        tool: call.name,
-        input: call.input,
-      })
-      content = JSON.stringify(output)
-    } catch (error) {
-      if (request.signal.aborted) throw error
-      const e = isShiiooError(error) ? `${error.code}: ${error.message}` : String(error)
-      content = JSON.stringify({ error: e })
+    // a call this attempt made before a restart: its recorded result, not a second call
+    const recorded = request.recordedTools?.find((t) => t.turn === turn && t.callId === call.id)
+    let outcome: { output: Json } | { error: ErrorInfo }
+    if (recorded) {
+      outcome = recorded.error ? { error: recorded.error } : { output: recorded.output ?? null }
+    } else {
+      try {
+        outcome = {
+          output: await tools.invoke({
+            tenant: request.tenant,
+            runId: request.runId,
+            stepId: request.stepId,
+            item: request.item,
+            attempt: request.attempt,
+            idempotencyKey: `${request.idempotencyKey}:t${turn}:${call.id}`,
+            signal: request.signal,
+            tool: call.name,
+            input: call.input,
+          }),
+        }
+      } catch (error) {
+        if (request.signal.aborted) throw error
+        const e = toShiiooError(error)
+        outcome = { error: { code: e.code, message: e.message.slice(0, 4000), retryable: e.retryable } }
+      }
+      await request.recordTool?.({ turn, callId: call.id, tool: call.name, input: call.input, ...outcome })
     }
+    content =
+      'output' in outcome
+        ? JSON.stringify(outcome.output)
+        : JSON.stringify({ error: `${outcome.error.code}: ${outcome.error.message}` })
     results.push({ role: 'tool', toolCallId: call.id, name: call.name, content })
   }
   return results
