@@ -9,6 +9,16 @@ export interface RoleSpec {
   model: string
   maxTurns?: number
   maxTokens?: number
+  /** The tools the role's agents may use: names, or `prefix.*`; absent: any the step lists. */
+  tools?: readonly string[]
+}
+
+/** Whether a role's tool grants (names, or `prefix.*`) allow `tool`. */
+export function roleAllowsTool(role: RoleSpec, tool: string): boolean {
+  return (
+    role.tools === undefined ||
+    role.tools.some((g) => g === tool || (g.endsWith('.*') && tool.startsWith(g.slice(0, -1))) || g === '*')
+  )
 }
 
 export interface ModelCall {
@@ -100,6 +110,13 @@ export function agentLoop(options: AgentLoopOptions): AgentRunner {
       if (!role) {
         const known = Object.keys(options.roles).sort().join(', ') || 'none'
         throw new ShiiooError('INVALID_INPUT', `no agent role "${request.role}"; roles: ${known}`)
+      }
+      const refused = request.tools.filter((t) => !roleAllowsTool(role, t))
+      if (refused.length > 0) {
+        throw new ShiiooError(
+          'FORBIDDEN',
+          `the role ${request.role} may not use ${refused.join(', ')} (its tools: ${role.tools?.join(', ') || 'none'})`,
+        )
       }
       const specs = typeof options.toolSpecs === 'function' ? await options.toolSpecs() : options.toolSpecs
       const tools = request.tools.map((name): ToolSpec => {

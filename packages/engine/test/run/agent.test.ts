@@ -239,4 +239,31 @@ describe('engine: agent steps on the capacity pool', () => {
       new Set([`${runId}/ask/1/main`]),
     )
   })
+
+  it("refuses a step that lists a tool its role's grants do not cover, before any model call", async () => {
+    const provider = new ScriptedProvider()
+    const pool = new CapacityPool({ sources: [{ id: 'main', provider, models: ['m1'] }] })
+    const tools = toolInvoker({ 'core.echo': (r) => r.input, 'web.get': () => ({}) })
+    const agents = agentLoop({
+      model: poolModel(pool),
+      roles: { researcher: { ...roles.researcher, tools: ['core.*'] } },
+      tools,
+      toolSpecs: { ...toolSpecs, 'web.get': { inputSchema: { type: 'object' } } },
+    })
+    h = await openHarness({ agents, tools })
+    const ok = await h.engine.start({ definition: def })
+    expect((await h.engine.wait(T, ok.runId)).status).toBe('completed')
+    const wide = workflow({
+      name: 'wide',
+      steps: [{ id: 'ask', kind: 'agent', role: 'researcher', prompt: 'x', tools: ['core.echo', 'web.get'] }],
+    })
+    const before = provider.requests.length
+    const refused = await h.engine.start({ definition: wide })
+    expect((await h.engine.wait(T, refused.runId)).error).toEqual({
+      code: 'FORBIDDEN',
+      message: 'the role researcher may not use web.get (its tools: core.*)',
+      retryable: false,
+    })
+    expect(provider.requests.length).toBe(before)
+  })
 })
