@@ -182,6 +182,8 @@ describe('the gate', () => {
       ...Object.values(METHODS).flatMap((m) => Object.values(m).map(([, a]) => a)),
       ...LIVE_SCOPES.map(([, [, a]]) => a),
       SUPERVISE[1],
+      // not gated: authentication's refusals of known tokens are recorded under it (identity.test.ts)
+      'token.use',
     ])
     expect([...named].sort()).toEqual([...SERVICE_ACTIONS].sort())
   })
