@@ -100,4 +100,21 @@ describe('shiioo serve: the REST API over HTTP', () => {
       expect(res.body, path).not.toContain('"name": "swagger-ui-dist"')
     }
   })
+  it('refuses bodies over the limit (1 MiB) with 413, by Content-Length or as they stream, GraphQL included', async () => {
+    const big = JSON.stringify({ query: `{ __typename } # ${'x'.repeat(1024 * 1024)}` })
+    const headers = { Authorization: 'Bearer none-needed-for-this', 'Content-Type': 'application/json' }
+    for (const path of ['/api/runs', '/api/graphql']) {
+      const sized = await fetch(`${server.url}${path}`, { method: 'POST', headers, body: big })
+      expect(sized.status, path).toBe(413)
+      expect(((await sized.json()) as { error: { code: string } }).error.code, path).toBe('PAYLOAD_TOO_LARGE')
+      // no Content-Length: counted as it arrives
+      const streamed = await fetch(`${server.url}${path}`, {
+        method: 'POST',
+        headers,
+        body: new Blob([big]).stream(),
+        duplex: 'half',
+      } as RequestInit)
+      expect(streamed.status, path).toBe(413)
+    }
+  })
 })

@@ -109,6 +109,10 @@ export function createGraphQLServer(deps: GraphQLServerDeps): GraphQLServer {
     graphiql: { title: 'Shiioo GraphQL', subscriptionsProtocol: 'GRAPHQL_SSE' },
     landingPage: false,
     logging: false,
+    // the app's body limit (`http.max_body_bytes`, 1 MiB by default) is applied to this endpoint
+    // before yoga sees a request (app.ts); yoga's own, looser one (25 MB) piped every body through
+    // a web TransformStream and a second Request
+    maxRequestBodySize: false,
     context: async (initial) => {
       if (initial.caller) return api.context(initial.caller)
       let caller: CallerContext

@@ -85,19 +85,27 @@ export function bearerAuth(
   }
 }
 
-/** Refuses a body larger than `maxBytes` with 413 before it is read whole. */
+/**
+ * Refuses a body larger than `maxBytes` with 413 before it is read whole: by its Content-Length
+ * when it has one (Node's parser never reads past it), else by counting it as it streams in
+ * (hono's bodyLimit). Hono's bodyLimit asks for the body stream even to read the header, which
+ * makes the Node adapter build a full web Request (AbortSignal and stream) for every request; the
+ * header is read here directly, so the handler (yoga included) can read the body straight from
+ * the socket. A GET or HEAD request has no body (the Fetch API's rule, which the adapter follows).
+ */
 export function limitBody(maxBytes: number): MiddlewareHandler<AppEnv> {
-  const limit = bodyLimit({
-    maxSize: maxBytes,
-    onError: () => {
-      throw new ShiiooError('PAYLOAD_TOO_LARGE', `the request body is larger than ${maxBytes} bytes`, {
-        details: { field: 'body', maxBytes },
-      })
-    },
-  })
-  // a GET or HEAD request has no body (the Fetch API's rule, which the Node adapter follows), and
-  // asking for it makes the adapter build a full web Request, AbortSignal and all, per request
-  return (c, next) => (c.req.method === 'GET' || c.req.method === 'HEAD' ? next() : limit(c, next))
+  const tooLarge = (): never => {
+    throw new ShiiooError('PAYLOAD_TOO_LARGE', `the request body is larger than ${maxBytes} bytes`, {
+      details: { field: 'body', maxBytes },
+    })
+  }
+  const streamed = bodyLimit({ maxSize: maxBytes, onError: tooLarge })
+  return (c, next) => {
+    if (c.req.method === 'GET' || c.req.method === 'HEAD') return next()
+    const length = c.req.header('content-length')
+    if (length === undefined || c.req.header('transfer-encoding') !== undefined) return streamed(c, next)
+    return parseInt(length, 10) > maxBytes ? tooLarge() : next()
+  }
 }
 
 /**
