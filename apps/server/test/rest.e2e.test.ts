@@ -43,14 +43,17 @@ describe('shiioo serve: the REST API over HTTP', () => {
     const health = await fetch(`${server.url}/api/health`, { headers: { 'X-Request-Id': 'probe-1' } })
     expect(health.headers.get('x-request-id')).toBe('probe-1')
     expect(await health.json()).toMatchObject({ status: 'ok' })
-    // GraphQL's answers are made by yoga, not by hono's helpers: the id is set on them too
+    // GraphQL's answers are made by yoga, not by hono's helpers: the id is set on them too, and
+    // CORS stays closed there as everywhere (no origins configured)
     const graphql = await fetch(`${server.url}/api/graphql`, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json', 'X-Request-Id': 'probe-2' },
+      headers: { 'Content-Type': 'application/json', 'X-Request-Id': 'probe-2', Origin: 'https://elsewhere.example' },
       body: JSON.stringify({ query: '{ __typename }' }),
     })
     expect(graphql.headers.get('x-request-id')).toBe('probe-2')
     expect(graphql.headers.get('content-type')).toMatch(/json/)
+    expect(graphql.headers.get('access-control-allow-origin')).toBeNull()
+    expect(graphql.headers.get('access-control-allow-credentials')).toBeNull()
   })
 
   it('serves the OpenAPI document and the reference page with its bundled assets', async () => {
