@@ -218,6 +218,7 @@ describe('createToolCatalog', () => {
       const error = await failure(catalog.call('web.fetch', input, context()))
       expect(error.code).toBe('INVALID_INPUT')
       expect(error.message).toBe(message)
+      expect(error.details.field).toBe(message.split(': ')[1])
       expect((error.details.errors as unknown[]).length).toBeGreaterThan(0)
     }
     expect(fetch.calls).toEqual([])
