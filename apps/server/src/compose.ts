@@ -18,6 +18,7 @@ import type { ToolSource } from '@shiioo/mcp'
 import { builtinToolSource, externalMcpSource } from '@shiioo/mcp'
 import { openSqliteIndex } from '@shiioo/store-sqlite'
 import type { AppCapacityConfig, Config } from './config/index.js'
+import { ConfigError } from './config/index.js'
 import { LazyIndex } from './lazy-index.js'
 import { createLogger } from './logger.js'
 
@@ -148,6 +149,22 @@ export async function openOrchestrator(config: Config, options: OpenOptions): Pr
   } catch (err) {
     await closeStores()
     throw err
+  }
+}
+
+/**
+ * Starts the tool catalog's sources now (each `[[mcp.servers]]` entry is connected and listed), for
+ * a process that serves tools (`shiioo serve`, `shiioo-mcp`): a source that cannot start stops
+ * start-up as a configuration error naming it, rather than failing the first call that needs a tool.
+ */
+export async function toolsReady(composed: Pick<Composed, 'config' | 'orchestrator'>): Promise<void> {
+  try {
+    await composed.orchestrator.tools.ready()
+  } catch (err) {
+    const file = composed.config.configFile ?? 'shiioo.toml'
+    throw new ConfigError([
+      `tools: ${toShiiooError(err).message} (fix the [[mcp.servers]] or [tools] entry in ${file}, or remove it)`,
+    ])
   }
 }
 
