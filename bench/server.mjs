@@ -8,7 +8,8 @@
 // The load generator and the subscribers run in this process, the server in its own.
 import { spawn, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { readdirSync } from 'node:fs'
+import { readFileSync, readdirSync } from 'node:fs'
+import { loadavg } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { createRequire } from 'node:module'
@@ -73,13 +74,31 @@ function load(url, headers, requests) {
   })
 }
 
-/** p50/p99 in ms of an autocannon result, and what it saw go wrong. */
-function summary(result) {
+/**
+ * The CPU time (user + system, every thread) a process has used, in microseconds, from Linux's
+ * /proc (null elsewhere). Latency on this shared machine moves with whatever else runs on it; the
+ * server's CPU per request is what a change to the server moves.
+ */
+function cpuMicros(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
+    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100 // clock ticks of 10 ms
+  } catch {
+    return null
+  }
+}
+
+/** p50/p99 in ms of an autocannon run, what it saw go wrong, and the server's CPU per request. */
+async function measure(child, run) {
+  const before = cpuMicros(child.pid)
+  const result = await run()
+  const after = cpuMicros(child.pid)
   return {
     p50: result.latency.p50,
     p99: result.latency.p99,
     rps: round(result.requests.average, 0),
     non2xx: result.non2xx + result.errors + result.timeouts,
+    cpuUs: before === null || after === null ? null : Math.round((after - before) / result.requests.total),
   }
 }
 
@@ -142,12 +161,12 @@ export async function run() {
     await waitReady(url)
     const out = { indexedRuns: RUNS }
     progress(`GET /api/runs?status=completed&workflow=wf-3&limit=50 at ${RATE}/s for ${SECONDS} s`)
-    const list = summary(
-      await load(url, headers, [{ method: 'GET', path: '/api/runs?status=completed&workflow=wf-3&limit=50' }]),
+    const list = await measure(child, () =>
+      load(url, headers, [{ method: 'GET', path: '/api/runs?status=completed&workflow=wf-3&limit=50' }]),
     )
     progress(`GET /api/runs/:id (random of ${runIds.length}) at ${RATE}/s`)
-    const one = summary(
-      await load(url, headers, [
+    const one = await measure(child, () =>
+      load(url, headers, [
         {
           method: 'GET',
           setupRequest: (req) => ({ ...req, path: `/api/runs/${runIds[Math.floor(Math.random() * runIds.length)]}` }),
@@ -155,8 +174,8 @@ export async function run() {
       ]),
     )
     progress(`POST /api/graphql (runs, one page) at ${RATE}/s`)
-    const gql = summary(
-      await load(url, headers, [
+    const gql = await measure(child, () =>
+      load(url, headers, [
         {
           method: 'POST',
           path: '/api/graphql',
@@ -167,18 +186,22 @@ export async function run() {
       ]),
     )
     Object.assign(out, {
+      loadAverage1m: round(loadavg()[0]),
       listP50Ms: list.p50,
       listP99Ms: list.p99,
       listRps: list.rps,
       listFailed: list.non2xx,
+      listServerCpuUsPerRequest: list.cpuUs,
       getP50Ms: one.p50,
       getP99Ms: one.p99,
       getRps: one.rps,
       getFailed: one.non2xx,
+      getServerCpuUsPerRequest: one.cpuUs,
       graphqlP50Ms: gql.p50,
       graphqlP99Ms: gql.p99,
       graphqlRps: gql.rps,
       graphqlFailed: gql.non2xx,
+      graphqlServerCpuUsPerRequest: gql.cpuUs,
     })
 
     progress(`connecting ${SUBSCRIBERS} graphql-ws subscribers`)

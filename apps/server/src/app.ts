@@ -19,6 +19,7 @@ import { identityRoutes } from './http/routes/identity.js'
 import { mcpRoutes } from './http/mcp.js'
 import { metricsRoutes } from './http/routes/metrics.js'
 import { runRoutes } from './http/routes/runs.js'
+import { toolRoutes } from './http/routes/tools.js'
 import { workflowRoutes } from './http/routes/workflows.js'
 import { BEARER } from './http/schemas.js'
 
@@ -115,6 +116,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   app.route('/', governanceRoutes(orchestrator, validationHook))
   app.route('/', auditRoutes(orchestrator, validationHook))
   app.route('/', identityRoutes(orchestrator, validationHook))
+  app.route('/', toolRoutes(orchestrator, validationHook))
   app.route('/', metricsRoutes(orchestrator, deps.metrics, validationHook))
   app.doc31('/api/openapi.json', {
     openapi: '3.1.0',

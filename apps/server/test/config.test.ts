@@ -38,10 +38,73 @@ describe('loadConfig', () => {
       scanMs: 30_000,
       http: { corsOrigins: [], maxBodyBytes: 1_048_576 },
       capacity: null,
+      tools: { http: {}, files: false, mcpServers: [] },
       configFile: null,
       adminToken: null,
       remote: null,
     })
+  })
+
+  it('reads the tools settings and external MCP servers, their secrets from the variables named for them', async () => {
+    const cwd = await withToml(
+      [
+        '[tools.http]',
+        'allow_hosts = ["api.github.com"]',
+        'max_bytes = 4096',
+        '[tools.files]',
+        'roots = [{ name = "docs", path = "./docs" }]',
+        '[[mcp.servers]]',
+        'prefix = "notes"',
+        'command = "node"',
+        'args = ["notes.mjs"]',
+        'env = ["NOTES_TOKEN"]',
+        '[[mcp.servers]]',
+        'prefix = "search"',
+        'url = "https://mcp.example.com/mcp"',
+        'headers = { Authorization = "SEARCH_AUTH" }',
+      ].join('\n'),
+    )
+    const config = loadConfig({ cwd, env: { NOTES_TOKEN: 'n-secret', SEARCH_AUTH: 'Bearer s-secret' } })
+    expect(config.tools).toEqual({
+      http: { allowHosts: ['api.github.com'], maxBytes: 4096 },
+      files: { roots: [{ name: 'docs', path: join(cwd, 'docs') }] },
+      mcpServers: [
+        {
+          prefix: 'notes',
+          transport: { kind: 'stdio', command: 'node', args: ['notes.mjs'], env: { NOTES_TOKEN: 'n-secret' }, cwd },
+        },
+        {
+          prefix: 'search',
+          transport: {
+            kind: 'http',
+            url: 'https://mcp.example.com/mcp',
+            headers: { Authorization: 'Bearer s-secret' },
+          },
+        },
+      ],
+    })
+    // a missing variable stops start-up, naming it; a command that calls no tool does not need it
+    expect(() => loadConfig({ cwd, env: { NOTES_TOKEN: 'n-secret' } })).toThrow(
+      'mcp.servers[1] (search).headers.Authorization: environment variable SEARCH_AUTH is not set',
+    )
+    expect(loadConfig({ cwd, env: {}, requireKeys: false }).tools.mcpServers).toHaveLength(2)
+  })
+
+  it('refuses an MCP server with both or neither of command and url, a prefix used twice, and a bad prefix', async () => {
+    const cwd = await withToml(
+      [
+        '[[mcp.servers]]',
+        'prefix = "a"',
+        'command = "node"',
+        'url = "https://x.example/mcp"',
+        '[[mcp.servers]]',
+        'prefix = "a"',
+      ].join('\n'),
+    )
+    expect(() => loadConfig({ cwd, env: {} })).toThrow(/give either command .* or url/)
+    expect(() => loadConfig({ cwd, env: {} })).toThrow(/the prefix "a" is used twice/)
+    const bad = await withToml('[[mcp.servers]]\nprefix = "Bad Prefix"\ncommand = "x"')
+    expect(() => loadConfig({ cwd: bad, env: {} })).toThrow(/prefix/)
   })
 
   it('reads capacity sources and roles, each API key from the variable named for it, never from the file', async () => {

@@ -223,6 +223,21 @@ const AIMED: RestCase[] = [
     body: (i) => ({ principal: i.aliceId, name: 'stolen' }),
   },
   { method: 'POST', route: '/api/tokens/{tokenId}/revoke', path: (i) => `/api/tokens/${i.aliceTokenId}/revoke` },
+  // Shiioo's own tools, aimed at A's run: answered as the run service answers an unknown id
+  ...(
+    [
+      ['shiioo.runs.get', (i) => ({ runId: i.runId })],
+      ['shiioo.runs.events', (i) => ({ runId: i.runId })],
+      ['shiioo.runs.state', (i) => ({ runId: i.runId, seq: 1 })],
+      ['shiioo.runs.cancel', (i) => ({ runId: i.runId, reason: 'not mine' })],
+      ['shiioo.approvals.decide', (i) => ({ runId: i.runId, stepId: 'review', decision: 'approve' })],
+    ] as Array<[string, (i: typeof A | typeof UNKNOWN) => Record<string, unknown>]>
+  ).map(([tool, input]) => ({
+    method: 'POST',
+    route: '/api/tools/{name}/call',
+    path: () => `/api/tools/${tool}/call`,
+    body: (i: typeof A | typeof UNKNOWN) => ({ input: input(i) }),
+  })),
 ]
 
 /** Listings and tenant-wide operations: B's answer shows nothing of A. */
@@ -244,6 +259,15 @@ const LISTINGS: Array<{ method: string; route: string; path: string; body?: unkn
   { method: 'GET', route: '/api/me', path: '/api/me' },
   { method: 'GET', route: '/api/principals', path: '/api/principals' },
   { method: 'GET', route: '/api/tokens', path: '/api/tokens' },
+  { method: 'GET', route: '/api/tools', path: '/api/tools' },
+  { method: 'GET', route: '/api/tools/{name}', path: '/api/tools/shiioo.runs.search' },
+  // Shiioo's own tools that list: B's runs, workflows and approvals only
+  ...['shiioo.runs.search', 'shiioo.workflows.list', 'shiioo.approvals.pending'].map((tool) => ({
+    method: 'POST',
+    route: '/api/tools/{name}/call',
+    path: `/api/tools/${tool}/call`,
+    body: { input: {} },
+  })),
 ]
 
 const RUN_UPDATES = `subscription($runId: ID, $after: String) {
@@ -259,7 +283,7 @@ describe('tenant isolation against the real server process', () => {
 
     for (const c of LISTINGS) {
       covered.add(`${c.method} ${c.route}`)
-      const res = await b(c.method, c.path)
+      const res = await b(c.method, c.path, c.body)
       expect(res.status, c.path).toBe(200)
       const text = typeof res.body === 'string' ? res.body : JSON.stringify(res.body)
       for (const secret of secretsOfA()) expect(text, `${c.path} names ${secret}`).not.toContain(secret)
@@ -392,6 +416,11 @@ describe('tenant isolation against the real server process', () => {
         query: 'mutation($t: ID!) { revokeToken(tokenId: $t) { id } }',
         vars: (i) => ({ t: i.aliceTokenId }),
       },
+      {
+        field: 'callTool',
+        query: 'mutation($input: JSON!) { callTool(name: "shiioo.runs.get", input: $input) { tool output } }',
+        vars: (i) => ({ input: { runId: i.runId } }),
+      },
     ]
     for (const c of aimed) {
       covered.add(c.field)
@@ -410,6 +439,12 @@ describe('tenant isolation against the real server process', () => {
       { field: 'auditVerify', query: '{ auditVerify { tenant ok entries headSeq } }' },
       { field: 'principals', query: '{ principals { id name } }' },
       { field: 'tokens', query: '{ tokens { id prefix principalId } }' },
+      { field: 'tools', query: '{ tools { name source } }' },
+      { field: 'tool', query: '{ tool(name: "shiioo.runs.search") { name inputSchema } }' },
+      {
+        field: 'callTool',
+        query: 'mutation { callTool(name: "shiioo.runs.search", input: {}) { output } }',
+      },
     ]
     for (const c of listings) {
       covered.add(c.field)

@@ -7,6 +7,7 @@ import type { CallerContext, Orchestrator, OrchestratorConfig } from '@shiioo/or
 import { CONTROL_PROJECTIONS, createOrchestrator, localCaller } from '@shiioo/orchestrator'
 import { openSqliteIndex } from '@shiioo/store-sqlite'
 import { Registry } from 'prom-client'
+import { expect } from 'vitest'
 import type { AppDeps } from '../src/app.js'
 import { createApp } from '../src/app.js'
 import { createServerMetrics } from '../src/http/metrics.js'
@@ -130,12 +131,30 @@ export interface ErrorJson {
   }
 }
 
+/** A successful answer's JSON, after checking its status (the body is shown when it differs). */
+export async function okJson<T>(res: Response, status = 200): Promise<T> {
+  expect(res.status, await res.clone().text()).toBe(status)
+  return (await res.json()) as T
+}
+
+/** An error answer in the one error shape, with its status, code and the request's id. */
+export async function errorJson(res: Response, status: number, code: string): Promise<ErrorJson['error']> {
+  expect(res.status, await res.clone().text()).toBe(status)
+  const body = (await res.json()) as ErrorJson
+  expect(body.error.code).toBe(code)
+  expect(body.error.requestId).toBe(res.headers.get('x-request-id'))
+  return body.error
+}
+
 /**
  * The covered-operations registry across files: the OpenAPI tags whose operations another file
  * than rest.test.ts exercises. That file checks it called every operation of its tags; rest.test.ts
  * checks every other documented operation.
  */
-export const TAGS_TESTED_ELSEWHERE: Readonly<Record<string, string>> = { identity: 'rest-identity.test.ts' }
+export const TAGS_TESTED_ELSEWHERE: Readonly<Record<string, string>> = {
+  identity: 'rest-identity.test.ts',
+  tools: 'rest-tools.test.ts',
+}
 
 /** The documented operations (`get /api/runs`) of the app's OpenAPI document, with their tags. */
 export async function documentedOperations(app: {

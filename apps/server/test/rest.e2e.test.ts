@@ -43,6 +43,17 @@ describe('shiioo serve: the REST API over HTTP', () => {
     const health = await fetch(`${server.url}/api/health`, { headers: { 'X-Request-Id': 'probe-1' } })
     expect(health.headers.get('x-request-id')).toBe('probe-1')
     expect(await health.json()).toMatchObject({ status: 'ok' })
+    // GraphQL's answers are made by yoga, not by hono's helpers: the id is set on them too, and
+    // CORS stays closed there as everywhere (no origins configured)
+    const graphql = await fetch(`${server.url}/api/graphql`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'X-Request-Id': 'probe-2', Origin: 'https://elsewhere.example' },
+      body: JSON.stringify({ query: '{ __typename }' }),
+    })
+    expect(graphql.headers.get('x-request-id')).toBe('probe-2')
+    expect(graphql.headers.get('content-type')).toMatch(/json/)
+    expect(graphql.headers.get('access-control-allow-origin')).toBeNull()
+    expect(graphql.headers.get('access-control-allow-credentials')).toBeNull()
   })
 
   it('serves the OpenAPI document and the reference page with its bundled assets', async () => {
@@ -90,6 +101,23 @@ describe('shiioo serve: the REST API over HTTP', () => {
       expect(res.status, path).toBeGreaterThanOrEqual(400)
       expect(res.status, path).toBeLessThan(500)
       expect(res.body, path).not.toContain('"name": "swagger-ui-dist"')
+    }
+  })
+  it('refuses bodies over the limit (1 MiB) with 413, by Content-Length or as they stream, GraphQL included', async () => {
+    const big = JSON.stringify({ query: `{ __typename } # ${'x'.repeat(1024 * 1024)}` })
+    const headers = { Authorization: 'Bearer none-needed-for-this', 'Content-Type': 'application/json' }
+    for (const path of ['/api/runs', '/api/graphql']) {
+      const sized = await fetch(`${server.url}${path}`, { method: 'POST', headers, body: big })
+      expect(sized.status, path).toBe(413)
+      expect(((await sized.json()) as { error: { code: string } }).error.code, path).toBe('PAYLOAD_TOO_LARGE')
+      // no Content-Length: counted as it arrives
+      const streamed = await fetch(`${server.url}${path}`, {
+        method: 'POST',
+        headers,
+        body: new Blob([big]).stream(),
+        duplex: 'half',
+      } as RequestInit)
+      expect(streamed.status, path).toBe(413)
     }
   })
 })

@@ -211,6 +211,7 @@ function sendOversized(request: HostileRequest, started: number): Promise<Outcom
 
 describe('hostile requests to the real server process', () => {
   it(`answers ${BATCHES * CONCURRENCY} malformed or hostile requests across every route: no 5xx, no hang, the error shape, no change, refusals audited`, async () => {
+    const began = Date.now()
     const stateA = await stateOf(ADMIN, 'default')
     const stateB = await stateOf(tokens.foreign, TENANT_B)
     const headA = await headSeq(ADMIN)
@@ -289,9 +290,14 @@ describe('hostile requests to the real server process', () => {
     const addedA = await auditAfter(ADMIN, headA)
     const addedB = await auditAfter(tokens.foreign, headB)
     for (const e of [...addedA, ...addedB]) expect(['denied', 'error'], JSON.stringify(e)).toContain(e.outcome.status)
-    const deniedA = addedA.filter((e) => e.outcome.status === 'denied')
+    const deniedA = addedA.filter((e) => e.outcome.status === 'denied' && e.action !== 'token.use')
     expect(deniedA.length).toBe(forbidden)
     for (const e of deniedA) expect(e).toMatchObject({ actor: { id: viewerId }, outcome: { code: 'FORBIDDEN' } })
+    // the revoked and the expired token's refusals: audited as token.use, at most once a minute per token
+    const tokenUse = addedA.filter((e) => e.action === 'token.use')
+    expect(tokenUse.length).toBeGreaterThanOrEqual(1)
+    expect(tokenUse.length).toBeLessThanOrEqual(2 * (1 + Math.ceil((Date.now() - began) / 60_000)))
+    for (const e of tokenUse) expect(e).toMatchObject({ subject: { kind: 'token' }, outcome: { code: 'UNAUTHENTICATED' } })
     expect(addedB.filter((e) => e.outcome.status === 'denied')).toEqual([])
     // the chains are whole, and the server still answers
     for (const token of [ADMIN, tokens.foreign])

@@ -3396,6 +3396,300 @@ export interface paths {
     patch?: never
     trace?: never
   }
+  '/api/tools': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    /**
+     * The tools the caller may call, sorted by name
+     * @description A tool whose requirement the caller’s roles do not grant is not listed.
+     */
+    get: {
+      parameters: {
+        query?: never
+        header?: never
+        path?: never
+        cookie?: never
+      }
+      requestBody?: never
+      responses: {
+        /** @description The tools */
+        200: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': {
+              items: components['schemas']['Tool'][]
+            }
+          }
+        }
+        /** @description Bad input: malformed JSON, a wrong type, a missing or invalid field (`details.field` names it) */
+        400: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Error']
+          }
+        }
+        /** @description No bearer token, or one that is not valid */
+        401: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Error']
+          }
+        }
+        /** @description The caller may not do this */
+        403: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Error']
+          }
+        }
+        /** @description Too many requests, or a quota used up */
+        429: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Error']
+          }
+        }
+        /** @description Not available now; retry later */
+        503: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Error']
+          }
+        }
+      }
+    }
+    put?: never
+    post?: never
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  '/api/tools/{name}': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    /**
+     * One tool the caller may call
+     * @description A tool the caller is not granted is answered as one that does not exist (404).
+     */
+    get: {
+      parameters: {
+        query?: never
+        header?: never
+        path: {
+          /** @description A tool name */
+          name: string
+        }
+        cookie?: never
+      }
+      requestBody?: never
+      responses: {
+        /** @description The tool */
+        200: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Tool']
+          }
+        }
+        /** @description Bad input: malformed JSON, a wrong type, a missing or invalid field (`details.field` names it) */
+        400: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Error']
+          }
+        }
+        /** @description No bearer token, or one that is not valid */
+        401: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Error']
+          }
+        }
+        /** @description The caller may not do this */
+        403: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Error']
+          }
+        }
+        /** @description No such thing in the caller’s tenant */
+        404: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Error']
+          }
+        }
+        /** @description Too many requests, or a quota used up */
+        429: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Error']
+          }
+        }
+        /** @description Not available now; retry later */
+        503: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Error']
+          }
+        }
+      }
+    }
+    put?: never
+    post?: never
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  '/api/tools/{name}/call': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    get?: never
+    put?: never
+    /**
+     * Call a tool as the caller
+     * @description Checked in order before the tool runs: the name (404, naming close matches), the grant (403, naming the action), the input against the tool’s input schema (400, naming the first bad field, every problem in `details.errors`). Then the tool’s own failures. Every call is in the audit chain as `tool.invoke`, its input as a digest. With an `Idempotency-Key` header, tools with side effects (and external servers that take one) deduplicate a retried call.
+     */
+    post: {
+      parameters: {
+        query?: never
+        header?: {
+          /** @description The same key for a retried call of the same tool */
+          'idempotency-key'?: string
+        }
+        path: {
+          /** @description A tool name */
+          name: string
+        }
+        cookie?: never
+      }
+      requestBody: {
+        content: {
+          'application/json': components['schemas']['ToolCall']
+        }
+      }
+      responses: {
+        /** @description The tool’s output */
+        200: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['ToolCallResult']
+          }
+        }
+        /** @description Bad input: malformed JSON, a wrong type, a missing or invalid field (`details.field` names it) */
+        400: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Error']
+          }
+        }
+        /** @description No bearer token, or one that is not valid */
+        401: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Error']
+          }
+        }
+        /** @description The caller may not do this */
+        403: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Error']
+          }
+        }
+        /** @description No such thing in the caller’s tenant */
+        404: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Error']
+          }
+        }
+        /** @description The request body is larger than the server accepts */
+        413: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Error']
+          }
+        }
+        /** @description Too many requests, or a quota used up */
+        429: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Error']
+          }
+        }
+        /** @description Not available now; retry later */
+        503: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': components['schemas']['Error']
+          }
+        }
+      }
+    }
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
   '/metrics': {
     parameters: {
       query?: never
@@ -4193,6 +4487,40 @@ export interface components {
        * @example 2027-01-31T00:00:00Z
        */
       expiresAt?: string
+    }
+    Tool: {
+      /** @example core.echo */
+      name: string
+      title?: string
+      description: string
+      /** @description The JSON Schema (2020-12) the input is checked against: `{ "type": "object", ... }` */
+      inputSchema: {
+        [key: string]: unknown
+      }
+      annotations: components['schemas']['ToolAnnotations']
+      /** @description Where it comes from: `builtin`, `shiioo`, `mcp:<prefix>` */
+      source: string
+    }
+    ToolAnnotations: {
+      /** @description Reads only; changes nothing anywhere */
+      readOnly: boolean
+      /** @description May destroy or overwrite (when not read-only) */
+      destructive: boolean
+      /** @description Calling twice with the same input has no further effect */
+      idempotent: boolean
+      /** @description Reaches outside Shiioo (the internet, another server) */
+      openWorld: boolean
+    }
+    ToolCallResult: {
+      tool: string
+      /** @description What the tool answered (JSON) */
+      output?: unknown
+    }
+    ToolCall: {
+      /** @description The tool’s input, as its input schema describes it */
+      input: {
+        [key: string]: unknown
+      }
     }
   }
   responses: never

@@ -124,6 +124,7 @@ export type { RunStatus, StepStatus, StepSummary, RunSummary } from './projectio
 export { RUN_STATUSES, STEP_STATUSES, foldRun, summarizeRun } from './projection/run-summary.js'
 export type {
   AgentTurnState,
+  AgentToolState,
   Decision,
   ReceivedEvent,
   RunState,

@@ -64,12 +64,13 @@ export type {
   AgentResult,
   AgentTurn,
   AgentTextDelta,
+  AgentToolCall,
   ToolInvoker,
   ToolRequest,
   AttemptContext,
 } from './run/ports.js'
 export type { RoleSpec, ModelPort, ModelCall, ModelReply, AgentLoopOptions, ToolSpecs } from './run/agent-loop.js'
-export { agentLoop, poolModel, MAX_TURNS } from './run/agent-loop.js'
+export { agentLoop, poolModel, roleAllowsTool, MAX_TURNS } from './run/agent-loop.js'
 export { standInAgent, toolInvoker, BUILTIN_TOOLS } from './run/stand-ins.js'
 export type { EngineOptions, StartRunRequest, StartRunResult, ForkRequest } from './run/engine.js'
 export type { ReplayReport } from './run/replay.js'

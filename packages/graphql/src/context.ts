@@ -3,7 +3,7 @@ import { toShiiooError } from '@shiioo/core'
 import DataLoader from 'dataloader'
 
 /** The services the schema calls: the orchestrator's, never a store. */
-export type GraphQLServices = Pick<Orchestrator, 'runs' | 'workflows' | 'audit' | 'live' | 'identity'>
+export type GraphQLServices = Pick<Orchestrator, 'runs' | 'workflows' | 'audit' | 'live' | 'identity' | 'tools'>
 
 /**
  * Per operation: each run a query names more than once (a listing's details, each event of a

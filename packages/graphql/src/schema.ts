@@ -10,6 +10,7 @@ import { mutationType } from './mutation.js'
 import { queryType } from './query.js'
 import { runTypes } from './run-types.js'
 import { subscriptionType } from './subscription.js'
+import { toolMutations, toolQueries, toolTypes } from './tool-types.js'
 
 /** The GraphQL API over the orchestrator's services: built once, at start; a context per operation. */
 export interface ShiiooGraphQL {
@@ -29,6 +30,9 @@ export function createGraphQL(services: GraphQLServices): ShiiooGraphQL {
   const identity = identityTypes(builder, events)
   identityQueries(builder, services, identity)
   identityMutations(builder, services, identity)
+  const tools = toolTypes(builder)
+  toolQueries(builder, services, tools)
+  toolMutations(builder, services, tools)
   const schema = builder.toSchema({ sortSchema: false })
   return { schema, context: (caller) => createContext(services, caller) }
 }

@@ -24,6 +24,7 @@ const STEP_EVENT_TYPES = [
   'step.skipped',
   'agent.queued',
   'agent.turn',
+  'agent.tool',
   'approval.decided',
 ] as const
 

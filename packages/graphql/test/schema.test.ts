@@ -43,7 +43,10 @@ function counting(o: Orchestrator): { services: GraphQLServices; gets: string[] 
     ...o.runs,
     get: (caller: typeof alice, runId: string) => (gets.push(runId), o.runs.get(caller, runId)),
   }
-  return { services: { runs, workflows: o.workflows, audit: o.audit, live: o.live, identity: o.identity }, gets }
+  return {
+    services: { runs, workflows: o.workflows, audit: o.audit, live: o.live, identity: o.identity, tools: o.tools },
+    gets,
+  }
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- data is checked by the expectations

@@ -32,7 +32,7 @@ export { catalogToolName } from './external/tool-names.js'
 // the catalog and the built-in tools
 export { createToolCatalog } from './catalog/catalog.js'
 export type { ToolCatalogOptions } from './catalog/catalog.js'
-export { isToolName, MAX_TOOL_NAME_LENGTH } from './catalog/names.js'
+export { isToolName, MAX_TOOL_NAME_LENGTH, TOOL_NAME_PATTERN } from './catalog/names.js'
 export type { InputProblem } from './catalog/input-validation.js'
 export { builtinToolSource } from './tools/builtin-source.js'
 export type { BuiltinToolsOptions } from './tools/builtin-source.js'

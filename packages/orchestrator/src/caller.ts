@@ -56,6 +56,11 @@ export const READ_ACTIONS = [
   // --- tools and MCP issue (#15) ---
   /** Seeing the tool catalog (each tool still shown only when its own requirement is granted). */
   'tool.list',
+  /**
+   * Presenting an API token: not gated (authentication comes first), but a token that is known and
+   * refused (revoked, expired, its principal disabled) is audited in its tenant under this action.
+   */
+  'token.use',
 ] as const
 /** Actions that change something: each call's outcome is appended to the caller's tenant's audit chain. */
 export const CHANGE_ACTIONS = [

@@ -21,7 +21,7 @@ const dataDir: ServiceResource = { kind: 'data-dir' }
 type Call = (o: Orchestrator, c: CallerContext) => unknown
 /** Every service method, called with well-formed arguments, and what it must name to the gate. */
 const METHODS: Record<
-  'runs' | 'workflows' | 'data' | 'audit' | 'identity' | 'approvals' | 'capacity' | 'metrics' | 'live',
+  'runs' | 'workflows' | 'data' | 'audit' | 'identity' | 'approvals' | 'capacity' | 'metrics' | 'live' | 'tools',
   Record<string, [Call, ServiceAction, ServiceResource]>
 > = {
   runs: {
@@ -90,6 +90,7 @@ const METHODS: Record<
   },
   tools: {
     list: [(o, c) => o.tools.list(c), 'tool.list', tenant],
+    get: [(o, c) => o.tools.get(c, 'core.echo'), 'tool.list', tenant],
     call: [
       (o, c) => o.tools.call(c, { name: 'core.echo', input: {} }),
       'tool.invoke',
@@ -182,6 +183,8 @@ describe('the gate', () => {
       ...Object.values(METHODS).flatMap((m) => Object.values(m).map(([, a]) => a)),
       ...LIVE_SCOPES.map(([, [, a]]) => a),
       SUPERVISE[1],
+      // not gated: authentication's refusals of known tokens are recorded under it (identity.test.ts)
+      'token.use',
     ])
     expect([...named].sort()).toEqual([...SERVICE_ACTIONS].sort())
   })

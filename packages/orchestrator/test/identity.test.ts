@@ -141,6 +141,41 @@ describe('orchestrator.identity', () => {
     })
   })
 
+  it('audits a known token refused (revoked, expired) in its tenant, at most once a minute per token, counting the rest', async () => {
+    const clock = new FakeClock()
+    const { orchestrator: o } = stacks.open(await stacks.tempDir(), { clock })
+    const nightly = await o.identity.createPrincipal(admin, { kind: 'agent', name: 'nightly', roles: ['operator'] })
+    const { token, view } = await o.identity.createToken(admin, { principal: 'nightly', name: 'old' })
+    await o.identity.revokeToken(admin, view.id)
+    const refusals = async () =>
+      (await o.audit.list(admin, { action: 'token.use' })).items.map((e) => ({
+        actor: e.actor,
+        subject: e.subject,
+        outcome: e.outcome.status,
+        code: e.outcome.status === 'denied' ? e.outcome.code : null,
+        details: e.details,
+      }))
+    for (let i = 0; i < 5; i++)
+      await expect(o.identity.authenticate(token)).rejects.toMatchObject({ code: 'UNAUTHENTICATED' })
+    expect(await refusals()).toEqual([
+      {
+        actor: { kind: 'agent', id: nightly.id },
+        subject: { kind: 'token', id: view.id },
+        outcome: 'denied',
+        code: 'UNAUTHENTICATED',
+        details: { prefix: view.prefix },
+      },
+    ])
+    clock.advance(60_000)
+    await expect(o.identity.authenticate(token)).rejects.toMatchObject({ code: 'UNAUTHENTICATED' })
+    const [latest] = await refusals()
+    expect(latest!.details).toEqual({ prefix: view.prefix, refusedSinceLastEntry: 4 })
+    // an unknown token names no tenant: nothing to record it in
+    await expect(o.identity.authenticate(`shiioo_${'x'.repeat(43)}`)).rejects.toMatchObject({ code: 'UNAUTHENTICATED' })
+    expect(await refusals()).toHaveLength(2)
+    expect((await o.audit.verify(admin)).ok).toBe(true)
+  })
+
   it("a disabled principal's tokens stop working, it gets no new ones, and its roles can be changed", async () => {
     const { orchestrator: o } = stacks.open(await stacks.tempDir())
     const { token } = await userWithToken(o, 'carol')

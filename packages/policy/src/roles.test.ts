@@ -34,6 +34,7 @@ const MATRIX: ReadonlyArray<[action: string, access: Access, roles: string]> = [
   ['capacity.read', 'read', 'aou'],
   ['metrics.read', 'read', 'aou'],
   ['tool.list', 'read', 'aopuv'],
+  ['token.use', 'read', 'aopuv'],
   ['run.start', 'change', 'ao'],
   ['run.drive', 'change', 'ao'],
   ['run.fork', 'change', 'ao'],

@@ -18,6 +18,8 @@ export type RoleGrants = Readonly<Record<string, readonly Grant[]>>
 const READS_RUNS: readonly Grant[] = [{ action: 'run.list' }, { action: 'run.read' }]
 /** Every role may ask who it is (GET /api/me): a token's holder learns nothing it could not already do. */
 const WHOAMI: Grant = { action: 'identity.whoami' }
+/** Presenting one's token (authenticating): every role; only refusals are recorded. */
+const TOKEN_USE: Grant = { action: 'token.use' }
 /**
  * Every role but the auditor (who changes nothing) may see the tool catalog and call its tools:
  * each tool is shown and run only when the role also has the tool's own requirement (the service
@@ -40,6 +42,7 @@ export const BUILTIN_GRANTS: Readonly<Record<Role, readonly Grant[]>> = {
     { action: 'run.resume-all' },
     ...READS_RUNS,
     WHOAMI,
+    TOKEN_USE,
     { action: 'run.replay' },
     { action: 'cost.read' },
     { action: 'workflow.list' },
@@ -52,13 +55,14 @@ export const BUILTIN_GRANTS: Readonly<Record<Role, readonly Grant[]>> = {
     { action: 'tool.call' },
   ],
   /** Decides approval steps, lists those waiting, and reads the runs it decides on. */
-  approver: [{ action: 'run.decide' }, { action: 'approval.list' }, ...READS_RUNS, WHOAMI, ...TOOLS],
+  approver: [{ action: 'run.decide' }, { action: 'approval.list' }, ...READS_RUNS, WHOAMI, TOKEN_USE, ...TOOLS],
   /** Reads everything (audit chain, principals and tokens included), changes nothing. */
   auditor: [{ action: '*', access: 'read' }],
   /** Reads runs and workflows. */
   viewer: [
     ...READS_RUNS,
     WHOAMI,
+    TOKEN_USE,
     { action: 'run.replay' },
     { action: 'workflow.list' },
     { action: 'workflow.read' },

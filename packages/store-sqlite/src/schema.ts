@@ -30,6 +30,9 @@ export const runs = sqliteTable(
     primaryKey({ columns: [t.tenant, t.runId] }),
     index('runs_tenant_status_run_idx').on(t.tenant, t.status, t.runId),
     index('runs_tenant_workflow_run_idx').on(t.tenant, t.workflow, t.runId),
+    // both filters: without it one of them is checked row by row, a scan of every run of the
+    // workflow when few have the status (or the other way round)
+    index('runs_tenant_status_workflow_run_idx').on(t.tenant, t.status, t.workflow, t.runId),
     index('runs_tenant_started_run_idx').on(t.tenant, t.startedKey, t.runId),
   ],
 )

@@ -3,9 +3,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { afterEach, describe, expect, it } from 'vitest'
-import { isShiiooError, parseStreamId, parseTenantId } from '@shiioo/core'
+import { RUN_STATUSES, createIdFactory, isShiiooError, parseStreamId, parseTenantId } from '@shiioo/core'
+import type { RunSummary } from '@shiioo/core'
 import { indexStoreConformance } from '@shiioo/testkit'
 import { openSqliteIndex } from '../src/index.js'
+import { listRunsSql } from '../src/sqlite-index-store.js'
 
 function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'shiioo-index-'))
@@ -93,5 +95,57 @@ describe('openSqliteIndex', () => {
     const store = openSqliteIndex({ path: ':memory:' })
     await store.close()
     await expect(store.checkpoints()).rejects.toMatchObject({ code: 'UNAVAILABLE' })
+  })
+
+  it('lists every filter combination from an index that gives the order: no table scan, no sort', async () => {
+    const path = join(dir(), 'index.sqlite')
+    const store = openSqliteIndex({ path })
+    let now = Date.parse('2025-03-01T00:00:00.000Z')
+    const ids = createIdFactory(() => now)
+    const runs: RunSummary[] = []
+    for (let i = 0; i < 2000; i++) {
+      now += 1000
+      const at = new Date(now).toISOString()
+      runs.push({
+        tenant: parseTenantId(i % 3 === 0 ? 'acme' : 'globex'),
+        runId: ids.runId(),
+        workflow: `wf-${i % 7}`,
+        workflowHash: 'ab'.repeat(32),
+        status: RUN_STATUSES[i % RUN_STATUSES.length]!,
+        startedAt: at,
+        updatedAt: at,
+        endedAt: null,
+        reason: null,
+        version: 1,
+        steps: [],
+      })
+    }
+    await store.save({ runs, checkpoints: [] })
+    await store.close() // runs PRAGMA optimize: the planner has statistics, as on a long-lived index
+    const raw = new Database(path, { readonly: true })
+    try {
+      const cursor = Buffer.from(`v1:${runs[1000]!.runId}`).toString('base64url')
+      const tenant = parseTenantId('acme')
+      for (const status of [undefined, 'completed', 'paused'] as const) {
+        for (const workflow of [undefined, 'wf-3']) {
+          for (const after of [undefined, cursor]) {
+            const query = { tenant, status, workflow, cursor: after }
+            const { text, params } = listRunsSql(JSON.parse(JSON.stringify(query)), 51)
+            const plan = raw
+              .prepare(`EXPLAIN QUERY PLAN ${text}`)
+              .all(...params)
+              .map((r) => (r as { detail: string }).detail)
+              .join('; ')
+            expect(plan, JSON.stringify(query)).toMatch(/^SEARCH runs USING (COVERING )?INDEX/)
+            expect(plan, JSON.stringify(query)).not.toContain('TEMP B-TREE')
+            if (status !== undefined && workflow !== undefined) {
+              expect(plan).toContain('runs_tenant_status_workflow_run_idx (tenant=? AND status=? AND workflow=?')
+            }
+          }
+        }
+      }
+    } finally {
+      raw.close()
+    }
   })
 })

@@ -14,6 +14,7 @@ import { registerRun } from './run.js'
 import { registerRuns } from './runs.js'
 import { registerServe } from './serve.js'
 import { registerSignals } from './signals.js'
+import { registerTools } from './tools.js'
 import { registerVerify } from './verify.js'
 
 /**
@@ -42,6 +43,7 @@ export async function runCli(args: readonly string[], io: CliIo, cwd: string, sh
   registerAudit(program, ctx)
   registerPrincipal(program, ctx)
   registerToken(program, ctx)
+  registerTools(program, ctx)
   try {
     await program.parseAsync([...args], { from: 'user' })
     return exitCode

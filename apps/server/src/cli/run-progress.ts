@@ -122,6 +122,15 @@ export function createRunProgress(runId: string, options: RunProgressOptions) {
         line(e.at, `${name} turn ${e.data.turn}: ${e.data.model} via ${e.data.source} (${tokens}${cost})`)
         return
       }
+      case 'agent.tool': {
+        const name = unit(e.data.stepId, e.data.item)
+        const how = e.data.error ? `failed: ${e.data.error.code}: ${e.data.error.message}` : 'ok'
+        line(
+          e.at,
+          `${name} turn ${e.data.turn} called ${e.data.tool}: ${how.length > 160 ? `${how.slice(0, 157)}...` : how}`,
+        )
+        return
+      }
       case 'agent.queued': {
         const name = unit(e.data.stepId, e.data.item)
         line(

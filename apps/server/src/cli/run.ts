@@ -43,7 +43,7 @@ export function parseInputs(pairs: readonly string[]): Record<string, unknown> {
 }
 
 /** A bad-input error after `--input n=2` may mean text was wanted: say how values are read. */
-function hintJsonInputs(ctx: CommandContext, pairs: readonly string[], input: Record<string, unknown>): void {
+export function hintJsonInputs(ctx: CommandContext, pairs: readonly string[], input: Record<string, unknown>): void {
   const key = Object.keys(input).find((k) => typeof input[k] !== 'string')
   if (key === undefined) return
   // the value as it was typed (re-serializing a value nested thousands deep would overflow the stack)

@@ -9,12 +9,14 @@ import { dataDirArg } from './command-line.js'
 import type { GlobalOptions } from './options.js'
 import { QUIET, loadCommandConfig } from './options.js'
 import { remoteServices } from './remote/services.js'
+import type { RemoteTools } from './remote/tools.js'
 
 /** The services a command calls on the data dir. */
-export type CliServices = Pick<Orchestrator, 'runs' | 'audit' | 'identity' | 'data' | 'live'>
+export type CliServices = Pick<Orchestrator, 'runs' | 'audit' | 'identity' | 'data' | 'live' | 'tools'>
 /** Those a command may also call on a running server (`--server`, `SHIIOO_SERVER`). */
 export type RemoteServices = Pick<Orchestrator, 'runs' | 'audit' | 'identity'> & {
   live: Pick<Orchestrator['live'], 'agentText'>
+  tools: RemoteTools
 }
 
 /** A command's view of the application: the services, who is calling, and how to name the data dir. */

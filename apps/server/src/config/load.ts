@@ -217,6 +217,7 @@ function capacityOf(
       model: r.model,
       ...(r.max_turns === undefined ? {} : { maxTurns: r.max_turns }),
       ...(r.max_tokens === undefined ? {} : { maxTokens: r.max_tokens }),
+      ...(r.tools === undefined ? {} : { tools: r.tools }),
     }
   }
   return {

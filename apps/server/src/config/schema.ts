@@ -92,6 +92,16 @@ const roleSchema = z
       model: z.string({ error: 'must be a string' }).min(1).max(200),
       max_turns: count(1000).optional(),
       max_tokens: count(1_000_000).optional(),
+      /**
+       * The tools this role's agents may use (names, or `prefix.*`); a step that lists another is
+       * refused. Without it, any tool of the catalog a workflow may call.
+       */
+      tools: z
+        .array(z.string().regex(/^[A-Za-z0-9_.*-]{1,128}$/, { error: 'must be a tool name or a prefix.*' }), {
+          error: 'must be a list of tool names',
+        })
+        .max(1000)
+        .optional(),
     },
     table,
   )

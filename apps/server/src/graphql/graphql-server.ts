@@ -98,6 +98,21 @@ function limitRejection(limit: 'depth' | 'cost') {
   }
 }
 
+/**
+ * Yoga answers with whatwg-node's Response, whose body the Node adapter reads back as a stream,
+ * chunk by chunk. A JSON answer (complete when yoga returns it) is copied into the platform's
+ * Response, which the adapter writes in one go; event streams (subscriptions over SSE) and
+ * GraphiQL's page pass as they are.
+ */
+async function asPlatformAnswer(answer: Response): Promise<Response> {
+  if (!(answer.headers.get('content-type') ?? '').includes('json')) return answer
+  return new Response(await answer.text(), {
+    status: answer.status,
+    statusText: answer.statusText,
+    headers: new Headers(answer.headers),
+  })
+}
+
 export function createGraphQLServer(deps: GraphQLServerDeps): GraphQLServer {
   const { services, authenticate, logger } = deps
   const limits = deps.limits ?? DEFAULT_GRAPHQL_LIMITS
@@ -109,6 +124,13 @@ export function createGraphQLServer(deps: GraphQLServerDeps): GraphQLServer {
     graphiql: { title: 'Shiioo GraphQL', subscriptionsProtocol: 'GRAPHQL_SSE' },
     landingPage: false,
     logging: false,
+    // the app's body limit (`http.max_body_bytes`, 1 MiB by default) is applied to this endpoint
+    // before yoga sees a request (app.ts); yoga's own, looser one (25 MB) piped every body through
+    // a web TransformStream and a second Request
+    maxRequestBodySize: false,
+    // CORS is the app's (closed unless `http.cors_origins` names origins, app.ts); yoga's default
+    // answered every origin, credentials allowed
+    cors: false,
     context: async (initial) => {
       if (initial.caller) return api.context(initial.caller)
       let caller: CallerContext
@@ -133,7 +155,7 @@ export function createGraphQLServer(deps: GraphQLServerDeps): GraphQLServer {
   })
 
   return {
-    fetch: (request) => yoga.fetch(request, {}),
+    fetch: async (request) => asPlatformAnswer(await yoga.fetch(request, {})),
     attach(server) {
       const wss = new WebSocketServer({ noServer: true })
       const callers = new WeakMap<object, CallerContext>()

@@ -48,6 +48,18 @@ export function queryInt(min: number, max: number = Number.MAX_SAFE_INTEGER) {
   return z.coerce.number().int().min(min).max(max).openapi({ type: 'integer' })
 }
 
+/** The `Idempotency-Key` header of an operation that a client may retry safely with it. */
+export function idempotencyKeyHeader(description: string) {
+  return z.object({
+    'idempotency-key': z
+      .string()
+      .min(1)
+      .max(200)
+      .optional()
+      .openapi({ param: { name: 'idempotency-key', in: 'header' }, description }),
+  })
+}
+
 export const RunIdParam = z
   .string()
   .regex(RUN_ID)

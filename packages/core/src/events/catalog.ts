@@ -122,6 +122,26 @@ export const runEvents = defineEventModule({
         .strict(),
     },
     /**
+     * A tool an agent's model asked for, called (between two turns): which, with what, and what came
+     * back or how it failed. Recorded before the next turn, so an attempt re-executed after a crash
+     * reuses the result instead of calling the tool again.
+     */
+    'agent.tool': {
+      v: 1,
+      data: z
+        .object({
+          ...attemptOf,
+          turn: z.number().int().positive().max(1000),
+          /** The model's id for the call. */
+          callId: z.string().min(1).max(200),
+          tool: z.string().min(1).max(300),
+          input: payloadSchema,
+          output: payloadSchema.optional(),
+          error: errorInfoSchema.optional(),
+        })
+        .strict(),
+    },
+    /**
      * An agent's model call waited for capacity (no source could take it at once: 'waiting'), or a
      * source took it after such a wait ('admitted'). Time between the two does not count against
      * the attempt's timeout: it is time to start, not time to finish.

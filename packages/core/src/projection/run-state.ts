@@ -29,6 +29,8 @@ export interface UnitState {
   reusedFrom: string | null
   /** An agent attempt's model turns so far, as recorded. */
   turns: AgentTurnState[]
+  /** The tools an agent attempt's turns called so far, with their results, as recorded. */
+  tools: AgentToolState[]
   /** Since when the attempt's model call has been waiting for capacity (null: it is not). */
   queuedSince: string | null
   /** Time the attempt's model calls spent waiting for capacity before now, in ms (not part of its timeout). */
@@ -43,6 +45,14 @@ export interface AgentTurnState {
   cost: number
   request: Payload
   response: Payload
+}
+
+export interface AgentToolState {
+  turn: number
+  callId: string
+  tool: string
+  output: Payload | null
+  error: ErrorInfo | null
 }
 
 export interface StepState extends UnitState {
@@ -118,6 +128,7 @@ export function newUnit(): UnitState {
     skipReason: null,
     reusedFrom: null,
     turns: [],
+    tools: [],
     queuedSince: null,
     queuedMs: 0,
   }
@@ -204,6 +215,7 @@ export function applyRunEvent(state: RunState, e: StoredEvent): void {
       u.retryAt = null
       u.wait = null
       u.turns = []
+      u.tools = []
       u.queuedSince = null
       u.queuedMs = 0
       break
@@ -249,6 +261,13 @@ export function applyRunEvent(state: RunState, e: StoredEvent): void {
       const u = unitState(state, e.data.stepId, e.data.item)
       const { stepId: _s, item: _i, attempt: _a, ...turn } = e.data
       if (e.data.attempt === u.attempt) u.turns.push(turn)
+      break
+    }
+    case 'agent.tool': {
+      const u = unitState(state, e.data.stepId, e.data.item)
+      if (e.data.attempt !== u.attempt) break
+      const { turn, callId, tool } = e.data
+      u.tools.push({ turn, callId, tool, output: e.data.output ?? null, error: e.data.error ?? null })
       break
     }
     case 'agent.queued': {

@@ -1,6 +1,6 @@
 import type { CapacityPool, ChatMessage, ChatResponse, ToolCall, ToolSpec } from '@shiioo/capacity'
-import type { Json, TenantId } from '@shiioo/core'
-import { ShiiooError, isShiiooError } from '@shiioo/core'
+import type { ErrorInfo, Json, TenantId } from '@shiioo/core'
+import { ShiiooError, toShiiooError } from '@shiioo/core'
 import type { AgentRequest, AgentResult, AgentRunner, AgentTurn, ToolInvoker } from './ports.js'
 
 /** An agent role: who it is (system prompt), which model it uses, and its default limits. */
@@ -9,6 +9,16 @@ export interface RoleSpec {
   model: string
   maxTurns?: number
   maxTokens?: number
+  /** The tools the role's agents may use: names, or `prefix.*`; absent: any the step lists. */
+  tools?: readonly string[]
+}
+
+/** Whether a role's tool grants (names, or `prefix.*`) allow `tool`. */
+export function roleAllowsTool(role: RoleSpec, tool: string): boolean {
+  return (
+    role.tools === undefined ||
+    role.tools.some((g) => g === tool || (g.endsWith('.*') && tool.startsWith(g.slice(0, -1))) || g === '*')
+  )
 }
 
 export interface ModelCall {
@@ -100,6 +110,13 @@ export function agentLoop(options: AgentLoopOptions): AgentRunner {
       if (!role) {
         const known = Object.keys(options.roles).sort().join(', ') || 'none'
         throw new ShiiooError('INVALID_INPUT', `no agent role "${request.role}"; roles: ${known}`)
+      }
+      const refused = request.tools.filter((t) => !roleAllowsTool(role, t))
+      if (refused.length > 0) {
+        throw new ShiiooError(
+          'FORBIDDEN',
+          `the role ${request.role} may not use ${refused.join(', ')} (its tools: ${role.tools?.join(', ') || 'none'})`,
+        )
       }
       const specs = typeof options.toolSpecs === 'function' ? await options.toolSpecs() : options.toolSpecs
       const tools = request.tools.map((name): ToolSpec => {
@@ -229,24 +246,37 @@ async function callTools(
       results.push({ role: 'tool', toolCallId: call.id, name: call.name, content })
       continue
     }
-    try {
-      const output = await tools.invoke({
-        tenant: request.tenant,
-        runId: request.runId,
-        stepId: request.stepId,
-        item: request.item,
-        attempt: request.attempt,
-        idempotencyKey: `${request.idempotencyKey}:t${turn}:${call.id}`,
-        signal: request.signal,
-        tool: call.name,
-        input: call.input,
-      })
-      content = JSON.stringify(output)
-    } catch (error) {
-      if (request.signal.aborted) throw error
-      const e = isShiiooError(error) ? `${error.code}: ${error.message}` : String(error)
-      content = JSON.stringify({ error: e })
+    // a call this attempt made before a restart: its recorded result, not a second call
+    const recorded = request.recordedTools?.find((t) => t.turn === turn && t.callId === call.id)
+    let outcome: { output: Json } | { error: ErrorInfo }
+    if (recorded) {
+      outcome = recorded.error ? { error: recorded.error } : { output: recorded.output ?? null }
+    } else {
+      try {
+        outcome = {
+          output: await tools.invoke({
+            tenant: request.tenant,
+            runId: request.runId,
+            stepId: request.stepId,
+            item: request.item,
+            attempt: request.attempt,
+            idempotencyKey: `${request.idempotencyKey}:t${turn}:${call.id}`,
+            signal: request.signal,
+            tool: call.name,
+            input: call.input,
+          }),
+        }
+      } catch (error) {
+        if (request.signal.aborted) throw error
+        const e = toShiiooError(error)
+        outcome = { error: { code: e.code, message: e.message.slice(0, 4000), retryable: e.retryable } }
+      }
+      await request.recordTool?.({ turn, callId: call.id, tool: call.name, input: call.input, ...outcome })
     }
+    content =
+      'output' in outcome
+        ? JSON.stringify(outcome.output)
+        : JSON.stringify({ error: `${outcome.error.code}: ${outcome.error.message}` })
     results.push({ role: 'tool', toolCallId: call.id, name: call.name, content })
   }
   return results

@@ -5,7 +5,7 @@ import { STEP_ERROR_CODES } from './failures.js'
 import type { DriverHost } from './host.js'
 import { resolvePayload } from './payloads.js'
 import type { Launch, Tx } from './plan.js'
-import type { AgentTurn, AttemptContext } from './ports.js'
+import type { AgentToolCall, AgentTurn, AttemptContext } from './ports.js'
 import type { RunState } from './state.js'
 import { unitState } from './state.js'
 
@@ -51,6 +51,8 @@ export async function performAttempt(
             maxTurns: body.maxTurns,
             recorded: await recordedTurns(p, l),
             record: (turn: AgentTurn) => recordTurn(p, l, turn),
+            recordedTools: await recordedTools(p, l),
+            recordTool: (call: AgentToolCall) => recordTool(p, l, call),
             queued: (turn: number, state: 'waiting' | 'admitted') => recordQueued(p, l, turn, state),
           }),
         )
@@ -104,6 +106,50 @@ async function recordedTurns(p: AttemptParts, l: Launch): Promise<AgentTurn[]> {
       response: await resolvePayload(p.host.blobs, tenant, t.response),
     })),
   )
+}
+
+/** The tool calls an agent attempt recorded before a restart, with their payloads resolved. */
+async function recordedTools(p: AttemptParts, l: Launch): Promise<AgentToolCall[]> {
+  const u = unitState(p.state(), l.stepId, l.item)
+  if (u.attempt !== l.attempt) return []
+  const tenant = p.state().tenant
+  return Promise.all(
+    u.tools.map(async (t) => ({
+      turn: t.turn,
+      callId: t.callId,
+      tool: t.tool,
+      input: null,
+      ...(t.output === null ? {} : { output: await resolvePayload(p.host.blobs, tenant, t.output) }),
+      ...(t.error === null ? {} : { error: t.error }),
+    })),
+  )
+}
+
+/** Appends an agent's tool call and its result; refused if the attempt is no longer current. */
+function recordTool(p: AttemptParts, l: Launch, call: AgentToolCall): Promise<void> {
+  return p.submit((tx, state) => {
+    const u = unitState(state, l.stepId, l.item)
+    if (u.status !== 'running' || u.attempt !== l.attempt) {
+      throw new ShiiooError('CONFLICT', `attempt ${l.attempt} of step ${l.stepId} is no longer running`)
+    }
+    const data: EventData<'agent.tool'> = {
+      stepId: l.stepId,
+      ...(l.item === undefined ? {} : { item: l.item }),
+      attempt: l.attempt,
+      turn: call.turn,
+      callId: call.callId.slice(0, 200),
+      tool: call.tool.slice(0, 300),
+      input: { inline: call.input },
+      ...(call.output === undefined ? {} : { output: { inline: call.output } }),
+      ...(call.error === undefined ? {} : { error: call.error }),
+    }
+    for (const field of ['input', 'output'] as const) {
+      const value = data[field]
+      const problem = value && 'inline' in value ? valueProblem(value.inline, p.host.maxValueBytes) : null
+      if (problem) throw new ShiiooError('INVALID_INPUT', `the ${field} of tool call ${call.tool} ${problem.message}`)
+    }
+    tx.emit('agent.tool', data)
+  })
 }
 
 /** Appends an agent turn in the run's commit order; refused if the attempt is no longer current. */

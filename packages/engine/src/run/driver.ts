@@ -280,7 +280,7 @@ export class RunDriver {
       const payload = type === 'event.received' ? (data as EventData<'event.received'>).payload : undefined
       const eventValue = payload !== undefined && 'inline' in payload ? payload.inline : null
       // prompts and responses are kept apart from the log whatever their size (they may be sensitive)
-      externalizePayloads(data, type === 'agent.turn' ? 0 : this.host.inlineLimit, blobs)
+      externalizePayloads(data, type === 'agent.turn' || type === 'agent.tool' ? 0 : this.host.inlineLimit, blobs)
       const e = newEvent(type, data, { id: this.host.newEventId(), at: stamp, actor })
       const stored = {
         id: e.id,

@@ -1,4 +1,4 @@
-import type { Json, RunId, TenantId } from '@shiioo/core'
+import type { ErrorInfo, Json, RunId, TenantId } from '@shiioo/core'
 
 /** What every call made for a step attempt carries. */
 export interface AttemptContext {
@@ -24,6 +24,10 @@ export interface AgentRequest extends AttemptContext {
   recorded: readonly AgentTurn[]
   /** Records a turn durably in the run's log before the agent acts on it. */
   record(turn: AgentTurn): Promise<void>
+  /** The tool calls this attempt already recorded (with their results): reuse, do not call again. */
+  recordedTools?: readonly AgentToolCall[]
+  /** Records a tool call and its result durably before the next turn. */
+  recordTool?(call: AgentToolCall): Promise<void>
   /**
    * Records that a turn's model call waits for capacity, or was admitted after waiting: the
    * attempt's timeout does not run meanwhile.
@@ -34,6 +38,17 @@ export interface AgentRequest extends AttemptContext {
    * recorded turn is what counts). Must not throw.
    */
   onText?: (text: AgentTextDelta) => void
+}
+
+/** A tool call an agent's model asked for, with its result (`agent.tool`). */
+export interface AgentToolCall {
+  turn: number
+  callId: string
+  tool: string
+  input: Json
+  /** What the tool returned, or how it failed (exactly one). */
+  output?: Json
+  error?: ErrorInfo
 }
 
 /** A piece of an agent's reply as the vendor streams it. */

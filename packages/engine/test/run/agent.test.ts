@@ -85,6 +85,7 @@ describe('engine: agent steps on the capacity pool', () => {
       'run.started',
       'step.started:ask',
       'agent.turn:ask',
+      'agent.tool:ask',
       'agent.turn:ask',
       'step.completed:ask',
       'run.completed',
@@ -108,6 +109,12 @@ describe('engine: agent steps on the capacity pool', () => {
     })
     const response = await resolvePayload(h.blobs, T, (turn.data as { response: Payload }).response)
     expect(response).toMatchObject({ stopReason: 'tool_use', toolCalls: [{ name: 'core.echo' }] })
+    // the tool call is an event of its own, its input and output in blobs
+    const call = (await h.events(runId)).find((e) => e.type === 'agent.tool')!
+    expect(call.data).toMatchObject({ stepId: 'ask', attempt: 1, turn: 1, callId: 'call_1', tool: 'core.echo' })
+    const data = call.data as { input: Payload; output: Payload }
+    expect('blob' in data.input && 'blob' in data.output).toBe(true)
+    expect(await resolvePayload(h.blobs, T, data.output)).toEqual({ q: 'facts' })
   })
 
   it('after a restart mid-step, reuses the recorded turns instead of asking the model again', async () => {
@@ -140,8 +147,10 @@ describe('engine: agent steps on the capacity pool', () => {
     const end = await h.engine.wait(T, runId)
     expect(end.status).toBe('completed')
     expect(provider.requests).toHaveLength(1) // only turn 2: turn 1 came from the log
-    expect(toolCalls.map((c) => c.idempotencyKey)).toEqual([`${runId}:ask:1:t1:call_1`, `${runId}:ask:1:t1:call_1`])
+    // the tool call turn 1 asked for was recorded with its result before the crash: not called again
+    expect(toolCalls.map((c) => c.idempotencyKey)).toEqual([`${runId}:ask:1:t1:call_1`])
     expect(types(await h.events(runId)).filter((t) => t === 'agent.turn:ask')).toHaveLength(2)
+    expect(types(await h.events(runId)).filter((t) => t === 'agent.tool:ask')).toHaveLength(1)
   })
 
   it('fails the step when the model still wants tools after the turn limit, and names an unknown role', async () => {
@@ -229,5 +238,32 @@ describe('engine: agent steps on the capacity pool', () => {
     expect(new Set(seen.map((d) => `${d.runId}/${d.stepId}/${d.attempt}/${d.source}`))).toEqual(
       new Set([`${runId}/ask/1/main`]),
     )
+  })
+
+  it("refuses a step that lists a tool its role's grants do not cover, before any model call", async () => {
+    const provider = new ScriptedProvider()
+    const pool = new CapacityPool({ sources: [{ id: 'main', provider, models: ['m1'] }] })
+    const tools = toolInvoker({ 'core.echo': (r) => r.input, 'web.get': () => ({}) })
+    const agents = agentLoop({
+      model: poolModel(pool),
+      roles: { researcher: { ...roles.researcher, tools: ['core.*'] } },
+      tools,
+      toolSpecs: { ...toolSpecs, 'web.get': { inputSchema: { type: 'object' } } },
+    })
+    h = await openHarness({ agents, tools })
+    const ok = await h.engine.start({ definition: def })
+    expect((await h.engine.wait(T, ok.runId)).status).toBe('completed')
+    const wide = workflow({
+      name: 'wide',
+      steps: [{ id: 'ask', kind: 'agent', role: 'researcher', prompt: 'x', tools: ['core.echo', 'web.get'] }],
+    })
+    const before = provider.requests.length
+    const refused = await h.engine.start({ definition: wide })
+    expect((await h.engine.wait(T, refused.runId)).error).toEqual({
+      code: 'FORBIDDEN',
+      message: 'the role researcher may not use web.get (its tools: core.*)',
+      retryable: false,
+    })
+    expect(provider.requests.length).toBe(before)
   })
 })

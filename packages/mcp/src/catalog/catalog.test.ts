@@ -126,6 +126,34 @@ describe('createToolCatalog', () => {
     expect(order).toContain('close ok')
   })
 
+  it('keeps serving when a prefixed source cannot start: its calls are UNAVAILABLE and retryable until it starts', async () => {
+    let starts = 0
+    const save = tool('notes.save')
+    const notes = source('mcp:notes', [save], {
+      prefix: 'notes',
+      start: () =>
+        ++starts < 3 ? Promise.reject(new ShiiooError('UNAVAILABLE', 'spawn notes ENOENT')) : Promise.resolve(),
+    })
+    const catalog = await createToolCatalog({
+      sources: [source('builtin', [tool('core.echo')]), notes],
+      permits,
+      retryMs: 0,
+    })
+    expect(catalog.list(ana).map((t) => t.name)).toEqual(['core.echo'])
+    expect(catalog.unavailable?.()).toEqual([{ source: 'mcp:notes', error: 'spawn notes ENOENT' }])
+    expect(await catalog.call('core.echo', {}, context())).toEqual({ ok: true })
+    const down = await failure(catalog.call('notes.save', {}, context()))
+    expect(down).toMatchObject({ code: 'UNAVAILABLE', retryable: true })
+    expect(down.message).toMatch(/mcp:notes is unavailable, so notes\.save cannot be called: spawn notes ENOENT/)
+    // the third start succeeds: the call goes through and the tools are listed from then on
+    expect(await catalog.call('notes.save', {}, context())).toEqual({ ok: true })
+    expect(starts).toBe(3)
+    expect(catalog.list(ana).map((t) => t.name)).toEqual(['core.echo', 'notes.save'])
+    expect(catalog.unavailable?.()).toEqual([])
+    // a name under no source is still NOT_FOUND
+    expect(await failure(catalog.call('other.x', {}, context()))).toMatchObject({ code: 'NOT_FOUND' })
+  })
+
   it('refuses a call the caller is not granted, naming the action, without running the tool', async () => {
     const fetch = tool('http.fetch')
     const catalog = await createToolCatalog({ sources: [source('s', [fetch])], permits })
@@ -190,6 +218,7 @@ describe('createToolCatalog', () => {
       const error = await failure(catalog.call('web.fetch', input, context()))
       expect(error.code).toBe('INVALID_INPUT')
       expect(error.message).toBe(message)
+      expect(error.details.field).toBe(message.split(': ')[1])
       expect((error.details.errors as unknown[]).length).toBeGreaterThan(0)
     }
     expect(fetch.calls).toEqual([])

@@ -15,6 +15,8 @@ import type {
 export interface ToolCatalogOptions {
   sources: readonly ToolSource[]
   permits: Permits
+  /** How often a call may try again to start a source that is down (default 5 s). */
+  retryMs?: number
 }
 
 interface Entry {
@@ -32,6 +34,7 @@ interface Entry {
  */
 export async function createToolCatalog(options: ToolCatalogOptions): Promise<ToolCatalog> {
   const { sources, permits } = options
+  const retryMs = options.retryMs ?? RETRY_MS
   const ids = new Set<string>()
   for (const source of sources) {
     if (ids.has(source.id)) {
@@ -39,20 +42,56 @@ export async function createToolCatalog(options: ToolCatalogOptions): Promise<To
     }
     ids.add(source.id)
   }
-  await startAll(sources)
-  let entries: Map<string, Entry>
+  const down = await startAll(sources)
+  const up = sources.filter((s) => !down.has(s))
+  const compile = createInputValidators()
+  const entries = new Map<string, Entry>()
   try {
-    entries = indexTools(sources)
+    for (const source of up) indexTools(source, entries, compile)
   } catch (error) {
-    await closeAll(sources).catch(() => undefined)
+    await closeAll(up).catch(() => undefined)
     throw toShiiooError(error)
   }
-  const sorted = [...entries.values()].sort((a, b) => (a.tool.name < b.tool.name ? -1 : 1))
+  let sorted = sortEntries(entries)
   const granted = (caller: ToolCaller, entry: Entry) => permits(caller, entry.tool.requires, entry.tool.name)
   let closing: Promise<void> | undefined
 
+  /** A source that was down, started again by a call under its prefix (at most every RETRY_MS). */
+  const revive = async (name: string): Promise<Entry | undefined> => {
+    const source = [...down.keys()].find((s) => s.prefix !== undefined && name.startsWith(`${s.prefix}.`))
+    if (source === undefined) return undefined
+    const state = down.get(source)!
+    if (Date.now() - state.at >= retryMs) {
+      state.at = Date.now()
+      state.retry ??= (async () => {
+        try {
+          await source.start?.()
+          const fresh = new Map(entries)
+          indexTools(source, fresh, compile)
+          for (const [k, v] of fresh) entries.set(k, v)
+          sorted = sortEntries(entries)
+          down.delete(source)
+        } catch (error) {
+          state.error = toShiiooError(error)
+        } finally {
+          state.retry = undefined
+        }
+      })()
+    }
+    await state.retry
+    const entry = entries.get(name)
+    if (entry !== undefined || !down.has(source)) return entry
+    throw new ShiiooError(
+      'UNAVAILABLE',
+      `the tool source ${source.id} is unavailable, so ${name} cannot be called: ${state.error.message}; it is tried again on the next call`,
+      { retryable: true, details: { tool: name.slice(0, 200), source: source.id } },
+    )
+  }
+
   return {
     list: (caller) => sorted.filter((entry) => granted(caller, entry)).map((entry) => entry.info),
+
+    unavailable: () => [...down].map(([source, state]) => ({ source: source.id, error: state.error.message })),
 
     get(caller, name) {
       const entry = entries.get(name)
@@ -61,7 +100,7 @@ export async function createToolCatalog(options: ToolCatalogOptions): Promise<To
 
     async call(name: string, input: Json, context: ToolCallContext): Promise<Json> {
       if (context.signal.aborted) throw abortedError(`the call of ${name}`, context.signal.reason)
-      const entry = entries.get(name)
+      const entry = entries.get(name) ?? (await revive(name))
       if (entry === undefined) {
         const visible = sorted.filter((e) => granted(context.caller, e)).map((e) => e.tool.name)
         throw notFound(name, closeMatches(name, visible))
@@ -88,12 +127,37 @@ export async function createToolCatalog(options: ToolCatalogOptions): Promise<To
   }
 }
 
-async function startAll(sources: readonly ToolSource[]): Promise<void> {
+/** How often a call may try again to start a source that is down. */
+const RETRY_MS = 5_000
+
+interface Down {
+  error: ShiiooError
+  at: number
+  retry: Promise<void> | undefined
+}
+
+/**
+ * Starts every source at once. One that fails and names its prefix (an external server) is left
+ * down, its tools missing until a call under its prefix starts it; any other failure closes the
+ * sources that started and is thrown.
+ */
+async function startAll(sources: readonly ToolSource[]): Promise<Map<ToolSource, Down>> {
   const outcomes = await Promise.allSettled(sources.map(async (source) => source.start?.()))
-  const failed = outcomes.find((outcome) => outcome.status === 'rejected')
-  if (failed === undefined) return
-  await closeAll(sources.filter((_, i) => outcomes[i]!.status === 'fulfilled')).catch(() => undefined)
-  throw toShiiooError(failed.reason)
+  const down = new Map<ToolSource, Down>()
+  const fatal = outcomes.find((o, i) => o.status === 'rejected' && sources[i]!.prefix === undefined)
+  if (fatal !== undefined) {
+    await closeAll(sources.filter((_, i) => outcomes[i]!.status === 'fulfilled')).catch(() => undefined)
+    throw toShiiooError((fatal as PromiseRejectedResult).reason)
+  }
+  outcomes.forEach((o, i) => {
+    if (o.status === 'rejected')
+      down.set(sources[i]!, { error: toShiiooError(o.reason), at: Date.now(), retry: undefined })
+  })
+  return down
+}
+
+function sortEntries(entries: Map<string, Entry>): Entry[] {
+  return [...entries.values()].sort((a, b) => (a.tool.name < b.tool.name ? -1 : 1))
 }
 
 /** Closes every source, even when one fails to; the first failure is thrown after. */
@@ -103,10 +167,13 @@ async function closeAll(sources: readonly ToolSource[]): Promise<void> {
   if (failed !== undefined) throw toShiiooError(failed.reason)
 }
 
-function indexTools(sources: readonly ToolSource[]): Map<string, Entry> {
-  const compile = createInputValidators()
-  const entries = new Map<string, Entry>()
-  for (const source of sources) {
+/** Adds a source's tools to `entries`: a bad name or a name already taken is refused. */
+function indexTools(
+  source: ToolSource,
+  entries: Map<string, Entry>,
+  compile: ReturnType<typeof createInputValidators>,
+): void {
+  {
     for (const tool of source.tools()) {
       checkToolName(tool.name, source.id)
       const taken = entries.get(tool.name)
@@ -125,7 +192,6 @@ function indexTools(sources: readonly ToolSource[]): Map<string, Entry> {
       })
     }
   }
-  return entries
 }
 
 /** Frozen: every caller is handed the same object. */

@@ -36,7 +36,8 @@ export function createInputValidators(): (schema: JsonSchemaObject, tool: string
       const problems = (validate.errors ?? []).map(toProblem)
       const first = problems[0] ?? { path: 'input', message: 'does not match the input schema', keyword: 'schema' }
       throw new ShiiooError('INVALID_INPUT', `${tool}: ${first.path}: ${first.message}`, {
-        details: { tool, errors: problems },
+        // `field` names the first bad one, as every edge's INVALID_INPUT does
+        details: { tool, field: first.path, errors: problems },
       })
     }
   }

@@ -1,11 +1,11 @@
 import { ShiiooError } from '@shiioo/core'
 
 /** `<namespace>.<name>[.<more>]`: letters, digits, `_` and `-`, at least one dot, no empty part. */
-const TOOL_NAME = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)+$/
+export const TOOL_NAME_PATTERN = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)+$/
 export const MAX_TOOL_NAME_LENGTH = 128
 
 export function isToolName(name: string): boolean {
-  return name.length <= MAX_TOOL_NAME_LENGTH && TOOL_NAME.test(name)
+  return name.length <= MAX_TOOL_NAME_LENGTH && TOOL_NAME_PATTERN.test(name)
 }
 
 /** Refuses a name a source offers that the catalog cannot list (INVALID_INPUT naming the source). */

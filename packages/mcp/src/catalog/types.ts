@@ -77,6 +77,12 @@ export interface ToolDefinition {
 export interface ToolSource {
   /** e.g. `builtin`, `shiioo`, `mcp:github`. */
   readonly id: string
+  /**
+   * The namespace all of the source's tools live under (`github` for `github.search_issues`), for
+   * a source that may be down: while it cannot start, a call under it is UNAVAILABLE (retryable)
+   * naming the source, and each such call tries to start it again.
+   */
+  readonly prefix?: string
   /** The source's tools; an external source lists what its server offered when it connected. */
   tools(): readonly ToolDefinition[]
   /** Connects (an external server) and loads its tools; called once before `tools()`. */
@@ -112,6 +118,8 @@ export interface ToolCatalog {
    * runs; then whatever the tool fails with.
    */
   call(name: string, input: Json, context: ToolCallContext): Promise<Json>
+  /** Sources that could not start (their tools are missing until one does), with why. */
+  unavailable?(): { source: string; error: string }[]
   /** Closes every source (external servers' processes and connections). */
   close(): Promise<void>
 }

@@ -347,6 +347,7 @@ export function externalMcpSource(options: ExternalMcpSourceOptions): ToolSource
 
   return {
     id,
+    prefix,
     tools: () => definitions,
     async start() {
       if (closed) throw new ShiiooError('UNAVAILABLE', `mcp server "${prefix}" is closed`, { retryable: false })

@@ -54,9 +54,13 @@ export function checkHost(policy: NetworkPolicy, url: URL): void {
   if (policy.allowHosts === undefined) return
   const host = normalHost(url.hostname)
   if (hostMatches(host, policy.allowHosts)) return
-  throw new ShiiooError('FORBIDDEN', `http.fetch may not reach ${url.hostname}: the host is not in allow_hosts ([tools.http] in shiioo.toml)`, {
-    details: { host: url.hostname, reason: 'host_not_allowed' },
-  })
+  throw new ShiiooError(
+    'FORBIDDEN',
+    `http.fetch may not reach ${url.hostname}: the host is not in allow_hosts ([tools.http] in shiioo.toml)`,
+    {
+      details: { host: url.hostname, reason: 'host_not_allowed' },
+    },
+  )
 }
 
 /**
@@ -73,9 +77,13 @@ export function checkAddress(policy: NetworkPolicy, host: string, address: strin
   if (policy.privateCidrs.some((cidr) => inCidr(ip, cidr) || inCidr(effective, cidr))) return
   const shown = formatIp(ip)
   const named = normalHost(host) === shown ? shown : `${host} (${shown})`
-  throw new ShiiooError('FORBIDDEN', `http.fetch may not reach ${named}: a ${kind} address, not in allow_private ([tools.http] in shiioo.toml)`, {
-    details: { host, address: shown, kind, reason: 'address_not_allowed' },
-  })
+  throw new ShiiooError(
+    'FORBIDDEN',
+    `http.fetch may not reach ${named}: a ${kind} address, not in allow_private ([tools.http] in shiioo.toml)`,
+    {
+      details: { host, address: shown, kind, reason: 'address_not_allowed' },
+    },
+  )
 }
 
 /**

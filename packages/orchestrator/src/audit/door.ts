@@ -32,6 +32,17 @@ export interface Door {
     body: () => Promise<T>,
     audit?: ChangeAudit<T>,
   ): Promise<T>
+  /**
+   * Records a refusal made outside the gate (a revoked or expired token presented), as the gate's
+   * refusals are recorded: denied, with the error's code and message.
+   */
+  refused(
+    caller: CallerContext,
+    action: ServiceAction,
+    resource: ServiceResource,
+    error: unknown,
+    details?: Record<string, Json>,
+  ): Promise<void>
 }
 
 export interface DoorDeps {
@@ -97,6 +108,16 @@ export function createDoor(deps: DoorDeps): Door {
   }
 
   return {
+    async refused(caller, action, resource, error, details = {}) {
+      await record(caller, action, resource, failure('denied', error), details).catch((auditError: unknown) => {
+        logger.error('could not audit a refused call', {
+          tenant: caller.tenant,
+          action,
+          error: toShiiooError(auditError).message,
+        })
+      })
+    },
+
     admit(caller, action, resource) {
       const refused = pass(caller, action, resource)
       if (refused) throw refused.refusal

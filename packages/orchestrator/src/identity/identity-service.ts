@@ -86,6 +86,8 @@ export interface IdentityServiceDeps {
 }
 
 const ADMIN_NAME = 'admin'
+/** The least time between two audit entries for refusals of one token. */
+const REFUSAL_AUDIT_MS = 60_000
 const MAX_REASON = 500
 
 function bad(field: string, message: string): ShiiooError {
@@ -126,6 +128,35 @@ export function createIdentityService(deps: IdentityServiceDeps): IdentityServic
   const meta = (caller: CallerContext) => ({ id: ids.eventId(), at: iso(), actor: caller.actor })
 
   const view = (tenant: TenantId, p: PrincipalState) => toPrincipalView(tenant, p)
+  /**
+   * A known token refused (revoked, expired, its principal disabled) is a denied call of its
+   * principal, in its tenant's audit chain: at most one entry per token a minute, counting the
+   * refusals in between, so a client retrying in a loop cannot flood the chain.
+   */
+  const lastRefusal = new Map<string, { at: number; since: number }>()
+  const auditRefusedToken = async (
+    tenant: TenantId,
+    t: { id: string; prefix: string },
+    p: PrincipalState | undefined,
+    refusal: ShiiooError,
+  ) => {
+    const now = clock.now()
+    const last = lastRefusal.get(t.id)
+    if (last && now - last.at < REFUSAL_AUDIT_MS) {
+      last.since++
+      return
+    }
+    lastRefusal.set(t.id, { at: now, since: 0 })
+    const caller: CallerContext = {
+      tenant,
+      actor: p ? { kind: p.kind, id: p.id } : { kind: 'system', id: 'unknown-principal' },
+      roles: [],
+    }
+    await door.refused(caller, 'token.use', { kind: 'token', id: t.id }, refusal, {
+      prefix: t.prefix,
+      ...(last ? { refusedSinceLastEntry: last.since } : {}),
+    })
+  }
   const tokenEvent = (
     caller: CallerContext,
     owner: string,
@@ -160,17 +191,22 @@ export function createIdentityService(deps: IdentityServiceDeps): IdentityServic
           'the bearer token is not known here (mistyped, or made for another server); use a token `shiioo token create` printed for this server',
         )
       }
-      if (t.revokedAt !== null) throw unauthenticated(`token ${t.prefix} was revoked at ${t.revokedAt}; ${NEW_TOKEN}`)
-      if (tokenStatus(t, clock.now()) === 'expired') {
-        throw unauthenticated(`token ${t.prefix} expired at ${t.expiresAt}; ${NEW_TOKEN}`)
-      }
       const p = found.state.principals.get(t.principalId)
-      if (!p || p.disabled) {
-        throw unauthenticated(
+      let refusal: ShiiooError | null = null
+      if (t.revokedAt !== null)
+        refusal = unauthenticated(`token ${t.prefix} was revoked at ${t.revokedAt}; ${NEW_TOKEN}`)
+      else if (tokenStatus(t, clock.now()) === 'expired') {
+        refusal = unauthenticated(`token ${t.prefix} expired at ${t.expiresAt}; ${NEW_TOKEN}`)
+      } else if (!p || p.disabled) {
+        refusal = unauthenticated(
           `token ${t.prefix} belongs to a disabled principal; ask an admin which principal to use now`,
         )
       }
-      return { tenant: found.tenant, actor: { kind: p.kind, id: p.id }, roles: [...p.roles] }
+      if (refusal !== null) {
+        await auditRefusedToken(found.tenant, t, p, refusal)
+        throw refusal
+      }
+      return { tenant: found.tenant, actor: { kind: p!.kind, id: p!.id }, roles: [...p!.roles] }
     },
 
     async whoami(caller) {

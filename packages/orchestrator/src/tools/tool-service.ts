@@ -15,7 +15,8 @@ export interface ToolCallRequest {
   input: Json
   /**
    * The same key for the same logical call (a client retrying after a lost answer): tools with side
-   * effects, and external servers that take one, deduplicate by it. A fresh one when absent.
+   * effects, and external servers that take one, deduplicate by it. 1 to 200 printable characters;
+   * a fresh one when absent. The tool sees it scoped to the caller and the tool (see scopedKey).
    */
   idempotencyKey?: string
   signal?: AbortSignal
@@ -29,16 +30,41 @@ export interface ToolCallRequest {
 export interface ToolService {
   /** The tools the caller may use (`tool.list`), sorted by name. */
   list(caller: CallerContext): Promise<ToolView[]>
+  /** One tool the caller may use (`tool.list`); NOT_FOUND when there is none of that name or it is not granted. */
+  get(caller: CallerContext, name: string): Promise<ToolView>
   /** Calls a tool as the caller; NOT_FOUND, FORBIDDEN and INVALID_INPUT before anything runs. */
   call(caller: CallerContext, request: ToolCallRequest): Promise<Json>
-  /** Resolves once every tool source has started; rejects with what stopped one (a collision, a dead server). */
-  ready(): Promise<void>
+  /**
+   * Resolves once the tool sources have started, with those that could not (an external server
+   * that is down: its calls are UNAVAILABLE and retried); rejects with what makes the catalog
+   * unusable (two sources offering one name, a bad built-in setting).
+   */
+  ready(): Promise<{ unavailable: { source: string; error: string }[] }>
 }
 
 export interface ToolServiceDeps {
   /** The catalog, made on first use (so a command that calls no tool starts no external server). */
   catalog: () => Promise<ToolCatalog>
   door: Door
+}
+
+const CLIENT_KEY = /^[\x20-\x7e]{1,200}$/
+
+/**
+ * The key a tool deduplicates by. A caller's key is scoped to its tenant, its principal and the
+ * tool (hashed), as the MCP server scopes its clients' keys: the same text sent by another
+ * principal or another tenant can never name this caller's call, at an external server included.
+ */
+function scopedKey(caller: CallerContext, tool: string, offered: string | undefined): string {
+  if (offered === undefined) return `call:${randomUUID()}`
+  if (typeof offered !== 'string' || !CLIENT_KEY.test(offered)) {
+    throw new ShiiooError('INVALID_INPUT', 'idempotencyKey must be 1 to 200 printable characters', {
+      details: { field: 'idempotencyKey' },
+    })
+  }
+  const { tenant, actor } = caller
+  const digest = createHash('sha256').update([tenant, actor.kind, actor.id, tool, offered].join('\0')).digest('hex')
+  return `call:${digest}`
 }
 
 /** A short digest of an input, for the audit entry (the values may be secret or large). */
@@ -53,11 +79,19 @@ export function createToolService(deps: ToolServiceDeps): ToolService {
       door.admit(caller, 'tool.list', { kind: 'tenant' })
       return (await catalog()).list(toolCallerOf(caller))
     },
+    async get(caller, name) {
+      door.admit(caller, 'tool.list', { kind: 'tenant' })
+      const tool = (await catalog()).get(toolCallerOf(caller), name)
+      if (tool !== undefined) return tool
+      // a tool the caller is not granted is answered as one that does not exist
+      const shown = JSON.stringify(name.length > 200 ? `${name.slice(0, 200)}…` : name)
+      throw new ShiiooError('NOT_FOUND', `no tool named ${shown}`, { details: { tool: name.slice(0, 200) } })
+    },
     async call(caller, request) {
       if (typeof request.name !== 'string' || request.name.length === 0 || request.name.length > 300) {
         throw new ShiiooError('INVALID_INPUT', 'name must name a tool', { details: { field: 'name' } })
       }
-      const idempotencyKey = request.idempotencyKey ?? randomUUID()
+      const idempotencyKey = scopedKey(caller, request.name, request.idempotencyKey)
       const tools = await catalog()
       return door.change(
         caller,
@@ -73,7 +107,7 @@ export function createToolService(deps: ToolServiceDeps): ToolService {
       )
     },
     async ready() {
-      await catalog()
+      return { unavailable: (await catalog()).unavailable?.() ?? [] }
     },
   }
 }

@@ -5,6 +5,7 @@ import { remote } from './errors.js'
 import { remoteIdentity } from './identity.js'
 import { remoteLive } from './live.js'
 import { remoteRuns } from './runs.js'
+import { remoteTools } from './tools.js'
 
 /**
  * The services of a running server, for the CLI's commands (`--server`, `SHIIOO_SERVER`): the
@@ -24,5 +25,11 @@ export function remoteServices(server: { url: string; token: string | null }): R
         })()
       }),
   }
-  return { runs: remoteRuns(client), audit, identity: remoteIdentity(client), live: remoteLive(client) }
+  return {
+    runs: remoteRuns(client),
+    audit,
+    identity: remoteIdentity(client),
+    live: remoteLive(client),
+    tools: remoteTools(client),
+  }
 }

@@ -14,6 +14,7 @@ import {
   Step,
   WorkflowSourceBody,
   errorResponses,
+  idempotencyKeyHeader,
   json,
   queryInt,
 } from '../schemas.js'
@@ -34,14 +35,7 @@ const start = createRoute({
     'With an `Idempotency-Key` header, the same key, workflow and input return the same run (200, `duplicate: true`); ' +
     'the same key with another request is refused (409).',
   request: {
-    headers: z.object({
-      'idempotency-key': z
-        .string()
-        .min(1)
-        .max(200)
-        .optional()
-        .openapi({ param: { name: 'idempotency-key', in: 'header' }, description: 'Makes retrying the start safe' }),
-    }),
+    headers: idempotencyKeyHeader('Makes retrying the start safe'),
     body: {
       required: true,
       content: {

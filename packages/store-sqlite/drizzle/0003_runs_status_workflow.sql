@@ -1,0 +1,1 @@
+CREATE INDEX `runs_tenant_status_workflow_run_idx` ON `runs` (`tenant`,`status`,`workflow`,`run_id`);
