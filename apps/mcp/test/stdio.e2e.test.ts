@@ -11,6 +11,7 @@ import {
   ADMIN_TOKEN,
   EXAMPLES,
   MCP_BIN,
+  REPO_ROOT,
   assertBuilt,
   childEnv,
   ended,
@@ -25,6 +26,9 @@ import {
  * shiioo-mcp as an MCP client starts it: the SDK's stdio client on the real process, on a data dir
  * of its own and in front of a real `shiioo serve`.
  */
+
+/** An MCP server of @shiioo/mcp's tests (tools echo, add, ...), for [[mcp.servers]] entries. */
+const TEST_MCP_SERVER = join(REPO_ROOT, 'packages', 'mcp', 'test', 'fixtures', 'test-mcp-server.mjs')
 
 const dirs = scratch()
 const sessions: StdioSession[] = []
@@ -163,11 +167,12 @@ describe('shiioo-mcp on a data dir', () => {
     await mkdir(join(home, 'bad'))
     await writeFile(
       join(home, 'bad', 'shiioo.toml'),
-      '[[mcp.servers]]\nprefix = "broken"\ncommand = "shiioo-no-such-command-for-this-test"\ntimeout_ms = 5000\n',
+      // under the prefix "core", the test server's echo is core.echo: the built-in's name
+      `[[mcp.servers]]\nprefix = "core"\ncommand = ${JSON.stringify(process.execPath)}\nargs = [${JSON.stringify(TEST_MCP_SERVER)}]\n`,
     )
     const broken = await run(process.execPath, [MCP_BIN, '--data-dir', join(home, 'data')], { cwd: join(home, 'bad') })
     expect(broken).toMatchObject({ code: 2, stdout: '' })
-    expect(broken.stderr).toMatch(/config error: tools: mcp server "broken" .*could not be started/)
+    expect(broken.stderr).toMatch(/config error: tools: .*core\.echo/)
     const noToken = await node(['--server', 'http://127.0.0.1:9'])
     expect(noToken).toMatchObject({ code: 2, stdout: '' })
     expect(noToken.stderr).toContain('SHIIOO_TOKEN')

@@ -153,19 +153,29 @@ export async function openOrchestrator(config: Config, options: OpenOptions): Pr
 }
 
 /**
- * Starts the tool catalog's sources now (each `[[mcp.servers]]` entry is connected and listed), for
- * a process that serves tools (`shiioo serve`, `shiioo-mcp`): a source that cannot start stops
- * start-up as a configuration error naming it, rather than failing the first call that needs a tool.
+ * Starts the tool catalog's sources now (each `[[mcp.servers]]` entry is spawned or connected and
+ * listed), for a process that serves tools (`shiioo serve`, `shiioo-mcp`), so problems show at
+ * start rather than at the first call. What makes the catalog unusable (two sources offering one
+ * name, a bad built-in setting) stops start-up as a configuration error naming it (exit 2). A
+ * server that could not start does not: its tools are UNAVAILABLE, and tried again on a later call;
+ * each is logged as a warning and returned, for the process to say so.
  */
-export async function toolsReady(composed: Pick<Composed, 'config' | 'orchestrator'>): Promise<void> {
+export async function toolsReady(
+  composed: Pick<Composed, 'config' | 'orchestrator' | 'logger'>,
+): Promise<Array<{ source: string; error: string }>> {
+  let ready: { unavailable: Array<{ source: string; error: string }> }
   try {
-    await composed.orchestrator.tools.ready()
+    ready = await composed.orchestrator.tools.ready()
   } catch (err) {
     const file = composed.config.configFile ?? 'shiioo.toml'
     throw new ConfigError([
-      `tools: ${toShiiooError(err).message} (fix the [[mcp.servers]] or [tools] entry in ${file}, or remove it)`,
+      `tools: ${toShiiooError(err).message} (fix the [[mcp.servers]] or [tools] entries in ${file})`,
     ])
   }
+  for (const { source, error } of ready.unavailable) {
+    composed.logger.warn('a tool source could not start: its tools are unavailable until it does', { source, error })
+  }
+  return ready.unavailable
 }
 
 /**

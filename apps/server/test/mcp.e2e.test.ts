@@ -10,7 +10,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { ServeHandle } from './helpers.js'
-import { assertBuilt, runCli, startServe, tempDirs } from './helpers.js'
+import { REPO_ROOT, assertBuilt, runCli, startServe, tempDirs } from './helpers.js'
 import type { Json } from './server-clients.js'
 import { adminToken, cliJson, exampleWorkflow, rest, within } from './server-clients.js'
 
@@ -319,7 +319,7 @@ describe('/mcp on the real server', () => {
     const entries = audit.body.items as Array<{ subject: Json; outcome: Json; details: Json; actor: Json }>
     const echo = entries.find((e) => e.subject.id === 'core.echo')
     expect(echo).toMatchObject({ subject: { kind: 'tool' }, outcome: { status: 'ok' }, actor: { kind: 'user' } })
-    expect(echo!.details.idempotencyKey).toMatch(/^mcp:/)
+    expect(echo!.details.idempotencyKey).toMatch(/^call:[0-9a-f]{64}$/)
     expect(entries.find((e) => e.subject.id === 'shiioo.runs.get' && e.outcome.status !== 'ok')).toMatchObject({
       outcome: { code: 'INVALID_INPUT' },
     })
@@ -327,17 +327,50 @@ describe('/mcp on the real server', () => {
   })
 })
 
-describe('serve with a tool source that cannot start', () => {
-  it('stops start-up with exit 2, naming the [[mcp.servers]] entry', async () => {
-    const home = await dirs.make('shiioo-mcp-bad-')
+/** An MCP server of @shiioo/mcp's tests (tools echo, add, ...), for [[mcp.servers]] entries. */
+const TEST_MCP_SERVER = join(REPO_ROOT, 'packages', 'mcp', 'test', 'fixtures', 'test-mcp-server.mjs')
+
+describe('serve with [[mcp.servers]] that do not work', () => {
+  it('stops start-up with exit 2 when the catalog cannot work: two sources offering one name', async () => {
+    const home = await dirs.make('shiioo-mcp-conflict-')
+    // under the prefix "core", the server's echo is core.echo: the built-in's name
+    await writeFile(
+      join(home, 'shiioo.toml'),
+      `[[mcp.servers]]\nprefix = "core"\ncommand = ${JSON.stringify(process.execPath)}\nargs = [${JSON.stringify(TEST_MCP_SERVER)}]\n`,
+    )
+    const result = await runCli(['serve', '--port', '0', '--data-dir', join(home, 'data')], { cwd: home })
+    expect(result.code).toBe(2)
+    expect(result.stderr).toMatch(/config error: tools: .*core\.echo/)
+    expect(result.stderr).toContain('[[mcp.servers]]')
+    expect(result.stderr).not.toContain('listening')
+  })
+
+  it('starts without a server that cannot start, says so, and its tools are not offered', async () => {
+    const home = await dirs.make('shiioo-mcp-down-')
     await writeFile(
       join(home, 'shiioo.toml'),
       '[[mcp.servers]]\nprefix = "broken"\ncommand = "shiioo-no-such-command-for-this-test"\ntimeout_ms = 5000\n',
     )
-    const result = await runCli(['serve', '--port', '0', '--data-dir', join(home, 'data')], { cwd: home })
-    expect(result.code).toBe(2)
-    expect(result.stderr).toMatch(/config error: tools: mcp server "broken" .*could not be started/)
-    expect(result.stderr).toContain('[[mcp.servers]]')
-    expect(result.stderr).not.toContain('listening')
+    const down = await startServe(['--port', '0', '--data-dir', join(home, 'data')], {
+      cwd: home,
+      env: { SHIIOO_ADMIN_TOKEN: ADMIN, SHIIOO_LOG_LEVEL: 'error' },
+    })
+    try {
+      const client = new Client({ name: 'e2e', version: '1' })
+      await client.connect(
+        new StreamableHTTPClientTransport(new URL(`${down.url}/mcp`), {
+          requestInit: { headers: { Authorization: `Bearer ${ADMIN}` } },
+        }),
+      )
+      clients.push(client)
+      const names = (await client.listTools()).tools.map((t) => t.name)
+      expect(names).toContain('core.echo')
+      expect(names.some((n) => n.startsWith('broken.'))).toBe(false)
+    } finally {
+      const result = await down.stop()
+      expect(result.stderr).toMatch(
+        /shiioo: warning: mcp server "broken" .*could not be started: .*; its tools are unavailable until it starts/,
+      )
+    }
   })
 })

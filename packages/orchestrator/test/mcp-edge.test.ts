@@ -58,10 +58,13 @@ describe('mcpToolsOf: the tool service as an MCP session’s tools', () => {
       code: 'FORBIDDEN',
     })
     const { items } = await o.audit.list(alice, { action: 'tool.invoke' })
-    expect(items.map((e) => [e.actor.id, e.subject.id, e.outcome.status, e.details.idempotencyKey])).toEqual([
+    // the service scopes each key to the caller and the tool
+    const keys = items.map((e) => e.details.idempotencyKey)
+    expect(keys.every((k) => typeof k === 'string' && /^call:[0-9a-f]{64}$/.test(k))).toBe(true)
+    expect(items.map((e) => [e.actor.id, e.subject.id, e.outcome.status])).toEqual([
       // the gate let tool.invoke in; the catalog refused the tool's own requirement
-      ['vera', 'http.fetch', 'error', 'mcp:k2'],
-      [alice.actor.id, 'core.echo', 'ok', 'mcp:k1'],
+      ['vera', 'http.fetch', 'error'],
+      [alice.actor.id, 'core.echo', 'ok'],
     ])
   })
 })

@@ -47,8 +47,13 @@ export function registerServe(program: Command, ctx: CommandContext): void {
       })
       // printed once, on stderr, never through the logger (log lines are shipped and kept)
       if (admin.token !== null) ctx.io.err.write(firstStartMessage(admin.token, ctx.shiioo))
-      // external MCP servers are started now: a bad [[mcp.servers]] entry stops start-up, naming it
-      await toolsReady(app)
+      // the tool sources start now: a catalog that cannot work stops start-up, naming the entry;
+      // a server that is down is said here, and its calls are UNAVAILABLE until it starts
+      for (const { error } of await toolsReady(app)) {
+        ctx.io.err.write(
+          `shiioo: warning: ${error}; its tools are unavailable until it starts (tried again on a call)\n`,
+        )
+      }
       // one registry per process, owned here: nothing registers on prom-client's global one
       const metrics = createServerMetrics(new Registry())
       const ready = { indexCaughtUp: false, dataDirOpen: true }

@@ -15,10 +15,10 @@ export function mcpToolsOf(tools: ToolService): McpToolProvider {
     list: (caller) => tools.list(callerOfTool(caller)),
     async get(caller, name) {
       try {
-        return (await tools.list(callerOfTool(caller))).find((t) => t.name === name)
+        return await tools.get(callerOfTool(caller), name)
       } catch (err) {
-        // a caller that may see no tool at all is told the tool is unknown, as for one it may not see
-        if (isShiiooError(err) && err.code === 'FORBIDDEN') return undefined
+        // unknown, not granted, or a caller that may see no tool at all: all "Unknown tool" to MCP
+        if (isShiiooError(err) && (err.code === 'NOT_FOUND' || err.code === 'FORBIDDEN')) return undefined
         throw err
       }
     },
