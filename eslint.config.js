@@ -17,6 +17,8 @@ const DEEP_IMPORTS = {
  */
 const MAY_IMPORT = {
   'apps/server': ['orchestrator', 'graphql', 'mcp', 'client', 'store-sqlite', 'core'],
+  // no store: it opens a data dir through apps/server's composition root (`shiioo/compose`)
+  'apps/mcp': ['orchestrator', 'mcp', 'client', 'core'],
   'packages/client': [],
   'packages/graphql': ['orchestrator', 'core'],
   'packages/orchestrator': ['engine', 'policy', 'capacity', 'mcp', 'core'],
@@ -38,6 +40,15 @@ function dependencyDirection(dir, allowed) {
       message: `${dir} may import ${names || 'no other workspace package'} (the dependency direction in ARCHITECTURE.md).`,
     },
   ]
+  // the apps are leaves: apps/mcp composes Shiioo through apps/server's `shiioo/compose`, and
+  // nothing imports apps/mcp
+  patterns.push({ regex: '^shiioo-mcp(?:/|$)', message: 'shiioo-mcp is an app: nothing imports it.' })
+  if (dir !== 'apps/mcp') {
+    patterns.push({
+      regex: '^shiioo(?:/|$)',
+      message: 'only apps/mcp imports the shiioo app (its composition root, shiioo/compose).',
+    })
+  }
   if (dir === 'packages/core') {
     patterns.push({
       regex: '^(?!zod(?:/|$)|node:|\\.)',

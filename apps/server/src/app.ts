@@ -16,6 +16,7 @@ import { governanceRoutes } from './http/routes/governance.js'
 import type { Readiness } from './http/routes/health.js'
 import { healthRoutes } from './http/routes/health.js'
 import { identityRoutes } from './http/routes/identity.js'
+import { mcpRoutes } from './http/mcp.js'
 import { metricsRoutes } from './http/routes/metrics.js'
 import { runRoutes } from './http/routes/runs.js'
 import { toolRoutes } from './http/routes/tools.js'
@@ -47,6 +48,8 @@ export interface AppDeps {
   docsAssetsDir?: string
   /** The GraphQL endpoint (graphql/graphql-server.ts), mounted at /api/graphql. */
   graphql?: Pick<GraphQLServer, 'fetch'>
+  /** The MCP endpoint (http/mcp.ts, `createMcpEndpoint`), mounted at /mcp. */
+  mcp?: (request: Request) => Promise<Response>
 }
 
 export interface HealthResponse {
@@ -131,6 +134,10 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   app.get('/', (c) => c.html(HOME_PAGE))
 
   if (deps.graphql) app.on(['GET', 'POST'], GRAPHQL_PATH, (c) => deps.graphql!.fetch(c.req.raw))
+  if (deps.mcp) {
+    const { corsOrigins = [], maxBodyBytes = DEFAULT_MAX_BODY_BYTES } = deps.http ?? {}
+    app.route('/', mcpRoutes(deps.mcp, { corsOrigins, maxBodyBytes }))
+  }
 
   app.notFound((c) => {
     if (c.req.path === '/api' || c.req.path.startsWith('/api/')) {

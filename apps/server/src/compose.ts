@@ -18,6 +18,7 @@ import type { ToolSource } from '@shiioo/mcp'
 import { builtinToolSource, externalMcpSource } from '@shiioo/mcp'
 import { openSqliteIndex } from '@shiioo/store-sqlite'
 import type { AppCapacityConfig, Config } from './config/index.js'
+import { ConfigError } from './config/index.js'
 import { LazyIndex } from './lazy-index.js'
 import { createLogger } from './logger.js'
 
@@ -149,6 +150,32 @@ export async function openOrchestrator(config: Config, options: OpenOptions): Pr
     await closeStores()
     throw err
   }
+}
+
+/**
+ * Starts the tool catalog's sources now (each `[[mcp.servers]]` entry is spawned or connected and
+ * listed), for a process that serves tools (`shiioo serve`, `shiioo-mcp`), so problems show at
+ * start rather than at the first call. What makes the catalog unusable (two sources offering one
+ * name, a bad built-in setting) stops start-up as a configuration error naming it (exit 2). A
+ * server that could not start does not: its tools are UNAVAILABLE, and tried again on a later call;
+ * each is logged as a warning and returned, for the process to say so.
+ */
+export async function toolsReady(
+  composed: Pick<Composed, 'config' | 'orchestrator' | 'logger'>,
+): Promise<Array<{ source: string; error: string }>> {
+  let ready: { unavailable: Array<{ source: string; error: string }> }
+  try {
+    ready = await composed.orchestrator.tools.ready()
+  } catch (err) {
+    const file = composed.config.configFile ?? 'shiioo.toml'
+    throw new ConfigError([
+      `tools: ${toShiiooError(err).message} (fix the [[mcp.servers]] or [tools] entries in ${file})`,
+    ])
+  }
+  for (const { source, error } of ready.unavailable) {
+    composed.logger.warn('a tool source could not start: its tools are unavailable until it does', { source, error })
+  }
+  return ready.unavailable
 }
 
 /**

@@ -76,6 +76,22 @@ describe('the dependency direction (ARCHITECTURE.md) fails lint', () => {
       "import type { RunService } from '@shiioo/orchestrator/src/run/types.js'\nexport type Runs = RunService\n",
       'Import a package through its public index.',
     ],
+    // apps/mcp picks no adapter: it opens a data dir through apps/server's composition root
+    [
+      'apps/mcp/src/probe.ts',
+      "import { openSqliteIndex } from '@shiioo/store-sqlite'\nexport const open = openSqliteIndex\n",
+      'apps/mcp may import @shiioo/orchestrator, @shiioo/mcp, @shiioo/client, @shiioo/core',
+    ],
+    [
+      'packages/orchestrator/src/probe.ts',
+      "import { openOrchestrator } from 'shiioo/compose'\nexport const open = openOrchestrator\n",
+      'only apps/mcp imports the shiioo app',
+    ],
+    [
+      'apps/server/src/probe.ts',
+      "import { runShiiooMcp } from 'shiioo-mcp'\nexport const run = runShiiooMcp\n",
+      'shiioo-mcp is an app: nothing imports it.',
+    ],
     [
       'packages/orchestrator/src/probe.ts',
       "import { Engine } from '../../engine/src/index.js'\nexport const engine = Engine\n",
@@ -93,6 +109,11 @@ describe('imports along the dependency direction pass lint', () => {
       'apps/server/src/probe.ts',
       "import { createOrchestrator } from '@shiioo/orchestrator'\nimport { openSqliteIndex } from '@shiioo/store-sqlite'\n" +
         "import { ShiiooError } from '@shiioo/core'\nexport const all = [createOrchestrator, openSqliteIndex, ShiiooError]\n",
+    ],
+    [
+      'apps/mcp/src/probe.ts',
+      "import { openOrchestrator } from 'shiioo/compose'\nimport { mcpToolsOf } from '@shiioo/orchestrator'\n" +
+        "import { createShiiooMcpServer } from '@shiioo/mcp'\nexport const all = [openOrchestrator, mcpToolsOf, createShiiooMcpServer]\n",
     ],
     [
       'packages/orchestrator/src/probe.ts',

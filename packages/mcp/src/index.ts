@@ -17,13 +17,14 @@ export type {
   McpResourceContents,
   McpResourceProvider,
   McpResourceTemplate,
+  McpToolProvider,
   ShiiooMcpServerOptions,
 } from './server/mcp-server.js'
-export { IDEMPOTENCY_KEY_META, createShiiooMcpServer, toMcpTool } from './server/mcp-server.js'
+export { IDEMPOTENCY_KEY_META, MAX_SUBSCRIPTIONS, createShiiooMcpServer, toMcpTool } from './server/mcp-server.js'
 export type { McpHttpHandler, McpHttpHandlerOptions, McpSessions } from './server/http.js'
 export { mcpHttpHandler } from './server/http.js'
 export type { McpErrorInfo } from './server/errors.js'
-export { MCP_ERRORS } from './server/errors.js'
+export { JsonRpcError, MCP_ERRORS } from './server/errors.js'
 export type { ExternalMcpSourceOptions, ExternalMcpTransport } from './external/external-source.js'
 export { externalMcpSource } from './external/external-source.js'
 export { catalogToolName } from './external/tool-names.js'

@@ -96,6 +96,11 @@ export type { ToolService, ToolView, ToolCallRequest } from './tools/tool-servic
 export { inputDigest } from './tools/tool-service.js'
 export { toolCallerOf, callerOfTool, workflowCaller, permits } from './tools/callers.js'
 
+// MCP edges: the tool service as an MCP session's tools, and runs and workflows as MCP resources
+export { mcpToolsOf } from './tools/mcp-edge.js'
+export type { McpResourceServices } from './tools/mcp-resources.js'
+export { mcpResourcesOf, RESOURCE_TEMPLATES, LISTED_RUNS, LISTED_WORKFLOWS } from './tools/mcp-resources.js'
+
 // Shiioo's own tools (shiioo.*): the port @shiioo/mcp's shiiooToolSource is written against
 export type { ShiiooToolServices } from './tools/shiioo-port.js'
 export { shiiooToolPort } from './tools/shiioo-port.js'

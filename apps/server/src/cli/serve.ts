@@ -3,9 +3,10 @@ import { systemCaller } from '@shiioo/orchestrator'
 import { Registry } from 'prom-client'
 import { createApp } from '../app.js'
 import { createServerMetrics } from '../http/metrics.js'
-import { openOrchestrator } from '../compose.js'
+import { openOrchestrator, toolsReady } from '../compose.js'
 import { createGraphQLServer } from '../graphql/graphql-server.js'
 import { listen } from '../http/listen.js'
+import { createMcpEndpoint } from '../http/mcp.js'
 import type { CommandContext } from './context.js'
 import type { GlobalOptions } from './options.js'
 import { displayPath, loadCommandConfig, withGlobalOptions } from './options.js'
@@ -46,6 +47,13 @@ export function registerServe(program: Command, ctx: CommandContext): void {
       })
       // printed once, on stderr, never through the logger (log lines are shipped and kept)
       if (admin.token !== null) ctx.io.err.write(firstStartMessage(admin.token, ctx.shiioo))
+      // the tool sources start now: a catalog that cannot work stops start-up, naming the entry;
+      // a server that is down is said here, and its calls are UNAVAILABLE until it starts
+      for (const { error } of await toolsReady(app)) {
+        ctx.io.err.write(
+          `shiioo: warning: ${error}; its tools are unavailable until it starts (tried again on a call)\n`,
+        )
+      }
       // one registry per process, owned here: nothing registers on prom-client's global one
       const metrics = createServerMetrics(new Registry())
       const ready = { indexCaughtUp: false, dataDirOpen: true }
@@ -53,6 +61,12 @@ export function registerServe(program: Command, ctx: CommandContext): void {
         services: orchestrator,
         authenticate: (token) => orchestrator.identity.authenticate(token),
         logger: logger.child({ component: 'graphql' }),
+      })
+      const mcp = createMcpEndpoint({
+        orchestrator,
+        version: ctx.version,
+        logger: logger.child({ component: 'mcp' }),
+        allowedOrigins: config.http.corsOrigins,
       })
       const http = createApp({
         version: ctx.version,
@@ -67,6 +81,7 @@ export function registerServe(program: Command, ctx: CommandContext): void {
           checks: { indexCaughtUp: ready.indexCaughtUp, dataDirOpen: ready.dataDirOpen },
         }),
         graphql,
+        mcp,
       })
       const server = await listen(http, config.host, config.port, [(s) => graphql.attach(s)])
       const interrupt = onInterrupt()
@@ -92,6 +107,8 @@ export function registerServe(program: Command, ctx: CommandContext): void {
         interrupt.dispose()
         observing.abort()
         await observed
+        // ends the MCP sessions' notification streams, which would hold the server's close open
+        await mcp.close()
         await server.close()
       }
     } finally {

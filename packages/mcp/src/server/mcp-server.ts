@@ -9,8 +9,10 @@ import {
   ListResourcesRequestSchema,
   ListToolsRequestSchema,
   ReadResourceRequestSchema,
+  SubscribeRequestSchema,
+  UnsubscribeRequestSchema,
 } from '@modelcontextprotocol/sdk/types.js'
-import type { ToolCaller, ToolCatalog, ToolInfo } from '../catalog/types.js'
+import type { ToolCallContext, ToolCaller, ToolCatalog, ToolInfo } from '../catalog/types.js'
 import { JSON_RPC, JsonRpcError, describeError, toJsonRpcError, toolErrorResult } from './errors.js'
 
 /** A resource a caller may read (MCP `Resource`). */
@@ -44,10 +46,30 @@ export interface McpResourceProvider {
   list(caller: ToolCaller, options: { signal: AbortSignal }): Promise<readonly McpResource[]>
   read(caller: ToolCaller, uri: string, options: { signal: AbortSignal }): Promise<readonly McpResourceContents[]>
   templates?(caller: ToolCaller, options: { signal: AbortSignal }): Promise<readonly McpResourceTemplate[]>
+  /**
+   * Calls `changed` each time the resource at `uri` changes, until `signal` aborts (what
+   * `resources/subscribe` asks for). Resolves once it watches; fails like `read` for a URI the
+   * caller cannot see, or with INVALID_INPUT for a resource that is never updated.
+   */
+  watch?(caller: ToolCaller, uri: string, changed: () => void, options: { signal: AbortSignal }): Promise<void>
 }
 
+/**
+ * The tools an MCP session lists and calls: a ToolCatalog as it is, or an application service
+ * that admits and audits every call (the orchestrator's `tools`, whose answers come
+ * asynchronously). Same contract as ToolCatalog's `list`, `get` and `call`.
+ */
+export interface McpToolProvider {
+  list(caller: ToolCaller): readonly ToolInfo[] | Promise<readonly ToolInfo[]>
+  get(caller: ToolCaller, name: string): ToolInfo | undefined | Promise<ToolInfo | undefined>
+  call: ToolCatalog['call']
+}
+
+/** Resources one session may watch at once; one more is refused (QUOTA_EXCEEDED). */
+export const MAX_SUBSCRIPTIONS = 100
+
 export interface ShiiooMcpServerOptions {
-  catalog: ToolCatalog
+  catalog: McpToolProvider
   /**
    * Who the client acts as. A function is asked at every request: an HTTP session authenticates
    * each request, so a role taken away applies to the next call, not to the next session.
@@ -124,7 +146,12 @@ export function createShiiooMcpServer(options: ShiiooMcpServerOptions): Server {
   const { catalog, resources } = options
   const logger = options.logger ?? silentLogger
   const callerOf = typeof options.caller === 'function' ? options.caller : () => options.caller as ToolCaller
-  const capabilities: ServerCapabilities = { tools: {}, logging: {}, ...(resources ? { resources: {} } : {}) }
+  const subscribable = resources?.watch !== undefined
+  const capabilities: ServerCapabilities = {
+    tools: {},
+    logging: {},
+    ...(resources ? { resources: subscribable ? { subscribe: true } : {} } : {}),
+  }
   const server = new Server(
     { name: options.name ?? 'shiioo', version: options.version },
     { capabilities, ...(options.instructions === undefined ? {} : { instructions: options.instructions }) },
@@ -140,20 +167,22 @@ export function createShiiooMcpServer(options: ShiiooMcpServerOptions): Server {
   }
 
   server.setRequestHandler(ListToolsRequestSchema, () =>
-    answer('tools/list failed', {}, async () => ({ tools: catalog.list(callerOf()).map(toMcpTool) })),
+    answer('tools/list failed', {}, async () => ({ tools: (await catalog.list(callerOf())).map(toMcpTool) })),
   )
 
   server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
     const { name, arguments: args, _meta } = request.params
     const caller = callerOf()
+    const tool = await answer('tools/call failed', { name }, async () => catalog.get(caller, name))
     // unknown and not granted alike: a caller cannot tell a tool it may not see from one that is not there
-    if (catalog.get(caller, name) === undefined) {
+    if (tool === undefined) {
       throw new JsonRpcError(JSON_RPC.InvalidParams, `Unknown tool: ${name}`, { name })
     }
     try {
       const idempotencyKey = idempotencyKeyOf(caller, name, _meta)
       // the arguments came from JSON, so they are JSON
-      const output = await catalog.call(name, (args ?? {}) as Json, { caller, signal: extra.signal, idempotencyKey })
+      const context: ToolCallContext = { caller, signal: extra.signal, idempotencyKey }
+      const output = await catalog.call(name, (args ?? {}) as Json, context)
       return toolResult(output)
     } catch (err) {
       const info = describeError(err, logger.child({ tool: name }), 'tool call failed')
@@ -181,5 +210,60 @@ export function createShiiooMcpServer(options: ShiiooMcpServerOptions): Server {
       })),
     )
   }
+  if (resources?.watch) watchResources(server, resources.watch.bind(resources), callerOf, answer, logger)
   return server
+}
+
+/**
+ * `resources/subscribe` and `resources/unsubscribe`: each subscribed URI is watched until it is
+ * unsubscribed or the session closes, and every change is sent as `notifications/resources/updated`
+ * (over HTTP, on the stream the client keeps open with GET).
+ */
+function watchResources(
+  server: Server,
+  watch: NonNullable<McpResourceProvider['watch']>,
+  callerOf: () => ToolCaller,
+  answer: <T>(what: string, data: Record<string, unknown>, run: () => Promise<T>) => Promise<T>,
+  logger: Logger,
+): void {
+  const watching = new Map<string, AbortController>()
+  const stopAll = () => {
+    for (const stop of watching.values()) stop.abort()
+    watching.clear()
+  }
+  const previous = server.onclose
+  server.onclose = () => {
+    stopAll()
+    previous?.()
+  }
+  server.setRequestHandler(SubscribeRequestSchema, (request) =>
+    answer('resources/subscribe failed', { uri: request.params.uri }, async () => {
+      const { uri } = request.params
+      if (watching.has(uri)) return {}
+      if (watching.size >= MAX_SUBSCRIPTIONS) {
+        throw new ShiiooError('QUOTA_EXCEEDED', `a session may watch at most ${MAX_SUBSCRIPTIONS} resources`)
+      }
+      const stop = new AbortController()
+      watching.set(uri, stop)
+      const changed = () => {
+        if (stop.signal.aborted) return
+        server.sendResourceUpdated({ uri }).catch((err: unknown) => {
+          logger.debug('a resource update could not be sent', { uri, err })
+        })
+      }
+      try {
+        await watch(callerOf(), uri, changed, { signal: stop.signal })
+      } catch (err) {
+        stop.abort()
+        if (watching.get(uri) === stop) watching.delete(uri)
+        throw err
+      }
+      return {}
+    }),
+  )
+  server.setRequestHandler(UnsubscribeRequestSchema, async (request) => {
+    watching.get(request.params.uri)?.abort()
+    watching.delete(request.params.uri)
+    return {}
+  })
 }
