@@ -297,7 +297,8 @@ describe('hostile requests to the real server process', () => {
     const tokenUse = addedA.filter((e) => e.action === 'token.use')
     expect(tokenUse.length).toBeGreaterThanOrEqual(1)
     expect(tokenUse.length).toBeLessThanOrEqual(2 * (1 + Math.ceil((Date.now() - began) / 60_000)))
-    for (const e of tokenUse) expect(e).toMatchObject({ subject: { kind: 'token' }, outcome: { code: 'UNAUTHENTICATED' } })
+    for (const e of tokenUse)
+      expect(e).toMatchObject({ subject: { kind: 'token' }, outcome: { code: 'UNAUTHENTICATED' } })
     expect(addedB.filter((e) => e.outcome.status === 'denied')).toEqual([])
     // the chains are whole, and the server still answers
     for (const token of [ADMIN, tokens.foreign])
