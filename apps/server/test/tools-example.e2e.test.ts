@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process'
 import { createServer } from 'node:http'
 import type { AddressInfo, Server } from 'node:net'
 import { readFile, writeFile } from 'node:fs/promises'
@@ -108,6 +109,70 @@ describe('the tools example', () => {
     expect(r.code).toBe(0)
     const saved = JSON.parse(await readFile(join(dir, 'notes.json'), 'utf8')) as Array<{ text: string }>
     expect(saved[0]!.text).toContain('FORBIDDEN: http.fetch may not reach 127.0.0.1: a loopback address')
+  })
+
+  it("an agent step uses an external server's tool over Streamable HTTP; the call is in the run's events and the audit chain", async () => {
+    const dir = await dirs.make('shiioo-tools-http-')
+    const fixture = spawn(
+      process.execPath,
+      [join(REPO_ROOT, 'packages/mcp/test/fixtures/test-mcp-server.mjs'), '--http', '0'],
+      {
+        stdio: ['ignore', 'pipe', 'ignore'],
+      },
+    )
+    try {
+      const port = await new Promise<string>((resolve, reject) => {
+        let out = ''
+        fixture.stdout.setEncoding('utf8').on('data', (d: string) => {
+          out += d
+          const m = /listening (\d+)/.exec(out)
+          if (m) resolve(m[1]!)
+        })
+        fixture.once('exit', () => reject(new Error(`the test MCP server exited: ${out}`)))
+      })
+      await writeFile(
+        join(dir, 'remote.simulated.yaml'),
+        [
+          'rules:',
+          '  - when: { hasToolResults: false }',
+          "    reply: { toolCalls: [{ name: remote.echo, input: { text: 'over http' } }] }",
+          '  - when: { hasToolResults: true }',
+          "    reply: { text: 'the remote server said {{toolResult}}' }",
+        ].join('\n'),
+      )
+      await writeFile(
+        join(dir, 'shiioo.toml'),
+        [
+          '[[capacity.sources]]',
+          'id = "demo"',
+          'provider = "simulated"',
+          'script = "remote.simulated.yaml"',
+          'models = ["simulated"]',
+          '[capacity]',
+          'default_model = "simulated"',
+          '[[mcp.servers]]',
+          'prefix = "remote"',
+          `url = "http://127.0.0.1:${port}/mcp"`,
+        ].join('\n'),
+      )
+      await writeFile(
+        join(dir, 'ask.yaml'),
+        "name: ask-remote\nsteps:\n  - id: ask\n    kind: agent\n    role: asker\n    prompt: 'Ask the remote server.'\n    tools: [remote.echo]\noutput: '${{ steps.ask.output.text }}'\n",
+      )
+      const r = await runCli(['run', 'ask.yaml', '--data-dir', dir], { cwd: dir })
+      expect(r.stderr).not.toMatch(/^error:/m)
+      expect(r.code).toBe(0)
+      expect(JSON.parse(r.stdout)).toBe('the remote server said "over http"')
+      expect(r.stderr).toMatch(/ask turn 1 called remote\.echo: ok/)
+      const audit = (await json(dir, ['audit', 'list', '--data-dir', dir], {})) as {
+        items: Array<{ action: string; subject: { id: string }; outcome: { status: string } }>
+      }
+      expect(
+        audit.items.filter((e) => e.action === 'tool.invoke').map((e) => [e.subject.id, e.outcome.status]),
+      ).toEqual([['remote.echo', 'ok']])
+    } finally {
+      fixture.kill('SIGKILL')
+    }
   })
 
   it('gives a step a clear, retryable error while its external server cannot start, and other tools still work', async () => {
