@@ -252,8 +252,8 @@ describe('POST /api/tools/{name}/call', () => {
       'shiioo.runs.start ok',
       'shiioo.runs.get ok',
       'shiioo.runs.get error INVALID_INPUT',
-      'http.fetch error FORBIDDEN',
-      'shiioo.runs.start error FORBIDDEN',
+      'http.fetch denied FORBIDDEN',
+      'shiioo.runs.start denied FORBIDDEN',
     ]) {
       expect(seen, expected).toContain(expected)
     }

@@ -62,8 +62,8 @@ describe('mcpToolsOf: the tool service as an MCP session’s tools', () => {
     const keys = items.map((e) => e.details.idempotencyKey)
     expect(keys.every((k) => typeof k === 'string' && /^call:[0-9a-f]{64}$/.test(k))).toBe(true)
     expect(items.map((e) => [e.actor.id, e.subject.id, e.outcome.status])).toEqual([
-      // the gate let tool.invoke in; the catalog refused the tool's own requirement
-      ['vera', 'http.fetch', 'error'],
+      // the gate let tool.invoke in; the catalog refused the tool's own requirement: a denial
+      ['vera', 'http.fetch', 'denied'],
       [alice.actor.id, 'core.echo', 'ok'],
     ])
   })

@@ -1,5 +1,5 @@
 import type { AuditOutcome, AuditSubject, AuditTrail, Clock, Json, Logger } from '@shiioo/core'
-import { toShiiooError } from '@shiioo/core'
+import { isShiiooError, toShiiooError } from '@shiioo/core'
 import type { CallerContext, ChangeAction, Gate, ReadAction, ServiceAction, ServiceResource } from '../caller.js'
 import { callerProblem, resourceId } from '../caller.js'
 
@@ -135,7 +135,9 @@ export function createDoor(deps: DoorDeps): Door {
         result = await body()
       } catch (err) {
         try {
-          await record(caller, action, resource, failure('error', err), details)
+          // a refusal made past the gate (a tool the caller's roles do not cover) is a denial too
+          const denied = isShiiooError(err) && (err.code === 'FORBIDDEN' || err.code === 'UNAUTHENTICATED')
+          await record(caller, action, resource, failure(denied ? 'denied' : 'error', err), details)
         } catch (auditError) {
           logger.error('could not audit a failed call', {
             tenant: caller.tenant,
